@@ -1,0 +1,38 @@
+"""winnow detect [--lake DIR] [--engine duckdb|spark[://MASTER]] [--detector NAME]... [--since T] [--until T]"""
+
+from __future__ import annotations
+
+import click
+
+from winnow.cli.options import TimeParam, lake_option
+
+
+@click.command("detect")
+@lake_option
+@click.option("--engine", "engine_url", default="duckdb", show_default=True,
+              help="duckdb, spark (local mode) or spark://HOST:PORT.")
+@click.option("--detector", "names", multiple=True, help="Detector to run (repeatable; default: all).")
+@click.option("--since", type=TimeParam(), default=None, help="Start of the window (inclusive).")
+@click.option("--until", type=TimeParam(), default=None, help="End of the window (exclusive).")
+def detect(lake: str | None, engine_url: str, names: tuple[str, ...], since, until) -> None:
+    """Run detectors over the lake; their findings replace earlier ones for the same window."""
+    from winnow.detections.registry import get_detector
+    from winnow.detections.run import run_detectors
+    from winnow.engine import Window, connect
+
+    for name in names:
+        get_detector(name)  # fail fast on a typo, before starting an engine
+    if since and until and since >= until:
+        raise click.BadParameter("--since must be before --until")
+
+    def done(run) -> None:
+        if run.skipped:
+            click.echo(f"{run.detector:<14} skipped: {run.skipped}", err=True)
+        else:
+            click.echo(f"{run.detector:<14} {run.findings:>6} findings  {run.seconds:6.2f} s", err=True)
+
+    with connect(engine_url, lake) as engine:
+        runs = run_detectors(engine, list(names) or None, Window(since, until), on_done=done)
+    total = sum(r.findings for r in runs)
+    click.echo(f"{total} findings stored; see them with: winnow findings" + (f" --lake {lake}" if lake else ""),
+               err=True)

@@ -1,0 +1,50 @@
+"""winnow ingest PATH... [--lake DIR] [--format NAME]"""
+
+from __future__ import annotations
+
+import click
+
+from winnow.cli.options import lake_option
+from winnow.cli.output import emit
+from winnow.cli.progress import progress_bar
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@lake_option
+@click.option("--format", "source_format", default=None,
+              help="Force a source format instead of sniffing it (see 'winnow sources').")
+@click.option("--sensor", default=None, help="Sensor name for rows whose log does not name one.")
+@click.option("--report", "report_fmt", type=click.Choice(["table", "jsonl", "json", "csv"]), default=None,
+              help="Per-file report format (default: table on a terminal, jsonl in a pipe).")
+@click.option("--all-files", is_flag=True, help="List every file in the report, not only those with news.")
+def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, sensor: str | None,
+           report_fmt: str | None, all_files: bool) -> None:
+    """Ingest log files, folders, .gz files and .zip archives into the lake.
+
+    Formats are sniffed from content. Files already ingested (same content hash) are skipped,
+    so re-running is safe. Bad lines are counted per file and listed by 'winnow warnings'.
+    """
+    from winnow.ingest import ingest as run_ingest
+
+    with progress_bar("ingesting") as update:
+        report = run_ingest(list(paths), lake, source_format, sensor, on_progress=update)
+    rows = [
+        {"file": f.file, "status": f.status, "format": f.source_format, "rows": f.total_rows,
+         "tables": f.rows, "warnings": f.warnings, "skipped": f.skipped, "message": f.message}
+        for f in report.files
+        if all_files or f.status != "ingested" or f.warnings or f.skipped or f.total_rows
+    ]
+    emit(rows, report_fmt, columns=["file", "status", "format", "rows", "warnings", "skipped", "message"],
+         widths={"file": 60, "message": 60})
+    totals = report.totals()
+    statuses: dict[str, int] = {}
+    for f in report.files:
+        statuses[f.status] = statuses.get(f.status, 0) + 1
+    warnings = sum(f.warnings for f in report.files)
+    click.echo(
+        f"{len(report.files)} files ({', '.join(f'{n} {s}' for s, n in sorted(statuses.items()))}); "
+        f"rows: {', '.join(f'{t} {n:,}' for t, n in sorted(totals.items())) or 'none'}; "
+        f"{warnings} warnings" + (" (winnow warnings --lake ... lists them)" if warnings else ""),
+        err=True,
+    )

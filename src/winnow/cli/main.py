@@ -1,0 +1,93 @@
+"""Entry point: a click group whose subcommands are imported only when used.
+
+``winnow --help`` therefore imports neither pyarrow nor duckdb nor pyspark.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+COMMANDS = {
+    "ingest": ("winnow.cli.ingest_cmd", "Ingest log files and folders into the lake."),
+    "detect": ("winnow.cli.detect_cmd", "Run detectors over the lake and store their findings."),
+    "findings": ("winnow.cli.findings_cmd", "List stored findings, highest score first."),
+    "warnings": ("winnow.cli.warnings_cmd", "List problems met while ingesting (bad lines, truncated files)."),
+    "simulate": ("winnow.cli.simulate_cmd", "Write simulated Zeek logs of an enterprise with planted attacks."),
+    "demo": ("winnow.cli.demo_cmd", "Simulate a small network, ingest, detect and show the top findings."),
+    "sources": ("winnow.cli.registry_cmd", "List the log formats Winnow can read."),
+    "detectors": ("winnow.cli.registry_cmd", "List the detectors and their parameters."),
+    "config": ("winnow.cli.config_cmd", "Show settings and their defaults."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[name][0])
+        return getattr(module, name.replace("-", "_"))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, help_) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.version_option(package_name="winnow")
+def cli(debug: bool) -> None:
+    """Winnow: threat hunting over the logs you already have.
+
+    \b
+    Quick start:
+      winnow demo                         simulate, ingest, detect, show findings
+      winnow ingest LOGS/ --lake LAKE     Zeek conn/dns/http/ssl (TSV or JSON, .gz, .zip)
+      winnow detect --lake LAKE           run every detector (DuckDB; --engine spark)
+      winnow findings --lake LAKE         highest score first (--format jsonl for tools)
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: user errors print one line and exit 1, usage errors exit 2."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    from winnow.errors import WinnowError
+
+    try:
+        code = cli.main(args=args, prog_name="winnow", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("winnow: aborted", err=True)
+        code = 1
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except WinnowError as exc:
+        if debug:
+            raise
+        click.echo(f"winnow: error: {exc}", err=True)
+        code = 1
+    except KeyboardInterrupt:
+        click.echo("winnow: interrupted", err=True)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:  # a bug, not a user error: one line unless --debug
+        if debug:
+            raise
+        click.echo(f"winnow: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

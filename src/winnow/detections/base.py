@@ -1,0 +1,31 @@
+"""The contract of a detector: parameters in ``__init__``, ``find(engine, window) -> findings``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+from winnow.engine import Engine, Window
+from winnow.scoring import Finding
+
+
+class Detector:
+    """Base class. Subclasses declare ``name``, ``description`` and the ``tables`` they read.
+
+    Parameters go in ``__init__`` with documented defaults (scikit-learn style) so that
+    ``get_params()`` and ``winnow config defaults`` can list them; learned state ends in ``_``.
+    Detectors never import duckdb or pyspark: they build Ibis expressions on ``engine.table``.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+
+    def get_params(self) -> dict[str, Any]:
+        """The parameters and their current values."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: getattr(self, n) for n in names}
+
+    def find(self, engine: Engine, window: Window) -> list[Finding]:
+        """Return findings over ``window``; [] when the tables it needs are absent."""
+        raise NotImplementedError

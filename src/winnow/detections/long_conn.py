@@ -1,0 +1,95 @@
+"""Long connections: pairs that hold connections open for hours (C2 sessions, tunnels, exfil).
+
+Per (src, dst, dport, proto) over the window: the longest single connection and the total
+connected time. A pair is reported when either reaches ``min_duration``. The score grows with
+the log of that duration (``min_duration`` -> 0, ``full_duration`` -> 1) and is damped when
+many internal hosts hold long connections to the same destination (VPN gateways, chat
+services), so a one-off session to a rare destination ranks first.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import ibis
+
+from winnow.detections.base import Detector
+from winnow.detections.registry import register
+from winnow.engine import Engine, Window, fetch
+from winnow.scoring import Finding, render
+
+
+@register
+class LongConnections(Detector):
+    """Args:
+    min_duration: seconds of connection (longest single, or total per pair) to report a pair.
+    full_duration: seconds at which the duration sub-score reaches 1.
+    limit: most findings kept, highest scores first.
+    """
+
+    name: ClassVar[str] = "long_conn"
+    description: ClassVar[str] = "long-lived connections and pairs with hours of total connected time"
+    tables: ClassVar[tuple[str, ...]] = ("net.conn",)
+
+    def __init__(self, min_duration: float = 3600.0, full_duration: float = 86400.0, limit: int = 500) -> None:
+        self.min_duration = min_duration
+        self.full_duration = full_duration
+        self.limit = limit
+
+    def find(self, engine: Engine, window: Window) -> list[Finding]:
+        conn = engine.table("net.conn", window)
+        if conn is None:
+            return []
+        timed = conn.filter(conn.duration.notnull() & conn.src_ip.notnull() & conn.dst_ip.notnull())
+        pairs = timed.group_by(["src_ip", "dst_ip", "dst_port", "proto"]).aggregate(
+            connections=timed.count(),
+            total_duration=timed.duration.sum(),
+            max_duration=timed.duration.max(),
+            src_bytes=timed.src_bytes.sum(),
+            dst_bytes=timed.dst_bytes.sum(),
+            first_seen=timed.ts.min(),
+            last_seen=timed.ts.max(),
+            service=timed.service.max(),
+        )
+        long_pairs = pairs.filter(
+            (pairs.max_duration >= self.min_duration) | (pairs.total_duration >= self.min_duration)
+        )
+        prevalence = (
+            long_pairs.group_by("dst_ip").aggregate(hosts_long_to_dst=long_pairs.src_ip.nunique())
+        )
+        rows = long_pairs.join(prevalence, "dst_ip").order_by(
+            [ibis.desc("total_duration"), "src_ip", "dst_ip", "dst_port", "proto"]
+        )
+        table = fetch(rows)
+        findings = [self._finding(r) for r in table.to_pylist()]
+        findings.sort(key=lambda f: (-f.score, f.entity))
+        return findings[: self.limit]
+
+    def _finding(self, r: dict) -> Finding:
+        longest, total = round(r["max_duration"], 3), round(r["total_duration"], 3)
+        span = max(longest, total)
+        scale = math.log(self.full_duration / self.min_duration)
+        duration_score = min(1.0, max(0.0, math.log(max(span, self.min_duration) / self.min_duration) / scale))
+        hosts = int(r["hosts_long_to_dst"])
+        rarity = 1.0 / (1.0 + math.log2(hosts))
+        score = min(1.0, 0.3 + 0.7 * duration_score) * (0.6 + 0.4 * rarity)
+        dport = r["dst_port"]
+        proto = r["proto"] or "?"
+        evidence = {
+            "connections": r["connections"], "longest_s": longest, "total_duration_s": total,
+            "src_bytes": r["src_bytes"], "dst_bytes": r["dst_bytes"], "service": r["service"],
+            "proto": proto, "hosts_long_to_dst": hosts,
+        }
+        why = (
+            f"{r['src_ip']} was connected to {r['dst_ip']}:{dport}/{proto} for {render.duration(total)} in total "
+            f"over {r['connections']} connection(s), longest {render.duration(longest)}, "
+            f"{render.size((r['src_bytes'] or 0) + (r['dst_bytes'] or 0))} moved; "
+            + ("no other internal host holds long connections to it"
+               if hosts <= 1 else f"{hosts} internal hosts hold long connections to it")
+        )
+        return Finding(
+            detector=self.name, score=score, entity=f"{r['src_ip']}->{r['dst_ip']}:{dport}/{proto}",
+            src=r["src_ip"], dst=r["dst_ip"], dport=dport, first_seen=r["first_seen"], last_seen=r["last_seen"],
+            components={"duration": duration_score, "rarity": rarity}, evidence=evidence, why=why,
+        )

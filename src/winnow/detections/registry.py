@@ -1,0 +1,35 @@
+"""The one registry of detectors."""
+
+from __future__ import annotations
+
+from winnow.detections.base import Detector
+from winnow.errors import WinnowError
+
+_DETECTORS: dict[str, type[Detector]] = {}
+
+
+def register(cls: type[Detector]) -> type[Detector]:
+    """Class decorator adding a detector under ``cls.name``."""
+    if cls.name in _DETECTORS:
+        raise ValueError(f"detector {cls.name!r} registered twice")
+    _DETECTORS[cls.name] = cls
+    return cls
+
+
+def _load_builtin() -> None:
+    from winnow.detections import long_conn  # noqa: F401  (registers on import)
+
+
+def detectors() -> dict[str, type[Detector]]:
+    """All registered detector classes by name."""
+    if not _DETECTORS:
+        _load_builtin()
+    return dict(_DETECTORS)
+
+
+def get_detector(name: str, **params: object) -> Detector:
+    """An instance of the detector ``name``; user error listing the known ones."""
+    known = detectors()
+    if name not in known:
+        raise WinnowError(f"unknown detector {name!r}; known detectors: {', '.join(sorted(known))}")
+    return known[name](**params)  # type: ignore[arg-type]

@@ -1,0 +1,44 @@
+"""Run detectors over a window and store their findings."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from winnow.detections.registry import detectors, get_detector
+from winnow.engine import Engine, Window
+from winnow.store import FindingsStore
+
+
+@dataclass(frozen=True)
+class DetectorRun:
+    detector: str
+    findings: int
+    seconds: float
+    skipped: str = ""
+
+
+def run_detectors(engine: Engine, names: list[str] | None = None, window: Window | None = None,
+                  on_done: Callable[[DetectorRun], None] | None = None) -> list[DetectorRun]:
+    """Run ``names`` (default: all registered) and replace their findings for ``window`` in the store."""
+    window = window or Window()
+    chosen = names or sorted(detectors())
+    instances = [get_detector(n) for n in chosen]
+    runs = []
+    with FindingsStore(engine.lake) as store:
+        for det in instances:
+            missing = [t for t in det.tables if not engine.lake.has_table(t)]
+            started = time.perf_counter()
+            if missing:
+                result = DetectorRun(det.name, 0, 0.0, f"no {', '.join(missing)} in the lake")
+            else:
+                findings = det.find(engine, window)
+                seconds = time.perf_counter() - started
+                store.replace(uuid.uuid4().hex[:12], det.name, engine.name, det.get_params(), window, findings, seconds)
+                result = DetectorRun(det.name, len(findings), seconds)
+            runs.append(result)
+            if on_done:
+                on_done(result)
+    return runs

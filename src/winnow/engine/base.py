@@ -1,0 +1,112 @@
+"""The engine contract and the registry of engines, loaded lazily by name."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from winnow.errors import WinnowError
+from winnow.lake import Lake
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time window [since, until); either end may be open (None)."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class Engine:
+    """An Ibis backend bound to a lake.
+
+    Subclasses set ``name`` and implement :meth:`_register` which makes a lake table
+    available to the backend.
+    """
+
+    name = "base"
+
+    def __init__(self, lake: Lake, backend: Any) -> None:
+        self.lake = lake
+        self.backend = backend
+        self._tables: dict[str, ir.Table] = {}
+
+    def _register(self, table: str, view: str) -> ir.Table:
+        raise NotImplementedError
+
+    def table(self, name: str, window: Window | None = None) -> ir.Table | None:
+        """The lake table ``name`` as an Ibis table (None when the lake has none), limited to ``window``."""
+        if name not in self._tables:
+            if not self.lake.has_table(name):
+                return None
+            self._tables[name] = self._register(name, name.replace(".", "_"))
+        expr = self._tables[name]
+        if window is not None:
+            if window.since is not None:
+                expr = expr.filter(expr.ts >= window.since)
+            if window.until is not None:
+                expr = expr.filter(expr.ts < window.until)
+        return expr
+
+    def close(self) -> None:
+        """Release the backend."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def engine_names() -> list[str]:
+    return ["duckdb", "spark"]
+
+
+def connect(url: str = "duckdb", lake: str | Path | Lake | None = None) -> Engine:
+    """Open an engine over ``lake``.
+
+    Args:
+        url: ``duckdb`` (default), ``spark`` (local mode) or ``spark://HOST:PORT`` (a cluster).
+        lake: lake folder or :class:`Lake`.
+    """
+    lake_obj = lake if isinstance(lake, Lake) else Lake.open(lake)
+    if url in ("duckdb", ""):
+        from winnow.engine.duckdb_engine import DuckDBEngine
+
+        return DuckDBEngine.open(lake_obj)
+    if url == "spark" or url.startswith(("spark://", "local", "yarn", "k8s://")):
+        from winnow.engine.spark_engine import SparkEngine
+
+        return SparkEngine.open(lake_obj, url)
+    raise WinnowError(f"unknown engine {url!r}: use duckdb, spark or spark://HOST:PORT")
+
+
+def fetch(expr: ir.Table) -> Any:
+    """Execute ``expr`` and return a pyarrow Table with every timestamp as ``timestamp[us, UTC]``.
+
+    Engines differ in how they hand back timestamps (DuckDB: tz-aware; Spark: naive UTC);
+    detections see one form.
+    """
+    import pyarrow as pa
+
+    table = expr.to_pyarrow()
+    fields = []
+    for f in table.schema:
+        if pa.types.is_timestamp(f.type):
+            fields.append(pa.field(f.name, pa.timestamp("us", tz="UTC")))
+        else:
+            fields.append(f)
+    target = pa.schema(fields)
+    if target == table.schema:
+        return table
+    columns = []
+    for f, col in zip(target, table.columns, strict=True):
+        if pa.types.is_timestamp(col.type) and col.type.tz is None:
+            col = col.cast(pa.timestamp("us")).cast(pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+        columns.append(col.cast(f.type))
+    return pa.table(columns, schema=target)

@@ -1,0 +1,33 @@
+"""DuckDB, embedded: the default engine."""
+
+from __future__ import annotations
+
+import duckdb
+import ibis
+
+from winnow.engine.base import Engine
+from winnow.lake import Lake
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+
+    @classmethod
+    def open(cls, lake: Lake) -> DuckDBEngine:
+        return cls(lake, ibis.duckdb.connect())
+
+    def _register(self, table: str, view: str):
+        glob = self.lake.table_glob(table).replace("'", "''")
+        self.backend.raw_sql(
+            f"CREATE OR REPLACE VIEW \"{view}\" AS SELECT * EXCLUDE (day) FROM read_parquet('{glob}', "
+            "hive_partitioning = true, union_by_name = true)"
+        )
+        return self.backend.table(view)
+
+    def close(self) -> None:
+        self.backend.disconnect()
+
+
+def open_database(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB database file (the findings store lives in one)."""
+    return duckdb.connect(path, read_only=read_only)

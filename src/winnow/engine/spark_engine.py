@@ -1,0 +1,65 @@
+"""Apache Spark: local mode (``spark``) or a cluster (``spark://HOST:PORT``), extra ``[spark]``."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from winnow.engine.base import Engine
+from winnow.errors import MissingExtraError, WinnowError
+from winnow.lake import Lake
+
+_LOCK = threading.Lock()
+_SESSIONS: dict[str, object] = {}
+
+
+def spark_session(url: str = "spark"):
+    """One SparkSession per master URL per process (JVM start-up costs seconds)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise MissingExtraError("pyspark", "spark", "the Spark engine") from None
+    master = "local[*]" if url == "spark" else url
+    with _LOCK:
+        if master not in _SESSIONS:
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+            builder = (
+                SparkSession.builder.master(master)
+                .appName("winnow")
+                .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.sql.shuffle.partitions", os.environ.get("WINNOW_SPARK_PARTITIONS", "8"))
+                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                .config("spark.driver.memory", os.environ.get("WINNOW_SPARK_DRIVER_MEMORY", "4g"))
+                .config("spark.sql.parquet.mergeSchema", "true")
+            )
+            try:
+                session = builder.getOrCreate()
+            except Exception as exc:  # the JVM failed to start: Java missing or wrong
+                raise WinnowError(f"could not start Spark ({exc}); Spark needs Java 17 (JAVA_HOME)") from None
+            session.sparkContext.setLogLevel("ERROR")
+            _SESSIONS[master] = session
+        return _SESSIONS[master]
+
+
+class SparkEngine(Engine):
+    name = "spark"
+
+    @classmethod
+    def open(cls, lake: Lake, url: str = "spark") -> SparkEngine:
+        try:
+            import ibis
+        except ImportError:
+            raise MissingExtraError("ibis-framework[pyspark]", "spark", "the Spark engine") from None
+        session = spark_session(url)
+        return cls(lake, ibis.pyspark.connect(session))
+
+    def _register(self, table: str, view: str):
+        session = self.backend._session
+        frame = session.read.option("basePath", str(self.lake.table_dir(table))).parquet(
+            str(self.lake.table_dir(table) / "day=*")
+        )
+        frame.drop("day").createOrReplaceTempView(view)
+        return self.backend.table(view)

@@ -1,0 +1,113 @@
+"""Find the input files under the paths a user gave: folders, gzip/bzip2/xz files, zip members."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import lzma
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from winnow.errors import WinnowError
+
+HEAD_BYTES = 64 << 10
+_SKIP_NAMES = {"SHA256SUMS", "truth.json"}
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One log file to ingest (possibly a zip member), opened lazily."""
+
+    name: str
+    size: int
+    _open_raw: Callable[[], BinaryIO]
+
+    def open_raw(self) -> BinaryIO:
+        """The bytes as stored (compressed or not)."""
+        return self._open_raw()
+
+    def open(self) -> BinaryIO:
+        """The decompressed bytes, whatever the compression (detected from magic bytes)."""
+        raw = self.open_raw()
+        magic = raw.read(6)
+        raw.seek(0)
+        if magic[:2] == b"\x1f\x8b":
+            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        if magic[:3] == b"BZh":
+            return bz2.BZ2File(raw)  # type: ignore[return-value]
+        if magic == b"\xfd7zXZ\x00":
+            return lzma.LZMAFile(raw)  # type: ignore[return-value]
+        return raw
+
+    def head(self) -> bytes:
+        """The first 64 KB of decompressed content ('' when unreadable)."""
+        try:
+            with self.open() as fh:
+                return fh.read(HEAD_BYTES)
+        except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, RuntimeError):
+            return b""
+
+    def sha256(self) -> str:
+        """Content hash of the stored bytes: the identity of the file in the manifest."""
+        digest = hashlib.sha256()
+        with self.open_raw() as fh:
+            while chunk := fh.read(8 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+
+def _zip_members(path: Path) -> Iterator[InputFile]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise WinnowError(f"{path}: not a readable zip archive ({exc})") from None
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir() or Path(info.filename).name.startswith("."):
+                continue
+            if info.flag_bits & 0x1:
+                yield InputFile(f"{path}!{info.filename}", info.file_size, _encrypted(path, info.filename))
+                continue
+            yield InputFile(f"{path}!{info.filename}", info.file_size, _member_opener(path, info.filename))
+
+
+def _member_opener(path: Path, member: str) -> Callable[[], BinaryIO]:
+    def opener() -> BinaryIO:
+        import io
+
+        archive = zipfile.ZipFile(path)
+        handle = archive.open(member)
+        if handle.seekable():
+            return handle  # type: ignore[return-value]
+        return io.BufferedReader(handle)  # type: ignore[arg-type]
+
+    return opener
+
+
+def _encrypted(path: Path, member: str) -> Callable[[], BinaryIO]:
+    def opener() -> BinaryIO:
+        raise OSError(f"{path}!{member} is encrypted; extract it with its password first")
+
+    return opener
+
+
+def discover(paths: list[str | Path], exclude: Path | None = None) -> Iterator[InputFile]:
+    """Yield every input file under ``paths`` in a stable order; user error for a missing path."""
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise WinnowError(f"{path}: no such file or folder")
+        candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in candidates:
+            if exclude is not None and exclude.resolve() in file.resolve().parents:
+                continue
+            if any(part.startswith(".") for part in file.relative_to(path).parts) or file.name in _SKIP_NAMES:
+                continue
+            if zipfile.is_zipfile(file) and not file.suffix.lower() in {".gz", ".xz", ".bz2"}:
+                yield from _zip_members(file)
+            else:
+                yield InputFile(str(file), file.stat().st_size, lambda f=file: open(f, "rb"))

@@ -1,0 +1,170 @@
+"""Ingest: discover -> hash -> skip if known -> sniff -> parse -> write parts -> publish atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from winnow.errors import WinnowError
+from winnow.ingest.discover import InputFile, discover
+from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
+from winnow.lake.commit import publish
+from winnow.sources import AbandonFile, ParseContext, get_source, sniff
+from winnow.sources.base import Source
+
+
+@dataclass
+class FileReport:
+    """What happened to one input file."""
+
+    file: str
+    status: str  # ingested | already ingested | unrecognized | failed
+    source_format: str = ""
+    rows: dict[str, int] = field(default_factory=dict)
+    warnings: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+@dataclass
+class IngestReport:
+    ingest_id: str
+    files: list[FileReport] = field(default_factory=list)
+
+    def totals(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            for table, n in f.rows.items():
+                out[table] = out.get(table, 0) + n
+        return out
+
+
+@contextmanager
+def _locked(lake: Lake) -> Iterator[None]:
+    with open(lake.root / "_lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WinnowError(f"another ingest is writing to {lake.root}; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ingest(
+    paths: list[str | Path],
+    lake_path: str | Path | None = None,
+    fmt: str | None = None,
+    sensor: str | None = None,
+    on_file: Callable[[FileReport], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Ingest files and folders into the lake; re-ingesting known content adds nothing.
+
+    Args:
+        paths: files, folders, compressed files or zip archives.
+        lake_path: lake folder (created if missing).
+        fmt: force a registered source instead of sniffing.
+        sensor: sensor name for rows whose log does not name one.
+        on_file: called with each file's report as soon as it is done.
+        on_progress: called with (bytes done, bytes total).
+    """
+    lake = Lake.open(lake_path, create=True)
+    forced = get_source(fmt) if fmt else None
+    files = list(discover(paths, exclude=lake.root))
+    report = IngestReport(ingest_id=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8])
+    total = sum(f.size for f in files)
+    done = 0
+    with _locked(lake):
+        from winnow.lake.commit import recover
+
+        recover(lake)
+        manifest = Manifest(lake)
+        for item in files:
+            result = _ingest_one(item, lake, manifest, forced, sensor, report.ingest_id)
+            report.files.append(result)
+            done += item.size
+            if on_file:
+                on_file(result)
+            if on_progress:
+                on_progress(done, total)
+    return report
+
+
+def _ingest_one(item: InputFile, lake: Lake, manifest: Manifest, forced: Source | None, sensor: str | None,
+                ingest_id: str) -> FileReport:
+    try:
+        digest = item.sha256()
+    except OSError as exc:
+        return FileReport(item.name, "failed", message=str(exc))
+    known = manifest.get(digest)
+    if known is not None:
+        return FileReport(item.name, "already ingested", known.source_format,
+                          message=f"same content as {known.file}, ingested {known.ingested_at}")
+    source = forced or sniff(item.head(), item.name)
+    if source is None:
+        return FileReport(item.name, "unrecognized", message="format not recognized; use --format to force one")
+    ctx = ParseContext(item.name)
+    writer = FileWriter(lake, digest, ingest_id, item.name, source.name, sensor)
+    status, message = "ingested", ""
+    try:
+        with item.open() as stream:
+            for batch in source.parse(stream, ctx):
+                writer.write(batch.table, batch.data)
+    except AbandonFile as exc:
+        status, message = "abandoned", str(exc)
+        ctx.warn(None, str(exc).split(": ", 1)[-1])
+    except (OSError, EOFError) as exc:
+        status, message = "failed", f"{item.name}: {exc}"
+        ctx.warn(None, f"read error: {exc}")
+    moves = writer.close()
+    if ctx.warnings:
+        moves.append(_write_warnings(lake, digest, ingest_id, source.name, ctx))
+    entry = ManifestEntry(
+        sha256=digest, file=item.name, source_format=source.name, ingest_id=ingest_id,
+        ingested_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), rows=dict(writer.rows),
+        warnings=len(ctx.warnings), skipped=dict(ctx.unsupported), parts=[str(b.relative_to(lake.root)) for _, b in moves],
+    )
+    publish(lake, entry, moves)
+    return FileReport(item.name, status, source.name, dict(writer.rows), len(ctx.warnings), dict(ctx.unsupported),
+                      message or (ctx.warnings[0].reason if ctx.warnings else ""))
+
+
+def _write_warnings(lake: Lake, digest: str, ingest_id: str, source_format: str, ctx: ParseContext):
+    from winnow.schema import get_table
+
+    table = get_table("ingest_warnings")
+    now = dt.datetime.now(dt.UTC)
+    n = len(ctx.warnings)
+    data = pa.table(
+        {
+            "ts": pa.array([now] * n, table.arrow_schema.field("ts").type),
+            "file": [ctx.file] * n,
+            "line": pa.array([w.line for w in ctx.warnings], pa.int64()),
+            "reason": [w.reason for w in ctx.warnings],
+            "snippet": [w.snippet for w in ctx.warnings],
+            "source_format": [source_format] * n,
+            "ingest_id": [ingest_id] * n,
+        },
+        schema=table.arrow_schema,
+    )
+    day = now.strftime("%Y-%m-%d")
+    final = lake.partition("ingest_warnings", day) / f"{digest[:32]}.parquet"
+    tmp = lake.tmp_dir / ingest_id / "ingest_warnings" / f"{digest[:32]}.parquet"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    import pyarrow.parquet as pq
+
+    pq.write_table(data, tmp)
+    return tmp, final

@@ -1,0 +1,100 @@
+"""Write one source file's rows into temporary Parquet parts, one per (table, day)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from winnow.lake.layout import Lake
+from winnow.schema import get_table
+
+_US_PER_DAY = 86_400_000_000
+COMPRESSION = "zstd"
+
+
+def _day_name(day_number: int) -> str:
+    return str(np.datetime64(int(day_number), "D"))
+
+
+class FileWriter:
+    """Streams batches of one source file into ``_tmp`` parts, split by table and UTC day.
+
+    Args:
+        lake: the lake being written.
+        sha256: content hash of the source file; part names derive from it, so a re-run
+            after a crash overwrites rather than duplicates.
+        ingest_id: id of this ingest run.
+        source_file: display name of the source file.
+        source_format: registered source name.
+        sensor: sensor name for rows that do not carry one.
+    """
+
+    def __init__(self, lake: Lake, sha256: str, ingest_id: str, source_file: str, source_format: str,
+                 sensor: str | None = None) -> None:
+        self.lake, self.sha256, self.ingest_id = lake, sha256, ingest_id
+        self.source_file, self.source_format, self.sensor = source_file, source_format, sensor
+        self._writers: dict[tuple[str, str], tuple[pq.ParquetWriter, Path]] = {}
+        self.rows: dict[str, int] = {}
+
+    def _tmp_path(self, table: str, day: str) -> Path:
+        return self.lake.tmp_dir / self.ingest_id / table / f"day={day}" / f"{self.sha256[:32]}.parquet"
+
+    def final_path(self, table: str, day: str) -> Path:
+        return self.lake.partition(table, day) / f"{self.sha256[:32]}.parquet"
+
+    def write(self, table_name: str, data: pa.Table) -> None:
+        """Add provenance, conform to the declared schema and append to the right day parts."""
+        table = get_table(table_name)
+        n = data.num_rows
+        if n == 0:
+            return
+        columns = {}
+        for col in table.all_columns:
+            if col.name in data.column_names:
+                columns[col.name] = data[col.name]
+            elif col.name == "_source_file":
+                columns[col.name] = pa.repeat(pa.scalar(self.source_file, pa.string()), n)
+            elif col.name == "_source_format":
+                columns[col.name] = pa.repeat(pa.scalar(self.source_format, pa.string()), n)
+            elif col.name == "_ingest_id":
+                columns[col.name] = pa.repeat(pa.scalar(self.ingest_id, pa.string()), n)
+            else:
+                columns[col.name] = pa.nulls(n, col.type)
+        if self.sensor and "sensor" in columns:
+            columns["sensor"] = pc.fill_null(columns["sensor"], self.sensor)
+        out = pa.table(columns).cast(table.arrow_schema)
+        micros = pc.cast(out[table.time_column], pa.int64()).to_numpy()
+        days = np.floor_divide(micros, _US_PER_DAY)
+        unique = np.unique(days)
+        if len(unique) == 1:
+            self._append(table_name, _day_name(unique[0]), out)
+        else:
+            for day in unique:
+                self._append(table_name, _day_name(day), out.filter(pa.array(days == day)))
+        self.rows[table_name] = self.rows.get(table_name, 0) + n
+
+    def _append(self, table_name: str, day: str, data: pa.Table) -> None:
+        key = (table_name, day)
+        if key not in self._writers:
+            path = self._tmp_path(table_name, day)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._writers[key] = (pq.ParquetWriter(path, data.schema, compression=COMPRESSION), path)
+        self._writers[key][0].write_table(data, row_group_size=1 << 20)
+
+    def close(self) -> list[tuple[Path, Path]]:
+        """Close every part; return (temporary, final) path pairs for publication."""
+        moves = []
+        for (table_name, day), (writer, path) in sorted(self._writers.items()):
+            writer.close()
+            moves.append((path, self.final_path(table_name, day)))
+        self._writers.clear()
+        return moves
+
+    def abort(self) -> None:
+        """Close and delete every temporary part."""
+        for path, _ in self.close():
+            path.unlink(missing_ok=True)

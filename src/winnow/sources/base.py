@@ -1,0 +1,89 @@
+"""The contract every log source follows: a cheap sniff and a streaming, columnar parse.
+
+A source never writes files and never adds provenance columns other than ``_line`` (and
+``sensor`` when the log names one); the ingest layer adds the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, ClassVar
+
+import pyarrow as pa
+
+from winnow.errors import WinnowError
+
+MAX_CONSECUTIVE_BAD = 20
+SNIPPET = 120
+
+
+class AbandonFile(WinnowError):
+    """Raised by a parser when a file is hopeless (too many bad lines in a row)."""
+
+
+@dataclass
+class Warning_:
+    line: int | None
+    reason: str
+    snippet: str
+
+
+@dataclass
+class ParseContext:
+    """What a parser may report while it reads one file.
+
+    Args:
+        file: display name of the file (archive!member for zip members).
+        max_consecutive_bad: bad lines in a row after which the file is abandoned.
+    """
+
+    file: str
+    max_consecutive_bad: int = MAX_CONSECUTIVE_BAD
+    warnings: list[Warning_] = field(default_factory=list)
+    unsupported: dict[str, int] = field(default_factory=dict)
+    _last_bad: int | None = None
+    _run: int = 0
+
+    def warn(self, line: int | None, reason: str, snippet: bytes | str = b"") -> None:
+        """Record a problem; abandon the file after a run of consecutive bad lines."""
+        if isinstance(snippet, bytes):
+            snippet = snippet[: SNIPPET * 4].decode("utf-8", "replace")
+        snippet = snippet.replace("\t", "\\t")[:SNIPPET]
+        self.warnings.append(Warning_(line, reason, snippet))
+        if line is None:
+            return
+        self._run = self._run + 1 if self._last_bad is not None and line == self._last_bad + 1 else 1
+        self._last_bad = line
+        if self._run >= self.max_consecutive_bad:
+            raise AbandonFile(
+                f"{self.file}: abandoned at line {line} after {self._run} consecutive bad lines ({reason})"
+            )
+
+    def skip_unsupported(self, kind: str, rows: int) -> None:
+        """Count rows of a log kind that no table takes yet."""
+        self.unsupported[kind] = self.unsupported.get(kind, 0) + rows
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows for one table: the table's data columns plus ``extra``, ``_line`` and maybe ``sensor``."""
+
+    table: str
+    data: pa.Table
+
+
+class Source:
+    """Base class of a registered log source."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+
+    def sniff(self, head: bytes, filename: str) -> bool:
+        """Return True when ``head`` (the first few KB, decompressed) looks like this format."""
+        raise NotImplementedError
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
+        """Yield batches of normalized rows from a binary stream, reporting problems to ``ctx``."""
+        raise NotImplementedError

@@ -1,0 +1,147 @@
+"""Vectorized conversion of parsed columns to a table's declared types.
+
+Values that cannot be converted become null and are reported (row index, value) so the caller
+can turn them into ``ingest_warnings``; the rest of the row is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_TRUE = {"t", "true", "1", "yes", "y"}
+_FALSE = {"f", "false", "0", "no", "n"}
+
+
+def epoch_to_ts(arr: pa.Array) -> pa.Array:
+    """Epoch seconds (float or int) to ``timestamp[us, UTC]``, rounded to the microsecond."""
+    us = pc.round(pc.multiply(pc.cast(arr, pa.float64()), 1e6))
+    return pc.cast(pc.cast(us, pa.int64()), pa.timestamp("us", tz="UTC"))
+
+
+def _py_value(value: object, target: pa.DataType, set_sep: str) -> object:
+    """Convert one Python value to ``target``; raise ValueError when it cannot be."""
+    if value is None:
+        return None
+    if pa.types.is_timestamp(target):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return dt.datetime.fromtimestamp(round(float(value) * 1e6) / 1e6, dt.UTC)
+        text = str(value).strip()
+        try:
+            return dt.datetime.fromtimestamp(round(float(text) * 1e6) / 1e6, dt.UTC)
+        except ValueError:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    if pa.types.is_boolean(target):
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError("not a boolean")
+    if pa.types.is_integer(target):
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError("not an integer")
+            return int(value)
+        return int(str(value).strip())
+    if pa.types.is_floating(target):
+        result = float(str(value).strip())
+        if math.isnan(result):
+            return None
+        return result
+    if pa.types.is_list(target):
+        items = value if isinstance(value, list) else str(value).split(set_sep) if str(value) else []
+        return [_py_value(v, target.value_type, set_sep) for v in items]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict | list):
+        import json
+
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _fast(arr: pa.Array, target: pa.DataType, set_sep: str) -> pa.Array:
+    src = arr.type
+    if src == target:
+        return arr
+    if pa.types.is_timestamp(target):
+        if pa.types.is_integer(src) or pa.types.is_floating(src):
+            return epoch_to_ts(arr)
+        if pa.types.is_string(src) or pa.types.is_large_string(src):
+            return epoch_to_ts(pc.cast(arr, pa.float64()))
+        return pc.cast(arr, target)
+    if pa.types.is_list(target) and (pa.types.is_string(src) or pa.types.is_large_string(src)):
+        empty = pc.equal(arr, "")
+        split = pc.split_pattern(arr, set_sep)
+        if pc.any(empty).as_py():
+            split = pc.if_else(empty, pa.scalar([], pa.list_(pa.string())), split)
+        return pc.cast(split, target)
+    if pa.types.is_boolean(target) and (pa.types.is_string(src) or pa.types.is_large_string(src)):
+        low = pc.utf8_lower(arr)
+        is_t, is_f = pc.is_in(low, pa.array(sorted(_TRUE))), pc.is_in(low, pa.array(sorted(_FALSE)))
+        if not pc.all(pc.or_(pc.or_(is_t, is_f), pc.is_null(arr))).as_py():
+            raise pa.ArrowInvalid("bad boolean")
+        return pc.if_else(is_t, True, pc.if_else(is_f, False, pa.scalar(None, pa.bool_())))
+    if pa.types.is_string(target) and pa.types.is_list(src):
+        return pc.binary_join(pc.cast(arr, pa.list_(pa.string())), set_sep)
+    if pa.types.is_string(target) and pa.types.is_boolean(src):
+        return pc.if_else(arr, "T", "F")
+    return pc.cast(arr, target)
+
+
+def coerce(arr: pa.Array, target: pa.DataType, set_sep: str = ",") -> tuple[pa.Array, list[tuple[int, object]]]:
+    """Convert ``arr`` to ``target``; return the result and the (row, value) pairs that failed."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), target), []
+    try:
+        return _fast(arr, target, set_sep), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+        pass
+    out: list[object] = []
+    bad: list[tuple[int, object]] = []
+    for i, value in enumerate(arr.to_pylist()):
+        try:
+            out.append(_py_value(value, target, set_sep))
+        except (ValueError, TypeError, OverflowError):
+            out.append(None)
+            bad.append((i, value))
+    try:
+        return pa.array(out, type=target), bad
+    except (pa.ArrowInvalid, OverflowError):
+        # out-of-range integers and similar: null them one by one
+        fixed = []
+        for i, value in enumerate(out):
+            try:
+                pa.array([value], type=target)
+                fixed.append(value)
+            except (pa.ArrowInvalid, OverflowError):
+                fixed.append(None)
+                bad.append((i, arr[i].as_py()))
+        return pa.array(fixed, type=target), bad
+
+
+def build_extra(columns: dict[str, pa.Array], n: int, set_sep: str = ",") -> pa.Array:
+    """Pack unmapped columns into one ``map<string, string>`` column, skipping nulls."""
+    map_type = pa.map_(pa.string(), pa.string())
+    if not columns:
+        return pa.nulls(n, map_type)
+    names = list(columns)
+    values = [coerce(columns[k], pa.string(), set_sep)[0] for k in names]
+    stacked = pa.concat_arrays(values)
+    k = len(names)
+    order = (np.arange(n)[:, None] + np.arange(k)[None, :] * n).ravel()
+    valid = np.asarray(stacked.is_valid())[order]
+    selected = order[valid]
+    items = stacked.take(pa.array(selected))
+    keys = pa.array(names, pa.string()).take(pa.array(selected // n))
+    counts = valid.reshape(n, k).sum(axis=1)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    return pa.MapArray.from_arrays(pa.array(offsets), keys, items, type=map_type)

@@ -1,0 +1,191 @@
+"""Zeek TSV logs (the ASCII writer's default), with their ``#`` headers.
+
+Parsed a block at a time with Arrow's multi-threaded CSV reader; a block with a bad line falls
+back to a line-by-line check that turns each bad line into a warning and keeps the rest.
+Handles gzip, rotated files, extra columns (``_node_name``, labels), ``(empty)`` and ``-``,
+``set[..]``/``vector[..]`` fields, files cut off mid-line and files without ``#close``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from winnow.sources.base import Batch, ParseContext, Source
+from winnow.sources.blocks import count_lines, line_numbers, read_blocks, split_lines
+from winnow.sources.registry import register
+from winnow.sources.zeek_batch import to_batch
+from winnow.sources.zeek_fields import ZEEK_LOGS
+
+_ZEEK_TYPES: dict[str, pa.DataType] = {
+    "time": pa.float64(), "interval": pa.float64(), "double": pa.float64(),
+    "port": pa.int32(), "count": pa.int64(), "int": pa.int64(), "bool": pa.bool_(),
+}
+
+
+@dataclass
+class _Header:
+    separator: bytes = b"\t"
+    set_separator: str = ","
+    empty_field: str = "(empty)"
+    unset_field: str = "-"
+    path: str | None = None
+    fields: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+
+    def line(self, raw: bytes) -> None:
+        text = raw.rstrip(b"\r").decode("utf-8", "replace")
+        if text.startswith("#separator"):
+            value = text[len("#separator") :].strip()
+            self.separator = value.encode().decode("unicode_escape").encode("latin-1") or b"\t"
+            return
+        key, _, value = text[1:].partition(self.separator.decode("latin-1"))
+        if key == "set_separator":
+            self.set_separator = value
+        elif key == "empty_field":
+            self.empty_field = value
+        elif key == "unset_field":
+            self.unset_field = value
+        elif key == "path":
+            self.path = value
+        elif key == "fields":
+            self.fields = value.split(self.separator.decode("latin-1"))
+            self.types = []
+        elif key == "types":
+            self.types = value.split(self.separator.decode("latin-1"))
+
+
+@register
+class ZeekTsv(Source):
+    name: ClassVar[str] = "zeek_tsv"
+    description: ClassVar[str] = "Zeek ASCII logs (TSV with #fields/#types headers): conn, dns, http, ssl"
+    tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.dns", "net.http", "net.tls")
+
+    def sniff(self, head: bytes, filename: str) -> bool:
+        return head.lstrip(b"\xef\xbb\xbf").startswith(b"#separator")
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
+        header = _Header()
+        for block, first in read_blocks(stream, ctx):
+            yield from self._block(block, first, header, ctx)
+
+    def _block(self, block: bytes, line: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
+        pos = 0
+        while pos < len(block):
+            if block[pos : pos + 1] == b"#":
+                end = block.find(b"\n", pos)
+                end = len(block) if end < 0 else end
+                header.line(block[pos:end])
+                line, pos = line + 1, end + 1
+                continue
+            nxt = block.find(b"\n#", pos)
+            stop = len(block) if nxt < 0 else nxt + 1
+            segment = block[pos:stop]
+            yield from self._segment(segment, line, header, ctx)
+            line, pos = line + count_lines(segment), stop
+
+    def _segment(self, seg: bytes, first: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
+        n_lines = count_lines(seg)
+        if not header.fields or header.path is None:
+            for i, raw in enumerate(split_lines(seg)):
+                ctx.warn(first + i, "data line before the #fields/#path header", raw)
+            return
+        if header.path not in ZEEK_LOGS:
+            ctx.skip_unsupported(f"zeek {header.path}", n_lines)
+            return
+        result = self._fast(seg, header)
+        if result is not None and result.num_rows == n_lines:
+            columns = {name: result.column(i) for i, name in enumerate(header.fields)}
+            lines = line_numbers(first, n_lines)
+        else:
+            columns, lines = self._careful(seg, first, header, ctx)
+            if not len(lines):
+                return
+        columns = self._unescape(columns, header)
+        batch = to_batch(header.path, columns, lines, ctx, header.set_separator)
+        if batch is not None:
+            yield batch
+
+    def _types(self, header: _Header) -> dict[str, pa.DataType]:
+        mapping = ZEEK_LOGS[header.path or ""][1]
+        out = {}
+        for i, name in enumerate(header.fields):
+            ztype = header.types[i] if i < len(header.types) else "string"
+            out[name] = _ZEEK_TYPES.get(ztype, pa.string()) if name in mapping else pa.string()
+        return out
+
+    def _fast(self, seg: bytes, header: _Header) -> pa.Table | None:
+        bad: list[object] = []
+        try:
+            return pacsv.read_csv(
+                io.BytesIO(seg),
+                read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=header.separator.decode("latin-1"), quote_char=False, escape_char=False,
+                    ignore_empty_lines=False, invalid_row_handler=lambda row: bad.append(row) or "skip",
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=self._types(header), null_values=[header.unset_field],
+                    strings_can_be_null=True, true_values=["T"], false_values=["F"],
+                ),
+            )
+        except (pa.ArrowInvalid, ValueError):
+            return None
+
+    def _careful(self, seg: bytes, first: int, header: _Header, ctx: ParseContext):
+        """Check each line; keep the good ones as text columns for per-value conversion."""
+        width = len(header.fields)
+        sep = header.separator
+        good: list[bytes] = []
+        lines: list[int] = []
+        for i, raw in enumerate(split_lines(seg)):
+            number = first + i
+            if not raw:
+                ctx.warn(number, "empty line", b"")
+                continue
+            parts = raw.count(sep) + 1
+            if parts != width:
+                what = "cut off (file truncated?)" if parts < width else "too many fields"
+                ctx.warn(number, f"line has {parts} fields, header declares {width}: {what}", raw)
+                continue
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                ctx.warn(number, "invalid UTF-8, undecodable bytes replaced", raw)
+                raw = raw.decode("utf-8", "replace").encode("utf-8")
+            good.append(raw.replace(b"\r", b"\\x0d"))
+            lines.append(number)
+        if not good:
+            return {}, line_numbers(first, 0)
+        table = pacsv.read_csv(
+            io.BytesIO(b"\n".join(good) + b"\n"),
+            read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=sep.decode("latin-1"), quote_char=False, escape_char=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f: pa.string() for f in header.fields}, null_values=[header.unset_field],
+                strings_can_be_null=True,
+            ),
+        )
+        columns = {name: table.column(i) for i, name in enumerate(header.fields)}
+        return columns, np.asarray(lines, dtype=np.int64)
+
+    @staticmethod
+    def _unescape(columns: dict[str, pa.Array], header: _Header) -> dict[str, pa.Array]:
+        """``(empty)`` means an empty string or set."""
+        out = {}
+        for name, col in columns.items():
+            if isinstance(col, pa.ChunkedArray):
+                col = col.combine_chunks()
+            if pa.types.is_string(col.type):
+                empty = pc.equal(col, header.empty_field)
+                if pc.any(empty).as_py():
+                    col = pc.if_else(empty, "", col)
+            out[name] = col
+        return out

@@ -1,0 +1,131 @@
+"""Findings persisted transactionally; a detector's re-run over a window replaces that window."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from winnow.engine.duckdb_engine import open_database
+from winnow.engine import Window
+from winnow.lake import Lake
+from winnow.scoring import FINDING_FIELDS, Finding
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS findings (
+    run_id VARCHAR NOT NULL,
+    detector VARCHAR NOT NULL,
+    window_since TIMESTAMPTZ,
+    window_until TIMESTAMPTZ,
+    score DOUBLE NOT NULL,
+    severity VARCHAR NOT NULL,
+    entity VARCHAR NOT NULL,
+    src VARCHAR, dst VARCHAR, dport INTEGER, host VARCHAR, "user" VARCHAR,
+    first_seen VARCHAR, last_seen VARCHAR,
+    components VARCHAR NOT NULL,
+    evidence VARCHAR NOT NULL,
+    why VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    engine VARCHAR NOT NULL,
+    detector VARCHAR NOT NULL,
+    params VARCHAR NOT NULL,
+    window_since TIMESTAMPTZ,
+    window_until TIMESTAMPTZ,
+    findings INTEGER NOT NULL,
+    seconds DOUBLE NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+"""
+
+_LOW = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+_HIGH = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
+class FindingsStore:
+    """Open the store of ``lake`` (created on first write)."""
+
+    def __init__(self, lake: Lake, read_only: bool = False) -> None:
+        self.path = lake.findings_db
+        if read_only and not self.path.exists():
+            self._con = None
+            return
+        self._con = open_database(str(self.path), read_only=read_only)
+        if not read_only:
+            self._con.execute(_SCHEMA)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+
+    def __enter__(self) -> FindingsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def replace(self, run_id: str, detector: str, engine: str, params: dict[str, Any], window: Window,
+                findings: list[Finding], seconds: float) -> None:
+        """In one transaction: drop this detector's findings whose window lies inside ``window``, add these."""
+        con = self._con
+        assert con is not None
+        now = dt.datetime.now(dt.UTC)
+        since, until = window.since or _LOW, window.until or _HIGH
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "DELETE FROM findings WHERE detector = ? AND coalesce(window_since, ?) >= ? "
+                "AND coalesce(window_until, ?) <= ?",
+                [detector, _LOW, since, _HIGH, until],
+            )
+            rows = [
+                [run_id, f.detector, window.since, window.until, f.score, f.severity, f.entity, f.src, f.dst,
+                 f.dport, f.host, f.user, d["first_seen"], d["last_seen"],
+                 json.dumps(f.components, sort_keys=True), json.dumps(f.evidence, sort_keys=True), f.why, now]
+                for f in findings
+                for d in [f.to_dict()]
+            ]
+            if rows:
+                con.executemany(f"INSERT INTO findings VALUES ({', '.join('?' * 18)})", rows)
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, engine, detector, json.dumps(params, sort_keys=True, default=str), window.since,
+                 window.until, len(findings), seconds, now],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+    def query(self, detectors: list[str] | None = None, limit: int | None = None,
+              min_score: float = 0.0) -> list[dict[str, Any]]:
+        """Findings as contract dicts, highest score first."""
+        if self._con is None:
+            return []
+        sql = f"SELECT {', '.join(_column(n) for n in FINDING_FIELDS)} FROM findings WHERE score >= ?"
+        args: list[Any] = [min_score]
+        if detectors:
+            sql += f" AND detector IN ({', '.join('?' * len(detectors))})"
+            args += detectors
+        sql += " ORDER BY score DESC, detector, entity"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        out = []
+        for row in self._con.execute(sql, args).fetchall():
+            item = dict(zip(FINDING_FIELDS, row, strict=True))
+            item["components"] = json.loads(item["components"])
+            item["evidence"] = json.loads(item["evidence"])
+            out.append(item)
+        return out
+
+    def count(self) -> int:
+        if self._con is None:
+            return 0
+        return int(self._con.execute("SELECT count(*) FROM findings").fetchall()[0][0])
+
+
+def _column(name: str) -> str:
+    return '"user"' if name == "user" else name

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 TS = pa.timestamp("us", tz="UTC")
-EXTRA = pa.map_(pa.string(), pa.string())
+EXTRA = pa.string()  # a JSON object as text: portable across engines
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Column:
 
 
 PROVENANCE: tuple[Column, ...] = (
-    Column("extra", EXTRA, "source fields with no column of their own, as text", "", "unmapped"),
+    Column("extra", EXTRA, "source fields with no column of their own: a JSON object of text values", "", "unmapped"),
     Column("sensor", pa.string(), "sensor or worker that produced the record", "observer.name", "metadata.product.name"),
     Column("_source_file", pa.string(), "file the row came from (archive!member for zip members)",
            "log.file.path", "metadata.log_name"),

@@ -12,7 +12,7 @@ LIST_S, LIST_F = pa.list_(pa.string()), pa.list_(pa.float64())
 
 _FLOW = (
     Column("ts", TS, "start of the connection (UTC)", "@timestamp", "time"),
-    Column("uid", S, "sensor's connection id; joins conn to dns/http/tls", "network.community_id", "metadata.correlation_uid"),
+    Column("uid", S, "sensor's connection id; joins conn to dns/http/tls", "zeek.session_id", "metadata.correlation_uid"),
     Column("src_ip", S, "originator address", "source.ip", "src_endpoint.ip"),
     Column("src_port", I32, "originator port", "source.port", "src_endpoint.port"),
     Column("dst_ip", S, "responder address", "destination.ip", "dst_endpoint.ip"),

@@ -7,6 +7,7 @@ can turn them into ``ingest_warnings``; the rest of the row is kept.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import numpy as np
@@ -60,8 +61,6 @@ def _py_value(value: object, target: pa.DataType, set_sep: str) -> object:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, dict | list):
-        import json
-
         return json.dumps(value, separators=(",", ":"))
     return str(value)
 
@@ -129,19 +128,73 @@ def coerce(arr: pa.Array, target: pa.DataType, set_sep: str = ",") -> tuple[pa.A
 
 
 def build_extra(columns: dict[str, pa.Array], n: int, set_sep: str = ",") -> pa.Array:
-    """Pack unmapped columns into one ``map<string, string>`` column, skipping nulls."""
-    map_type = pa.map_(pa.string(), pa.string())
-    if not columns:
-        return pa.nulls(n, map_type)
-    names = list(columns)
-    values = [coerce(columns[k], pa.string(), set_sep)[0] for k in names]
-    stacked = pa.concat_arrays(values)
-    k = len(names)
-    order = (np.arange(n)[:, None] + np.arange(k)[None, :] * n).ravel()
-    valid = np.asarray(stacked.is_valid())[order]
-    selected = order[valid]
-    items = stacked.take(pa.array(selected))
-    keys = pa.array(names, pa.string()).take(pa.array(selected // n))
-    counts = valid.reshape(n, k).sum(axis=1)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    return pa.MapArray.from_arrays(pa.array(offsets), keys, items, type=map_type)
+    """Pack unmapped columns into one JSON-object text column, skipping nulls (null when none).
+
+    Extra columns are mostly low-cardinality (sensor names, labels, empty sets), so each one is
+    dictionary-encoded and the JSON is rendered once per distinct combination of values, then
+    taken per row; high-cardinality combinations fall back to per-row string joins.
+    """
+    if n == 0:
+        return pa.array([], pa.string())
+    keys, dictionaries, encodings = [], [], []
+    for name, arr in columns.items():
+        text = coerce(arr, pa.string(), set_sep)[0]
+        if text.null_count == n:
+            continue
+        encoded = pc.dictionary_encode(text)
+        keys.append(name)
+        dictionaries.append(encoded.dictionary)
+        encodings.append(encoded)
+    if not keys:
+        return pa.nulls(n, pa.string())
+    if len(keys) == 1:
+        prefix = "{" + json.dumps(keys[0], ensure_ascii=False) + ":"
+        rendered = pc.binary_join_element_wise(prefix, _json_text(dictionaries[0]), "}", "")
+        return rendered.take(encodings[0].indices)
+    codes = [np.asarray(pc.fill_null(pc.add(e.indices, 1), 0), dtype=np.int64) for e in encodings]
+    radix = [len(d) + 1 for d in dictionaries]
+    if float(np.prod(np.array(radix, dtype=np.float64))) < 2**62:
+        combined = np.zeros(n, dtype=np.int64)
+        for code, base in zip(codes, radix, strict=True):
+            combined = combined * base + code
+        factorized = pc.dictionary_encode(pa.array(combined))
+        unique = np.asarray(factorized.dictionary)
+        if len(unique) <= max(1024, n // 4):
+            return _render_combos(keys, dictionaries, radix, unique).take(factorized.indices)
+    return _render_rows(keys, dictionaries, codes)
+
+
+def _render_combos(keys: list[str], dictionaries: list[pa.Array], radix: list[int], unique: np.ndarray) -> pa.Array:
+    values = [d.to_pylist() for d in dictionaries]
+    out: list[str | None] = []
+    for combo in unique.tolist():
+        digits = []
+        for base in reversed(radix):
+            combo, digit = divmod(combo, base)
+            digits.append(digit)
+        digits.reverse()
+        obj = {k: values[j][d - 1] for j, (k, d) in enumerate(zip(keys, digits, strict=True)) if d}
+        out.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) if obj else None)
+    return pa.array(out, pa.string())
+
+
+def _json_text(values: pa.Array) -> pa.Array:
+    """Render text values as JSON string literals, vectorized."""
+    out = pc.replace_substring(values, "\\", "\\\\")
+    out = pc.replace_substring(out, '"', '\\"')
+    if pc.any(pc.match_substring_regex(out, "[\\x00-\\x1f]")).as_py():
+        for code in range(32):
+            out = pc.replace_substring(out, chr(code), f"\\u{code:04x}")
+    return pc.binary_join_element_wise('"', out, '"', "")
+
+
+def _render_rows(keys: list[str], dictionaries: list[pa.Array], codes: list[np.ndarray]) -> pa.Array:
+    parts = []
+    for key, dictionary, code in zip(keys, dictionaries, codes, strict=True):
+        prefix = "," + json.dumps(key, ensure_ascii=False) + ":"
+        rendered = pc.binary_join_element_wise(prefix, _json_text(dictionary), "")
+        rendered = pa.concat_arrays([pa.array([""], pa.string()), rendered])
+        parts.append(rendered.take(pa.array(code)))
+    body = pc.utf8_slice_codeunits(pc.binary_join_element_wise(*parts, ""), 1)
+    wrapped = pc.binary_join_element_wise("{", body, "}", "")
+    return pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), wrapped)

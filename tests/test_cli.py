@@ -1,0 +1,98 @@
+"""The CLI: lazy start-up, one-line user errors, output formats, generated docs in sync."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from zeekgen import long_conn_fixture
+
+from winnow.scoring import FINDING_FIELDS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def winnow(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "winnow.cli.main", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def test_help_is_lazy():
+    code = ("import sys; from winnow.cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "heavy = [m for m in ('pyspark', 'duckdb', 'pyarrow', 'ibis') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ingest", "/nonexistent/path"], "no such file or folder"),
+    (["findings", "--lake", "/nonexistent/lake"], "no lake at"),
+    (["detect", "--lake", "/nonexistent/lake"], "no lake at"),
+    (["detect", "--detector", "nope"], "unknown detector"),
+])
+def test_user_errors_are_one_line(args, message):
+    result = winnow(*args)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_usage_error_exits_2():
+    assert winnow("detect", "--bogus").returncode == 2
+
+
+@pytest.fixture(scope="module")
+def detected_lake(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    long_conn_fixture(root / "logs")
+    assert winnow("ingest", str(root / "logs"), "--lake", str(root / "lake")).returncode == 0
+    result = winnow("detect", "--lake", str(root / "lake"))
+    assert result.returncode == 0, result.stderr
+    return root / "lake"
+
+
+def test_findings_jsonl_contract(detected_lake):
+    result = winnow("findings", "--lake", str(detected_lake), "--format", "jsonl")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows and all(list(r) == list(FINDING_FIELDS) for r in rows)
+    assert rows == sorted(rows, key=lambda r: -r["score"])
+
+
+def test_findings_formats(detected_lake):
+    as_json = json.loads(winnow("findings", "--lake", str(detected_lake), "--format", "json").stdout)
+    assert len(as_json) == 5
+    csv_out = winnow("findings", "--lake", str(detected_lake), "--format", "csv", "--limit", "2").stdout
+    assert csv_out.splitlines()[0].split(",")[:3] == ["detector", "score", "severity"]
+    assert len(csv_out.strip().splitlines()) == 3
+    table = winnow("findings", "--lake", str(detected_lake), "--format", "table").stdout
+    assert "long_conn" in table and "why" in table
+
+
+def test_reingest_adds_nothing(detected_lake, tmp_path):
+    logs = detected_lake.parent / "logs"
+    result = winnow("ingest", str(logs), "--lake", str(detected_lake), "--report", "jsonl")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["status"] for r in rows] == ["already ingested"]
+
+
+def test_generated_docs_are_current():
+    from winnow.cli.docs import render as cli_doc
+    from winnow.schema.docs import render as schema_doc
+
+    assert (ROOT / "docs" / "cli.md").read_text() == cli_doc(), "run: python -m winnow.cli.docs > docs/cli.md"
+    assert (ROOT / "docs" / "SCHEMA.md").read_text() == schema_doc(), \
+        "run: python -m winnow.schema.docs > docs/SCHEMA.md"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)\n```", readme.split("## Quick start", 1)[1].split("\n## ", 1)[0], re.S)
+    assert len(blocks) == 2, "the quick start has exactly two commands"
+    assert "winnow demo" in blocks[0] and "pytest" in blocks[1]
+    assert blocks[1] in (ROOT / ".ci" / "run").read_text().splitlines()

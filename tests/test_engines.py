@@ -1,0 +1,57 @@
+"""Both engines see the same lake the same way."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import pytest
+from zeekgen import long_conn_fixture
+
+from winnow.engine import Window, connect, fetch
+from winnow.errors import MissingExtraError, WinnowError
+from winnow.ingest import ingest
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engines")
+    long_conn_fixture(root / "logs")
+    ingest([root / "logs"], root / "lake")
+    return root / "lake"
+
+
+@pytest.mark.parametrize("url", ["duckdb", "spark"])
+def test_tables_counts_and_window(lake, url):
+    with connect(url, lake) as engine:
+        conn = engine.table("net.conn")
+        assert conn.count().execute() == 56
+        assert engine.table("net.dns") is None
+        since = dt.datetime(2026, 11, 2, 0, 1, 40, tzinfo=dt.UTC)
+        windowed = engine.table("net.conn", Window(since=since))
+        assert windowed.count().execute() == 51
+        rows = fetch(conn.filter(conn.uid == "CLong1").select("ts", "src_ip", "duration", "extra"))
+        assert rows.schema.field("ts").type.tz == "UTC"
+        first = rows.to_pylist()[0]
+        assert first["ts"] == dt.datetime(2026, 11, 2, 0, 0, 10, tzinfo=dt.UTC)
+        assert first["duration"] == 30000.0
+
+
+def test_same_schema_on_both_engines(lake):
+    with connect("duckdb", lake) as duck, connect("spark", lake) as spark:
+        assert list(duck.table("net.conn").schema().names) == list(spark.table("net.conn").schema().names)
+
+
+def test_unknown_engine_is_a_user_error(lake):
+    with pytest.raises(WinnowError, match="unknown engine"):
+        connect("oracle", lake)
+
+
+def test_missing_pyspark_names_the_extra(lake, monkeypatch):
+    from winnow.engine import spark_engine
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    monkeypatch.setattr(spark_engine, "_SESSIONS", {})
+    with pytest.raises(MissingExtraError, match=r"pip install 'winnow\[spark\]'"):
+        connect("spark", lake)

@@ -1,0 +1,44 @@
+"""Write small Zeek TSV conn logs for tests (the real format, headers included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FIELDS = ("ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto service duration orig_bytes resp_bytes "
+          "conn_state local_orig local_resp missed_bytes history orig_pkts orig_ip_bytes resp_pkts resp_ip_bytes "
+          "tunnel_parents").split()
+TYPES = ("time string addr port addr port enum string interval count count string bool bool count string count "
+         "count count count set[string]").split()
+
+
+def conn_line(ts: float, uid: str, src: str, sport: int, dst: str, dport: int, duration: float | None = 1.0,
+              sbytes: int = 100, dbytes: int = 200, proto: str = "tcp", state: str = "SF",
+              service: str = "-") -> str:
+    dur = "-" if duration is None else f"{duration:.6f}"
+    return "\t".join([f"{ts:.6f}", uid, src, str(sport), dst, str(dport), proto, service, dur, str(sbytes),
+                      str(dbytes), state, "T", "F", "0", "ShADadFf", "5", "400", "5", "500", "(empty)"])
+
+
+def write_conn_log(path: Path, lines: list[str], close: bool = True) -> Path:
+    header = ["#separator \\x09", "#set_separator\t,", "#empty_field\t(empty)", "#unset_field\t-", "#path\tconn",
+              "#open\t2026-11-02-00-00-00", "#fields\t" + "\t".join(FIELDS), "#types\t" + "\t".join(TYPES)]
+    text = "\n".join(header + lines) + "\n" + ("#close\t2026-11-03-00-00-00\n" if close else "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def long_conn_fixture(folder: Path) -> Path:
+    """A day with one rare long SSH session, a long VPN session shared by 4 hosts, and short noise."""
+    t0 = 1793577600.0  # 2026-11-02T00:00:00Z
+    lines = [conn_line(t0 + 10, "CLong1", "10.0.0.5", 50000, "203.0.113.9", 22, 30000.0, 5_000_000, 90_000,
+                       service="ssh")]
+    for i in range(4):
+        lines.append(conn_line(t0 + 20 + i, f"CVpn{i}", f"10.0.0.{20 + i}", 40000 + i, "198.51.100.1", 443,
+                               20000.0, 1_000_000, 2_000_000, service="ssl"))
+    for i in range(50):
+        lines.append(conn_line(t0 + 100 + i * 60, f"CShort{i}", f"10.0.0.{30 + i % 10}", 30000 + i,
+                               f"192.0.2.{i % 7}", 80, 0.5))
+    lines.append(conn_line(t0 + 5000, "CNoDur", "10.0.0.40", 1234, "192.0.2.99", 53, None, 0, 0, "udp", "S0"))
+    lines.sort()
+    return write_conn_log(folder / "conn.log", lines)

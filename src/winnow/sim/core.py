@@ -1,0 +1,161 @@
+"""`simulate`: build the world, generate every (day, host chunk), write the logs and truth.json.
+
+The world (addresses, sites, services, planted items) is built once from `seed`. Traffic is then
+generated for chunks of `CHUNK_HOSTS` hosts and one day at a time, each from its own derived random
+generator, and spilled to disk; finally every day's logs are merged hour by hour (see
+`zeek_writer`). Same arguments give byte-identical output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from winnow.sim import attacks, dns, frames
+from winnow.sim.browsing import apps, browsing, plan_browsing
+from winnow.sim.context import DayChunk
+from winnow.sim.frames import Traffic
+from winnow.sim.internal import internal, plan_internal
+from winnow.sim.internet import build_internet
+from winnow.sim.network import World, build_internal, sub_rng
+from winnow.sim.periodic import periodic, plan_services
+from winnow.sim.zeek_format import Formatter
+from winnow.sim.zeek_writer import HourSpill
+
+CHUNK_HOSTS = 500
+LOGS = ("conn", "dns", "http", "ssl")
+
+
+def build_world(hosts: int, days: int, seed: int, start: str) -> tuple[World, dict]:
+    """The simulated company and internet, with everything planted; returns it and the truth lists."""
+    world = World(seed=seed, n_workstations=hosts, days=days, start=start)
+    build_internal(world, sub_rng(seed, 0, 0))
+    space = build_internet(world, sub_rng(seed, 0, 1))
+    plan_browsing(world, sub_rng(seed, 0, 2), space)
+    dns.plan_dns(world, sub_rng(seed, 0, 3), space)
+    plan_internal(world, sub_rng(seed, 0, 4))
+    plan_services(world, sub_rng(seed, 0, 5), space)
+    truth = attacks.plan_attacks(world, sub_rng(seed, 0, 6), space)
+    world.sites.freeze()
+    world.freeze()
+    return world, truth
+
+
+def generate(ctx: DayChunk) -> Traffic:
+    """All traffic of one (day, host chunk), DNS lookups included."""
+    out = Traffic()
+    for gen in (browsing, apps, internal, periodic, attacks.attack_traffic, dns.noise):
+        out.extend(gen(ctx))
+    out.extend(dns.lookups(ctx, out.frames["conn"]))
+    return out
+
+
+def _hard_negatives(world: World) -> list[dict]:
+    s = world.sites
+    out = []
+    for svc in world.extra["services"]:
+        users = svc.period > 0
+        ips = s.ips_a[s.ip_off_a[svc.site] : s.ip_off_a[svc.site + 1]]
+        out.append(
+            {
+                "service": svc.key,
+                "name": world.names[int(s.name_a[svc.site])],
+                "dst": [world.ips[int(i)] for i in ips],
+                "dport": {"ntp": 123, "http": 80}.get(svc.app, 443),
+                "periods": sorted({int(p) for p in svc.period[users]}),
+                "jitter_s": svc.jitter_s,
+                "hosts": int(users.sum()),
+                "share_of_hosts": round(float(users.mean()), 3),
+                "when": "user present" if svc.schedule == "present" else "machine on",
+            }
+        )
+    return out
+
+
+def simulate(
+    out: str | Path,
+    hosts: int = 50,
+    days: int = 1,
+    seed: int = 0,
+    start: str = "2026-11-02",
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Simulate `hosts` workstations for `days` UTC days and write Zeek logs plus truth.json.
+
+    Args:
+        out: output folder; logs go to `out/zeek/<YYYY-MM-DD>/{conn,dns,http,ssl}.log`.
+        hosts: number of workstations (servers come on top).
+        days: number of consecutive days starting at `start` (ISO date, UTC).
+        seed: everything random derives from it; same arguments give identical files.
+        progress: called as `progress(done, total)` after each unit of work.
+
+    Returns:
+        Summary: rows per log, seconds taken, the log files and the truth path.
+    """
+    if hosts < 1 or days < 1:
+        raise ValueError("hosts and days must be at least 1")
+    dt.date.fromisoformat(start)
+    began = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    world, truth = build_world(hosts, days, seed, start)
+    total_hosts = len(world.hosts)
+    chunks = [np.arange(lo, min(lo + CHUNK_HOSTS, total_hosts)) for lo in range(0, total_hosts, CHUNK_HOSTS)]
+    units, done = len(chunks) * days + len(LOGS) * days, 0
+    spill = HourSpill(out / ".winnow-sim-tmp", start)
+    counts: dict[str, int] = {}
+    try:
+        for day in range(days):
+            for ci, chunk in enumerate(chunks):
+                traffic = generate(DayChunk(world, day, ci, chunk))
+                for log in LOGS:
+                    spill.spill(log, day, ci, frames.to_table(log, frames.concat(log, traffic.frames[log])))
+                for key, n in traffic.counts.items():
+                    counts[key] = counts.get(key, 0) + n
+                del traffic
+                done += 1
+                if progress:
+                    progress(done, units)
+        formatter = Formatter(world)
+        rows = dict.fromkeys(LOGS, 0)
+        files = []
+        for day in range(days):
+            date = (dt.date.fromisoformat(start) + dt.timedelta(days=day)).isoformat()
+            for log in LOGS:
+                path = out / "zeek" / date / f"{log}.log"
+                rows[log] += spill.merge(log, day, path, formatter)
+                files.append(str(path))
+                done += 1
+                if progress:
+                    progress(done, units)
+    finally:
+        spill.cleanup()
+    attacks.add_counts(world, counts)
+    truth.update(
+        {
+            "seed": seed,
+            "hosts": hosts,
+            "days": days,
+            "start": start,
+            "internal_cidr": "10.0.0.0/8",
+            "servers": {role: world.ips[i] for role, i in world.server_ip.items()},
+            "hard_negatives": _hard_negatives(world),
+        }
+    )
+    truth_path = out / "truth.json"
+    truth_path.write_text(json.dumps(truth, indent=1) + "\n")
+    return {
+        "out": str(out),
+        "truth": str(truth_path),
+        "files": files,
+        "rows": rows,
+        "seconds": round(time.perf_counter() - began, 2),
+        "hosts": hosts,
+        "days": days,
+        "seed": seed,
+    }

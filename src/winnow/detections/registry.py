@@ -16,8 +16,19 @@ def register(cls: type[Detector]) -> type[Detector]:
     return cls
 
 
+_NOT_DETECTORS = {"base", "registry", "run"}
+
+
 def _load_builtin() -> None:
-    from winnow.detections import long_conn  # noqa: F401  (registers on import)
+    """Import every module of this package; detector modules register themselves on import."""
+    import importlib
+    import pkgutil
+
+    import winnow.detections as package
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(package.__path__)):
+        if module not in _NOT_DETECTORS and not module.startswith("_"):
+            importlib.import_module(f"winnow.detections.{module}")
 
 
 def detectors() -> dict[str, type[Detector]]:

@@ -1,0 +1,130 @@
+"""Benchmark: Zeek conn.log (TSV) -> typed columns, ours vs zat vs DuckDB, on the same file in one run.
+
+    python benchmarks/ingest_zeek.py                      # simulate ~5 M conn rows, then measure
+    python benchmarks/ingest_zeek.py --log path/conn.log  # measure an existing log
+
+Each contender runs in its own process; wall time and peak RSS come from the OS (wait4).
+Contenders:
+  winnow   `winnow ingest` of the file into a fresh lake (TSV -> typed Parquet, day partitions, manifest)
+  zat      zat's LogToDataFrame (TSV -> typed pandas DataFrame, in memory; the Python peer)
+  duckdb-copy   DuckDB COPY (SELECT * FROM read_csv(...)) TO parquet (typed by DuckDB's CSV reader)
+  duckdb-count  DuckDB's bare count(*) scan of the file: the near-limit reference for reading it at all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ZEEK_TO_DUCKDB = {"time": "DOUBLE", "interval": "DOUBLE", "double": "DOUBLE", "port": "INTEGER",
+                  "count": "UBIGINT", "int": "BIGINT", "bool": "VARCHAR"}
+
+
+def header(path: Path) -> tuple[list[str], list[str]]:
+    fields, types = [], []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            if line.startswith("#fields"):
+                fields = line.rstrip("\n").split("\t")[1:]
+            elif line.startswith("#types"):
+                types = line.rstrip("\n").split("\t")[1:]
+    return fields, types
+
+
+def data_rows(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if not line.startswith(b"#"))
+
+
+def duckdb_read(path: Path) -> str:
+    fields, types = header(path)
+    columns = ", ".join(f"'{f}': '{ZEEK_TO_DUCKDB.get(t, 'VARCHAR')}'" for f, t in zip(fields, types))
+    return (f"read_csv('{path}', delim='\\t', header=false, auto_detect=false, quote='', escape='', "
+            f"comment='#', nullstr='-', columns={{{columns}}})")
+
+
+def contenders(log: Path, work: Path) -> dict[str, list[str]]:
+    py = sys.executable
+    zat_code = ("import sys; from zat.log_to_dataframe import LogToDataFrame; "
+                "df = LogToDataFrame().create_dataframe(sys.argv[1]); print(len(df))")
+    copy_sql = f"COPY (SELECT * FROM {duckdb_read(log)}) TO '{work / 'duck.parquet'}' (FORMAT parquet)"
+    count_sql = f"SELECT count(*) FROM {duckdb_read(log)}"
+    duck = "import duckdb, sys; print(duckdb.sql(sys.argv[1]).fetchall() if 'COPY' not in sys.argv[1] else duckdb.execute(sys.argv[1]))"
+    return {
+        "winnow": [py, "-m", "winnow.cli.main", "ingest", str(log), "--lake", str(work / "lake"), "--report", "json"],
+        "zat": [py, "-c", zat_code, str(log)],
+        "duckdb-copy": [py, "-c", duck, copy_sql],
+        "duckdb-count": [py, "-c", duck, count_sql],
+    }
+
+
+def run(cmd: list[str]) -> tuple[float, int, int]:
+    """Wall seconds, peak RSS in bytes, exit code of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0 and proc.stderr is not None:
+        sys.stderr.write(proc.stderr.read().decode(errors="replace")[-2000:])
+    return wall, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log", type=Path, help="an existing Zeek TSV conn.log (default: simulate one)")
+    parser.add_argument("--hosts", type=int, default=2000, help="hosts to simulate when --log is not given")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per contender; the median is reported")
+    parser.add_argument("--skip", nargs="*", default=[], help="contenders to leave out")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="winnow-bench-"))
+    try:
+        log = args.log
+        if log is None:
+            from winnow.sim import simulate
+
+            simulate(work / "sim", hosts=args.hosts, days=1, seed=1)
+            log = next((work / "sim").rglob("conn.log"))
+        rows, size = data_rows(log), log.stat().st_size
+        results = []
+        for name, cmd in contenders(log, work).items():
+            if name in args.skip:
+                continue
+            walls, peaks = [], []
+            for _ in range(args.repeat):
+                shutil.rmtree(work / "lake", ignore_errors=True)
+                wall, peak, code = run(cmd)
+                if code != 0:
+                    raise SystemExit(f"{name} failed with exit code {code}")
+                walls.append(wall)
+                peaks.append(peak)
+            wall = sorted(walls)[len(walls) // 2]
+            results.append({"contender": name, "seconds": round(wall, 2), "rows_per_s": round(rows / wall),
+                            "mb_per_s": round(size / wall / 1e6, 1), "peak_rss_mb": round(max(peaks) / 2**20)})
+        base = next((r["seconds"] for r in results if r["contender"] == "winnow"), None)
+        for r in results:
+            r["winnow_speedup"] = round(r["seconds"] / base, 2) if base else None
+        if args.json:
+            print(json.dumps({"rows": rows, "bytes": size, "results": results}, indent=2))
+        else:
+            print(f"input: {log.name}, {rows:,} rows, {size / 1e6:.0f} MB, median of {args.repeat} runs")
+            print("| contender | seconds | rows/s | MB/s | peak RSS MB | time vs winnow |")
+            print("|---|---|---|---|---|---|")
+            for r in results:
+                print(f"| {r['contender']} | {r['seconds']} | {r['rows_per_s']:,} | {r['mb_per_s']} | "
+                      f"{r['peak_rss_mb']} | {r['winnow_speedup']}x |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from winnow.errors import WinnowError
+from winnow.sources.blocks import read_some
 
 HEAD_BYTES = 64 << 10
 _SKIP_NAMES = {"SHA256SUMS", "truth.json"}
@@ -44,10 +45,10 @@ class InputFile:
         return raw
 
     def head(self) -> bytes:
-        """The first 64 KB of decompressed content ('' when unreadable)."""
+        """The first 64 KB of decompressed content (what could be read of it; '' when unreadable)."""
         try:
             with self.open() as fh:
-                return fh.read(HEAD_BYTES)
+                return read_some(fh, HEAD_BYTES)[0]
         except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, RuntimeError):
             return b""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -100,6 +101,7 @@ def ingest(
                 on_file(result)
             if on_progress:
                 on_progress(done, total)
+        shutil.rmtree(lake.tmp_dir / report.ingest_id, ignore_errors=True)  # only empty folders are left
     return report
 
 
@@ -137,7 +139,7 @@ def _ingest_one(item: InputFile, lake: Lake, manifest: Manifest, forced: Source 
         ingested_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), rows=dict(writer.rows),
         warnings=len(ctx.warnings), skipped=dict(ctx.unsupported), parts=[str(b.relative_to(lake.root)) for _, b in moves],
     )
-    publish(lake, entry, moves)
+    publish(lake, entry, moves, manifest)
     return FileReport(item.name, status, source.name, dict(writer.rows), len(ctx.warnings), dict(ctx.unsupported),
                       message or (ctx.warnings[0].reason if ctx.warnings else ""))
 

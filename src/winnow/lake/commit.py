@@ -25,22 +25,25 @@ def _fsync_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def publish(lake: Lake, entry: ManifestEntry, moves: list[tuple[Path, Path]]) -> None:
-    """Move finished parts into place and record ``entry``; safe to interrupt at any point."""
+def publish(lake: Lake, entry: ManifestEntry, moves: list[tuple[Path, Path]],
+            manifest: Manifest | None = None) -> None:
+    """Move finished parts into place and record ``entry``; safe to interrupt at any point.
+
+    Pass the ``manifest`` already open for this lake to avoid re-reading it for every file.
+    """
     lake.journal_dir.mkdir(exist_ok=True)
     journal = lake.journal_dir / f"{entry.sha256}.json"
     payload = {"entry": entry.__dict__, "moves": [[str(a), str(b)] for a, b in moves]}
     _fsync_write(journal, json.dumps(payload))
-    _finish(lake, journal, payload)
+    _finish(lake, journal, payload, manifest or Manifest(lake))
 
 
-def _finish(lake: Lake, journal: Path, payload: dict) -> None:
+def _finish(lake: Lake, journal: Path, payload: dict, manifest: Manifest) -> None:
     for tmp, final in payload["moves"]:
         final_path = Path(final)
         if Path(tmp).exists():
             final_path.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final_path)
-    manifest = Manifest(lake)
     entry = ManifestEntry(**payload["entry"])
     if entry.sha256 not in manifest:
         manifest.append(entry)
@@ -50,6 +53,7 @@ def _finish(lake: Lake, journal: Path, payload: dict) -> None:
 def recover(lake: Lake) -> int:
     """Finish commits a killed ingest left half-done and drop its temporary files."""
     done = 0
+    manifest = Manifest(lake)
     if lake.journal_dir.is_dir():
         for journal in sorted(lake.journal_dir.glob("*.json")):
             try:
@@ -57,7 +61,7 @@ def recover(lake: Lake) -> int:
             except (OSError, json.JSONDecodeError):
                 journal.unlink(missing_ok=True)
                 continue
-            _finish(lake, journal, payload)
+            _finish(lake, journal, payload, manifest)
             done += 1
     if lake.tmp_dir.is_dir():
         shutil.rmtree(lake.tmp_dir, ignore_errors=True)

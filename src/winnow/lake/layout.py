@@ -35,12 +35,9 @@ class Lake:
             path.mkdir(parents=True, exist_ok=True)
         elif not path.is_dir():
             raise WinnowError(f"no lake at {path}: run 'winnow ingest PATH --lake {path}' first")
-        lake = cls(path)
-        if create:
-            from winnow.lake.commit import recover
-
-            recover(lake)
-        return lake
+        # no recovery here: only an ingest holding the lake's lock may finish or drop another
+        # run's half-done work (winnow.ingest does, under the lock)
+        return cls(path)
 
     def table_dir(self, table: str) -> Path:
         return self.root / table

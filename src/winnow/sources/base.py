@@ -51,8 +51,8 @@ class ParseContext:
             snippet = snippet[: SNIPPET * 4].decode("utf-8", "replace")
         snippet = snippet.replace("\t", "\\t")[:SNIPPET]
         self.warnings.append(Warning_(line, reason, snippet))
-        if line is None:
-            return
+        if line is None or line == self._last_bad:
+            return  # not a line, or another problem on a line already counted
         self._run = self._run + 1 if self._last_bad is not None and line == self._last_bad + 1 else 1
         self._last_bad = line
         if self._run >= self.max_consecutive_bad:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import zlib
+import lzma
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -14,23 +15,54 @@ from winnow.sources.base import ParseContext
 
 BLOCK_SIZE = 16 << 20
 MAX_LINE = 64 << 20
+BOM = b"\xef\xbb\xbf"
+READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, lzma.LZMAError, OSError)
+
+
+def read_some(stream: BinaryIO, size: int) -> tuple[bytes, Exception | None]:
+    """Read up to ``size`` bytes; on a read error return the bytes read before it, and the error.
+
+    Reads with ``read1`` where the stream has it, so a compressed file cut off mid-copy loses
+    only what follows the cut (a plain ``read`` drops everything it had decompressed).
+    """
+    read1 = getattr(stream, "read1", None)
+    chunks: list[bytes] = []
+    got = 0
+    try:
+        if read1 is None:
+            return stream.read(size), None
+        while got < size:
+            chunk = read1(size - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    except READ_ERRORS as exc:
+        return b"".join(chunks), exc
+    return b"".join(chunks), None
 
 
 def read_blocks(stream: BinaryIO, ctx: ParseContext, block_size: int = BLOCK_SIZE) -> Iterator[tuple[bytes, int]]:
     """Yield ``(block, first_line)``; every block but the last ends with a newline.
 
     A compressed stream that ends early (a file cut off mid-copy) yields what was read and
-    leaves a warning; a single line longer than ``MAX_LINE`` is skipped with a warning.
+    leaves a warning; a single line longer than ``MAX_LINE`` is skipped with a warning. A UTF-8
+    byte-order mark at the start is dropped.
     """
     carry = b""
     line = 1
     skipping = False
+    start = True
+    ended = False
     while True:
-        try:
-            data = stream.read(block_size)
-        except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, OSError) as exc:
-            ctx.warn(None, f"compressed data ends early or is corrupt after line {line - 1}: {exc}")
-            data = b""
+        data, error = (b"", None) if ended else read_some(stream, block_size)
+        if error is not None:
+            complete = line - 1 + data.count(b"\n")
+            ctx.warn(None, f"compressed data ends early or is corrupt after line {complete}: {error}")
+            ended = True
+        if start and data:
+            data = data[len(BOM):] if data.startswith(BOM) else data
+            start = False
         if not data:
             if carry and not skipping:
                 yield carry, line

@@ -36,7 +36,8 @@ def _py_value(value: object, target: pa.DataType, set_sep: str) -> object:
             return dt.datetime.fromtimestamp(round(float(text) * 1e6) / 1e6, dt.UTC)
         except ValueError:
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+            # as UTC wall time: pyarrow drops the offset when PYARROW_IGNORE_TIMEZONE is set (pyspark sets it)
+            return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     if pa.types.is_boolean(target):
         text = str(value).strip().lower()
         if text in _TRUE:

@@ -18,13 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
-from winnow.sources.base import Batch, ParseContext, Source
+from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import count_lines, read_blocks, split_lines
 from winnow.sources.registry import register
 from winnow.sources.zeek_batch import to_batch
 from winnow.sources.zeek_fields import PATH_FIELDS, ZEEK_LOGS, canonical_field, guess_path
 
 _KEYS = (b'"ts"', b'"uid"', b'"id.orig_h"', b'"id_orig_h"')
+_PATH_KEYS = tuple(f'"{name}"'.encode() for name in PATH_FIELDS)
 
 
 @register
@@ -37,16 +38,20 @@ class ZeekJson(Source):
         first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
         if not first.startswith(b"{"):
             return False
+        if b'"ts"' in first and any(key in first for key in _PATH_KEYS):
+            return True  # a log that names its kind (x509, files, weird ...) even without uid/id
         return sum(key in first for key in _KEYS) >= 2
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         for block, first in read_blocks(stream, ctx):
+            abandon = None
             table, lines = self._fast(block, first)
             if table is None:
-                table, lines = self._careful(block, first, ctx)
-            if table is None or table.num_rows == 0:
-                continue
-            yield from self._split_by_path(table, lines, ctx)
+                table, lines, abandon = self._careful(block, first, ctx)
+            if table is not None and table.num_rows:
+                yield from self._split_by_path(table, lines, ctx)
+            if abandon is not None:
+                raise abandon  # after the good lines read before the run of bad ones
 
     @staticmethod
     def _fast(block: bytes, first: int) -> tuple[pa.Table | None, np.ndarray]:
@@ -62,33 +67,39 @@ class ZeekJson(Source):
         return table.flatten() if _has_struct(table) else table, np.arange(first, first + n, dtype=np.int64)
 
     @staticmethod
-    def _careful(block: bytes, first: int, ctx: ParseContext) -> tuple[pa.Table | None, np.ndarray]:
+    def _careful(block: bytes, first: int, ctx: ParseContext
+                 ) -> tuple[pa.Table | None, np.ndarray, AbandonFile | None]:
+        """Read line by line; also return the AbandonFile a run of bad lines raised (else None)."""
         rows: list[dict] = []
         lines: list[int] = []
-        for i, raw in enumerate(split_lines(block)):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8", "replace"))
-            except (json.JSONDecodeError, RecursionError) as exc:
-                ctx.warn(first + i, f"not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}", raw)
-                continue
-            if not isinstance(obj, dict):
-                ctx.warn(first + i, "JSON value is not an object", raw)
-                continue
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                ctx.warn(first + i, "invalid UTF-8, undecodable bytes replaced", raw)
-            rows.append(_flatten(obj))
-            lines.append(first + i)
+        abandon = None
+        try:
+            for i, raw in enumerate(split_lines(block)):
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw.decode("utf-8", "replace"))
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    ctx.warn(first + i, f"not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}", raw)
+                    continue
+                if not isinstance(obj, dict):
+                    ctx.warn(first + i, "JSON value is not an object", raw)
+                    continue
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    ctx.warn(first + i, "invalid UTF-8, undecodable bytes replaced", raw)
+                rows.append(_flatten(obj))
+                lines.append(first + i)
+        except AbandonFile as exc:
+            abandon = exc
         if not rows:
-            return None, np.empty(0, np.int64)
+            return None, np.empty(0, np.int64), abandon
         names: dict[str, None] = {}
         for row in rows:
             names.update(dict.fromkeys(row))
         columns = {name: _column([row.get(name) for row in rows]) for name in names}
-        return pa.table(columns), np.asarray(lines, dtype=np.int64)
+        return pa.table(columns), np.asarray(lines, dtype=np.int64), abandon
 
     def _split_by_path(self, table: pa.Table, lines: np.ndarray, ctx: ParseContext) -> Iterator[Batch]:
         names = {canonical_field(n) for n in table.column_names}

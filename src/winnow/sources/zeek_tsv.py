@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from winnow.sources.base import Batch, ParseContext, Source
+from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import count_lines, line_numbers, read_blocks, split_lines
 from winnow.sources.registry import register
 from winnow.sources.zeek_batch import to_batch
@@ -100,18 +100,20 @@ class ZeekTsv(Source):
         if header.path not in ZEEK_LOGS:
             ctx.skip_unsupported(f"zeek {header.path}", n_lines)
             return
+        abandon = None
         result = self._fast(seg, header)
         if result is not None and result.num_rows == n_lines:
             columns = {name: result.column(i) for i, name in enumerate(header.fields)}
             lines = line_numbers(first, n_lines)
         else:
-            columns, lines = self._careful(seg, first, header, ctx)
-            if not len(lines):
-                return
-        columns = self._unescape(columns, header)
-        batch = to_batch(header.path, columns, lines, ctx, header.set_separator)
-        if batch is not None:
-            yield batch
+            columns, lines, abandon = self._careful(seg, first, header, ctx)
+        if len(lines):
+            columns = self._unescape(columns, header)
+            batch = to_batch(header.path, columns, lines, ctx, header.set_separator)
+            if batch is not None:
+                yield batch
+        if abandon is not None:
+            raise abandon
 
     def _types(self, header: _Header) -> dict[str, pa.DataType]:
         mapping = ZEEK_LOGS[header.path or ""][1]
@@ -140,30 +142,38 @@ class ZeekTsv(Source):
             return None
 
     def _careful(self, seg: bytes, first: int, header: _Header, ctx: ParseContext):
-        """Check each line; keep the good ones as text columns for per-value conversion."""
+        """Check each line; keep the good ones as text columns for per-value conversion.
+
+        Also returns the ``AbandonFile`` a run of bad lines raised (else None); the good lines
+        before that run are kept.
+        """
         width = len(header.fields)
         sep = header.separator
         good: list[bytes] = []
         lines: list[int] = []
-        for i, raw in enumerate(split_lines(seg)):
-            number = first + i
-            if not raw:
-                ctx.warn(number, "empty line", b"")
-                continue
-            parts = raw.count(sep) + 1
-            if parts != width:
-                what = "cut off (file truncated?)" if parts < width else "too many fields"
-                ctx.warn(number, f"line has {parts} fields, header declares {width}: {what}", raw)
-                continue
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                ctx.warn(number, "invalid UTF-8, undecodable bytes replaced", raw)
-                raw = raw.decode("utf-8", "replace").encode("utf-8")
-            good.append(raw.replace(b"\r", b"\\x0d"))
-            lines.append(number)
+        abandon = None
+        try:
+            for i, raw in enumerate(split_lines(seg)):
+                number = first + i
+                if not raw:
+                    ctx.warn(number, "empty line", b"")
+                    continue
+                parts = raw.count(sep) + 1
+                if parts != width:
+                    what = "cut off (file truncated?)" if parts < width else "too many fields"
+                    ctx.warn(number, f"line has {parts} fields, header declares {width}: {what}", raw)
+                    continue
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    ctx.warn(number, "invalid UTF-8, undecodable bytes replaced", raw)
+                    raw = raw.decode("utf-8", "replace").encode("utf-8")
+                good.append(raw.replace(b"\r", b"\\x0d"))
+                lines.append(number)
+        except AbandonFile as exc:
+            abandon = exc
         if not good:
-            return {}, line_numbers(first, 0)
+            return {}, line_numbers(first, 0), abandon
         table = pacsv.read_csv(
             io.BytesIO(b"\n".join(good) + b"\n"),
             read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20),
@@ -174,7 +184,7 @@ class ZeekTsv(Source):
             ),
         )
         columns = {name: table.column(i) for i, name in enumerate(header.fields)}
-        return columns, np.asarray(lines, dtype=np.int64)
+        return columns, np.asarray(lines, dtype=np.int64), abandon
 
     @staticmethod
     def _unescape(columns: dict[str, pa.Array], header: _Header) -> dict[str, pa.Array]:

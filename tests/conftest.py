@@ -1,0 +1,38 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Test data: the shared real-data folder and the small per-format fixtures in tests/data/.
+# --------------------------------------------------------------------------------------------
+
+#: the one setting that says where the shared real log data lives
+DATA_ENV = "WINNOW_TEST_DATA"
+
+
+def shared_data_path() -> Path:
+    """``$WINNOW_TEST_DATA``, else ``<repo>/../shared/data``."""
+    return Path(os.environ.get(DATA_ENV) or REPO.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real-data folder (see its MANIFEST.md); skips the test when it is absent."""
+    path = shared_data_path()
+    if not path.is_dir():
+        pytest.skip(f"shared test data not found at {path}; set {DATA_ENV}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def zeek_fixtures() -> Path:
+    """Small hand-written Zeek logs named by failure case (tests/data/zeek/)."""
+    return REPO / "tests" / "data" / "zeek"

@@ -53,6 +53,13 @@ class Engine:
                 expr = expr.filter(expr.ts < window.until)
         return expr
 
+    def map_groups(self, expr: ir.Table, keys: list[str], values: list[str], func: Any, schema: Any) -> Any:
+        """Run ``func(key, cols) -> rows`` on every group of ``expr``; return a pyarrow Table of ``schema``.
+
+        See :mod:`winnow.engine.groups` for the contract of ``func``.
+        """
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release the backend."""
 

@@ -24,6 +24,18 @@ class DuckDBEngine(Engine):
         )
         return self.backend.table(view)
 
+    def map_groups(self, expr, keys, values, func, schema):
+        from winnow.engine.groups import apply_to_batch, to_table
+
+        inner = self.backend.compile(expr)
+        key_sql = ", ".join(f'"{k}"' for k in keys)
+        lists = ", ".join(f'list("{v}") AS "{v}"' for v in values)
+        relation = self.backend.con.sql(f"SELECT {key_sql}, {lists} FROM ({inner}) GROUP BY {key_sql}")
+        rows: list[dict] = []
+        for batch in relation.fetch_record_batch(20_000):
+            rows.extend(apply_to_batch(batch, keys, values, func))
+        return to_table(rows, schema)
+
     def close(self) -> None:
         self.backend.disconnect()
 

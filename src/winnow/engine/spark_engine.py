@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 from winnow.engine.base import Engine
@@ -23,6 +24,8 @@ def spark_session(url: str = "spark"):
     with _LOCK:
         if master not in _SESSIONS:
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run our interpreter
+            os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
             os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
             builder = (
                 SparkSession.builder.master(master)
@@ -63,3 +66,25 @@ class SparkEngine(Engine):
         )
         frame.drop("day").createOrReplaceTempView(view)
         return self.backend.table(view)
+
+    def map_groups(self, expr, keys, values, func, schema):
+        import pyarrow as pa
+
+        from winnow.engine.groups import apply_to_batch, spark_type, to_table
+
+        session = self.backend._session
+        frame = session.sql(self.backend.compile(expr))
+        ddl = ", ".join(f"`{f.name}` {spark_type(f.type)}" for f in schema)
+        names = list(schema.names)
+
+        def per_group(pdf):
+            import pandas as pd
+
+            table = pa.Table.from_pandas(pdf, preserve_index=False)
+            grouped = table.group_by(keys, use_threads=False).aggregate([(v, "list") for v in values])
+            grouped = grouped.rename_columns({f"{v}_list": v for v in values})
+            rows = apply_to_batch(grouped.combine_chunks().to_batches()[0], keys, values, func)
+            return pd.DataFrame(rows, columns=names)
+
+        result = frame.select(*keys, *values).groupBy(*keys).applyInPandas(per_group, ddl)
+        return to_table(result.toArrow().to_pylist(), schema)

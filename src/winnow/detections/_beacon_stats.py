@@ -1,0 +1,124 @@
+"""Per-channel beacon statistics: the numpy work behind the beacon detector.
+
+Input: one channel's connections (timestamps, sizes, ports). Steps:
+
+1. **Collapse bursts.** Connections closer than ``burst_gap`` to the previous one are tasking
+   or retries, not callbacks; the first connection of each burst is the callback.
+2. **Estimate the period** as the median of the densest window of log-intervals of width
+   ``log(3)`` (a ±50 % jitter band). Missed callbacks make intervals of 2P, 3P…; they fall
+   outside the band and do not move the estimate.
+3. **Timing sub-score** from two robust facts of a beacon: it never calls back much sooner than
+   its period (10th-percentile interval / P, against 0.1 for a Poisson process) and, after
+   dividing intervals by their nearest multiple of P, their spread (IQR / median) is small.
+4. **Size sub-score**: robust spread (IQR / median) of bytes sent and received per callback.
+5. **Persistence sub-score**: how many callbacks, over how many periods (partial-day beacons
+   are not penalised for the hours they were silent, only for having few callbacks).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+BAND = math.log(3.0)
+#: callbacks at which the count part of persistence is full: more callbacks, more certainty
+FULL_EVIDENCE = 200
+
+
+def estimate_period(intervals: np.ndarray) -> float:
+    """Period of a callback sequence with jitter and missed callbacks.
+
+    Start from the median of the densest ``log(3)``-wide window of log intervals, then refine
+    as total time over the number of periods it spans (each interval counts as its nearest
+    whole number of periods) when at least a tenth of the intervals look like missed callbacks:
+    that removes their pull on the first guess.
+    """
+    logs = np.sort(np.log(intervals))
+    ends = np.searchsorted(logs, logs + BAND, side="right")
+    start = int(np.argmax(ends - np.arange(len(logs))))
+    period = float(np.exp(np.median(logs[start : ends[start]])))
+    main = intervals[(intervals >= period / 3.0) & (intervals <= period * 4.0)]
+    if len(main) < 3 or np.mean(main > 1.6 * period) < 0.1:
+        return period
+    for _ in range(8):
+        periods = np.maximum(1.0, np.round(main / period))
+        refined = float(main.sum() / periods.sum())
+        if abs(refined - period) < 1e-9 * period:
+            break
+        period = refined
+    return period
+
+
+def robust_spread(values: np.ndarray) -> float:
+    """(q75 - q25) / median; 0 for constant values, large for scattered ones."""
+    q25, q50, q75 = np.percentile(values, [25, 50, 75])
+    return float((q75 - q25) / q50) if q50 > 0 else (0.0 if q75 == q25 else 10.0)
+
+
+def _histogram(intervals: np.ndarray) -> dict[str, list]:
+    lo, hi = max(float(intervals.min()), 1e-3), max(float(intervals.max()), 1e-3)
+    edges = np.geomspace(lo, hi * 1.0001, 9) if hi > lo * 1.01 else np.array([lo, hi * 1.0001 + 1e-3])
+    counts, _ = np.histogram(intervals, bins=edges)
+    return {"edges_s": [round(float(e), 3) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def channel_stats(cols: dict[str, np.ndarray], min_callbacks: int, max_burst_gap: float) -> dict[str, Any] | None:
+    """Statistics of one channel, or None when it has too few callbacks to judge."""
+    ts = cols["ts"]
+    src_bytes = np.nan_to_num(cols["src_bytes"].astype(np.float64), nan=0.0)
+    dst_bytes = np.nan_to_num(cols["dst_bytes"].astype(np.float64), nan=0.0)
+    order = np.lexsort((dst_bytes, src_bytes, ts))
+    ts, src_bytes, dst_bytes = ts[order], src_bytes[order], dst_bytes[order]
+    ports = cols["dst_port"][order]
+    n = len(ts)
+    if n < min_callbacks:
+        return None
+    t = (ts - ts[0]).astype(np.float64) / 1e6
+    gaps = np.diff(t)
+    positive = gaps[gaps > 0]
+    if len(positive) < min_callbacks - 1:
+        return None
+    burst_gap = min(max_burst_gap, 0.25 * float(np.median(positive)))
+    first = np.concatenate([[True], gaps >= burst_gap])
+    callbacks = t[first]
+    if len(callbacks) < min_callbacks:
+        return None
+    intervals = np.diff(callbacks)
+    period = estimate_period(intervals)
+    multiples = np.maximum(1.0, np.round(intervals / period))
+    folded = intervals / multiples
+    spread = robust_spread(folded)
+    early = float(np.percentile(intervals, 10)) / period
+    timing = float(np.clip((early - 0.15) / 0.45, 0, 1) * np.clip(1.0 - spread / 1.5, 0, 1))
+    cb_src, cb_dst = src_bytes[first], dst_bytes[first]
+    size_spread = max(robust_spread(cb_src + 1.0), robust_spread(cb_dst + 1.0))
+    size = float(np.clip(1.0 - size_spread / 0.5, 0, 1))
+    span = float(callbacks[-1] - callbacks[0])
+    expected = span / period + 1.0
+    coverage = float(min(1.0, len(callbacks) / expected))
+    count_score = float(min(1.0, math.log(len(callbacks)) / math.log(FULL_EVIDENCE)))
+    persistence = count_score * (0.5 + 0.5 * coverage)
+    values, counts = np.unique(ports, return_counts=True)
+    q25, q75 = np.percentile(folded, [25, 75])
+    return {
+        "connections": int(n),
+        "callbacks": int(len(callbacks)),
+        "burst_connections": int(n - len(callbacks)),
+        "period_s": round(period, 3),
+        "jitter_s": round(float(q75 - q25) / 2.0, 3),
+        "timing_spread": round(spread, 4),
+        "early_ratio": round(early, 4),
+        "missed_share": round(max(0.0, 1.0 - coverage), 4),
+        "span_s": round(span, 3),
+        "src_bytes_median": float(np.median(cb_src)),
+        "dst_bytes_median": float(np.median(cb_dst)),
+        "size_spread": round(size_spread, 4),
+        "dport": int(values[np.argmax(counts)]),
+        "timing": round(timing, 4),
+        "size": round(size, 4),
+        "persistence": round(persistence, 4),
+        "histogram": json.dumps(_histogram(intervals)),
+    }

@@ -1,0 +1,240 @@
+"""Beaconing: an internal host calling a destination back on a schedule.
+
+Per (src, dst) channel the engine counts connections and the fleet prevalence of the
+destination (distinct internal hosts that contact it); channels with enough connections to a
+destination that not most of the fleet uses are handed, one group at a time, to
+:func:`winnow.detections._beacon_stats.channel_stats` through the engine's per-group hook
+(DuckDB grouped arrays or Spark ``applyInPandas``). The score combines timing, size and
+persistence sub-scores and is lowered for destinations many hosts contact (update services,
+NTP, telemetry: periodic but not C2) by the ``prevalence`` modifier, shown in ``components``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import ClassVar
+
+import ibis
+import pyarrow as pa
+
+from winnow.detections._beacon_stats import channel_stats
+from winnow.detections.base import Detector
+from winnow.detections.registry import register
+from winnow.engine import Engine, Window, fetch
+from winnow.scoring import Finding, render
+
+_STATS = pa.schema([
+    ("src_ip", pa.string()), ("dst_ip", pa.string()), ("connections", pa.int64()), ("callbacks", pa.int64()),
+    ("burst_connections", pa.int64()), ("period_s", pa.float64()), ("jitter_s", pa.float64()),
+    ("timing_spread", pa.float64()), ("early_ratio", pa.float64()), ("missed_share", pa.float64()),
+    ("span_s", pa.float64()), ("src_bytes_median", pa.float64()), ("dst_bytes_median", pa.float64()),
+    ("size_spread", pa.float64()), ("dport", pa.int64()), ("timing", pa.float64()), ("size", pa.float64()),
+    ("persistence", pa.float64()), ("histogram", pa.string()),
+])
+
+WEIGHTS = {"timing": 0.45, "size": 0.30, "persistence": 0.25}
+_TOLERANCE = math.log(1.3)
+#: below this many active hosts, sharing a destination with one or two others says little
+SMALL_FLEET = 50
+
+
+def behaviour_prevalence(channels: list[dict]) -> dict[tuple[str, str], int]:
+    """For each channel, how many distinct sources run a channel like it on the same port.
+
+    Widespread agents (telemetry, update checks, NTP) spread over many addresses look rare per
+    address but share one behaviour fleet-wide. Two channels are alike when their median sizes
+    match within about ±30 % and their periods do too, or their sizes are exactly equal
+    (NTP-style fixed-size exchanges whose poll interval varies per host).
+
+    A channel whose destination nobody else in its look-alike group uses, in a group whose
+    members mostly share destinations, is a mimic of the common agent, not one of it: its
+    count stays 1.
+    """
+    def bins(c: dict) -> tuple[int, int, int, int]:
+        return (int(c["dport"]), round(math.log(c["src_bytes_median"] + 1) / _TOLERANCE),
+                round(math.log(c["dst_bytes_median"] + 1) / _TOLERANCE), round(math.log(c["period_s"]) / _TOLERANCE))
+
+    cells: dict[tuple[int, int, int, int], list[tuple[str, str]]] = {}
+    exact: dict[tuple[int, float, float], list[tuple[str, str]]] = {}
+    for c in channels:
+        cells.setdefault(bins(c), []).append((c["src_ip"], c["dst_ip"]))
+        exact.setdefault((int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"]), []).append(
+            (c["src_ip"], c["dst_ip"]))
+    cache: dict[tuple, tuple[set[str], dict[str, set[str]]]] = {}
+
+    def group(key: tuple[int, int, int, int]) -> tuple[set[str], dict[str, set[str]]]:
+        if key not in cache:
+            port, a, b, p = key
+            members = [m for da in (-1, 0, 1) for db in (-1, 0, 1) for dp in (-1, 0, 1)
+                       for m in cells.get((port, a + da, b + db, p + dp), ())]
+            by_dst: dict[str, set[str]] = {}
+            for src, dst in members:
+                by_dst.setdefault(dst, set()).add(src)
+            cache[key] = ({src for src, _ in members}, by_dst)
+        return cache[key]
+
+    out = {}
+    for c in channels:
+        sources, by_dst = group(bins(c))
+        same = exact[(int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])]
+        if len({src for src, _ in same}) > len(sources):
+            sources = {src for src, _ in same}
+            by_dst = {}
+            for src, dst in same:
+                by_dst.setdefault(dst, set()).add(src)
+        shared = sum(len(v) for v in by_dst.values() if len(v) > 1)
+        members = sum(len(v) for v in by_dst.values())
+        mimic = len(by_dst.get(c["dst_ip"], ())) <= 1 and shared >= 0.5 * members
+        out[(c["src_ip"], c["dst_ip"])] = 1 if mimic else len(sources)
+    return out
+
+
+@register
+class Beacon(Detector):
+    """Args:
+    min_callbacks: fewest callbacks (connections after collapsing bursts) a channel needs to be judged.
+    max_burst_gap: seconds; connections closer than this (or a quarter of the median gap) are one burst.
+    max_prevalence: channels to destinations contacted by more than this share of active hosts are skipped.
+    min_period: seconds; channels whose estimated period is shorter are bursts of activity, not beacons.
+        Channels without payload (unanswered retries, ICMP) are left to the fumbling detector.
+    periodic_services: "proto/port" of protocols periodic by design (NTP); their score is scaled by service_weight.
+    service_weight: multiplier for channels of periodic_services, shown as the "service" component.
+    min_score: findings below this score are dropped.
+    limit: most findings kept, highest scores first.
+    """
+
+    name: ClassVar[str] = "beacon"
+    description: ClassVar[str] = "periodic callbacks from a host to a destination (C2), with period and jitter"
+    tables: ClassVar[tuple[str, ...]] = ("net.conn",)
+
+    def __init__(self, min_callbacks: int = 8, max_burst_gap: float = 300.0, max_prevalence: float = 0.5,
+                 min_period: float = 1.0, periodic_services: tuple[str, ...] = ("udp/123",),
+                 service_weight: float = 0.5, min_score: float = 0.2, limit: int = 1000) -> None:
+        self.min_callbacks = min_callbacks
+        self.max_burst_gap = max_burst_gap
+        self.max_prevalence = max_prevalence
+        self.min_period = min_period
+        self.periodic_services = periodic_services
+        self.service_weight = service_weight
+        self.min_score = min_score
+        self.limit = limit
+
+    def find(self, engine: Engine, window: Window) -> list[Finding]:
+        conn = engine.table("net.conn", window)
+        if conn is None:
+            return []
+        c = conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull() & conn.ts.notnull())
+        # fleet context counts internal sources only: Zeek marks outside originators local_orig=F
+        internal = c.filter(c.local_orig.isnull() | c.local_orig)
+        active = int(fetch(internal.aggregate(active=internal.src_ip.nunique()))["active"][0].as_py() or 0)
+        # the remote end of a channel is its destination, or its source when that is outside (inbound)
+        is_internal = c.local_orig.isnull() | c.local_orig
+        dst_prevalence = c.group_by("dst_ip").aggregate(
+            dst_hosts=ibis.greatest(1, is_internal.ifelse(c.src_ip, ibis.null("string")).nunique())
+        )
+        src_reach = c.group_by("src_ip").aggregate(src_targets=c.dst_ip.nunique())
+        pairs = c.group_by(["src_ip", "dst_ip"]).aggregate(
+            n=c.count(), first_seen=c.ts.min(), last_seen=c.ts.max(), inbound=(~is_internal).all(),
+            proto=c.proto.max(),
+        )
+        limit_hosts = max(2, int(self.max_prevalence * active))
+        candidates = pairs.filter(pairs.n >= self.min_callbacks).join(dst_prevalence, "dst_ip").join(
+            src_reach, "src_ip"
+        )
+        candidates = candidates.mutate(
+            hosts_contacting_dst=candidates.inbound.ifelse(candidates.src_targets, candidates.dst_hosts)
+        ).drop("dst_hosts", "src_targets")
+        candidates = candidates.filter(candidates.hosts_contacting_dst <= limit_hosts)
+        candidates = self._with_names(engine, window, candidates)
+        context = {(r["src_ip"], r["dst_ip"]): r for r in fetch(candidates).to_pylist()}
+        if not context:
+            return []
+        rows = c.join(candidates.select("src_ip", "dst_ip"), ["src_ip", "dst_ip"]).select(
+            "src_ip", "dst_ip", "ts", "src_bytes", "dst_bytes", "dst_port"
+        )
+        params = (self.min_callbacks, self.max_burst_gap)
+
+        def per_channel(key, cols):
+            stats = channel_stats(cols, *params)
+            return [] if stats is None else [{**key, **stats}]
+
+        stats = engine.map_groups(rows, ["src_ip", "dst_ip"], ["ts", "src_bytes", "dst_bytes", "dst_port"],
+                                  per_channel, _STATS)
+        findings = []
+        channels = [s for s in stats.to_pylist()
+                    if s["period_s"] >= self.min_period and s["src_bytes_median"] + s["dst_bytes_median"] > 0]
+        behaviour = behaviour_prevalence(channels)
+        for s in channels:
+            ctx = context[(s["src_ip"], s["dst_ip"])]
+            finding = self._finding(s, ctx, active, behaviour[(s["src_ip"], s["dst_ip"])])
+            if finding.score >= self.min_score:
+                findings.append(finding)
+        findings.sort(key=lambda f: (-f.score, f.entity))
+        return findings[: self.limit]
+
+    @staticmethod
+    def _with_names(engine: Engine, window: Window, candidates):
+        """Add each channel's TLS server name / HTTP host and how many hosts use that name."""
+        for table, column, alias in (("net.tls", "server_name", "sni"), ("net.http", "host", "http_host")):
+            source = engine.table(table, window)
+            if source is None:
+                candidates = candidates.mutate(**{alias: ibis.null("string"), f"{alias}_hosts": ibis.null("int64")})
+                continue
+            named = source.filter(source[column].notnull() & (source[column] != ""))
+            per_channel = named.group_by(["src_ip", "dst_ip"]).aggregate(**{alias: named[column].max()})
+            per_name = named.group_by(column).aggregate(**{f"{alias}_hosts": named.src_ip.nunique()})
+            per_name = per_name.rename({alias: column})
+            joined = candidates.left_join(per_channel, ["src_ip", "dst_ip"]).select(
+                *[candidates[c] for c in candidates.columns], per_channel[alias]
+            )
+            candidates = joined.left_join(per_name, joined[alias] == per_name[alias]).select(
+                *[joined[c] for c in joined.columns], per_name[f"{alias}_hosts"]
+            )
+        return candidates
+
+    def _finding(self, s: dict, ctx: dict, active: int, same_behaviour: int) -> Finding:
+        ip_hosts = int(ctx["hosts_contacting_dst"])
+        name_hosts = max(int(ctx["sni_hosts"] or 0), int(ctx["http_host_hosts"] or 0))
+        hosts = max(ip_hosts, name_hosts, same_behaviour)
+        prevalence = 1.0 - math.log(hosts) / math.log(max(active, SMALL_FLEET)) if hosts > 1 else 1.0
+        prevalence = max(0.0, min(1.0, prevalence))
+        components = {k: s[k] for k in WEIGHTS}
+        base = sum(WEIGHTS[k] * components[k] for k in WEIGHTS)
+        components["prevalence"] = round(prevalence, 4)
+        service = f"{ctx['proto']}/{s['dport']}"
+        score = base * prevalence
+        if service in self.periodic_services:
+            components["service"] = self.service_weight
+            score *= self.service_weight
+        evidence = {k: s[k] for k in ("period_s", "jitter_s", "connections", "callbacks", "burst_connections",
+                                      "missed_share", "span_s", "timing_spread", "early_ratio",
+                                      "src_bytes_median", "dst_bytes_median", "size_spread")}
+        evidence.update(hosts_contacting_dst=ip_hosts, hosts_same_name=name_hosts, hosts_same_behaviour=same_behaviour,
+                        active_hosts=active, server_name=ctx["sni"] or ctx["http_host"],
+                        interval_histogram=json.loads(s["histogram"]))
+        if hosts <= 1:
+            others = "no other host talks to it"
+        elif hosts == ip_hosts:
+            others = f"{hosts} of {active} hosts talk to it"
+        elif hosts == name_hosts:
+            others = f"{hosts} of {active} hosts use its name {ctx['sni'] or ctx['http_host']}"
+        else:
+            others = f"{hosts} of {active} hosts show the same rhythm and sizes on port {s['dport']}"
+        sizes = ("near-constant sizes" if s["size"] >= 0.8 else "varying sizes" if s["size"] < 0.3
+                 else "fairly regular sizes")
+        why = (
+            f"{s['src_ip']} reached {s['dst_ip']}:{s['dport']} every {render.duration(s['period_s'])} "
+            f"(±{render.duration(s['jitter_s'])}) {s['callbacks']:,} times over {render.duration(s['span_s'])}"
+            + (f", missing ~{s['missed_share']:.0%}" if s["missed_share"] >= 0.05 else "")
+            + (f", plus {s['burst_connections']} burst connections" if s["burst_connections"] else "")
+            + f", with {sizes} ({render.size(s['src_bytes_median'])} out / {render.size(s['dst_bytes_median'])} in); "
+            + others
+            + (f"; {service} is periodic by design (score x{self.service_weight})"
+               if service in self.periodic_services else "")
+        )
+        return Finding(
+            detector=self.name, score=score, entity=f"{s['src_ip']}->{s['dst_ip']}:{s['dport']}",
+            src=s["src_ip"], dst=s["dst_ip"], dport=s["dport"], first_seen=ctx["first_seen"],
+            last_seen=ctx["last_seen"], components=components, evidence=evidence, why=why,
+        )

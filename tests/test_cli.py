@@ -65,7 +65,8 @@ def test_findings_jsonl_contract(detected_lake):
 
 
 def test_findings_formats(detected_lake):
-    as_json = json.loads(winnow("findings", "--lake", str(detected_lake), "--format", "json").stdout)
+    as_json = json.loads(winnow("findings", "--lake", str(detected_lake), "--format", "json",
+                                "--detector", "long_conn").stdout)
     assert len(as_json) == 5
     csv_out = winnow("findings", "--lake", str(detected_lake), "--format", "csv", "--limit", "2").stdout
     assert csv_out.splitlines()[0].split(",")[:3] == ["detector", "score", "severity"]

@@ -22,7 +22,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("engine", "duckdb", "str", "engine used when --engine is not given: duckdb, spark, spark://HOST:PORT"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes read and parsed at a time (bounds memory per file)"),
-    Setting("ingest.compression", "zstd", "str", "Parquet compression of lake files"),
+    Setting("ingest.compression", "snappy", "str", "Parquet compression of lake files"),
     Setting("spark.shuffle_partitions", 8, "int", "spark.sql.shuffle.partitions in local mode",
             "WINNOW_SPARK_PARTITIONS"),
     Setting("spark.driver_memory", "4g", "str", "spark.driver.memory in local mode", "WINNOW_SPARK_DRIVER_MEMORY"),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import lzma
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from winnow.errors import WinnowError
 from winnow.sources.blocks import read_some
@@ -26,6 +27,7 @@ class InputFile:
     name: str
     size: int
     _open_raw: Callable[[], BinaryIO]
+    mtime_ns: int = 0
 
     def open_raw(self) -> BinaryIO:
         """The bytes as stored (compressed or not)."""
@@ -33,16 +35,16 @@ class InputFile:
 
     def open(self) -> BinaryIO:
         """The decompressed bytes, whatever the compression (detected from magic bytes)."""
-        raw = self.open_raw()
-        magic = raw.read(6)
-        raw.seek(0)
-        if magic[:2] == b"\x1f\x8b":
-            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-        if magic[:3] == b"BZh":
-            return bz2.BZ2File(raw)  # type: ignore[return-value]
-        if magic == b"\xfd7zXZ\x00":
-            return lzma.LZMAFile(raw)  # type: ignore[return-value]
-        return raw
+        return _decompress(self.open_raw())
+
+    def open_hashed(self, digest: Any) -> tuple[BinaryIO, HashingReader]:
+        """Like :meth:`open`, feeding every stored byte read to ``digest`` (no second pass for the hash).
+
+        Call ``drain()`` on the returned reader after parsing so bytes the parser left unread
+        are hashed too.
+        """
+        hashing = HashingReader(self.open_raw(), digest)
+        return _decompress(hashing), hashing
 
     def head(self) -> bytes:
         """The first 64 KB of decompressed content (what could be read of it; '' when unreadable)."""
@@ -61,19 +63,76 @@ class InputFile:
         return digest.hexdigest()
 
 
+def _decompress(raw: Any) -> BinaryIO:
+    if hasattr(raw, "peek"):
+        magic = raw.peek(6)[:6]
+    else:
+        magic = raw.read(6)
+        raw.seek(0)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if magic[:3] == b"BZh":
+        return bz2.BZ2File(raw)  # type: ignore[return-value]
+    if magic == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(raw)  # type: ignore[return-value]
+    return raw
+
+
+class HashingReader(io.BufferedIOBase):
+    """A read-only stream that feeds what passes through it to a hash."""
+
+    def __init__(self, raw: BinaryIO, digest: Any) -> None:
+        self.raw, self.digest = raw, digest
+        self._peeked = raw.read(6)
+
+    def readable(self) -> bool:
+        return True
+
+    def peek(self, size: int = 0) -> bytes:
+        return self._peeked
+
+    def read(self, size: int | None = -1) -> bytes:
+        head, self._peeked = self._peeked, b""
+        if size is None or size < 0:
+            data = head + self.raw.read()
+        else:
+            data = head + (self.raw.read(size - len(head)) if size > len(head) else b"")
+            if size < len(head):
+                data, self._peeked = head[:size], head[size:]
+        self.digest.update(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    read1 = read
+
+    def drain(self) -> None:
+        """Read (and hash) whatever the parser left unread."""
+        while self.read(8 << 20):
+            pass
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
 def _zip_members(path: Path) -> Iterator[InputFile]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
         raise WinnowError(f"{path}: not a readable zip archive ({exc})") from None
+    mtime = path.stat().st_mtime_ns
     with archive:
         for info in archive.infolist():
             if info.is_dir() or Path(info.filename).name.startswith("."):
                 continue
             if info.flag_bits & 0x1:
-                yield InputFile(f"{path}!{info.filename}", info.file_size, _encrypted(path, info.filename))
+                yield InputFile(f"{path}!{info.filename}", info.file_size, _encrypted(path, info.filename), mtime)
                 continue
-            yield InputFile(f"{path}!{info.filename}", info.file_size, _member_opener(path, info.filename))
+            yield InputFile(f"{path}!{info.filename}", info.file_size, _member_opener(path, info.filename), mtime)
 
 
 def _member_opener(path: Path, member: str) -> Callable[[], BinaryIO]:
@@ -111,4 +170,5 @@ def discover(paths: list[str | Path], exclude: Path | None = None) -> Iterator[I
             if zipfile.is_zipfile(file) and not file.suffix.lower() in {".gz", ".xz", ".bz2"}:
                 yield from _zip_members(file)
             else:
-                yield InputFile(str(file), file.stat().st_size, lambda f=file: open(f, "rb"))
+                stat = file.stat()
+                yield InputFile(str(file), stat.st_size, lambda f=file: open(f, "rb"), stat.st_mtime_ns)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
+import queue
 import shutil
+import threading
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 
@@ -93,8 +98,8 @@ def ingest(
 
         recover(lake)
         manifest = Manifest(lake)
-        for item in files:
-            result = _ingest_one(item, lake, manifest, forced, sensor, report.ingest_id)
+        for number, item in enumerate(files):
+            result = _ingest_one(item, lake, manifest, forced, sensor, report.ingest_id, number)
             report.files.append(result)
             done += item.size
             if on_file:
@@ -106,42 +111,76 @@ def ingest(
 
 
 def _ingest_one(item: InputFile, lake: Lake, manifest: Manifest, forced: Source | None, sensor: str | None,
-                ingest_id: str) -> FileReport:
-    try:
-        digest = item.sha256()
-    except OSError as exc:
-        return FileReport(item.name, "failed", message=str(exc))
-    known = manifest.get(digest)
-    if known is not None:
-        return FileReport(item.name, "already ingested", known.source_format,
-                          message=f"same content as {known.file}, ingested {known.ingested_at}")
+                ingest_id: str, number: int) -> FileReport:
+    unchanged = manifest.unchanged(item.name, item.size, item.mtime_ns)
+    if unchanged is not None:
+        return FileReport(item.name, "already ingested", unchanged.source_format,
+                          message=f"unchanged since it was ingested {unchanged.ingested_at}")
     source = forced or sniff(item.head(), item.name)
     if source is None:
         return FileReport(item.name, "unrecognized", message="format not recognized; use --format to force one")
     ctx = ParseContext(item.name)
-    writer = FileWriter(lake, digest, ingest_id, item.name, source.name, sensor)
+    writer = FileWriter(lake, f"part-{number:06d}", ingest_id, item.name, source.name, sensor)
+    digest = hashlib.sha256()
     status, message = "ingested", ""
     try:
-        with item.open() as stream:
-            for batch in source.parse(stream, ctx):
-                writer.write(batch.table, batch.data)
+        stream, hashing = item.open_hashed(digest)
+        with stream:
+            try:
+                _parse_into(source, stream, ctx, writer)
+            finally:
+                hashing.drain()  # the identity of a file is all of its stored bytes
     except AbandonFile as exc:
         status, message = "abandoned", str(exc)
         ctx.warn(None, str(exc).split(": ", 1)[-1])
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         status, message = "failed", f"{item.name}: {exc}"
         ctx.warn(None, f"read error: {exc}")
-    moves = writer.close()
+    sha256 = digest.hexdigest()
+    known = manifest.get(sha256)
+    if known is not None:
+        writer.abort()
+        return FileReport(item.name, "already ingested", known.source_format,
+                          message=f"same content as {known.file}, ingested {known.ingested_at}")
+    moves = writer.close(sha256)
     if ctx.warnings:
-        moves.append(_write_warnings(lake, digest, ingest_id, source.name, ctx))
+        moves.append(_write_warnings(lake, sha256, ingest_id, source.name, ctx))
     entry = ManifestEntry(
-        sha256=digest, file=item.name, source_format=source.name, ingest_id=ingest_id,
+        sha256=sha256, file=item.name, source_format=source.name, ingest_id=ingest_id,
         ingested_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), rows=dict(writer.rows),
-        warnings=len(ctx.warnings), skipped=dict(ctx.unsupported), parts=[str(b.relative_to(lake.root)) for _, b in moves],
+        warnings=len(ctx.warnings), skipped=dict(ctx.unsupported),
+        parts=[str(b.relative_to(lake.root)) for _, b in moves], size=item.size, mtime_ns=item.mtime_ns,
     )
     publish(lake, entry, moves, manifest)
     return FileReport(item.name, status, source.name, dict(writer.rows), len(ctx.warnings), dict(ctx.unsupported),
                       message or (ctx.warnings[0].reason if ctx.warnings else ""))
+
+
+def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: FileWriter) -> None:
+    """Parse on this thread while a second thread converts and writes Parquet (both release the GIL)."""
+    batches: queue.Queue = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def consume() -> None:
+        while (item := batches.get()) is not None:
+            if not failure:
+                try:
+                    writer.write(*item)
+                except BaseException as exc:  # re-raised on the parsing thread
+                    failure.append(exc)
+
+    thread = threading.Thread(target=consume, name="winnow-writer", daemon=True)
+    thread.start()
+    try:
+        for batch in source.parse(stream, ctx):
+            if failure:
+                break
+            batches.put((batch.table, batch.data))
+    finally:
+        batches.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 def _write_warnings(lake: Lake, digest: str, ingest_id: str, source_format: str, ctx: ParseContext):

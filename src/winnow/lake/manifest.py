@@ -22,6 +22,8 @@ class ManifestEntry:
     warnings: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     parts: list[str] = field(default_factory=list)
+    size: int = 0
+    mtime_ns: int = 0
 
 
 class Manifest:
@@ -30,6 +32,7 @@ class Manifest:
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
         self._entries: dict[str, ManifestEntry] | None = None
+        self._by_name: dict[tuple[str, int, int], ManifestEntry] | None = None
 
     def entries(self) -> dict[str, ManifestEntry]:
         if self._entries is None:
@@ -44,6 +47,12 @@ class Manifest:
                             continue
                         self._entries[entry.sha256] = entry
         return self._entries
+
+    def unchanged(self, file: str, size: int, mtime_ns: int) -> ManifestEntry | None:
+        """The entry of a file ingested under this name with this size and modification time."""
+        if self._by_name is None:
+            self._by_name = {(e.file, e.size, e.mtime_ns): e for e in self.entries().values() if e.mtime_ns}
+        return self._by_name.get((file, size, mtime_ns)) if mtime_ns else None
 
     def __contains__(self, sha256: str) -> bool:
         return sha256 in self.entries()
@@ -65,3 +74,5 @@ class Manifest:
             fh.flush()
             os.fsync(fh.fileno())
         self.entries()[entry.sha256] = entry
+        if self._by_name is not None and entry.mtime_ns:
+            self._by_name[(entry.file, entry.size, entry.mtime_ns)] = entry

@@ -13,7 +13,7 @@ from winnow.lake.layout import Lake
 from winnow.schema import get_table
 
 _US_PER_DAY = 86_400_000_000
-COMPRESSION = "zstd"
+COMPRESSION = "snappy"
 
 
 def _day_name(day_number: int) -> str:
@@ -25,26 +25,27 @@ class FileWriter:
 
     Args:
         lake: the lake being written.
-        sha256: content hash of the source file; part names derive from it, so a re-run
-            after a crash overwrites rather than duplicates.
+        part: name of this file's temporary parts (unique within the ingest run); the final
+            names derive from the content hash given to :meth:`close`, so a re-run after a
+            crash overwrites rather than duplicates.
         ingest_id: id of this ingest run.
         source_file: display name of the source file.
         source_format: registered source name.
         sensor: sensor name for rows that do not carry one.
     """
 
-    def __init__(self, lake: Lake, sha256: str, ingest_id: str, source_file: str, source_format: str,
+    def __init__(self, lake: Lake, part: str, ingest_id: str, source_file: str, source_format: str,
                  sensor: str | None = None) -> None:
-        self.lake, self.sha256, self.ingest_id = lake, sha256, ingest_id
+        self.lake, self.part, self.ingest_id = lake, part, ingest_id
         self.source_file, self.source_format, self.sensor = source_file, source_format, sensor
         self._writers: dict[tuple[str, str], tuple[pq.ParquetWriter, Path]] = {}
         self.rows: dict[str, int] = {}
 
     def _tmp_path(self, table: str, day: str) -> Path:
-        return self.lake.tmp_dir / self.ingest_id / table / f"day={day}" / f"{self.sha256[:32]}.parquet"
+        return self.lake.tmp_dir / self.ingest_id / table / f"day={day}" / f"{self.part}.parquet"
 
-    def final_path(self, table: str, day: str) -> Path:
-        return self.lake.partition(table, day) / f"{self.sha256[:32]}.parquet"
+    def final_path(self, table: str, day: str, sha256: str) -> Path:
+        return self.lake.partition(table, day) / f"{sha256[:32]}.parquet"
 
     def write(self, table_name: str, data: pa.Table) -> None:
         """Add provenance, conform to the declared schema and append to the right day parts."""
@@ -69,11 +70,11 @@ class FileWriter:
         out = pa.table(columns).cast(table.arrow_schema)
         micros = pc.cast(out[table.time_column], pa.int64()).to_numpy()
         days = np.floor_divide(micros, _US_PER_DAY)
-        unique = np.unique(days)
-        if len(unique) == 1:
-            self._append(table_name, _day_name(unique[0]), out)
+        first, last = int(days.min()), int(days.max())
+        if first == last:
+            self._append(table_name, _day_name(first), out)
         else:
-            for day in unique:
+            for day in np.unique(days):
                 self._append(table_name, _day_name(day), out.filter(pa.array(days == day)))
         self.rows[table_name] = self.rows.get(table_name, 0) + n
 
@@ -85,16 +86,16 @@ class FileWriter:
             self._writers[key] = (pq.ParquetWriter(path, data.schema, compression=COMPRESSION), path)
         self._writers[key][0].write_table(data, row_group_size=1 << 20)
 
-    def close(self) -> list[tuple[Path, Path]]:
+    def close(self, sha256: str) -> list[tuple[Path, Path]]:
         """Close every part; return (temporary, final) path pairs for publication."""
         moves = []
         for (table_name, day), (writer, path) in sorted(self._writers.items()):
             writer.close()
-            moves.append((path, self.final_path(table_name, day)))
+            moves.append((path, self.final_path(table_name, day, sha256)))
         self._writers.clear()
         return moves
 
     def abort(self) -> None:
         """Close and delete every temporary part."""
-        for path, _ in self.close():
+        for path, _ in self.close(""):
             path.unlink(missing_ok=True)

@@ -30,6 +30,20 @@ _ZEEK_TYPES: dict[str, pa.DataType] = {
 }
 
 
+def _next_header(block: bytes, pos: int) -> int:
+    """Index of the newline before the next ``#`` line at or after ``pos``, or -1.
+
+    Searches for the rare ``#`` (a fast scan) rather than for the two-byte ``\\n#``.
+    """
+    while True:
+        hit = block.find(b"#", pos)
+        if hit <= 0:
+            return -1
+        if block[hit - 1] == 10:  # preceded by a newline: a header line
+            return hit - 1
+        pos = hit + 1
+
+
 @dataclass
 class _Header:
     separator: bytes = b"\t"
@@ -85,14 +99,14 @@ class ZeekTsv(Source):
                 header.line(block[pos:end])
                 line, pos = line + 1, end + 1
                 continue
-            nxt = block.find(b"\n#", pos)
+            nxt = _next_header(block, pos)
             stop = len(block) if nxt < 0 else nxt + 1
             segment = block[pos:stop]
-            yield from self._segment(segment, line, header, ctx)
-            line, pos = line + count_lines(segment), stop
+            n_lines = count_lines(segment)
+            yield from self._segment(segment, line, n_lines, header, ctx)
+            line, pos = line + n_lines, stop
 
-    def _segment(self, seg: bytes, first: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
-        n_lines = count_lines(seg)
+    def _segment(self, seg: bytes, first: int, n_lines: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
         if not header.fields or header.path is None:
             for i, raw in enumerate(split_lines(seg)):
                 ctx.warn(first + i, "data line before the #fields/#path header", raw)
@@ -108,7 +122,7 @@ class ZeekTsv(Source):
         else:
             columns, lines, abandon = self._careful(seg, first, header, ctx)
         if len(lines):
-            columns = self._unescape(columns, header)
+            columns = self._unescape(columns, header, seg)
             batch = to_batch(header.path, columns, lines, ctx, header.set_separator)
             if batch is not None:
                 yield batch
@@ -128,7 +142,7 @@ class ZeekTsv(Source):
         try:
             return pacsv.read_csv(
                 io.BytesIO(seg),
-                read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20),
+                read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20, use_threads=False),
                 parse_options=pacsv.ParseOptions(
                     delimiter=header.separator.decode("latin-1"), quote_char=False, escape_char=False,
                     ignore_empty_lines=False, invalid_row_handler=lambda row: bad.append(row) or "skip",
@@ -187,8 +201,10 @@ class ZeekTsv(Source):
         return columns, np.asarray(lines, dtype=np.int64), abandon
 
     @staticmethod
-    def _unescape(columns: dict[str, pa.Array], header: _Header) -> dict[str, pa.Array]:
+    def _unescape(columns: dict[str, pa.Array], header: _Header, seg: bytes) -> dict[str, pa.Array]:
         """``(empty)`` means an empty string or set."""
+        if header.empty_field.encode() not in seg:
+            return columns
         out = {}
         for name, col in columns.items():
             if isinstance(col, pa.ChunkedArray):

@@ -45,6 +45,6 @@ def demo(hosts: int, seed: int, top: int) -> None:
          title=f"Top {len(rows)} findings")
     say(f"done in {time.perf_counter() - started:.1f} s. Next:")
     say(f"  winnow findings --lake {lake} --format jsonl | head      # every field, for tools")
-    say(f"  winnow findings --lake {lake} --detector long_conn      # one detector")
+    say(f"  winnow findings --lake {lake} --detector beacon         # one detector")
     say(f"  winnow detect --lake {lake} --engine spark               # same analytics on Spark")
     say(f"  cat {logs}/truth.json                                # what was planted")

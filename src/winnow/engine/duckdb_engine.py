@@ -32,7 +32,7 @@ class DuckDBEngine(Engine):
         lists = ", ".join(f'list("{v}") AS "{v}"' for v in values)
         relation = self.backend.con.sql(f"SELECT {key_sql}, {lists} FROM ({inner}) GROUP BY {key_sql}")
         rows: list[dict] = []
-        for batch in relation.fetch_record_batch(20_000):
+        for batch in relation.to_arrow_reader(20_000):
             rows.extend(apply_to_batch(batch, keys, values, func))
         return to_table(rows, schema)
 

@@ -52,9 +52,22 @@ def estimate_period(intervals: np.ndarray) -> float:
     return period
 
 
+def quantiles(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """Linear-interpolated quantiles (numpy's default method) from one sort; faster than np.percentile."""
+    ordered = np.sort(values)
+    last = len(ordered) - 1
+    out = []
+    for q in qs:
+        pos = q * last
+        lo = int(pos)
+        hi = min(lo + 1, last)
+        out.append(float(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)))
+    return out
+
+
 def robust_spread(values: np.ndarray) -> float:
     """(q75 - q25) / median; 0 for constant values, large for scattered ones."""
-    q25, q50, q75 = np.percentile(values, [25, 50, 75])
+    q25, q50, q75 = quantiles(values, (0.25, 0.5, 0.75))
     return float((q75 - q25) / q50) if q50 > 0 else (0.0 if q75 == q25 else 10.0)
 
 
@@ -81,7 +94,7 @@ def channel_stats(cols: dict[str, np.ndarray], min_callbacks: int, max_burst_gap
     positive = gaps[gaps > 0]
     if len(positive) < min_callbacks - 1:
         return None
-    burst_gap = min(max_burst_gap, 0.25 * float(np.median(positive)))
+    burst_gap = min(max_burst_gap, 0.25 * quantiles(positive, (0.5,))[0])
     first = np.concatenate([[True], gaps >= burst_gap])
     callbacks = t[first]
     if len(callbacks) < min_callbacks:
@@ -91,7 +104,7 @@ def channel_stats(cols: dict[str, np.ndarray], min_callbacks: int, max_burst_gap
     multiples = np.maximum(1.0, np.round(intervals / period))
     folded = intervals / multiples
     spread = robust_spread(folded)
-    early = float(np.percentile(intervals, 10)) / period
+    early = quantiles(intervals, (0.1,))[0] / period
     timing = float(np.clip((early - 0.15) / 0.45, 0, 1) * np.clip(1.0 - spread / 1.5, 0, 1))
     cb_src, cb_dst = src_bytes[first], dst_bytes[first]
     size_spread = max(robust_spread(cb_src + 1.0), robust_spread(cb_dst + 1.0))
@@ -102,7 +115,7 @@ def channel_stats(cols: dict[str, np.ndarray], min_callbacks: int, max_burst_gap
     count_score = float(min(1.0, math.log(len(callbacks)) / math.log(FULL_EVIDENCE)))
     persistence = count_score * (0.5 + 0.5 * coverage)
     values, counts = np.unique(ports, return_counts=True)
-    q25, q75 = np.percentile(folded, [25, 75])
+    q25, q75 = quantiles(folded, (0.25, 0.75))
     return {
         "connections": int(n),
         "callbacks": int(len(callbacks)),
@@ -113,8 +126,8 @@ def channel_stats(cols: dict[str, np.ndarray], min_callbacks: int, max_burst_gap
         "early_ratio": round(early, 4),
         "missed_share": round(max(0.0, 1.0 - coverage), 4),
         "span_s": round(span, 3),
-        "src_bytes_median": float(np.median(cb_src)),
-        "dst_bytes_median": float(np.median(cb_dst)),
+        "src_bytes_median": quantiles(cb_src, (0.5,))[0],
+        "dst_bytes_median": quantiles(cb_dst, (0.5,))[0],
         "size_spread": round(size_spread, 4),
         "dport": int(values[np.argmax(counts)]),
         "timing": round(timing, 4),

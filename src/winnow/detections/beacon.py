@@ -55,38 +55,41 @@ def behaviour_prevalence(channels: list[dict]) -> dict[tuple[str, str], int]:
         return (int(c["dport"]), round(math.log(c["src_bytes_median"] + 1) / _TOLERANCE),
                 round(math.log(c["dst_bytes_median"] + 1) / _TOLERANCE), round(math.log(c["period_s"]) / _TOLERANCE))
 
-    cells: dict[tuple[int, int, int, int], list[tuple[str, str]]] = {}
-    exact: dict[tuple[int, float, float], list[tuple[str, str]]] = {}
+    cells: dict[tuple, dict[str, set[str]]] = {}
+    exact: dict[tuple, dict[str, set[str]]] = {}
     for c in channels:
-        cells.setdefault(bins(c), []).append((c["src_ip"], c["dst_ip"]))
-        exact.setdefault((int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"]), []).append(
-            (c["src_ip"], c["dst_ip"]))
-    cache: dict[tuple, tuple[set[str], dict[str, set[str]]]] = {}
+        cells.setdefault(bins(c), {}).setdefault(c["dst_ip"], set()).add(c["src_ip"])
+        exact_key = (int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])
+        exact.setdefault(exact_key, {}).setdefault(c["dst_ip"], set()).add(c["src_ip"])
 
-    def group(key: tuple[int, int, int, int]) -> tuple[set[str], dict[str, set[str]]]:
+    def summary(by_dst: dict[str, set[str]]) -> tuple[int, int, int, dict[str, set[str]]]:
+        sources: set[str] = set().union(*by_dst.values()) if by_dst else set()
+        shared = sum(len(v) for v in by_dst.values() if len(v) > 1)
+        return len(sources), shared, sum(len(v) for v in by_dst.values()), by_dst
+
+    cache: dict[tuple, tuple[int, int, int, dict[str, set[str]]]] = {}
+
+    def neighbourhood(key: tuple[int, int, int, int]) -> tuple[int, int, int, dict[str, set[str]]]:
         if key not in cache:
             port, a, b, p = key
-            members = [m for da in (-1, 0, 1) for db in (-1, 0, 1) for dp in (-1, 0, 1)
-                       for m in cells.get((port, a + da, b + db, p + dp), ())]
-            by_dst: dict[str, set[str]] = {}
-            for src, dst in members:
-                by_dst.setdefault(dst, set()).add(src)
-            cache[key] = ({src for src, _ in members}, by_dst)
+            merged: dict[str, set[str]] = {}
+            for da in (-1, 0, 1):
+                for db in (-1, 0, 1):
+                    for dp in (-1, 0, 1):
+                        for dst, srcs in cells.get((port, a + da, b + db, p + dp), {}).items():
+                            merged.setdefault(dst, set()).update(srcs)
+            cache[key] = summary(merged)
         return cache[key]
 
+    exact_summary = {k: summary(v) for k, v in exact.items()}
     out = {}
     for c in channels:
-        sources, by_dst = group(bins(c))
-        same = exact[(int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])]
-        if len({src for src, _ in same}) > len(sources):
-            sources = {src for src, _ in same}
-            by_dst = {}
-            for src, dst in same:
-                by_dst.setdefault(dst, set()).add(src)
-        shared = sum(len(v) for v in by_dst.values() if len(v) > 1)
-        members = sum(len(v) for v in by_dst.values())
+        count, shared, members, by_dst = neighbourhood(bins(c))
+        same = exact_summary[(int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])]
+        if same[0] > count:
+            count, shared, members, by_dst = same
         mimic = len(by_dst.get(c["dst_ip"], ())) <= 1 and shared >= 0.5 * members
-        out[(c["src_ip"], c["dst_ip"])] = 1 if mimic else len(sources)
+        out[(c["src_ip"], c["dst_ip"])] = 1 if mimic else count
     return out
 
 

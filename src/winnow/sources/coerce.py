@@ -96,15 +96,19 @@ def _fast(arr: pa.Array, target: pa.DataType, set_sep: str) -> pa.Array:
 
 
 def coerce(arr: pa.Array, target: pa.DataType, set_sep: str = ",") -> tuple[pa.Array, list[tuple[int, object]]]:
-    """Convert ``arr`` to ``target``; return the result and the (row, value) pairs that failed."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    """Convert ``arr`` to ``target``; return the result and the (row, value) pairs that failed.
+
+    Chunked input stays chunked on the fast path (no copy); only the per-value fallback
+    joins the chunks.
+    """
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), target), []
     try:
         return _fast(arr, target, set_sep), []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         pass
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     out: list[object] = []
     bad: list[tuple[int, object]] = []
     for i, value in enumerate(arr.to_pylist()):
@@ -140,6 +144,8 @@ def build_extra(columns: dict[str, pa.Array], n: int, set_sep: str = ",") -> pa.
     keys, dictionaries, encodings = [], [], []
     for name, arr in columns.items():
         text = coerce(arr, pa.string(), set_sep)[0]
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
         if text.null_count == n:
             continue
         encoded = pc.dictionary_encode(text)

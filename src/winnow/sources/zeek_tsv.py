@@ -142,7 +142,7 @@ class ZeekTsv(Source):
         try:
             return pacsv.read_csv(
                 io.BytesIO(seg),
-                read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20, use_threads=False),
+                read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20, use_threads=True),
                 parse_options=pacsv.ParseOptions(
                     delimiter=header.separator.decode("latin-1"), quote_char=False, escape_char=False,
                     ignore_empty_lines=False, invalid_row_handler=lambda row: bad.append(row) or "skip",
@@ -207,8 +207,6 @@ class ZeekTsv(Source):
             return columns
         out = {}
         for name, col in columns.items():
-            if isinstance(col, pa.ChunkedArray):
-                col = col.combine_chunks()
             if pa.types.is_string(col.type):
                 empty = pc.equal(col, header.empty_field)
                 if pc.any(empty).as_py():

@@ -47,7 +47,7 @@ def data_rows(path: Path) -> int:
 
 def duckdb_read(path: Path) -> str:
     fields, types = header(path)
-    columns = ", ".join(f"'{f}': '{ZEEK_TO_DUCKDB.get(t, 'VARCHAR')}'" for f, t in zip(fields, types))
+    columns = ", ".join(f"'{f}': '{ZEEK_TO_DUCKDB.get(t, 'VARCHAR')}'" for f, t in zip(fields, types, strict=True))
     return (f"read_csv('{path}', delim='\\t', header=false, auto_detect=false, quote='', escape='', "
             f"comment='#', nullstr='-', columns={{{columns}}})")
 
@@ -58,7 +58,8 @@ def contenders(log: Path, work: Path) -> dict[str, list[str]]:
                 "df = LogToDataFrame().create_dataframe(sys.argv[1]); print(len(df))")
     copy_sql = f"COPY (SELECT * FROM {duckdb_read(log)}) TO '{work / 'duck.parquet'}' (FORMAT parquet)"
     count_sql = f"SELECT count(*) FROM {duckdb_read(log)}"
-    duck = "import duckdb, sys; print(duckdb.sql(sys.argv[1]).fetchall() if 'COPY' not in sys.argv[1] else duckdb.execute(sys.argv[1]))"
+    duck = ("import duckdb, sys; sql = sys.argv[1]; "
+            "print(duckdb.sql(sql).fetchall() if 'COPY' not in sql else duckdb.execute(sql))")
     return {
         "winnow": [py, "-m", "winnow.cli.main", "ingest", str(log), "--lake", str(work / "lake"), "--report", "json"],
         "zat": [py, "-c", zat_code, str(log)],

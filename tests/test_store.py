@@ -61,7 +61,7 @@ def test_query_contract_order_filters(store):
 
 def test_failed_write_rolls_back(store):
     store.replace("r1", "long_conn", "duckdb", {}, Window(), [finding("a", 0.9)], 0.1)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="(?i)constraint|duplicate"):
         store.replace("r1", "long_conn", "duckdb", {}, Window(), [finding("b", 0.9)], 0.1)  # duplicate run id
     assert [r["entity"] for r in store.query()] == ["a"]
 

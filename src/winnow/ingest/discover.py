@@ -167,7 +167,7 @@ def discover(paths: list[str | Path], exclude: Path | None = None) -> Iterator[I
                 continue
             if any(part.startswith(".") for part in file.relative_to(path).parts) or file.name in _SKIP_NAMES:
                 continue
-            if zipfile.is_zipfile(file) and not file.suffix.lower() in {".gz", ".xz", ".bz2"}:
+            if zipfile.is_zipfile(file) and file.suffix.lower() not in {".gz", ".xz", ".bz2"}:
                 yield from _zip_members(file)
             else:
                 stat = file.stat()

@@ -30,7 +30,8 @@ def render() -> str:
                 "|---|---|---|---|---|"]
         out += [f"| `{c.name}` | {c.type} | {c.doc} | {c.ecs} | {c.ocsf} |" for c in table.columns]
         if table.provenance:
-            out.append("| *provenance* | | `extra`, `sensor`, `_source_file`, `_source_format`, `_line`, `_ingest_id` | | |")
+            names = ", ".join(f"`{c.name}`" for c in table.provenance)
+            out.append(f"| *provenance* | | {names} | | |")
     return "\n".join(out) + "\n"
 
 

@@ -30,8 +30,10 @@ class Column:
 
 
 PROVENANCE: tuple[Column, ...] = (
-    Column("extra", EXTRA, "source fields with no column of their own: a JSON object of text values", "", "unmapped"),
-    Column("sensor", pa.string(), "sensor or worker that produced the record", "observer.name", "metadata.product.name"),
+    Column("extra", EXTRA, "source fields with no column of their own: a JSON object of text values",
+           "", "unmapped"),
+    Column("sensor", pa.string(), "sensor or worker that produced the record",
+           "observer.name", "metadata.product.name"),
     Column("_source_file", pa.string(), "file the row came from (archive!member for zip members)",
            "log.file.path", "metadata.log_name"),
     Column("_source_format", pa.string(), "registered source that parsed it", "event.module", "metadata.log_provider"),

@@ -12,7 +12,8 @@ LIST_S, LIST_F = pa.list_(pa.string()), pa.list_(pa.float64())
 
 _FLOW = (
     Column("ts", TS, "start of the connection (UTC)", "@timestamp", "time"),
-    Column("uid", S, "sensor's connection id; joins conn to dns/http/tls", "zeek.session_id", "metadata.correlation_uid"),
+    Column("uid", S, "sensor's connection id; joins conn to dns/http/tls",
+           "zeek.session_id", "metadata.correlation_uid"),
     Column("src_ip", S, "originator address", "source.ip", "src_endpoint.ip"),
     Column("src_port", I32, "originator port", "source.port", "src_endpoint.port"),
     Column("dst_ip", S, "responder address", "destination.ip", "dst_endpoint.ip"),
@@ -34,8 +35,10 @@ NET_CONN = Table(
         Column("dst_ip_bytes", I64, "IP-level bytes sent by the responder", "", ""),
         Column("conn_state", S, "Zeek connection state (S0, SF, REJ, RSTO, OTH, ...)", "", "connection_info.tcp_flags"),
         Column("history", S, "Zeek history string of the connection", "", ""),
-        Column("local_orig", B, "originator is in the sensor's local networks", "network.direction", "connection_info.direction"),
-        Column("local_resp", B, "responder is in the sensor's local networks", "network.direction", "connection_info.direction"),
+        Column("local_orig", B, "originator is in the sensor's local networks",
+               "network.direction", "connection_info.direction"),
+        Column("local_resp", B, "responder is in the sensor's local networks",
+               "network.direction", "connection_info.direction"),
         Column("missed_bytes", I64, "bytes the sensor missed (capture loss)", "", ""),
     ),
 )
@@ -80,7 +83,8 @@ NET_HTTP = Table(
         Column("status_msg", S, "response status text", "", "http_response.message"),
         Column("username", S, "basic-auth user name", "url.username", ""),
         Column("proxied", LIST_S, "proxy headers seen", "", "proxy"),
-        Column("resp_mime_types", LIST_S, "MIME types of response bodies", "http.response.mime_type", "http_response.content_type"),
+        Column("resp_mime_types", LIST_S, "MIME types of response bodies",
+               "http.response.mime_type", "http_response.content_type"),
     ),
 )
 
@@ -100,7 +104,8 @@ NET_TLS = Table(
         Column("validation_status", S, "certificate validation result", "", ""),
         Column("ja3", S, "JA3 client fingerprint", "tls.client.ja3", "tls.ja3_hash.value"),
         Column("ja3s", S, "JA3S server fingerprint", "tls.server.ja3s", "tls.ja3s_hash.value"),
-        Column("cert_chain_fps", LIST_S, "certificate chain fingerprints", "tls.server.hash.sha1", "tls.certificate_chain"),
+        Column("cert_chain_fps", LIST_S, "certificate chain fingerprints",
+               "tls.server.hash.sha1", "tls.certificate_chain"),
     ),
 )
 

@@ -31,7 +31,9 @@ _PATH_KEYS = tuple(f'"{name}"'.encode() for name in PATH_FIELDS)
 @register
 class ZeekJson(Source):
     name: ClassVar[str] = "zeek_json"
-    description: ClassVar[str] = "Zeek JSON logs (one object per line, dotted or underscored keys): conn, dns, http, ssl"
+    description: ClassVar[str] = (
+        "Zeek JSON logs (one object per line, dotted or underscored keys): conn, dns, http, ssl"
+    )
     tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.dns", "net.http", "net.tls")
 
     def sniff(self, head: bytes, filename: str) -> bool:

@@ -97,3 +97,19 @@ def test_ci_runs_the_readme_test_command():
     assert len(blocks) == 2, "the quick start has exactly two commands"
     assert "winnow demo" in blocks[0] and "pytest" in blocks[1]
     assert blocks[1] in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_a_failing_detector_does_not_stop_the_others(detected_lake, monkeypatch):
+    from winnow.detections import get_detector
+    from winnow.detections.long_conn import LongConnections
+    from winnow.detections.run import run_detectors
+    from winnow.engine import connect
+
+    def broken(self, engine, window):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(LongConnections, "find", broken)
+    with connect("duckdb", detected_lake) as engine:
+        runs = {r.detector: r for r in run_detectors(engine, ["long_conn", "beacon"])}
+    assert "boom" in runs["long_conn"].failed and not runs["beacon"].failed
+    assert get_detector("beacon").name == "beacon"

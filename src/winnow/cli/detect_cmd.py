@@ -14,7 +14,8 @@ from winnow.cli.options import TimeParam, lake_option
 @click.option("--detector", "names", multiple=True, help="Detector to run (repeatable; default: all).")
 @click.option("--since", type=TimeParam(), default=None, help="Start of the window (inclusive).")
 @click.option("--until", type=TimeParam(), default=None, help="End of the window (exclusive).")
-def detect(lake: str | None, engine_url: str, names: tuple[str, ...], since, until) -> None:
+@click.option("--strict", is_flag=True, help="Exit 1 when any detector fails (default: report it and go on).")
+def detect(lake: str | None, engine_url: str, names: tuple[str, ...], since, until, strict: bool) -> None:
     """Run detectors over the lake; their findings replace earlier ones for the same window."""
     from winnow.detections.registry import get_detector
     from winnow.detections.run import run_detectors
@@ -28,11 +29,19 @@ def detect(lake: str | None, engine_url: str, names: tuple[str, ...], since, unt
     def done(run) -> None:
         if run.skipped:
             click.echo(f"{run.detector:<14} skipped: {run.skipped}", err=True)
+        elif run.failed:
+            click.echo(f"{run.detector:<14} FAILED: {run.failed} (its earlier findings are kept; --debug for details)",
+                       err=True)
         else:
             click.echo(f"{run.detector:<14} {run.findings:>6} findings  {run.seconds:6.2f} s", err=True)
 
     with connect(engine_url, lake) as engine:
         runs = run_detectors(engine, list(names) or None, Window(since, until), on_done=done)
     total = sum(r.findings for r in runs)
+    failed = [r.detector for r in runs if r.failed]
     click.echo(f"{total} findings stored; see them with: winnow findings" + (f" --lake {lake}" if lake else ""),
                err=True)
+    if failed and strict:
+        from winnow.errors import WinnowError
+
+        raise WinnowError(f"detector(s) failed: {', '.join(failed)}; the other detectors' findings are stored")

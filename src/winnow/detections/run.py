@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -9,7 +10,10 @@ from dataclasses import dataclass
 
 from winnow.detections.registry import detectors, get_detector
 from winnow.engine import Engine, Window
+from winnow.errors import WinnowError
 from winnow.store import FindingsStore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,7 @@ class DetectorRun:
     findings: int
     seconds: float
     skipped: str = ""
+    failed: str = ""
 
 
 def run_detectors(engine: Engine, names: list[str] | None = None, window: Window | None = None,
@@ -34,10 +39,19 @@ def run_detectors(engine: Engine, names: list[str] | None = None, window: Window
             if missing:
                 result = DetectorRun(det.name, 0, 0.0, f"no {', '.join(missing)} in the lake")
             else:
-                findings = det.find(engine, window)
-                seconds = time.perf_counter() - started
-                store.replace(uuid.uuid4().hex[:12], det.name, engine.name, det.get_params(), window, findings, seconds)
-                result = DetectorRun(det.name, len(findings), seconds)
+                try:
+                    findings = det.find(engine, window)
+                except WinnowError:
+                    raise
+                except Exception as exc:  # one broken detector must not cost the others their run
+                    log.exception("detector %s failed", det.name)
+                    result = DetectorRun(det.name, 0, time.perf_counter() - started,
+                                         failed=f"{type(exc).__name__}: {exc}")
+                else:
+                    seconds = time.perf_counter() - started
+                    store.replace(uuid.uuid4().hex[:12], det.name, engine.name, det.get_params(), window, findings,
+                                  seconds)
+                    result = DetectorRun(det.name, len(findings), seconds)
             runs.append(result)
             if on_done:
                 on_done(result)

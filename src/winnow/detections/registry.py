@@ -31,10 +31,14 @@ def _load_builtin() -> None:
             importlib.import_module(f"winnow.detections.{module}")
 
 
+_LOADED: list[bool] = []
+
+
 def detectors() -> dict[str, type[Detector]]:
-    """All registered detector classes by name."""
-    if not _DETECTORS:
+    """All registered detector classes by name (importing one detector module first must not hide the rest)."""
+    if not _LOADED:
         _load_builtin()
+        _LOADED.append(True)
     return dict(_DETECTORS)
 
 

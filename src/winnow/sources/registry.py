@@ -6,6 +6,7 @@ from winnow.errors import WinnowError
 from winnow.sources.base import Source
 
 _SOURCES: dict[str, Source] = {}
+_LOADED: list[bool] = []
 
 
 def register(cls: type[Source]) -> type[Source]:
@@ -22,8 +23,9 @@ def _load_builtin() -> None:
 
 def sources() -> dict[str, Source]:
     """All registered sources by name."""
-    if not _SOURCES:
+    if not _LOADED:
         _load_builtin()
+        _LOADED.append(True)
     return dict(_SOURCES)
 
 

@@ -52,9 +52,15 @@ def test_fixture_beacon_is_top_with_its_period(lake, url):
     assert all(f.score < top.score for f in findings[1:])
 
 
-def test_rita_missing_host_beacon_is_top(shared_data, tmp_path):
-    ingest([shared_data / "rita-zeek-beacon" / "missing_host"], tmp_path / "lake")
-    with connect("duckdb", tmp_path / "lake") as engine:
+@pytest.fixture(scope="module")
+def rita_lake(shared_data, tmp_path_factory):
+    lake = tmp_path_factory.mktemp("rita") / "lake"
+    ingest([shared_data / "rita-zeek-beacon" / "missing_host"], lake)
+    return lake
+
+
+def test_rita_missing_host_beacon_is_top(rita_lake):
+    with connect("duckdb", rita_lake) as engine:
         findings = get_detector("beacon").find(engine, Window())
     top = findings[0]
     assert (top.src, top.dst, top.dport) == ("73.54.23.243", "64.225.56.201", 80)
@@ -77,3 +83,13 @@ def test_simulated_beacons_rank_above_every_benign_channel(tmp_path):
     periods = {(f.src, f.dst): f.evidence["period_s"] for f in findings}
     close = [abs(periods[k] - p) <= 0.15 * p for k, p in planted.items()]
     assert sum(close) >= len(planted) - 1
+
+
+def test_rita_missing_host_open_ssh_session_is_the_top_long_connection(rita_lake):
+    """The SSH session open for the whole capture is only in open_conn (it never closed)."""
+    with connect("duckdb", rita_lake) as engine:
+        findings = get_detector("long_conn").find(engine, Window())
+    top = findings[0]
+    assert (top.src, top.dst, top.dport) == ("73.54.23.243", "64.225.56.201", 22)
+    assert top.evidence["still_open"] == 1 and top.evidence["longest_s"] > 260_000
+    assert "never closed" in top.why

@@ -1,10 +1,12 @@
 """Long connections: pairs that hold connections open for hours (C2 sessions, tunnels, exfil).
 
 Per (src, dst, dport, proto) over the window: the longest single connection and the total
-connected time. A pair is reported when either reaches ``min_duration``. The score grows with
-the log of that duration (``min_duration`` -> 0, ``full_duration`` -> 1) and is damped when
-many internal hosts hold long connections to the same destination (VPN gateways, chat
-services), so a one-off session to a rare destination ranks first.
+connected time. Connections that never closed count with the latest snapshot Zeek's
+``open_conn`` log (table ``net.open_conn``) has of them. A pair is reported when either
+reaches ``min_duration``. The score grows with the log of that duration (``min_duration`` -> 0,
+``full_duration`` -> 1) and is damped when many internal hosts hold long connections to the
+same destination (VPN gateways, chat services), so a one-off session to a rare destination
+ranks first.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class LongConnections(Detector):
 
     name: ClassVar[str] = "long_conn"
     description: ClassVar[str] = "long-lived connections and pairs with hours of total connected time"
-    tables: ClassVar[tuple[str, ...]] = ("net.conn",)
+    tables: ClassVar[tuple[str, ...]] = ("net.conn",)  # and net.open_conn when present
 
     def __init__(self, min_duration: float = 3600.0, full_duration: float = 86400.0, limit: int = 500) -> None:
         self.min_duration = min_duration
@@ -41,8 +43,10 @@ class LongConnections(Detector):
         conn = engine.table("net.conn", window)
         if conn is None:
             return []
-        timed = conn.filter(conn.duration.notnull() & conn.src_ip.notnull() & conn.dst_ip.notnull())
+        timed = self._with_open(engine, window, conn)
+        timed = timed.filter(timed.duration.notnull() & timed.src_ip.notnull() & timed.dst_ip.notnull())
         pairs = timed.group_by(["src_ip", "dst_ip", "dst_port", "proto"]).aggregate(
+            still_open=timed.still_open.sum(),
             connections=timed.count(),
             total_duration=timed.duration.sum(),
             max_duration=timed.duration.max(),
@@ -66,6 +70,24 @@ class LongConnections(Detector):
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
 
+    @staticmethod
+    def _with_open(engine: Engine, window: Window, conn):
+        """Closed connections plus the latest snapshot of each connection that never closed (Zeek open_conn)."""
+        columns = ["uid", "src_ip", "dst_ip", "dst_port", "proto", "ts", "duration", "src_bytes", "dst_bytes",
+                   "service"]
+        closed = conn.select(*columns).mutate(still_open=ibis.literal(0, "int64"))
+        snapshots = engine.table("net.open_conn", window)
+        if snapshots is None:
+            return closed
+        latest = snapshots.filter(snapshots.uid.notnull()).group_by(
+            ["uid", "src_ip", "dst_ip", "dst_port", "proto"]
+        ).aggregate(
+            ts=snapshots.ts.min(), duration=snapshots.duration.max(), src_bytes=snapshots.src_bytes.max(),
+            dst_bytes=snapshots.dst_bytes.max(), service=snapshots.service.max(),
+        )
+        latest = latest.anti_join(conn.filter(conn.uid.notnull()).select("uid"), "uid")
+        return closed.union(latest.select(*columns).mutate(still_open=ibis.literal(1, "int64")))
+
     def _finding(self, r: dict) -> Finding:
         longest, total = round(r["max_duration"], 3), round(r["total_duration"], 3)
         span = max(longest, total)
@@ -79,11 +101,13 @@ class LongConnections(Detector):
         evidence = {
             "connections": r["connections"], "longest_s": longest, "total_duration_s": total,
             "src_bytes": r["src_bytes"], "dst_bytes": r["dst_bytes"], "service": r["service"],
-            "proto": proto, "hosts_long_to_dst": hosts,
+            "proto": proto, "hosts_long_to_dst": hosts, "still_open": r["still_open"],
         }
         why = (
             f"{r['src_ip']} was connected to {r['dst_ip']}:{dport}/{proto} for {render.duration(total)} in total "
-            f"over {r['connections']} connection(s), longest {render.duration(longest)}, "
+            f"over {r['connections']} connection(s)"
+            + (f" ({r['still_open']} never closed)" if r["still_open"] else "")
+            + f", longest {render.duration(longest)}, "
             f"{render.size((r['src_bytes'] or 0) + (r['dst_bytes'] or 0))} moved; "
             + ("no other internal host holds long connections to it"
                if hosts <= 1 else f"{hosts} internal hosts hold long connections to it")

@@ -43,6 +43,13 @@ NET_CONN = Table(
     ),
 )
 
+NET_OPEN_CONN = Table(
+    "net.open_conn",
+    "Snapshots of connections still open when the sensor reported (Zeek open_conn, written periodically "
+    "while a connection lasts): the same uid recurs with a growing duration.",
+    NET_CONN.columns,
+)
+
 NET_DNS = Table(
     "net.dns",
     "One row per DNS query/response transaction (Zeek dns).",
@@ -124,7 +131,9 @@ INGEST_WARNINGS = Table(
     provenance=(),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (NET_CONN, NET_DNS, NET_HTTP, NET_TLS, INGEST_WARNINGS)}
+TABLES: dict[str, Table] = {
+    t.name: t for t in (NET_CONN, NET_OPEN_CONN, NET_DNS, NET_HTTP, NET_TLS, INGEST_WARNINGS)
+}
 
 
 def get_table(name: str) -> Table:

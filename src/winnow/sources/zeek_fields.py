@@ -42,6 +42,7 @@ _SSL = {
 #: Zeek log path -> (table, {zeek field: column})
 ZEEK_LOGS: dict[str, tuple[str, dict[str, str]]] = {
     "conn": ("net.conn", {**_ENDPOINTS, **_CONN}),
+    "open_conn": ("net.open_conn", {**_ENDPOINTS, **_CONN}),
     "dns": ("net.dns", {**_ENDPOINTS, **_DNS}),
     "http": ("net.http", {**_ENDPOINTS, **_HTTP}),
     "ssl": ("net.tls", {**_ENDPOINTS, **_SSL}),
@@ -74,7 +75,7 @@ def canonical_field(name: str) -> str:
 
 
 OTHER_ZEEK_LOGS = frozenset(
-    "open_conn open_http open_ssl ssh x509 files notice weird dhcp dpd kerberos smb_files smb_mapping dce_rpc "
+    "open_http open_ssl ssh x509 files notice weird dhcp dpd kerberos smb_files smb_mapping dce_rpc "
     "pe ntlm rdp sip snmp tunnel quic telemetry known_certs known_hosts known_services software capture_loss "
     "stats ntp ftp smtp mysql radius irc socks syslog loaded_scripts packet_filter reporter conn-summary "
     "analyzer ocsp modbus dnp3 signatures traceroute intel".split()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from winnow.engine import Engine, Window
 from winnow.scoring import Finding
 
 
-class Detector:
+class Detector(ABC):
     """Base class. Subclasses declare ``name``, ``description`` and the ``tables`` they read.
 
     Parameters go in ``__init__`` with documented defaults (scikit-learn style) so that
@@ -26,6 +27,6 @@ class Detector:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {n: getattr(self, n) for n in names}
 
+    @abstractmethod
     def find(self, engine: Engine, window: Window) -> list[Finding]:
         """Return findings over ``window``; [] when the tables it needs are absent."""
-        raise NotImplementedError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ class Window:
     until: dt.datetime | None = None
 
 
-class Engine:
+class Engine(ABC):
     """An Ibis backend bound to a lake.
 
     Subclasses set ``name`` and implement :meth:`_register` which makes a lake table
@@ -36,8 +37,9 @@ class Engine:
         self.backend = backend
         self._tables: dict[str, ir.Table] = {}
 
+    @abstractmethod
     def _register(self, table: str, view: str) -> ir.Table:
-        raise NotImplementedError
+        """Make the lake table ``table`` available to the backend as ``view``."""
 
     def table(self, name: str, window: Window | None = None) -> ir.Table | None:
         """The lake table ``name`` as an Ibis table (None when the lake has none), limited to ``window``."""
@@ -53,15 +55,16 @@ class Engine:
                 expr = expr.filter(expr.ts < window.until)
         return expr
 
+    @abstractmethod
     def map_groups(self, expr: ir.Table, keys: list[str], values: list[str], func: Any, schema: Any) -> Any:
         """Run ``func(key, cols) -> rows`` on every group of ``expr``; return a pyarrow Table of ``schema``.
 
         See :mod:`winnow.engine.groups` for the contract of ``func``.
         """
-        raise NotImplementedError
 
     def close(self) -> None:
-        """Release the backend."""
+        """Release the backend (subclasses also close their connection)."""
+        self._tables.clear()
 
     def __enter__(self) -> Engine:
         return self

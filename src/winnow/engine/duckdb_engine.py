@@ -37,6 +37,7 @@ class DuckDBEngine(Engine):
         return to_table(rows, schema)
 
     def close(self) -> None:
+        super().close()
         self.backend.disconnect()
 
 

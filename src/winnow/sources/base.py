@@ -6,6 +6,7 @@ A source never writes files and never adds provenance columns other than ``_line
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, ClassVar
@@ -73,17 +74,17 @@ class Batch:
     data: pa.Table
 
 
-class Source:
+class Source(ABC):
     """Base class of a registered log source."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
 
+    @abstractmethod
     def sniff(self, head: bytes, filename: str) -> bool:
         """Return True when ``head`` (the first few KB, decompressed) looks like this format."""
-        raise NotImplementedError
 
+    @abstractmethod
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         """Yield batches of normalized rows from a binary stream, reporting problems to ``ctx``."""
-        raise NotImplementedError

@@ -20,6 +20,8 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("lake", "./winnow-lake", "path", "lake folder used when --lake is not given", "WINNOW_LAKE"),
     Setting("engine", "duckdb", "str", "engine used when --engine is not given: duckdb, spark, spark://HOST:PORT"),
+    Setting("suppressions", "<lake>/suppressions.toml", "path",
+            "allow-list rules (cidr, domain, ja3) applied when findings are read; see scoring/suppress.py"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes read and parsed at a time (bounds memory per file)"),
     Setting("ingest.compression", "snappy", "str", "Parquet compression of lake files"),

@@ -13,15 +13,39 @@ from winnow.cli.output import emit
 @click.option("--detector", "names", multiple=True, help="Only this detector (repeatable).")
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="At most N findings.")
 @click.option("--min-score", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--suppressions", type=click.Path(dir_okay=False), default=None,
+              help="Allow-list/suppression rules (TOML; default: <lake>/suppressions.toml if present).")
+@click.option("--no-suppress", is_flag=True, help="Show stored scores, ignoring suppression rules.")
 @format_option
-def findings(lake: str | None, names: tuple[str, ...], limit: int | None, min_score: float, fmt: str | None) -> None:
-    """List findings, highest score first; jsonl/json/csv carry every field of the contract."""
+def findings(lake: str | None, names: tuple[str, ...], limit: int | None, min_score: float, suppressions: str | None,
+             no_suppress: bool, fmt: str | None) -> None:
+    """List findings, highest score first; jsonl/json/csv carry every field of the contract.
+
+    Suppression rules lower (or hide) matching findings when they are read and say so in
+    evidence.suppressed_by; the stored findings never change.
+    """
+    from pathlib import Path
+
     from winnow.cli.output import resolve
     from winnow.lake import Lake
+    from winnow.scoring import suppress
     from winnow.store import FindingsStore
 
-    with FindingsStore(Lake.open(lake), read_only=True) as store:
-        rows = store.query(list(names) or None, limit if limit is not None else
-                           (50 if resolve(fmt) == "table" else None), min_score)
+    if suppressions and not no_suppress and not Path(suppressions).exists():
+        raise click.BadParameter(f"{suppressions}: no such file", param_hint="--suppressions")
+    lake_obj = Lake.open(lake)
+    rules = [] if no_suppress else suppress.load_rules(
+        Path(suppressions) if suppressions else lake_obj.root / suppress.FILE_NAME
+    )
+    if suppressions and not no_suppress and not Path(suppressions).exists():
+        raise click.BadParameter(f"{suppressions}: no such file", param_hint="--suppressions")
+    shown = limit if limit is not None else (50 if resolve(fmt) == "table" else None)
+    with FindingsStore(lake_obj, read_only=True) as store:
+        rows = store.query(list(names) or None, None if rules else shown, 0.0 if rules else min_score)
+    if rules:
+        rows, hidden = suppress.apply(rows, rules)
+        rows = [r for r in rows if r["score"] >= min_score][:shown]
+        if hidden:
+            click.echo(f"{hidden} finding(s) hidden by suppression rules (--no-suppress shows them)", err=True)
     emit(rows, fmt, columns=["score", "severity", "detector", "entity", "why"],
          widths={"entity": 44, "why": 110})

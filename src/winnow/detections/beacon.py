@@ -173,8 +173,59 @@ class Beacon(Detector):
             finding = self._finding(s, ctx, active, behaviour[(s["src_ip"], s["dst_ip"])])
             if finding.score >= self.min_score:
                 findings.append(finding)
+        findings.extend(self._name_channels(engine, window, c, active, limit_hosts, per_channel))
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
+
+    def _name_channels(self, engine: Engine, window: Window, c, active: int, limit_hosts: int, per_channel):
+        """Channels keyed by (src, TLS server name) that span several addresses: C2 behind a CDN.
+
+        A name reached through one address is already judged as an address channel; only names
+        whose callbacks rotate over two or more addresses are judged here, with the name's fleet
+        prevalence, and reported against their most used address.
+        """
+        tls = engine.table("net.tls", window)
+        if tls is None:
+            return []
+        named = tls.filter(tls.server_name.notnull() & (tls.server_name != "") & tls.src_ip.notnull()
+                           & tls.dst_ip.notnull() & tls.ts.notnull())
+        per_name = named.group_by("server_name").aggregate(name_hosts=named.src_ip.nunique())
+        channels = named.group_by(["src_ip", "server_name"]).aggregate(
+            n=named.count(), addresses=named.dst_ip.nunique(), first_seen=named.ts.min(), last_seen=named.ts.max()
+        )
+        candidates = channels.filter((channels.n >= self.min_callbacks) & (channels.addresses >= 2))
+        candidates = candidates.join(per_name, "server_name")
+        candidates = candidates.filter(candidates.name_hosts <= limit_hosts)
+        per_address = named.group_by(["src_ip", "server_name", "dst_ip"]).aggregate(k=named.count())
+        ranked = per_address.mutate(
+            rank=ibis.row_number().over(group_by=["src_ip", "server_name"], order_by=[ibis.desc("k"), "dst_ip"])
+        )
+        top = ranked.filter(ranked["rank"] == 0).select("src_ip", "server_name", top_dst="dst_ip")
+        context = {(r["src_ip"], r["server_name"]): r
+                   for r in fetch(candidates.join(top, ["src_ip", "server_name"])).to_pylist()}
+        if not context:
+            return []
+        sizes = c.filter(c.uid.notnull()).select("uid", "src_bytes", "dst_bytes")
+        rows = named.join(candidates.select("src_ip", "server_name"), ["src_ip", "server_name"])
+        rows = rows.left_join(sizes, rows.uid == sizes.uid).select(
+            rows.src_ip, rows.server_name, rows.ts, sizes.src_bytes, sizes.dst_bytes, rows.dst_port
+        )
+        schema = pa.schema([("server_name", pa.string()) if f.name == "dst_ip" else f for f in _STATS])
+        stats = engine.map_groups(rows, ["src_ip", "server_name"], ["ts", "src_bytes", "dst_bytes", "dst_port"],
+                                  per_channel, schema)
+        findings = []
+        for s in stats.to_pylist():
+            if s["period_s"] < self.min_period or s["src_bytes_median"] + s["dst_bytes_median"] <= 0:
+                continue
+            ctx = context[(s["src_ip"], s["server_name"])]
+            hosts = int(ctx["name_hosts"])
+            ctx = {**ctx, "hosts_contacting_dst": hosts, "sni_hosts": hosts, "http_host_hosts": None,
+                   "sni": s["server_name"], "http_host": None, "proto": "tcp", "inbound": False}
+            channel = {**s, "dst_ip": ctx["top_dst"]}
+            finding = self._finding(channel, ctx, active, 1, name=s["server_name"], addresses=int(ctx["addresses"]))
+            if finding.score >= self.min_score:
+                findings.append(finding)
+        return findings
 
     @staticmethod
     def _with_names(engine: Engine, window: Window, candidates):
@@ -196,7 +247,8 @@ class Beacon(Detector):
             )
         return candidates
 
-    def _finding(self, s: dict, ctx: dict, active: int, same_behaviour: int) -> Finding:
+    def _finding(self, s: dict, ctx: dict, active: int, same_behaviour: int, name: str | None = None,
+                 addresses: int = 1) -> Finding:
         ip_hosts = int(ctx["hosts_contacting_dst"])
         name_hosts = max(int(ctx["sni_hosts"] or 0), int(ctx["http_host_hosts"] or 0))
         hosts = max(ip_hosts, name_hosts, same_behaviour)
@@ -213,7 +265,8 @@ class Beacon(Detector):
         evidence = {k: s[k] for k in ("period_s", "jitter_s", "connections", "callbacks", "burst_connections",
                                       "missed_share", "span_s", "timing_spread", "early_ratio",
                                       "src_bytes_median", "dst_bytes_median", "size_spread")}
-        evidence.update(hosts_contacting_dst=ip_hosts, hosts_same_name=name_hosts, hosts_same_behaviour=same_behaviour,
+        evidence.update(channel="name" if name else "address", addresses=addresses,
+                        hosts_contacting_dst=ip_hosts, hosts_same_name=name_hosts, hosts_same_behaviour=same_behaviour,
                         active_hosts=active, server_name=ctx["sni"] or ctx["http_host"],
                         interval_histogram=json.loads(s["histogram"]))
         if hosts <= 1:
@@ -227,7 +280,10 @@ class Beacon(Detector):
         sizes = ("near-constant sizes" if s["size"] >= 0.8 else "varying sizes" if s["size"] < 0.3
                  else "fairly regular sizes")
         why = (
-            f"{s['src_ip']} reached {s['dst_ip']}:{s['dport']} every {render.duration(s['period_s'])} "
+            f"{s['src_ip']} reached "
+            + (f"{name} (through {addresses} addresses, mostly {s['dst_ip']}):{s['dport']}" if name
+               else f"{s['dst_ip']}:{s['dport']}")
+            + f" every {render.duration(s['period_s'])} "
             f"(±{render.duration(s['jitter_s'])}) {s['callbacks']:,} times over {render.duration(s['span_s'])}"
             + (f", missing ~{s['missed_share']:.0%}" if s["missed_share"] >= 0.05 else "")
             + (f", plus {s['burst_connections']} burst connections" if s["burst_connections"] else "")
@@ -237,7 +293,8 @@ class Beacon(Detector):
                if service in self.periodic_services else "")
         )
         return Finding(
-            detector=self.name, score=score, entity=f"{s['src_ip']}->{s['dst_ip']}:{s['dport']}",
+            detector=self.name, score=score,
+            entity=f"{s['src_ip']}->{name or s['dst_ip']}:{s['dport']}",
             src=s["src_ip"], dst=s["dst_ip"], dport=s["dport"], first_seen=ctx["first_seen"],
             last_seen=ctx["last_seen"], components=components, evidence=evidence, why=why,
         )

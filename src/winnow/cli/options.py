@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import click
@@ -25,10 +26,8 @@ class TimeParam(click.ParamType):
         if isinstance(value, dt.datetime):
             return value
         text = str(value).strip()
-        try:
+        with contextlib.suppress(ValueError):
             return dt.datetime.fromtimestamp(float(text), dt.UTC)
-        except ValueError:
-            pass
         try:
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:

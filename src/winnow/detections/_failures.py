@@ -21,13 +21,12 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from winnow.detections._domains import normalized_name, registered_domain
 from winnow.detections._outcome import answered, as_int, counts_as_failure, initiated, login_like
 
 #: attempt rows: ts, src, target, dport (-1 when none), proto, failed and soft (0/1), local_src, local_dst
 COLUMNS = ("ts", "src", "target", "dport", "proto", "failed", "soft", "local_src", "local_dst")
 
-#: registered domain: the last two labels, three for the usual second-level ccTLD forms (co.uk, com.au...)
-REGISTERED_DOMAIN = r"((?:[^.]+\.)?(?:co|com|net|org|ac|gov|edu)\.[a-z][a-z]|[^.]+\.[^.]+)$"
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ SOURCES: dict[str, FailureSource] = {
         group=lambda t: t, spreadable=lambda t: ibis.literal(True),
     ),
     "dns": FailureSource(
-        "dns", "net.dns", "src_ip", dns_attempts, group=lambda t: t.re_extract(REGISTERED_DOMAIN, 1),
+        "dns", "net.dns", "src_ip", dns_attempts, group=lambda t: registered_domain(normalized_name(t)),
         spreadable=_name_spreadable,
     ),
 }

@@ -111,8 +111,9 @@ class HashingReader(io.BufferedIOBase):
 
     def drain(self) -> None:
         """Read (and hash) whatever the parser left unread."""
-        while self.read(8 << 20):
-            pass
+        while True:
+            if not self.read(8 << 20):
+                return
 
     def close(self) -> None:
         self.raw.close()

@@ -56,37 +56,12 @@ def _session(
     d = np.minimum(rng.lognormal(np.log(dur_s * US), 1.2, n), 8 * 3600 * US).astype(np.int64) + 200
     dst = ctx.world.server_ip[server]
     out = Traffic()
+    common = dict(ts=ts, src=ctx.ip[host], dst=dst, dport=port, orig_bytes=o, resp_bytes=r, duration=d,
+                  service=C[svc])
     if is_udp:
-        out.add(
-            "conn",
-            transport.udp(
-                rng,
-                ts=ts,
-                src=ctx.ip[host],
-                dst=dst,
-                dport=port,
-                orig_bytes=o,
-                resp_bytes=r,
-                duration=d,
-                service=C[svc],
-            ),
-        )
+        out.add("conn", transport.udp(rng, **common))
     else:
-        out.add(
-            "conn",
-            transport.tcp(
-                rng,
-                ts=ts,
-                src=ctx.ip[host],
-                dst=dst,
-                dport=port,
-                orig_bytes=o,
-                resp_bytes=r,
-                duration=d,
-                service=C[svc],
-                failures={catalog.S0: 0.002, catalog.RSTO: 0.01},
-            ),
-        )
+        out.add("conn", transport.tcp(rng, **common, failures={catalog.S0: 0.002, catalog.RSTO: 0.01}))
     return out
 
 

@@ -6,6 +6,7 @@ can turn them into ``ingest_warnings``; the rest of the row is kept.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -103,10 +104,9 @@ def coerce(arr: pa.Array, target: pa.DataType, set_sep: str = ",") -> tuple[pa.A
     """
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), target), []
-    try:
+    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         return _fast(arr, target, set_sep), []
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
-        pass
+    # some value does not convert: go value by value, nulling and reporting the bad ones
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     out: list[object] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from winnow.errors import WinnowError
+from winnow.schema.endpoint import ENDPOINT_TABLES
 from winnow.schema.model import TS, Column, Table
 
 S, I64, I32, F64, B = pa.string(), pa.int64(), pa.int32(), pa.float64(), pa.bool_()
@@ -132,7 +133,7 @@ INGEST_WARNINGS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (NET_CONN, NET_OPEN_CONN, NET_DNS, NET_HTTP, NET_TLS, INGEST_WARNINGS)
+    t.name: t for t in (NET_CONN, NET_OPEN_CONN, NET_DNS, NET_HTTP, NET_TLS, *ENDPOINT_TABLES, INGEST_WARNINGS)
 }
 
 

@@ -18,7 +18,17 @@ def register(cls: type[Source]) -> type[Source]:
 
 
 def _load_builtin() -> None:
-    from winnow.sources import zeek_json, zeek_tsv  # noqa: F401  (registers on import)
+    """Import every module of this package; sources register themselves with ``@register`` on import.
+
+    Modules must import heavy or optional libraries (evtx, ...) inside their functions, never at the top.
+    """
+    import importlib
+    import pkgutil
+
+    import winnow.sources as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        importlib.import_module(f"winnow.sources.{info.name}")
 
 
 def sources() -> dict[str, Source]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -29,17 +30,28 @@ def test_source_rejects_junk_and_survives_it(name, junk):
     assert sum(b.data.num_rows for b in batches) == 0
 
 
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def _sample(name: str, tmp_path: Path) -> Path:
+    """The conformance sample of a source: ``tests/samples/<name>.*`` (a small hand-written file), or for
+    binary formats ``tests/samples/<name>.shared`` holding a path inside the shared real-data folder."""
+    found = sorted(SAMPLES.glob(f"{name}.*"))
+    assert found, f"add a conformance sample tests/samples/{name}.<ext> for source {name!r}"
+    if found[0].suffix == ".shared":
+        from conftest import shared_data_path
+
+        path = shared_data_path() / found[0].read_text().strip()
+        if not path.exists():
+            pytest.skip(f"shared test data not found at {path}")
+        return path
+    return found[0]
+
+
 @pytest.mark.parametrize("name", sorted(sources()))
 def test_batches_match_declared_tables(name, tmp_path):
-    from zeekgen import conn_line, write_conn_log
-
     source = sources()[name]
-    if name == "zeek_tsv":
-        data = write_conn_log(tmp_path / "c.log", [conn_line(1793577600.0, "C1", "10.0.0.1", 1, "10.0.0.2", 2)])
-    else:
-        data = tmp_path / "c.json"
-        data.write_text('{"ts": 1793577600.0, "uid": "C1", "id.orig_h": "10.0.0.1", "id.orig_p": 1, '
-                        '"id.resp_h": "10.0.0.2", "id.resp_p": 2, "proto": "tcp", "conn_state": "SF"}\n')
+    data = _sample(name, tmp_path)
     raw = data.read_bytes()
     assert source.sniff(raw[:65536], data.name)
     ctx = ParseContext(data.name)

@@ -95,31 +95,41 @@ def test_rita_missing_host_open_ssh_session_is_the_top_long_connection(rita_lake
     assert "never closed" in top.why
 
 
-def test_cdn_fronted_beacon_is_one_channel_by_server_name(tmp_path):
-    """A C2 behind a CDN rotates over addresses; per address it is weak, per TLS name it beacons."""
+_NAME_LOGS = {
+    "ssl": ("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tversion\tserver_name\testablished",
+            "#types\ttime\tstring\taddr\tport\taddr\tport\tstring\tstring\tbool", ["TLSv13", "{name}", "T"]),
+    "http": ("#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\ttrans_depth\tmethod\thost\turi",
+             "#types\ttime\tstring\taddr\tport\taddr\tport\tcount\tstring\tstring\tstring",
+             ["1", "GET", "{name}", "/poll"]),
+}
+
+
+@pytest.mark.parametrize("log", sorted(_NAME_LOGS))
+def test_cdn_fronted_beacon_is_one_channel_by_server_name(tmp_path, log):
+    """A C2 behind a CDN rotates over addresses; per address it is weak, per TLS name / HTTP Host it beacons."""
     from zeekgen import write_conn_log
 
     rng = random.Random(9)
-    conn, tls, t, i = [], [], T0, 0
+    conn, named, t, i = [], [], T0, 0
     edges = [f"198.51.100.{n}" for n in (10, 11, 12, 13, 14, 15)]
+    fields, types, tail = _NAME_LOGS[log]
+    port = 443 if log == "ssl" else 80
     while t < T0 + 8 * 3600:
         dst = rng.choice(edges)
-        conn.append(conn_line(t, f"CF{i}", "10.0.0.77", 41000 + i, dst, 443, 0.3, 512, 1400, service="ssl"))
-        tls.append("\t".join([f"{t:.6f}", f"CF{i}", "10.0.0.77", str(41000 + i), dst, "443", "TLSv13",
-                              "-", "-", "cdn-c2.example.net", "F", "-", "-", "T", "-", "-"]))
+        conn.append(conn_line(t, f"CF{i}", "10.0.0.77", 41000 + i, dst, port, 0.3, 512, 1400, service=log))
+        named.append("\t".join([f"{t:.6f}", f"CF{i}", "10.0.0.77", str(41000 + i), dst, str(port)]
+                               + [x.format(name="cdn-c2.example.net") for x in tail]))
         t += 300 * (1 + rng.uniform(-0.1, 0.1))
         i += 1
     write_conn_log(tmp_path / "logs" / "conn.log", conn)
-    header = ["#separator \\x09", "#set_separator\t,", "#empty_field\t(empty)", "#unset_field\t-", "#path\tssl",
-              "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tversion\tcipher\tcurve\tserver_name"
-              "\tresumed\tlast_alert\tnext_protocol\testablished\tja3\tja3s",
-              "#types\ttime\tstring\taddr\tport\taddr\tport\tstring\tstring\tstring\tstring\tbool\tstring\tstring"
-              "\tbool\tstring\tstring"]
-    (tmp_path / "logs" / "ssl.log").write_text("\n".join(header + tls) + "\n")
+    header = ["#separator \\x09", "#set_separator\t,", "#empty_field\t(empty)", "#unset_field\t-",
+              f"#path\t{log}", fields, types]
+    (tmp_path / "logs" / f"{log}.log").write_text("\n".join(header + named) + "\n")
     ingest([tmp_path / "logs"], tmp_path / "lake")
     with connect("duckdb", tmp_path / "lake") as engine:
         findings = get_detector("beacon").find(engine, Window())
     top = findings[0]
-    assert top.entity == "10.0.0.77->cdn-c2.example.net:443" and top.evidence["channel"] == "name"
+    assert top.entity == f"10.0.0.77->cdn-c2.example.net:{port}" and top.evidence["channel"] == "name"
+    assert top.evidence["server_name"] == "cdn-c2.example.net"
     assert top.evidence["addresses"] == 6 and top.dst in {e for e in [f"198.51.100.{n}" for n in range(10, 16)]}
     assert abs(top.evidence["period_s"] - 300) <= 0.1 * 300 and "through 6 addresses" in top.why

@@ -37,6 +37,8 @@ WEIGHTS = {"timing": 0.45, "size": 0.30, "persistence": 0.25}
 _TOLERANCE = math.log(1.3)
 #: below this many active hosts, sharing a destination with one or two others says little
 SMALL_FLEET = 50
+#: (table, name column, alias) of the names a channel can be keyed by besides the address
+NAME_SOURCES = (("net.tls", "server_name", "sni"), ("net.http", "host", "http_host"))
 
 
 def behaviour_prevalence(channels: list[dict]) -> dict[tuple[str, str], int]:
@@ -178,51 +180,64 @@ class Beacon(Detector):
         return findings[: self.limit]
 
     def _name_channels(self, engine: Engine, window: Window, c, active: int, limit_hosts: int, per_channel):
-        """Channels keyed by (src, TLS server name) that span several addresses: C2 behind a CDN.
+        """Channels keyed by (src, TLS server name) or (src, HTTP Host) that span several addresses: C2 behind a CDN.
 
         A name reached through one address is already judged as an address channel; only names
         whose callbacks rotate over two or more addresses are judged here, with the name's fleet
-        prevalence, and reported against their most used address.
+        prevalence, and reported against their most used address. HTTP requests count once per
+        connection (the first request), so pipelined requests do not read as bursts.
         """
-        tls = engine.table("net.tls", window)
-        if tls is None:
-            return []
-        named = tls.filter(tls.server_name.notnull() & (tls.server_name != "") & tls.src_ip.notnull()
-                           & tls.dst_ip.notnull() & tls.ts.notnull())
-        per_name = named.group_by("server_name").aggregate(name_hosts=named.src_ip.nunique())
-        channels = named.group_by(["src_ip", "server_name"]).aggregate(
+        findings = []
+        for table, column, alias in NAME_SOURCES:
+            source = engine.table(table, window)
+            if source is None:
+                continue
+            named = source.filter(source[column].notnull() & (source[column] != "") & source.src_ip.notnull()
+                                  & source.dst_ip.notnull() & source.ts.notnull())
+            if "trans_depth" in source.columns:
+                named = named.filter(named.trans_depth.isnull() | (named.trans_depth <= 1))
+            named = named.select("src_ip", "dst_ip", "ts", "uid", "dst_port", name=named[column].lower())
+            findings.extend(self._judge_names(engine, named, alias, c, active, limit_hosts, per_channel))
+        return findings
+
+    def _judge_names(self, engine: Engine, named, alias: str, c, active: int, limit_hosts: int,
+                     per_channel) -> list[Finding]:
+        """Judge the (src, name) channels of one name source; ``named`` has src_ip, dst_ip, ts, uid, dst_port, name."""
+        per_name = named.group_by("name").aggregate(name_hosts=named.src_ip.nunique())
+        channels = named.group_by(["src_ip", "name"]).aggregate(
             n=named.count(), addresses=named.dst_ip.nunique(), first_seen=named.ts.min(), last_seen=named.ts.max()
         )
         candidates = channels.filter((channels.n >= self.min_callbacks) & (channels.addresses >= 2))
-        candidates = candidates.join(per_name, "server_name")
+        candidates = candidates.join(per_name, "name")
         candidates = candidates.filter(candidates.name_hosts <= limit_hosts)
-        per_address = named.group_by(["src_ip", "server_name", "dst_ip"]).aggregate(k=named.count())
+        per_address = named.group_by(["src_ip", "name", "dst_ip"]).aggregate(k=named.count())
         ranked = per_address.mutate(
-            rank=ibis.row_number().over(group_by=["src_ip", "server_name"], order_by=[ibis.desc("k"), "dst_ip"])
+            rank=ibis.row_number().over(group_by=["src_ip", "name"], order_by=[ibis.desc("k"), "dst_ip"])
         )
-        top = ranked.filter(ranked["rank"] == 0).select("src_ip", "server_name", top_dst="dst_ip")
-        context = {(r["src_ip"], r["server_name"]): r
-                   for r in fetch(candidates.join(top, ["src_ip", "server_name"])).to_pylist()}
+        top = ranked.filter(ranked["rank"] == 0).select("src_ip", "name", top_dst="dst_ip")
+        context = {(r["src_ip"], r["name"]): r
+                   for r in fetch(candidates.join(top, ["src_ip", "name"])).to_pylist()}
         if not context:
             return []
         sizes = c.filter(c.uid.notnull()).select("uid", "src_bytes", "dst_bytes")
-        rows = named.join(candidates.select("src_ip", "server_name"), ["src_ip", "server_name"])
+        rows = named.join(candidates.select("src_ip", "name"), ["src_ip", "name"])
         rows = rows.left_join(sizes, rows.uid == sizes.uid).select(
-            rows.src_ip, rows.server_name, rows.ts, sizes.src_bytes, sizes.dst_bytes, rows.dst_port
+            rows.src_ip, rows.name, rows.ts, sizes.src_bytes, sizes.dst_bytes, rows.dst_port
         )
-        schema = pa.schema([("server_name", pa.string()) if f.name == "dst_ip" else f for f in _STATS])
-        stats = engine.map_groups(rows, ["src_ip", "server_name"], ["ts", "src_bytes", "dst_bytes", "dst_port"],
+        schema = pa.schema([("name", pa.string()) if f.name == "dst_ip" else f for f in _STATS])
+        stats = engine.map_groups(rows, ["src_ip", "name"], ["ts", "src_bytes", "dst_bytes", "dst_port"],
                                   per_channel, schema)
         findings = []
         for s in stats.to_pylist():
             if s["period_s"] < self.min_period or s["src_bytes_median"] + s["dst_bytes_median"] <= 0:
                 continue
-            ctx = context[(s["src_ip"], s["server_name"])]
+            ctx = context[(s["src_ip"], s["name"])]
             hosts = int(ctx["name_hosts"])
-            ctx = {**ctx, "hosts_contacting_dst": hosts, "sni_hosts": hosts, "http_host_hosts": None,
-                   "sni": s["server_name"], "http_host": None, "proto": "tcp", "inbound": False}
+            names = {"sni": None, "http_host": None, "sni_hosts": None, "http_host_hosts": None,
+                     alias: s["name"], f"{alias}_hosts": hosts}
+            ctx = {**ctx, **names, "hosts_contacting_dst": hosts, "proto": "tcp", "inbound": False}
             channel = {**s, "dst_ip": ctx["top_dst"]}
-            finding = self._finding(channel, ctx, active, 1, name=s["server_name"], addresses=int(ctx["addresses"]))
+            finding = self._finding(channel, ctx, active, 1, name=s["name"], addresses=int(ctx["addresses"]))
             if finding.score >= self.min_score:
                 findings.append(finding)
         return findings

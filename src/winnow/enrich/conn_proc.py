@@ -1,0 +1,224 @@
+"""Which process made each connection: ``net.conn`` joined to ``proc.net`` on the 5-tuple, skew-tolerant.
+
+Endpoint sensors and network sensors disagree about time (clocks drift, Sysmon stamps the
+connect call, Zeek the first packet) and about what they see (auditd ``connect`` has no source
+port, ``accept`` has only the peer). The join works in four steps, all as engine queries:
+
+1. **Candidates.** Every endpoint event is matched with the connections that agree on every
+   address and port it knows, and start within ``search_window`` seconds of it. An event that lacks
+   the local address (auditd) takes its host's address, learned from the events that do know it
+   or, failing that, from the connection source that most often fits the host's events.
+2. **Clock offset per host.** The median of (endpoint time - network time) over the host's
+   unambiguous candidates (one event, one connection) is the host's clock offset.
+3. **Match.** A connection side keeps the events within ``tolerance`` seconds of the offset-corrected
+   time; the nearest wins. ``candidates`` counts the distinct processes that fit.
+4. **Quality.** ``exact``: the full 5-tuple, one process, raw time within ``exact_within`` s.
+   ``skew``: one process, matched after the clock correction or on a partial tuple.
+   ``ambiguous``: several processes fit, or the event fits another connection better (port reuse
+   inside the tolerance); the nearest is reported. ``unmatched``: the connection starts or ends at
+   an instrumented host's address while the host was logging, and no event fits.
+
+Times are compared in whole milliseconds (exact integer arithmetic, identical on every engine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import pyarrow as pa
+
+from winnow.engine import Engine, Window, fetch
+
+MATCH_QUALITIES = ("exact", "skew", "ambiguous", "unmatched")
+
+
+@dataclass(frozen=True)
+class JoinParams:
+    """Parameters of the connection-process join.
+
+    Args:
+        tolerance: seconds an endpoint event may sit from the clock-corrected connection start.
+        search_window: seconds around the raw connection start searched when learning clock offsets.
+        exact_within: raw seconds within which a unique full-tuple match counts as ``exact``.
+        min_address_share: share of a host's partial-tuple events a source address must explain to be
+            taken as the host's address.
+    """
+
+    tolerance: float = 2.0
+    search_window: float = 120.0
+    exact_within: float = 1.0
+    min_address_share: float = 0.5
+
+
+def _ms(ts):
+    """Epoch milliseconds of a timestamp column (integer on every engine)."""
+    return ts.epoch_seconds().floor().cast("int64") * 1000 + ts.millisecond().cast("int64")
+
+
+def _events(engine: Engine, window: Window):
+    proc = engine.table("proc.net", window)
+    proc = proc.filter(proc.ts.notnull() & ((proc.family.isnull()) | (proc.family != "unix")))
+    proc = proc.filter(proc.dst_ip.notnull() | proc.src_ip.notnull())
+    key = ibis.coalesce(proc.process_guid, proc.host.concat(":", proc.pid.cast("string")))
+    return proc.select(
+        e_host=proc.host, e_ms=_ms(proc.ts), e_pid=proc.pid, e_guid=proc.process_guid, e_proc=key,
+        e_image=proc.image, e_user=proc.user, e_proto=proc.proto.lower(),
+        e_src=proc.src_ip, e_sport=proc.src_port, e_dst=proc.dst_ip, e_dport=proc.dst_port,
+        e_side=ibis.cases((proc.direction == "inbound", "dst"), else_="src"),
+    ).mutate(e_id=ibis.literal("").concat(  # a deterministic identity of the event, the same on every engine
+        proc.host.fill_null(""), "|", key.fill_null(""), "|", _ms(proc.ts).cast("string"), "|",
+        proc.dst_ip.fill_null(""), ":", proc.dst_port.cast("string").fill_null(""), "|",
+        proc.src_ip.fill_null(""), ":", proc.src_port.cast("string").fill_null("")))
+
+
+def _conns(engine: Engine, window: Window):
+    conn = engine.table("net.conn", window)
+    conn = conn.filter(conn.ts.notnull() & conn.uid.notnull() & conn.src_ip.notnull() & conn.dst_ip.notnull())
+    return conn.select("uid", "src_ip", "src_port", "dst_ip", "dst_port", "src_bytes", "dst_bytes",
+                       c_ts=conn.ts, c_ms=_ms(conn.ts), c_proto=conn.proto.lower())
+
+
+def _host_addresses(events, conns, params: JoinParams):
+    """(host, address) pairs: the local address of full-tuple events, else inferred from fits."""
+    local = ibis.cases((events.e_side == "src", events.e_src), else_=events.e_dst)
+    known = events.filter(events.e_src.notnull() & events.e_dst.notnull() & events.e_sport.notnull())
+    known = known.select(host=known.e_host, address=local.name("address"))
+    known_counts = known.group_by(["host", "address"]).aggregate(n=known.count())
+    known_total = known.group_by("host").aggregate(total=known.count())
+    direct = known_counts.join(known_total, "host")
+    direct = direct.filter(direct.n >= direct.total * 0.1).select("host", "address")
+
+    partial = events.filter(events.e_sport.isnull() | events.e_src.isnull())
+    partial = partial.anti_join(direct, partial.e_host == direct.host)
+    window_ms = int(params.search_window * 1000)
+    fits = partial.join(conns, [
+        partial.e_dst == conns.dst_ip, partial.e_dport == conns.dst_port,
+        (conns.c_ms - partial.e_ms).abs() <= window_ms,
+    ])
+    fits = fits.filter(fits.e_side == "src")
+    seen = fits.group_by(["e_host", "src_ip"]).aggregate(n=fits.e_id.nunique())
+    totals = partial.group_by("e_host").aggregate(total=partial.count())
+    seen = seen.join(totals, "e_host")
+    inferred = seen.filter(seen.n >= seen.total * params.min_address_share)
+    inferred = inferred.select(host=inferred.e_host, address=inferred.src_ip)
+    return direct.union(inferred, distinct=True)
+
+
+def _candidates(events, conns, addresses, limit_ms: int):
+    """(event, connection side) pairs that agree on everything the event knows, within ``limit_ms``."""
+    addr = addresses.select(a_host="host", a_addr="address")
+    ev = events.left_join(addr, events.e_host == addr.a_host).select(
+        *[events[c] for c in events.columns], addr.a_addr
+    )
+    local_src = ibis.coalesce(ev.e_src, ibis.cases((ev.e_side == "src", ev.a_addr), else_=ibis.null("string")))
+    local_dst = ibis.coalesce(ev.e_dst, ibis.cases((ev.e_side == "dst", ev.a_addr), else_=ibis.null("string")))
+    ev = ev.mutate(m_src=local_src, m_dst=local_dst)
+    ev = ev.filter(ev.m_src.notnull() & ev.m_dst.notnull())
+    joined = ev.join(conns, [
+        ev.m_src == conns.src_ip, ev.m_dst == conns.dst_ip,
+        (conns.c_ms - ev.e_ms).abs() <= limit_ms,
+    ])
+    ok = ((joined.e_sport.isnull() | (joined.e_sport == joined.src_port))
+          & (joined.e_dport.isnull() | (joined.e_dport == joined.dst_port))
+          & (joined.e_proto.isnull() | joined.c_proto.isnull() | (joined.e_proto == joined.c_proto)))
+    joined = joined.filter(ok)
+    full = joined.e_src.notnull() & joined.e_sport.notnull() & joined.e_dst.notnull() & joined.e_dport.notnull()
+    return joined.mutate(dt=joined.e_ms - joined.c_ms, full=full)
+
+
+def host_offsets(candidates) -> dict[str, int]:
+    """Median clock offset (ms) per host over unambiguous candidates, computed from a small histogram."""
+    per_event = candidates.group_by("e_id").aggregate(k=candidates.count())
+    per_conn = candidates.group_by(["uid", "e_side"]).aggregate(k=candidates.count())
+    unique = candidates.semi_join(per_event.filter(per_event.k == 1), "e_id")
+    unique = unique.semi_join(per_conn.filter(per_conn.k == 1), ["uid", "e_side"])
+    hist = unique.group_by(["e_host", "dt"]).aggregate(n=unique.count())
+    counts: dict[str, list[tuple[int, int]]] = {}
+    for row in fetch(hist).to_pylist():
+        counts.setdefault(row["e_host"], []).append((row["dt"], row["n"]))
+    offsets = {}
+    for host, pairs in counts.items():
+        pairs.sort()
+        total, run = sum(n for _, n in pairs), 0
+        for value, n in pairs:
+            run += n
+            if 2 * run >= total:
+                offsets[host] = int(value)
+                break
+    return offsets
+
+
+def attribute(engine: Engine, window: Window | None = None, params: JoinParams | None = None) -> pa.Table | None:
+    """The ``net.conn_proc`` rows for connections starting in ``window`` (None when either side is missing)."""
+    params = params or JoinParams()
+    window = window or Window()
+    if engine.table("proc.net") is None or engine.table("net.conn") is None:
+        return None
+    import datetime as dt
+
+    pad = dt.timedelta(seconds=params.search_window + params.tolerance)
+    wide = Window(window.since - pad if window.since else None, window.until + pad if window.until else None)
+    events, conns = _events(engine, wide), _conns(engine, window)
+    addresses = _host_addresses(events, conns, params)
+    addresses = ibis.memtable(fetch(addresses))  # small: one row per instrumented host address
+    search = _candidates(events, conns, addresses, int(params.search_window * 1000))
+    offsets = host_offsets(search)
+    offset_table = ibis.memtable(pa.table({"o_host": pa.array(list(offsets), pa.string()),
+                                           "offset": pa.array(list(offsets.values()), pa.int64())}))
+    cand = search.left_join(offset_table, search.e_host == offset_table.o_host)
+    cand = cand.select(*[search[c] for c in search.columns], offset=ibis.coalesce(offset_table.offset, 0))
+    cand = cand.mutate(err=(cand.dt - cand.offset).abs())
+    cand = cand.filter(cand.err <= int(params.tolerance * 1000))
+    by_conn = ibis.window(group_by=["uid", "e_side"], order_by=["err", "e_id"])
+    by_event = ibis.window(group_by="e_id", order_by=["err", "uid"])
+    processes = cand.group_by(["uid", "e_side"]).aggregate(processes=cand.e_proc.nunique())
+    ranked = cand.mutate(conn_rank=ibis.row_number().over(by_conn), event_rank=ibis.row_number().over(by_event))
+    ranked = ranked.join(processes, ["uid", "e_side"])
+    best = ranked.filter(ranked.conn_rank == 0)
+    quality = ibis.cases(
+        ((best.processes > 1) | (best.event_rank > 0), "ambiguous"),
+        (best.full & (best.dt.abs() <= int(params.exact_within * 1000)), "exact"),
+        else_="skew",
+    )
+    matched = best.select(
+        "uid", "e_side", host=best.e_host, pid=best.e_pid, process_guid=best.e_proc, image=best.e_image,
+        user=best.e_user, match=quality, skew_s=best.dt.cast("float64") / 1000.0, candidates=best.processes,
+    )
+    return _with_unmatched(engine, events, conns, addresses, matched, params)
+
+
+def _with_unmatched(engine: Engine, events, conns, addresses, matched, params: JoinParams) -> pa.Table:
+    """Add connection sides at instrumented addresses with no match, then the command lines."""
+    span = events.group_by("e_host").aggregate(first=events.e_ms.min(), last=events.e_ms.max())
+    addr = addresses.join(span, addresses.host == span.e_host).select("host", "address", "first", "last")
+    slack = int((params.search_window + params.tolerance) * 1000)
+    sides = []
+    for side, column in (("src", "src_ip"), ("dst", "dst_ip")):
+        at = conns.join(addr, [conns[column] == addr.address, conns.c_ms >= addr.first - slack,
+                               conns.c_ms <= addr.last + slack])
+        sides.append(at.select("uid", "host", e_side=ibis.literal(side)))
+    instrumented = sides[0].union(sides[1], distinct=True)
+    missing = instrumented.anti_join(matched, ["uid", "e_side"])
+    unmatched = missing.select(
+        "uid", "e_side", "host", pid=ibis.null("int64"), process_guid=ibis.null("string"),
+        image=ibis.null("string"), user=ibis.null("string"), match=ibis.literal("unmatched"),
+        skew_s=ibis.null("float64"), candidates=ibis.literal(0).cast("int64"),
+    )
+    rows = matched.mutate(candidates=matched.candidates.cast("int64")).union(unmatched)
+    joined = rows.join(conns, "uid")
+    out = joined.select(
+        ts=joined.c_ts, uid=joined.uid, src_ip=joined.src_ip, src_port=joined.src_port, dst_ip=joined.dst_ip,
+        dst_port=joined.dst_port, proto=joined.c_proto, src_bytes=joined.src_bytes, dst_bytes=joined.dst_bytes,
+        side=joined.e_side, host=joined.host, pid=joined.pid, process_guid=joined.process_guid,
+        image=joined.image, user=joined.user, match=joined.match, skew_s=joined.skew_s,
+        candidates=joined.candidates,
+    )
+    execs = engine.table("proc.exec")
+    if execs is not None:
+        starts = execs.filter(execs.process_guid.notnull() & execs.command_line.notnull())
+        starts = starts.group_by("process_guid").aggregate(command_line=starts.command_line.max())
+        out = out.left_join(starts, "process_guid").select(*[out[c] for c in out.columns], starts.command_line)
+    else:
+        out = out.mutate(command_line=ibis.null("string"))
+    return fetch(out.order_by(["ts", "uid", "side"]))

@@ -1,0 +1,110 @@
+"""net.conn_proc: connections attributed to processes, on hand-built lakes with known answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from winnow.engine import connect
+from winnow.enrich.conn_proc import attribute
+from winnow.lake import Lake
+from winnow.schema import get_table
+
+T0 = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)
+
+
+def write_rows(lake: Lake, table: str, rows: list[dict], name: str = "t") -> None:
+    """Write rows straight into the lake as one Parquet part (a lake is only Parquet files)."""
+    schema = get_table(table).arrow_schema
+    data = pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}, schema=schema)
+    part = lake.partition(table, T0.date().isoformat())
+    part.mkdir(parents=True, exist_ok=True)
+    pq.write_table(data, part / f"{name}.parquet")
+
+
+def conn(uid, t, src, sport, dst, dport, proto="tcp", out=100, back=2000):
+    return {"ts": t, "uid": uid, "src_ip": src, "src_port": sport, "dst_ip": dst, "dst_port": dport,
+            "proto": proto, "src_bytes": out, "dst_bytes": back}
+
+
+def event(host, t, pid, image, src=None, sport=None, dst=None, dport=None, direction="outbound", guid=None):
+    return {"ts": t, "host": host, "pid": pid, "process_guid": guid, "image": image, "user": "corp\\amy",
+            "action": "connect" if direction == "outbound" else "accept", "direction": direction, "proto": "tcp",
+            "src_ip": src, "src_port": sport, "dst_ip": dst, "dst_port": dport, "family": "inet"}
+
+
+@pytest.fixture()
+def scenario(tmp_path):
+    return build_scenario(tmp_path)
+
+
+def build_scenario(tmp_path):
+    """Four hosts, each testing one hard case; returns the lake and the expected (uid, side) -> (pid, quality)."""
+    rng = random.Random(5)
+    lake = Lake.open(tmp_path / "lake", create=True)
+    conns, events, want = [], [], {}
+    t = T0
+    for i in range(60):
+        t += dt.timedelta(seconds=rng.uniform(20, 40))
+        # WIN-A: Sysmon, clock 3.2 s ahead: full tuple, needs the clock correction -> skew
+        uid = f"A{i}"
+        conns.append(conn(uid, t, "10.0.0.1", 50000 + i, "203.0.113.5", 443))
+        events.append(event("WIN-A", t + dt.timedelta(seconds=3.2 + rng.uniform(-0.3, 0.3)), 400, "C:\\evil.exe",
+                            "10.0.0.1", 50000 + i, "203.0.113.5", 443, guid="{A-400}"))
+        want[(uid, "src")] = (400, "skew")
+        # WIN-B: Sysmon in sync: exact; the same source port is reused every 10th connection (port reuse)
+        uid = f"B{i}"
+        conns.append(conn(uid, t, "10.0.0.2", 40000 + i % 10, "198.51.100.7", 8080))
+        pid = 500 + i % 3
+        events.append(event("WIN-B", t + dt.timedelta(seconds=rng.uniform(-0.4, 0.4)), pid, f"C:\\app{pid}.exe",
+                            "10.0.0.2", 40000 + i % 10, "198.51.100.7", 8080, guid=f"{{B-{pid}}}"))
+        want[(uid, "src")] = (pid, "exact")
+        # lnx-c: auditd connect (no source address or port), clock 1.5 s behind -> skew via the learned address
+        uid = f"C{i}"
+        conns.append(conn(uid, t, "10.0.0.3", 33000 + i, "192.0.2.9", 22 if i % 2 else 80))
+        events.append(event("lnx-c", t - dt.timedelta(seconds=1.5), 900 + i % 2, "/usr/bin/curl",
+                            dst="192.0.2.9", dport=22 if i % 2 else 80))
+        want[(uid, "src")] = (900 + i % 2, "skew")
+    # WIN-A also accepts an inbound RDP connection: the process is on the responder side
+    t_in = T0 + dt.timedelta(minutes=5, seconds=1)
+    conns.append(conn("IN1", t_in, "10.9.9.9", 61000, "10.0.0.1", 3389))
+    events.append(event("WIN-A", t_in + dt.timedelta(seconds=3.2), 1200, "C:\\Windows\\System32\\svchost.exe",
+                        "10.9.9.9", 61000, "10.0.0.1", 3389, direction="inbound", guid="{A-1200}"))
+    want[("IN1", "dst")] = (1200, "skew")
+    # WIN-A: a connection Sysmon did not log -> unmatched
+    conns.append(conn("LOST", T0 + dt.timedelta(minutes=7), "10.0.0.1", 51999, "203.0.113.99", 443))
+    want[("LOST", "src")] = (None, "unmatched")
+    # WIN-B: two processes claim the same tuple at the same moment -> ambiguous
+    t_amb = T0 + dt.timedelta(minutes=9)
+    conns.append(conn("AMB", t_amb, "10.0.0.2", 45555, "198.51.100.8", 443))
+    for pid in (700, 701):
+        events.append(event("WIN-B", t_amb, pid, "C:\\x.exe", "10.0.0.2", 45555, "198.51.100.8", 443,
+                            guid=f"{{B-{pid}}}"))
+    want[("AMB", "src")] = ("any", "ambiguous")
+    # a connection between two uninstrumented hosts is not in the table at all
+    conns.append(conn("OTHER", T0 + dt.timedelta(minutes=3), "10.7.7.7", 1234, "203.0.113.5", 443))
+    write_rows(lake, "net.conn", conns)
+    write_rows(lake, "proc.net", events)
+    return lake, want
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_every_side_gets_the_right_process_and_quality(scenario, engine_name):
+    lake, want = scenario
+    with connect(engine_name, lake) as engine:
+        rows = attribute(engine).to_pylist()
+    got = {(r["uid"], r["side"]): r for r in rows}
+    assert set(got) == set(want)
+    for key, (pid, quality) in want.items():
+        row = got[key]
+        assert row["match"] == quality, (key, row)
+        if pid not in (None, "any"):
+            assert row["pid"] == pid, (key, row)
+    a = got[("A3", "src")]
+    assert abs(a["skew_s"] - 3.2) < 0.35 and a["image"] == "C:\\evil.exe" and a["src_bytes"] == 100
+    assert got[("AMB", "src")]["candidates"] == 2
+    assert got[("C4", "src")]["host"] == "lnx-c"

@@ -108,3 +108,26 @@ def test_every_side_gets_the_right_process_and_quality(scenario, engine_name):
     assert abs(a["skew_s"] - 3.2) < 0.35 and a["image"] == "C:\\evil.exe" and a["src_bytes"] == 100
     assert got[("AMB", "src")]["candidates"] == 2
     assert got[("C4", "src")]["host"] == "lnx-c"
+
+
+def test_refresh_materializes_days_and_only_rebuilds_what_changed(scenario):
+    from winnow.enrich.refresh import refresh_conn_proc
+
+    lake, want = scenario
+    first = refresh_conn_proc(lake)
+    assert first.built == [T0.date().isoformat()] and sum(first.matches.values()) == len(want)
+    assert first.matches["unmatched"] == 1 and first.matches["ambiguous"] == 1
+    again = refresh_conn_proc(lake)
+    assert again.built == [] and again.unchanged == 1
+    with connect("duckdb", lake) as engine:
+        stored = engine.table("net.conn_proc").to_pyarrow()
+    assert stored.num_rows == len(want) and set(stored["_source_format"].to_pylist()) == {"conn_proc"}
+    # new endpoint data for the day (the lost connection's event arrives late) rebuilds that day only
+    write_rows(lake, "proc.net", [event("WIN-A", T0 + dt.timedelta(minutes=7, seconds=3.2), 77, "C:\\late.exe",
+                                        "10.0.0.1", 51999, "203.0.113.99", 443, guid="{A-77}")], name="late")
+    third = refresh_conn_proc(lake)
+    assert third.built == [T0.date().isoformat()] and third.matches.get("unmatched", 0) == 0
+    with connect("duckdb", lake) as engine:
+        t = engine.table("net.conn_proc")
+        late = t.filter(t.uid == "LOST").to_pyarrow().to_pylist()
+    assert [(r["pid"], r["match"]) for r in late] == [(77, "skew")]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 
@@ -24,6 +24,9 @@ from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
 from winnow.lake.commit import publish
 from winnow.sources import AbandonFile, ParseContext, get_source, sniff
 from winnow.sources.base import Source
+
+#: tables whose new rows make the connection-process join refresh
+DERIVED_INPUTS = frozenset({"net.conn", "proc.net", "proc.exec"})
 
 
 @dataclass
@@ -47,6 +50,8 @@ class FileReport:
 class IngestReport:
     ingest_id: str
     files: list[FileReport] = field(default_factory=list)
+    #: what the net.conn_proc refresh did (None when no endpoint or connection data arrived)
+    conn_proc: Any = None
 
     def totals(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -107,6 +112,10 @@ def ingest(
             if on_progress:
                 on_progress(done, total)
         shutil.rmtree(lake.tmp_dir / report.ingest_id, ignore_errors=True)  # only empty folders are left
+        if DERIVED_INPUTS & set(report.totals()) and lake.has_table("proc.net"):
+            from winnow.enrich.refresh import refresh_conn_proc
+
+            report.conn_proc = refresh_conn_proc(lake)
     return report
 
 

@@ -1,0 +1,140 @@
+"""Keep ``net.conn_proc`` in the lake up to date, one UTC day at a time.
+
+A day of ``net.conn_proc`` depends on that day's ``net.conn`` parts, the ``proc.net`` parts of the
+day and its neighbours (clock skew and connections across midnight) and the ``proc.exec`` parts up
+to the next day (command lines of processes started earlier). Each built day records a fingerprint
+of those inputs (part names and sizes; parts are content-named, so a changed input has a new name)
+in ``_derived/net.conn_proc.json``; a refresh rebuilds only the days whose fingerprint changed, so
+new data on either side reaches the join without recomputing the rest. A day is replaced
+atomically (written aside, then renamed over the old part), and the state file is written last:
+a killed refresh is simply redone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from winnow.enrich.conn_proc import JoinParams, attribute
+from winnow.lake import Lake
+
+TABLE = "net.conn_proc"
+PART = "conn_proc.parquet"
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did: days rebuilt, days unchanged, rows per match quality."""
+
+    built: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    matches: dict[str, int] = field(default_factory=dict)
+
+
+def _days(lake: Lake, table: str) -> set[dt.date]:
+    directory = lake.table_dir(table)
+    if not directory.is_dir():
+        return set()
+    return {dt.date.fromisoformat(p.name[4:]) for p in directory.glob("day=*") if any(p.glob("*.parquet"))}
+
+
+def _parts(lake: Lake, table: str, days: list[dt.date]) -> list[str]:
+    out = []
+    for day in days:
+        for part in sorted(lake.partition(table, day.isoformat()).glob("*.parquet")):
+            out.append(f"{table}/{day}/{part.name}:{part.stat().st_size}")
+    return out
+
+
+def _fingerprint(lake: Lake, day: dt.date, exec_days: set[dt.date], params: JoinParams) -> str:
+    near = [day + dt.timedelta(days=k) for k in (-1, 0, 1)]
+    inputs = (_parts(lake, "net.conn", [day]) + _parts(lake, "proc.net", near)
+              + _parts(lake, "proc.exec", sorted(d for d in exec_days if d <= near[-1])) + [repr(params)])
+    return hashlib.sha256("\n".join(inputs).encode()).hexdigest()
+
+
+def _state_path(lake: Lake) -> Path:
+    return lake.root / "_derived" / f"{TABLE}.json"
+
+
+def _with_provenance(data: pa.Table) -> pa.Table:
+    from winnow.schema import get_table
+
+    schema = get_table(TABLE).arrow_schema
+    columns = []
+    for f in schema:
+        if f.name in data.column_names:
+            columns.append(data[f.name].cast(f.type))
+        elif f.name == "_source_format":
+            columns.append(pa.repeat(pa.scalar("conn_proc", pa.string()), data.num_rows))
+        else:
+            columns.append(pa.nulls(data.num_rows, f.type))
+    return pa.table(columns, schema=schema)
+
+
+def refresh_conn_proc(lake: Lake, engine_url: str = "duckdb", params: JoinParams | None = None,
+                      full: bool = False) -> RefreshReport:
+    """Rebuild the days of ``net.conn_proc`` whose inputs changed (all of them with ``full``).
+
+    The caller holds the lake's lock (``winnow ingest`` calls this at the end of its run).
+    """
+    from winnow.engine import Window, connect
+
+    params = params or JoinParams()
+    report = RefreshReport()
+    proc_days, conn_days = _days(lake, "proc.net"), _days(lake, "net.conn")
+    exec_days = _days(lake, "proc.exec")
+    wanted = {d + dt.timedelta(days=k) for d in proc_days for k in (-1, 0, 1)} & conn_days
+    state_path = _state_path(lake)
+    state = {} if full or not state_path.exists() else json.loads(state_path.read_text())
+    todo = []
+    for day in sorted(wanted):
+        fingerprint = _fingerprint(lake, day, exec_days, params)
+        if state.get(day.isoformat()) == fingerprint:
+            report.unchanged += 1
+        else:
+            todo.append((day, fingerprint))
+    for day in sorted(_days(lake, TABLE) - wanted):  # a day whose endpoint data went away
+        (lake.partition(TABLE, day.isoformat()) / PART).unlink(missing_ok=True)
+        state.pop(day.isoformat(), None)
+        report.removed.append(day.isoformat())
+    if todo:
+        with connect(engine_url, lake) as engine:
+            for day, fingerprint in todo:
+                since = dt.datetime.combine(day, dt.time(), dt.UTC)
+                data = attribute(engine, Window(since, since + dt.timedelta(days=1)), params)
+                _write_day(lake, day, data)
+                state[day.isoformat()] = fingerprint
+                report.built.append(day.isoformat())
+                if data is not None:
+                    for quality, n in zip(*_counts(data), strict=True):
+                        report.matches[quality] = report.matches.get(quality, 0) + n
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = state_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=0, sort_keys=True))
+    os.replace(tmp, state_path)
+    return report
+
+
+def _counts(data: pa.Table) -> tuple[list[str], list[int]]:
+    counts = data["match"].value_counts().to_pylist()
+    return [c["values"] for c in counts], [c["counts"] for c in counts]
+
+
+def _write_day(lake: Lake, day: dt.date, data: pa.Table | None) -> None:
+    final = lake.partition(TABLE, day.isoformat()) / PART
+    if data is None or data.num_rows == 0:
+        final.unlink(missing_ok=True)
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_suffix(".parquet.tmp")
+    pq.write_table(_with_provenance(data), tmp, compression="snappy")
+    os.replace(tmp, final)

@@ -131,3 +131,53 @@ def test_refresh_materializes_days_and_only_rebuilds_what_changed(scenario):
         t = engine.table("net.conn_proc")
         late = t.filter(t.uid == "LOST").to_pyarrow().to_pylist()
     assert [(r["pid"], r["match"]) for r in late] == [(77, "skew")]
+
+
+def test_process_traffic_and_findings_name_the_process(scenario):
+    from winnow.enrich.evidence import attach_processes
+    from winnow.enrich.refresh import refresh_conn_proc
+    from winnow.hunting import process_traffic
+    from winnow.scoring.finding import Finding
+
+    lake, _ = scenario
+    refresh_conn_proc(lake)
+    with connect("duckdb", lake) as engine:
+        per = {r["process_guid"]: r for r in process_traffic(engine).to_pylist()}
+        evil = per["{A-400}"]
+        assert evil["connections"] == 60 and evil["bytes_out"] == 6000 and evil["bytes_in"] == 120_000
+        assert evil["top_destination"] == "203.0.113.5" and evil["destinations"] == 1
+        rdp = per["{A-1200}"]  # accepted: what the responder sent is the process's output
+        assert rdp["bytes_out"] == 2000 and rdp["bytes_in"] == 100 and rdp["top_destination"] == "10.9.9.9"
+        assert "lnx-c:900" in per and "{B-700}" not in per  # ambiguous matches are left out
+        beacon = Finding(detector="beacon", score=0.9, entity="x", first_seen=T0, last_seen=T0 + dt.timedelta(hours=2),
+                         components={}, evidence={}, why="10.0.0.1 beacons", src="10.0.0.1", dst="203.0.113.5",
+                         dport=443)
+        other = dataclasses_replace(beacon, src="10.7.7.7")
+        named, unnamed = attach_processes(engine, [beacon, other])
+    assert named.evidence["process"]["image"] == "C:\\evil.exe" and named.evidence["process"]["share"] == 1.0
+    assert named.why.endswith("made by C:\\evil.exe (pid 400, corp\\amy) on WIN-A")
+    assert "process" not in unnamed.evidence
+
+
+def dataclasses_replace(finding, **changes):
+    import dataclasses
+
+    return dataclasses.replace(finding, **changes)
+
+
+def test_cli_attribute_and_processes(scenario):
+    import json
+
+    from click.testing import CliRunner
+
+    from winnow.cli.main import cli
+
+    lake, want = scenario
+    runner = CliRunner()
+    result = runner.invoke(cli, ["attribute", "--lake", str(lake.root)])
+    assert result.exit_code == 0, result.output
+    assert "days rebuilt 1" in result.output and "unmatched 1" in result.output
+    result = runner.invoke(cli, ["processes", "--lake", str(lake.root), "--host", "WIN-A", "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert rows[0]["image"] == "C:\\evil.exe" and rows[0]["bytes_out"] == 6000

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from winnow.detections.registry import detectors, get_detector
 from winnow.engine import Engine, Window
+from winnow.enrich.evidence import attach_processes
 from winnow.errors import WinnowError
 from winnow.store import FindingsStore
 
@@ -48,6 +49,7 @@ def run_detectors(engine: Engine, names: list[str] | None = None, window: Window
                     result = DetectorRun(det.name, 0, time.perf_counter() - started,
                                          failed=f"{type(exc).__name__}: {exc}")
                 else:
+                    findings = attach_processes(engine, findings)
                     seconds = time.perf_counter() - started
                     store.replace(uuid.uuid4().hex[:12], det.name, engine.name, det.get_params(), window, findings,
                                   seconds)

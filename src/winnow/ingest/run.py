@@ -62,7 +62,8 @@ class IngestReport:
 
 
 @contextmanager
-def _locked(lake: Lake) -> Iterator[None]:
+def lake_lock(lake: Lake) -> Iterator[None]:
+    """Hold the lake's writer lock (one ingest, collector flush or join refresh at a time)."""
     with open(lake.root / "_lock", "a") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -72,6 +73,9 @@ def _locked(lake: Lake) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+_locked = lake_lock  # former name, still used by the collector
 
 
 def ingest(
@@ -98,7 +102,7 @@ def ingest(
     report = IngestReport(ingest_id=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8])
     total = sum(f.size for f in files)
     done = 0
-    with _locked(lake):
+    with lake_lock(lake):
         from winnow.lake.commit import recover
 
         recover(lake)

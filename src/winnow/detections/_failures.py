@@ -5,7 +5,7 @@ who tried (``src``), what it tried to reach (``target``: an address or a DNS nam
 ``dport``/``proto`` where they apply), when, whether the attempt failed (``failed``) and, if it
 failed only by its shape, ``soft``; ``local_src``/``local_dst`` carry the sensor's view of the
 two ends when it has one (null otherwise: RFC 1918 then decides). Adding a source (failed
-logons from ``auth.logon``, say) means one more function and one more entry in :data:`SOURCES`;
+logons from ``auth.logon`` is one) means one more function and one more entry in :data:`SOURCES`;
 the detector unions them.
 
 Each source also names the *group* whose fleet prevalence damps a failure (the destination
@@ -85,6 +85,31 @@ def dns_attempts(dns: ir.Table, params: dict) -> ir.Table:
     )
 
 
+#: auth.logon actions that are attempts to log on (logoffs, session and privilege records are not)
+LOGON_ACTIONS = ("logon", "explicit_credentials", "credential_validation", "tgt_request", "service_ticket")
+
+
+def auth_attempts(auth: ir.Table, params: dict) -> ir.Table:
+    """Logons with a source address (sshd, Zeek ssh, Windows network logons): failed when the outcome says so.
+
+    Rows that echo an attempt already counted (PAM's repeat of an sshd failure: ``attempts`` = 0)
+    and rows with an unknown outcome are left out. The target is the server address, else the host.
+    """
+    rows = auth.filter(auth.src_ip.notnull() & auth.outcome.isin(("success", "failure"))
+                       & auth.action.isin(LOGON_ACTIONS) & (auth.attempts.isnull() | (auth.attempts > 0)))
+    return rows.select(
+        "ts",
+        src=rows.src_ip,
+        target=ibis.coalesce(rows.dst_ip, rows.host),
+        dport=rows.dst_port.fill_null(-1).cast("int32"),
+        proto=ibis.literal("logon"),
+        failed=as_int(rows.outcome == "failure"),
+        soft=ibis.literal(0, "int64"),
+        local_src=ibis.null("boolean"),
+        local_dst=ibis.null("boolean"),
+    )
+
+
 def _name_spreadable(name: ir.StringValue) -> ir.BooleanValue:
     """Dotted names only: single labels (Chromium's intranet probes, WPAD) and reverse lookups are noise."""
     return name.contains(".") & ~name.endswith(".arpa") & ~name.endswith(".local")
@@ -98,5 +123,8 @@ SOURCES: dict[str, FailureSource] = {
     "dns": FailureSource(
         "dns", "net.dns", "src_ip", dns_attempts, group=lambda t: registered_domain(normalized_name(t)),
         spreadable=_name_spreadable,
+    ),
+    "auth": FailureSource(
+        "auth", "auth.logon", "src_ip", auth_attempts, group=lambda t: t, spreadable=lambda t: ibis.literal(True),
     ),
 }

@@ -1,9 +1,9 @@
 """Fumbling: failed activity, unified across sources and stacked over the fleet.
 
-Attempts from every failure source (``_failures.SOURCES``: connections and DNS lookups today,
-failed logons once ``auth.logon`` exists) are aggregated per (src, target). A failure is a
+Attempts from every failure source (``_failures.SOURCES``: connections, DNS lookups and
+logons from ``auth.logon``) are aggregated per (src, target). A failure is a
 connection nobody answered (S0, REJ, ...), a short login-like session to a login port (a
-*soft* failure: the flow log's view of a failed password), or an NXDOMAIN answer. Two kinds of
+*soft* failure: the flow log's view of a failed password), an NXDOMAIN answer or a failed logon. Two kinds of
 finding come out:
 
 * **retry** -- one source failing over and over to ONE target: malware retrying a dead C2, a
@@ -258,6 +258,8 @@ class Fumbling(Detector):
         span = (last - first).total_seconds()
         if r["source"] == "dns":
             what = f"failed to resolve {target} {failures} times (NXDOMAIN)"
+        elif r["source"] == "auth":
+            what = f"failed {failures} of {attempts} logons to {target}"
         elif soft == failures:
             what = f"opened {failures} short login-like sessions to {target} (the shape of password guessing)"
         else:
@@ -326,7 +328,8 @@ class Fumbling(Detector):
             "soft_failures": soft, "attempts": int(r["campaign_attempts"]), "top_sources": top,
         }
         span = (r["campaign_last"] - r["campaign_first"]).total_seconds()
-        how = "short login-like sessions" if soft * 2 >= failures else "failed attempts"
+        how = ("failed logons" if r["source"] == "auth" else "short login-like sessions" if soft * 2 >= failures
+               else "failed attempts")
         why = (
             f"{sources} outside sources made {failures} {how} to {target} over {render.duration(span)} "
             f"({failures / sources:.0f} each on average); top {top[0]['src']} with {top[0]['failures']}"
@@ -340,7 +343,7 @@ class Fumbling(Detector):
         )
 
 
-_SOURCE_NOUN = {"conn": "address/port targets", "dns": "DNS names (NXDOMAIN)"}
+_SOURCE_NOUN = {"conn": "address/port targets", "dns": "DNS names (NXDOMAIN)", "auth": "logon targets"}
 
 
 def _key(r: dict) -> tuple:

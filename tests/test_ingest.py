@@ -420,7 +420,7 @@ def test_cli_ingest_report_and_warnings_as_jsonl(zeek_fixtures: Path, tmp_path: 
         report["bad_lines.log"]["rows"],
         report["bad_lines.log"]["warnings"],
     ) == ("ingested", 5, 4)
-    assert report["unknown_log.log"]["skipped"] == {"zeek ssh": 3}
+    assert report["unknown_log.log"]["tables"] == {"auth.logon": 3}  # an ssh.log: failed logons
     assert report["valid_dns.json"]["tables"] == {"net.dns": 3}
 
     result = winnow_cli("warnings", "--lake", str(lake), "--format", "jsonl")

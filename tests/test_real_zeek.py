@@ -1,7 +1,7 @@
 """Acceptance on real public Zeek logs (the shared data, see its MANIFEST.md sections 1-3).
 
-Every conn/dns/http/ssl log must ingest with zero warnings and with exactly as many rows as
-the file has data lines; logs of other kinds (ssh, x509, ...) must be reported as
+Every conn/dns/http/ssl/ssh log must ingest with zero warnings and with exactly as many rows as
+the file has data lines; logs of other kinds (x509, notice, ...) must be reported as
 skipped with their rows counted. The expected counts are computed here, independently of the
 package, with plain Python. Each dataset is ingested once per module into a temporary lake.
 """
@@ -25,7 +25,10 @@ import pytest
 from winnow.ingest import FileReport, ingest
 
 #: Zeek log kinds that have a table, and the table (written out here on purpose, not imported)
-TABLE_OF = {"conn": "net.conn", "open_conn": "net.open_conn", "dns": "net.dns", "http": "net.http", "ssl": "net.tls"}
+TABLE_OF = {
+    "conn": "net.conn", "open_conn": "net.open_conn", "dns": "net.dns", "http": "net.http", "ssl": "net.tls",
+    "ssh": "auth.logon",
+}
 
 DATASETS: dict[str, list[str]] = {
     "missing_host": ["rita-zeek-beacon/missing_host"],
@@ -243,6 +246,45 @@ def test_missing_host_ssh_brute_force_counts(datasets: Datasets) -> None:
     ssh = conn.filter(pc.equal(conn["dst_port"], 22))
     assert ssh.num_rows == 17_813
     assert len(pc.unique(ssh["src_ip"])) == 767
+
+
+def _ssh_auth_success(text: bytes) -> Counter:
+    """auth_success values of a Zeek TSV ssh.log, read with plain Python."""
+    values: Counter = Counter()
+    column = None
+    for line in text.split(b"\n"):
+        if line.startswith(b"#fields\t"):
+            column = line.split(b"\t")[1:].index(b"auth_success")
+        elif line and not line.startswith(b"#") and column is not None:
+            values[line.split(b"\t")[column].decode()] += 1
+    return values
+
+
+def test_missing_host_ssh_log_is_auth_logon(datasets: Datasets) -> None:
+    got = datasets["missing_host"]
+    want: Counter = Counter()
+    for file, expected in got.expected.items():
+        if "/ssh." in file:
+            want.update(_ssh_auth_success(expected.text))
+    assert want["F"] == 3_630  # MANIFEST
+    logon = got.table("auth.logon")
+    outcomes = Counter(logon["outcome"].to_pylist())
+    assert outcomes == {"failure": want["F"], "unknown": want["-"]}
+    assert set(logon["action"].to_pylist()) == {"logon"}
+    assert set(logon["logon_type"].to_pylist()) == {"ssh"}
+    first = logon.filter(pc.equal(logon["outcome"], "failure")).slice(0, 1).to_pylist()[0]
+    assert first["dst_ip"] == "64.225.56.201" and first["dst_port"] == 22
+    assert {"uid", "client", "server", "direction"} <= set(extra_dict(first["extra"]))
+
+
+def test_stratosphere_ssh_logs(datasets: Datasets) -> None:
+    logon = datasets["stratosphere"].table("auth.logon")
+    json_ssh = logon.filter(pc.match_substring(logon["_source_file"], "004-zeek-scenario-ssh/ssh.log"))
+    assert json_ssh.num_rows == 396  # MANIFEST: JSON without auth_success
+    assert set(json_ssh["outcome"].to_pylist()) == {"unknown"}
+    assert set(json_ssh["attempts"].to_pylist()) == {0}  # auth_attempts is there, and 0
+    honeypot = logon.filter(pc.match_substring(logon["_source_file"], "006-zeek-scenario-ssh/ssh.log"))
+    assert Counter(honeypot["outcome"].to_pylist()) == {"success": 9, "failure": 1}  # MANIFEST
 
 
 def test_missing_host_ts_equals_source_to_the_microsecond(datasets: Datasets) -> None:

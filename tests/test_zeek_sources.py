@@ -165,16 +165,46 @@ def test_extra_columns_node_name_and_labels(zeek_fixtures: Path, lake: Path) -> 
     assert rows[0]["src_port"] == 52100  # columns are matched by name, not position
 
 
-def test_unknown_log_kind_is_skipped_not_warned(zeek_fixtures: Path, lake: Path) -> None:
-    report = ingest_file(zeek_fixtures / "unknown_log.log", lake)
+def test_unknown_log_kind_is_skipped_not_warned(zeek_fixtures: Path, tmp_path: Path, lake: Path) -> None:
+    src = tmp_path / "snmp.log"  # the ssh fixture relabelled as a kind no table takes
+    src.write_text((zeek_fixtures / "unknown_log.log").read_text().replace("#path\tssh", "#path\tsnmp"))
+    report = ingest_file(src, lake)
     assert (report.status, report.rows, report.skipped, report.warnings) == (
         "ingested",
         {},
-        {"zeek ssh": 3},
+        {"zeek snmp": 3},
         0,
     )
     assert lake_warnings(lake) == []
     assert not (lake / "net.conn").exists()
+
+
+def test_ssh_log_goes_to_auth_logon(zeek_fixtures: Path, tmp_path: Path, lake: Path) -> None:
+    src = zeek_fixtures / "unknown_log.log"  # an ssh.log: F with 1 and 3 attempts, unset with 0 attempts
+    report = ingest_file(src, lake)
+    assert (report.status, report.rows, report.skipped, report.warnings) == ("ingested", {"auth.logon": 3}, {}, 0)
+    rows = lake_rows(lake, "auth.logon")
+    got = [(r["src_ip"], r["src_port"], r["dst_ip"], r["dst_port"], r["outcome"], r["attempts"]) for r in rows]
+    assert got == [
+        ("170.64.237.193", 40000, "64.225.56.201", 22, "failure", 1),
+        ("170.64.237.193", 40002, "64.225.56.201", 22, "failure", 3),
+        ("203.0.113.50", 50000, "64.225.56.201", 22, "unknown", 0),
+    ]
+    assert {(r["action"], r["method"], r["logon_type"], r["host"]) for r in rows} == {("logon", "ssh", "ssh", None)}
+    assert extra_dict(rows[0]["extra"]) == {
+        "uid": "CsshA1", "version": "2", "client": "SSH-2.0-Go", "server": "SSH-2.0-OpenSSH_8.9p1",
+    }
+    # JSON, one record with auth_success true and no auth_attempts, one without either field
+    json_src = tmp_path / "ssh.json"
+    common = {"id.orig_h": "10.0.0.5", "id.orig_p": 50000, "id.resp_h": "10.0.0.9", "id.resp_p": 22}
+    json_src.write_text(
+        json.dumps({"ts": 1713484795.5, "uid": "Cj1", **common, "auth_success": True, "client": "SSH-2.0-x"}) + "\n"
+        + json.dumps({"ts": 1713484796.5, "uid": "Cj2", **common, "client": "SSH-2.0-Go"}) + "\n"
+    )
+    report = ingest_file(json_src, tmp_path / "lake2")
+    assert (report.source_format, report.rows, report.warnings) == ("zeek_json", {"auth.logon": 2}, 0)
+    rows = lake_rows(tmp_path / "lake2", "auth.logon")
+    assert [(r["outcome"], r["attempts"]) for r in rows] == [("success", 1), ("unknown", 1)]
 
 
 # ---------------------------------------------------------------- broken TSV

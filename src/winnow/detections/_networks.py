@@ -19,6 +19,9 @@ from winnow.errors import WinnowError
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+#: the private address space: RFC 1918 IPv4 and unique-local IPv6 (the default "internal" networks)
+PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+
 #: addresses that are never an external peer: loopback, link-local, multicast, broadcast, unspecified
 NOT_ROUTED = (
     "0.0.0.0/8",

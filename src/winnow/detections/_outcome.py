@@ -20,6 +20,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from winnow.detections._networks import PRIVATE, in_networks
+
 ESTABLISHED = ("SF", "S1", "S2", "S3")
 RESET = ("RSTO", "RSTR")
 UNCLEAR = ("OTH", "SH", "SHR")
@@ -71,16 +73,12 @@ def counts_as_failure(ok: ir.BooleanValue, proto: ir.StringValue, dport: ir.Inte
 
 
 def internal(ip: ir.StringValue) -> ir.BooleanValue:
-    """RFC 1918 IPv4 and unique-local / link-local IPv6 addresses."""
-    lowered = ip.lower()
-    return (
-        ip.startswith("10.")
-        | ip.startswith("192.168.")
-        | ip.re_search(r"^172\.(1[6-9]|2[0-9]|3[01])\.")
-        | lowered.startswith("fd")
-        | lowered.startswith("fc")
-        | lowered.startswith("fe80:")
-    ).fill_null(False)
+    """Private (RFC 1918, unique-local) or link-local: a local end when the sensor did not say.
+
+    Link-local counts as local here (a failure to reach one is a local failure, never an outside
+    campaign); rare_dest instead treats it as not routed at all.
+    """
+    return in_networks(ip, (*PRIVATE, "169.254.0.0/16", "fe80::/10")).fill_null(False)
 
 
 def as_int(flag: ir.BooleanValue) -> ir.IntegerValue:

@@ -91,7 +91,7 @@ class RareDestinations(Detector):
 
     def __init__(
         self,
-        internal_cidrs: tuple[str, ...] = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"),
+        internal_cidrs: tuple[str, ...] = _networks.PRIVATE,
         direction: str = "outbound",
         rare_hosts: int = 3,
         rare_share: float = 0.001,

@@ -44,7 +44,8 @@ def process_traffic(engine: Engine, window: Window | None = None, host: str | No
     )
     keys = ["host", "process_guid"]  # process_guid is never null here: the join falls back to host:pid
     per = t.group_by(keys).aggregate(
-        image=t.image.max(), pid=t.pid.max(), user=t.user.max(), connections=t.count(), bytes_out=t.bytes_out.sum(), bytes_in=t.bytes_in.sum(),
+        image=t.image.max(), pid=t.pid.max(), user=t.user.max(), connections=t.count(),
+        bytes_out=t.bytes_out.sum(), bytes_in=t.bytes_in.sum(),
         destinations=t.remote.nunique(), first_seen=t.ts.min(), last_seen=t.ts.max(),
         command_line=t.command_line.max(),
     )

@@ -75,9 +75,6 @@ def lake_lock(lake: Lake) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-_locked = lake_lock  # former name, still used by the collector
-
-
 def ingest(
     paths: list[str | Path],
     lake_path: str | Path | None = None,
@@ -157,7 +154,7 @@ def _ingest_one(item: InputFile, lake: Lake, manifest: Manifest, forced: Source 
                           message=f"same content as {known.file}, ingested {known.ingested_at}")
     moves = writer.close(sha256)
     if ctx.warnings:
-        moves.append(_write_warnings(lake, sha256, ingest_id, source.name, ctx))
+        moves.append(write_warnings(lake, sha256, ingest_id, source.name, ctx))
     entry = ManifestEntry(
         sha256=sha256, file=item.name, source_format=source.name, ingest_id=ingest_id,
         ingested_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), rows=dict(writer.rows),
@@ -196,7 +193,7 @@ def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: Fil
         raise failure[0]
 
 
-def _write_warnings(lake: Lake, digest: str, ingest_id: str, source_format: str, ctx: ParseContext):
+def write_warnings(lake: Lake, digest: str, ingest_id: str, source_format: str, ctx: ParseContext):
     from winnow.schema import get_table
 
     table = get_table("ingest_warnings")

@@ -97,7 +97,8 @@ AUTH_LOGON = Table(
     "sshd, PAM, sudo and Zeek ssh.",
     _WHO + (
         Column("action", S, "logon, logoff, explicit_credentials, special_privileges, user_created, tgt_request, "
-               "service_ticket, credential_validation, sudo, disconnect, session_open, session_close",
+               "service_ticket, credential_validation, setcred, sudo, disconnect, session_open, session_close, "
+               "invalid_user, pam_failure",
                "event.action", "activity_name"),
         Column("outcome", S, "success, failure or unknown", "event.outcome", "status"),
         Column("user", S, "account the logon was for (target user)", "user.name", "user.name"),
@@ -119,7 +120,8 @@ AUTH_LOGON = Table(
         Column("process", S, "process that handled the logon (sshd, lsass, sudo ...)", "process.name",
                "actor.process.name"),
         Column("pid", I64, "process id of the handler", "process.pid", "actor.process.pid"),
-        Column("attempts", I64, "attempts this row stands for (Zeek ssh auth_attempts; 1 otherwise)", "", "count"),
+        Column("attempts", I64, "authentication attempts this row stands for (Zeek ssh auth_attempts); 0 for rows "
+               "that echo or describe an attempt counted on another row (PAM after sshd, Invalid user)", "", "count"),
         Column("command", S, "sudo command line", "process.command_line", "process.cmd_line"),
     ),
 )

@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext
 from winnow.sources.coerce import build_extra, coerce
-from winnow.sources.zeek_fields import SENSOR_FIELDS, ZEEK_LOGS, canonical_field
+from winnow.sources.zeek_fields import DERIVED, SENSOR_FIELDS, ZEEK_LOGS, canonical_field
 
 
 def to_batch(
@@ -22,7 +22,8 @@ def to_batch(
     """Rename, type and pack Zeek columns into ``Batch`` rows of the table ``path`` maps to.
 
     Values that do not convert become null with a warning; rows without a timestamp are
-    dropped with a warning (they cannot be placed in time).
+    dropped with a warning (they cannot be placed in time). Columns a log implies rather than
+    names (ssh.log rows are logons) are filled by the log's ``DERIVED`` function.
     """
     table_name, mapping = ZEEK_LOGS[path]
     table = get_table(table_name)
@@ -48,6 +49,8 @@ def to_batch(
         for row, raw in bad:
             ctx.warn(int(lines[row]), f"field {col.name!r}: cannot read {str(raw)[:60]!r} as {col.type}", str(raw))
         out[col.name] = value
+    if path in DERIVED:
+        DERIVED[path](out, n)
     out["extra"] = build_extra(extra, n, set_sep)
     out["_line"] = pa.array(lines, pa.int64())
     out["sensor"] = sensor if sensor is not None else pa.nulls(n, pa.string())

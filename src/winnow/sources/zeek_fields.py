@@ -1,10 +1,15 @@
-"""Which Zeek log goes to which table, and how its fields are renamed.
+"""Which Zeek log goes to which table, how its fields are renamed, and which columns are derived.
 
 Shared by the TSV and JSON Zeek sources. Field names are Zeek's dotted ones; JSON pipelines
 that rewrite ``id.orig_h`` as ``id_orig_h`` are mapped back by :func:`canonical_field`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _ENDPOINTS = {
     "ts": "ts",
@@ -38,6 +43,11 @@ _SSL = {
     "subject": "subject", "issuer": "issuer", "validation_status": "validation_status",
     "ja3": "ja3", "ja3s": "ja3s", "cert_chain_fps": "cert_chain_fps",
 }
+#: ssh.log: ``uid`` has no auth.logon column and stays in ``extra`` with client, server, algorithms, direction
+_SSH = {
+    **{k: v for k, v in _ENDPOINTS.items() if k != "uid"},
+    "auth_success": "outcome", "auth_attempts": "attempts",
+}
 
 #: Zeek log path -> (table, {zeek field: column})
 ZEEK_LOGS: dict[str, tuple[str, dict[str, str]]] = {
@@ -46,7 +56,26 @@ ZEEK_LOGS: dict[str, tuple[str, dict[str, str]]] = {
     "dns": ("net.dns", {**_ENDPOINTS, **_DNS}),
     "http": ("net.http", {**_ENDPOINTS, **_HTTP}),
     "ssl": ("net.tls", {**_ENDPOINTS, **_SSL}),
+    "ssh": ("auth.logon", _SSH),
 }
+
+
+def _ssh_columns(columns: dict[str, pa.Array], n: int) -> None:
+    """ssh.log rows are logons: outcome from ``auth_success`` (T success, F failure, unset unknown);
+    ``attempts`` is ``auth_attempts``, 1 when the log has no such field or leaves it unset."""
+    flag = pc.utf8_lower(columns["outcome"])
+    columns["outcome"] = pc.fill_null(
+        pc.if_else(pc.is_in(flag, pa.array(["t", "true"])), "success",
+                   pc.if_else(pc.is_in(flag, pa.array(["f", "false"])), "failure", "unknown")),
+        "unknown",
+    )
+    columns["attempts"] = pc.fill_null(columns["attempts"], 1)
+    for name, value in (("action", "logon"), ("method", "ssh"), ("logon_type", "ssh")):
+        columns[name] = pa.repeat(pa.scalar(value, pa.string()), n)
+
+
+#: per log path: fills or rewrites table columns after renaming and typing (columns, rows) -> None
+DERIVED: dict[str, Callable[[dict[str, pa.Array], int], None]] = {"ssh": _ssh_columns}
 
 #: fields that name the sensor that wrote the record
 SENSOR_FIELDS = ("_node_name", "@system")
@@ -64,6 +93,8 @@ _SIGNATURES: tuple[tuple[str, frozenset[str]], ...] = (
     ("ssl", frozenset({"server_name", "cipher"})),
     ("ssl", frozenset({"ssl_history"})),
     ("ssl", frozenset({"version", "established", "resumed"})),
+    ("ssh", frozenset({"auth_attempts", "client"})),
+    ("ssh", frozenset({"auth_success", "client"})),
 )
 
 _UNDERSCORED = {k.replace(".", "_"): k for _, (_, m) in ZEEK_LOGS.items() for k in m if "." in k}
@@ -75,7 +106,7 @@ def canonical_field(name: str) -> str:
 
 
 OTHER_ZEEK_LOGS = frozenset(
-    "open_http open_ssl ssh x509 files notice weird dhcp dpd kerberos smb_files smb_mapping dce_rpc "
+    "open_http open_ssl x509 files notice weird dhcp dpd kerberos smb_files smb_mapping dce_rpc "
     "pe ntlm rdp sip snmp tunnel quic telemetry known_certs known_hosts known_services software capture_loss "
     "stats ntp ftp smtp mysql radius irc socks syslog loaded_scripts packet_filter reporter conn-summary "
     "analyzer ocsp modbus dnp3 signatures traceroute intel".split()

@@ -32,9 +32,9 @@ _PATH_KEYS = tuple(f'"{name}"'.encode() for name in PATH_FIELDS)
 class ZeekJson(Source):
     name: ClassVar[str] = "zeek_json"
     description: ClassVar[str] = (
-        "Zeek JSON logs (one object per line, dotted or underscored keys): conn, open_conn, dns, http, ssl"
+        "Zeek JSON logs (one object per line, dotted or underscored keys): conn, open_conn, dns, http, ssl, ssh"
     )
-    tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.open_conn", "net.dns", "net.http", "net.tls")
+    tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.open_conn", "net.dns", "net.http", "net.tls", "auth.logon")
 
     def sniff(self, head: bytes, filename: str) -> bool:
         first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]

@@ -79,8 +79,10 @@ class _Header:
 @register
 class ZeekTsv(Source):
     name: ClassVar[str] = "zeek_tsv"
-    description: ClassVar[str] = "Zeek ASCII logs (TSV with #fields/#types headers): conn, open_conn, dns, http, ssl"
-    tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.open_conn", "net.dns", "net.http", "net.tls")
+    description: ClassVar[str] = (
+        "Zeek ASCII logs (TSV with #fields/#types headers): conn, open_conn, dns, http, ssl, ssh"
+    )
+    tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.open_conn", "net.dns", "net.http", "net.tls", "auth.logon")
 
     def sniff(self, head: bytes, filename: str) -> bool:
         return head.lstrip(b"\xef\xbb\xbf").startswith(b"#separator")

@@ -1,0 +1,1 @@
+"""Live collectors: receive logs or flows over the network and write them into the lake."""

@@ -1,0 +1,138 @@
+"""Collect mapped Windows rows per table and turn them into typed Arrow batches.
+
+Times are parsed per batch with Arrow (ISO 8601 text; text without a zone is UTC, as Sysmon's
+``UtcTime`` is). Values that do not fit their column's type become null with a warning; rows
+without a usable time are dropped with a warning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from winnow.schema import get_table
+from winnow.sources.base import Batch, ParseContext
+from winnow.sources.coerce import coerce
+from winnow.sources.windows_map import Row
+
+BATCH_ROWS = 32_768
+_ZONE = r"(Z|z|[+-]\d\d:?\d\d)$"
+_TS_NS = pa.timestamp("ns", tz="UTC")
+_TS_US = pa.timestamp("us", tz="UTC")
+
+
+def parse_times(values: list[str | None]) -> tuple[pa.Array, list[int]]:
+    """ISO 8601 text to ``timestamp[us, UTC]``; return the array and the rows that did not parse."""
+    arr = pa.array(values, pa.string())
+    try:  # the usual case: ISO text with a zone and at most 6 fraction digits
+        return pc.cast(arr, _TS_US), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    zoned = pc.if_else(pc.match_substring_regex(arr, _ZONE), arr, pc.binary_join_element_wise(arr, "Z", ""))
+    try:  # no zone (Sysmon UtcTime, NXLog EventTime) or 100 ns digits (Windows FILETIME precision)
+        return pc.cast(pc.cast(zoned, _TS_NS), _TS_US, safe=False), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    out: list[dt.datetime | None] = []
+    bad: list[int] = []
+    for i, value in enumerate(values):
+        out.append(_one_time(value))
+        if out[-1] is None and value is not None:
+            bad.append(i)
+    return pa.array(out, _TS_US), bad
+
+
+def _one_time(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+        head, _, frac = text.partition(".")
+        if frac:  # fromisoformat takes at most 6 fraction digits: drop the 100 ns digit of Windows times
+            digits = len(frac) - len(frac.lstrip("0123456789"))
+            text = f"{head}.{frac[:min(digits, 6)]}{frac[digits:]}"
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+class TableRows:
+    """Rows for one table, kept as dicts until :meth:`batch` types them column by column."""
+
+    def __init__(self, table_name: str) -> None:
+        self.table = get_table(table_name)
+        self.rows: list[Row] = []
+        self.lines: list[int] = []
+
+    def add(self, row: Row, line: int) -> None:
+        self.rows.append(row)
+        self.lines.append(line)
+
+    def batch(self, ctx: ParseContext) -> Batch | None:
+        """Type the rows collected so far into a Batch (None when none is left) and start afresh."""
+        rows, lines = self.rows, np.asarray(self.lines, dtype=np.int64)
+        self.rows, self.lines = [], []
+        if not rows:
+            return None
+        out: dict[str, pa.Array] = {}
+        for col in self.table.columns:
+            values = [row.get(col.name) for row in rows]
+            if pa.types.is_timestamp(col.type):
+                out[col.name], bad = parse_times(values)
+                for i in bad:
+                    ctx.warn(int(lines[i]), f"field {col.name!r}: cannot read {str(values[i])[:60]!r} as a time",
+                             str(values[i]))
+            else:
+                out[col.name] = _typed(values, col.type, col.name, lines, ctx)
+        out["extra"] = pa.array([None if (e := row.get("extra")) is None
+                                 else json.dumps(e, ensure_ascii=False, separators=(",", ":")) for row in rows],
+                                pa.string())
+        out["_line"] = pa.array(lines, pa.int64())
+        data = pa.table(out)
+        has_ts = pc.is_valid(data["ts"])
+        if data["ts"].null_count:
+            for i in np.flatnonzero(~np.asarray(has_ts)):
+                ctx.warn(int(lines[i]), "no timestamp: row cannot be placed in time", "")
+            data = data.filter(has_ts)
+        return Batch(self.table.name, data) if data.num_rows else None
+
+
+def _typed(values: list, target: pa.DataType, name: str, lines: np.ndarray, ctx: ParseContext) -> pa.Array:
+    try:
+        return pa.array(values, target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    raw = pa.array([None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values], pa.string())
+    arr, bad = coerce(raw, target)
+    for i, value in bad:
+        ctx.warn(int(lines[i]), f"field {name!r}: cannot read {str(value)[:60]!r} as {target}", str(value))
+    return arr
+
+
+class RowSink:
+    """Rows of every table of one file; yields a table's batch whenever it holds ``batch_rows`` rows."""
+
+    def __init__(self, ctx: ParseContext, batch_rows: int = BATCH_ROWS) -> None:
+        self.ctx, self.batch_rows = ctx, batch_rows
+        self.tables: dict[str, TableRows] = {}
+
+    def add(self, table: str, row: Row, line: int) -> Batch | None:
+        """Add a row; return a full batch of its table when there is one to write."""
+        rows = self.tables.get(table)
+        if rows is None:
+            rows = self.tables[table] = TableRows(table)
+        rows.add(row, line)
+        return rows.batch(self.ctx) if len(rows.rows) >= self.batch_rows else None
+
+    def drain(self) -> Iterator[Batch]:
+        """Batches of whatever is left, table by table."""
+        for rows in self.tables.values():
+            batch = rows.batch(self.ctx)
+            if batch is not None:
+                yield batch

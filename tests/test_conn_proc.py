@@ -181,3 +181,33 @@ def test_cli_attribute_and_processes(scenario):
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert rows[0]["image"] == "C:\\evil.exe" and rows[0]["bytes_out"] == 6000
+
+
+def test_mordor_lsass_c2_is_attributed_to_the_payload(shared_data, tmp_path):
+    """Real data: Sysmon (MKT01) and Zeek of the Metasploit LSASS campaign; the Zeek capture was replayed
+    ~5.6 days after the endpoint logged it, so the host's clock shift must be found from the 5-tuples."""
+    campaign = shared_data / "mordor" / "lsass_campaign_01"
+    lake = tmp_path / "lake"
+    report = ingest_files([campaign / "metasploit_logonpasswords_lsass_memory_dump.zip",
+                           campaign / "metasploit_logonpasswords_lsass_memory_dump_zeek_logs.zip"], lake)
+    assert report.conn_proc is not None and report.conn_proc.shifts
+    shift = report.conn_proc.shifts["MKT01.pandalab.com"] / 1000
+    assert -483_300 < shift < -483_260
+    with connect("duckdb", lake) as engine:
+        t = engine.table("net.conn_proc")
+        rows = t.to_pyarrow().to_pylist()
+    c2 = [r for r in rows if r["dst_ip"] == "10.0.5.13" and r["dst_port"] == 8080 and r["match"] != "unmatched"]
+    assert c2 and {r["src_ip"] for r in c2} == {"192.168.1.41"}
+    payload = [r for r in c2 if r["image"].endswith("\\winx64_payload.exe")]
+    assert payload and all(r["pid"] == 1988 and r["host"] == "MKT01.pandalab.com" for r in payload)
+    assert sum(r["dst_bytes"] for r in payload) > 700_000  # the bytes come from Zeek
+    sides = len(rows)
+    got = sum(r["match"] in ("exact", "skew") for r in rows)
+    ambiguous = sum(r["match"] == "ambiguous" for r in rows)
+    assert got / sides >= 0.9 and ambiguous / sides <= 0.02, (got, ambiguous, sides)
+
+
+def ingest_files(paths, lake):
+    from winnow.ingest import ingest
+
+    return ingest(paths, lake)

@@ -11,7 +11,7 @@ from winnow.cli.options import lake_option
 @lake_option
 @click.option("--engine", "engine_url", default="duckdb", show_default=True,
               help="duckdb, spark (local mode) or spark://HOST:PORT.")
-@click.option("--tolerance", type=click.FloatRange(min=0), default=2.0, show_default=True,
+@click.option("--tolerance", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds an endpoint event may sit from the clock-corrected connection start.")
 @click.option("--full", is_flag=True, help="Rebuild every day, not only those whose inputs changed.")
 def attribute(lake: str | None, engine_url: str, tolerance: float, full: bool) -> None:

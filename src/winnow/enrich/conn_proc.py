@@ -45,7 +45,7 @@ class JoinParams:
             taken as the host's address.
     """
 
-    tolerance: float = 2.0
+    tolerance: float = 10.0
     search_window: float = 120.0
     exact_within: float = 1.0
     min_address_share: float = 0.5
@@ -56,13 +56,14 @@ def _ms(ts):
     return ts.epoch_seconds().floor().cast("int64") * 1000 + ts.millisecond().cast("int64")
 
 
-def _events(engine: Engine, window: Window):
-    proc = engine.table("proc.net", window)
+def _events(engine: Engine, window: Window, shifts: dict[str, int] | None = None, pad_ms: int = 0):
+    """proc.net rows as match candidates; ``e_ms`` is the endpoint time minus the host's coarse ``shifts``."""
+    proc = engine.table("proc.net", None if shifts else window)
     proc = proc.filter(proc.ts.notnull() & ((proc.family.isnull()) | (proc.family != "unix")))
     proc = proc.filter(proc.dst_ip.notnull() | proc.src_ip.notnull())
     key = ibis.coalesce(proc.process_guid, proc.host.concat(":", proc.pid.cast("string")))
-    return proc.select(
-        e_host=proc.host, e_ms=_ms(proc.ts), e_pid=proc.pid, e_guid=proc.process_guid, e_proc=key,
+    events = proc.select(
+        e_host=proc.host, e_raw_ms=_ms(proc.ts), e_pid=proc.pid, e_guid=proc.process_guid, e_proc=key,
         e_image=proc.image, e_user=proc.user, e_proto=proc.proto.lower(),
         e_src=proc.src_ip, e_sport=proc.src_port, e_dst=proc.dst_ip, e_dport=proc.dst_port,
         e_side=ibis.cases((proc.direction == "inbound", "dst"), else_="src"),
@@ -70,6 +71,60 @@ def _events(engine: Engine, window: Window):
         proc.host.fill_null(""), "|", key.fill_null(""), "|", _ms(proc.ts).cast("string"), "|",
         proc.dst_ip.fill_null(""), ":", proc.dst_port.cast("string").fill_null(""), "|",
         proc.src_ip.fill_null(""), ":", proc.src_port.cast("string").fill_null("")))
+    if not shifts:
+        return events.mutate(e_shift=ibis.literal(0, "int64"), e_ms=events.e_raw_ms)
+    table = ibis.memtable(pa.table({"s_host": pa.array(list(shifts), pa.string()),
+                                    "s_ms": pa.array(list(shifts.values()), pa.int64())}))
+    joined = events.left_join(table, events.e_host == table.s_host)
+    events = joined.select(*[events[c] for c in events.columns], e_shift=ibis.coalesce(table.s_ms, 0))
+    events = events.mutate(e_ms=events.e_raw_ms - events.e_shift)
+    since = _window_ms(window.since)
+    until = _window_ms(window.until)
+    if since is not None:
+        events = events.filter(events.e_ms >= since - pad_ms)
+    if until is not None:
+        events = events.filter(events.e_ms < until + pad_ms)
+    return events
+
+
+def _window_ms(value) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def sensor_shifts(engine: Engine, params: JoinParams) -> dict[str, int]:
+    """Whole-second clock offsets (ms) of hosts whose endpoint clock is far from the network sensor's.
+
+    Replayed captures and machines with a wrong clock put endpoint events minutes or days away
+    from the connections they describe, out of reach of the search window. Events that know the
+    full 5-tuple are matched on it alone (ephemeral source ports make it nearly unique); when the
+    median offset (whole seconds) of a host's matches exceeds the search window and most matches lie
+    within the search window of it, the median is the host's shift. Computed over the whole lake.
+    """
+    events, conns = _events(engine, Window()), _conns(engine, Window())
+    full = events.filter(events.e_src.notnull() & events.e_sport.notnull() & events.e_dst.notnull()
+                         & events.e_dport.notnull())
+    pairs = full.join(conns, [full.e_src == conns.src_ip, full.e_sport == conns.src_port,
+                              full.e_dst == conns.dst_ip, full.e_dport == conns.dst_port])
+    pairs = pairs.mutate(sec=((pairs.e_ms - pairs.c_ms) / 1000.0).round().cast("int64"))
+    hist = pairs.group_by(["e_host", "sec"]).aggregate(n=pairs.e_id.nunique())
+    totals = pairs.group_by("e_host").aggregate(total=pairs.e_id.nunique())
+    counts: dict[str, list[tuple[int, int]]] = {}
+    total = {r["e_host"]: r["total"] for r in fetch(totals).to_pylist()}
+    for row in fetch(hist).to_pylist():
+        counts.setdefault(row["e_host"], []).append((row["n"], row["sec"]))
+    shifts = {}
+    for host, options in counts.items():
+        options.sort(key=lambda o: o[1])
+        half, run, median = sum(n for n, _ in options) / 2, 0, options[-1][1]
+        for n, sec in options:
+            run += n
+            if run >= half:
+                median = sec
+                break
+        near = sum(n for n, sec in options if abs(sec - median) <= params.search_window)
+        if abs(median) > params.search_window and near >= max(3, params.min_address_share * total[host]):
+            shifts[host] = median * 1000
+    return shifts
 
 
 def _conns(engine: Engine, window: Window):
@@ -149,17 +204,23 @@ def host_offsets(candidates) -> dict[str, int]:
     return offsets
 
 
-def attribute(engine: Engine, window: Window | None = None, params: JoinParams | None = None) -> pa.Table | None:
-    """The ``net.conn_proc`` rows for connections starting in ``window`` (None when either side is missing)."""
+def attribute(engine: Engine, window: Window | None = None, params: JoinParams | None = None,
+              shifts: dict[str, int] | None = None) -> pa.Table | None:
+    """The ``net.conn_proc`` rows for connections starting in ``window`` (None when either side is missing).
+
+    ``shifts`` are per-host coarse clock offsets from :func:`sensor_shifts` (computed when not given).
+    """
     params = params or JoinParams()
     window = window or Window()
     if engine.table("proc.net") is None or engine.table("net.conn") is None:
         return None
     import datetime as dt
 
+    shifts = sensor_shifts(engine, params) if shifts is None else shifts
     pad = dt.timedelta(seconds=params.search_window + params.tolerance)
     wide = Window(window.since - pad if window.since else None, window.until + pad if window.until else None)
-    events, conns = _events(engine, wide), _conns(engine, window)
+    events = _events(engine, wide, shifts, int(pad.total_seconds() * 1000))
+    conns = _conns(engine, window)
     addresses = _host_addresses(events, conns, params)
     addresses = ibis.memtable(fetch(addresses))  # small: one row per instrumented host address
     search = _candidates(events, conns, addresses, int(params.search_window * 1000))
@@ -178,19 +239,20 @@ def attribute(engine: Engine, window: Window | None = None, params: JoinParams |
     best = ranked.filter(ranked.conn_rank == 0)
     quality = ibis.cases(
         ((best.processes > 1) | (best.event_rank > 0), "ambiguous"),
-        (best.full & (best.dt.abs() <= int(params.exact_within * 1000)), "exact"),
+        (best.full & ((best.dt + best.e_shift).abs() <= int(params.exact_within * 1000)), "exact"),
         else_="skew",
     )
     matched = best.select(
         "uid", "e_side", host=best.e_host, pid=best.e_pid, process_guid=best.e_proc, image=best.e_image,
-        user=best.e_user, match=quality, skew_s=best.dt.cast("float64") / 1000.0, candidates=best.processes,
+        user=best.e_user, match=quality, skew_s=(best.dt + best.e_shift).cast("float64") / 1000.0,
+        candidates=best.processes,
     )
     return _with_unmatched(engine, events, conns, addresses, matched, params)
 
 
 def _with_unmatched(engine: Engine, events, conns, addresses, matched, params: JoinParams) -> pa.Table:
     """Add connection sides at instrumented addresses with no match, then the command lines."""
-    span = events.group_by("e_host").aggregate(first=events.e_ms.min(), last=events.e_ms.max())
+    span = events.group_by("e_host").aggregate(first=events.e_ms.min(), last=events.e_ms.max())  # corrected times
     addr = addresses.join(span, addresses.host == span.e_host).select("host", "address", "first", "last")
     slack = int((params.search_window + params.tolerance) * 1000)
     sides = []

@@ -1,7 +1,8 @@
 """Keep ``net.conn_proc`` in the lake up to date, one UTC day at a time.
 
 A day of ``net.conn_proc`` depends on that day's ``net.conn`` parts, the ``proc.net`` parts of the
-day and its neighbours (clock skew and connections across midnight) and the ``proc.exec`` parts up
+day and its neighbours (clock skew and connections across midnight; for a host whose clock is days
+off, see ``sensor_shifts``, the days its shifted events fall on) and the ``proc.exec`` parts up
 to the next day (command lines of processes started earlier). Each built day records a fingerprint
 of those inputs (part names and sizes; parts are content-named, so a changed input has a new name)
 in ``_derived/net.conn_proc.json``; a refresh rebuilds only the days whose fingerprint changed, so
@@ -22,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from winnow.enrich.conn_proc import JoinParams, attribute
+from winnow.enrich.conn_proc import JoinParams, attribute, sensor_shifts
 from winnow.lake import Lake
 
 TABLE = "net.conn_proc"
@@ -37,6 +38,8 @@ class RefreshReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     matches: dict[str, int] = field(default_factory=dict)
+    #: per-host coarse clock offsets (ms) found, for hosts far from the network sensor's clock
+    shifts: dict[str, int] = field(default_factory=dict)
 
 
 def _days(lake: Lake, table: str) -> set[dt.date]:
@@ -54,11 +57,23 @@ def _parts(lake: Lake, table: str, days: list[dt.date]) -> list[str]:
     return out
 
 
-def _fingerprint(lake: Lake, day: dt.date, exec_days: set[dt.date], params: JoinParams) -> str:
-    near = [day + dt.timedelta(days=k) for k in (-1, 0, 1)]
+def _near(day: dt.date, day_shifts: set[int]) -> list[dt.date]:
+    """Endpoint days whose events can describe connections of ``day`` (neighbours, and shifted clocks)."""
+    return sorted({day + dt.timedelta(days=k + s) for k in (-1, 0, 1) for s in day_shifts})
+
+
+def _fingerprint(lake: Lake, day: dt.date, exec_days: set[dt.date], params: JoinParams,
+                 shifts: dict[str, int]) -> str:
+    near = _near(day, _day_shifts(shifts))
     inputs = (_parts(lake, "net.conn", [day]) + _parts(lake, "proc.net", near)
-              + _parts(lake, "proc.exec", sorted(d for d in exec_days if d <= near[-1])) + [repr(params)])
+              + _parts(lake, "proc.exec", sorted(d for d in exec_days if d <= near[-1]))
+              + [repr(params), json.dumps(shifts, sort_keys=True)])
     return hashlib.sha256("\n".join(inputs).encode()).hexdigest()
+
+
+def _day_shifts(shifts: dict[str, int]) -> set[int]:
+    """Whole days by which endpoint clocks are ahead of the network's (0 always included)."""
+    return {0} | {round(ms / 86_400_000) for ms in shifts.values()}
 
 
 def _state_path(lake: Lake) -> Path:
@@ -86,18 +101,33 @@ def refresh_conn_proc(lake: Lake, engine_url: str = "duckdb", params: JoinParams
 
     The caller holds the lake's lock (``winnow ingest`` calls this at the end of its run).
     """
-    from winnow.engine import Window, connect
+    from winnow.engine import connect
 
     params = params or JoinParams()
     report = RefreshReport()
     proc_days, conn_days = _days(lake, "proc.net"), _days(lake, "net.conn")
     exec_days = _days(lake, "proc.exec")
-    wanted = {d + dt.timedelta(days=k) for d in proc_days for k in (-1, 0, 1)} & conn_days
+    if not proc_days or not conn_days:
+        return report
+    with connect(engine_url, lake) as engine:
+        shifts = sensor_shifts(engine, params)
+        report.shifts = shifts
+        day_shifts = _day_shifts(shifts)
+        wanted = {d - dt.timedelta(days=s) + dt.timedelta(days=k)
+                  for d in proc_days for s in day_shifts for k in (-1, 0, 1)} & conn_days
+        _refresh_days(lake, engine, wanted, exec_days, params, shifts, full, report)
+    return report
+
+
+def _refresh_days(lake: Lake, engine, wanted: set[dt.date], exec_days: set[dt.date], params: JoinParams,
+                  shifts: dict[str, int], full: bool, report: RefreshReport) -> None:
+    from winnow.engine import Window
+
     state_path = _state_path(lake)
     state = {} if full or not state_path.exists() else json.loads(state_path.read_text())
     todo = []
     for day in sorted(wanted):
-        fingerprint = _fingerprint(lake, day, exec_days, params)
+        fingerprint = _fingerprint(lake, day, exec_days, params, shifts)
         if state.get(day.isoformat()) == fingerprint:
             report.unchanged += 1
         else:
@@ -106,22 +136,19 @@ def refresh_conn_proc(lake: Lake, engine_url: str = "duckdb", params: JoinParams
         (lake.partition(TABLE, day.isoformat()) / PART).unlink(missing_ok=True)
         state.pop(day.isoformat(), None)
         report.removed.append(day.isoformat())
-    if todo:
-        with connect(engine_url, lake) as engine:
-            for day, fingerprint in todo:
-                since = dt.datetime.combine(day, dt.time(), dt.UTC)
-                data = attribute(engine, Window(since, since + dt.timedelta(days=1)), params)
-                _write_day(lake, day, data)
-                state[day.isoformat()] = fingerprint
-                report.built.append(day.isoformat())
-                if data is not None:
-                    for quality, n in zip(*_counts(data), strict=True):
-                        report.matches[quality] = report.matches.get(quality, 0) + n
+    for day, fingerprint in todo:
+        since = dt.datetime.combine(day, dt.time(), dt.UTC)
+        data = attribute(engine, Window(since, since + dt.timedelta(days=1)), params, shifts)
+        _write_day(lake, day, data)
+        state[day.isoformat()] = fingerprint
+        report.built.append(day.isoformat())
+        if data is not None:
+            for quality, n in zip(*_counts(data), strict=True):
+                report.matches[quality] = report.matches.get(quality, 0) + n
     state_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = state_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=0, sort_keys=True))
     os.replace(tmp, state_path)
-    return report
 
 
 def _counts(data: pa.Table) -> tuple[list[str], list[int]]:

@@ -1,4 +1,4 @@
-"""winnow simulate --out DIR [--hosts N] [--days D] [--seed S]"""
+"""winnow simulate --out DIR [--hosts N] [--days D] [--seed S] [--endpoint-share F] [--clock-skew S]"""
 
 from __future__ import annotations
 
@@ -13,13 +13,28 @@ from winnow.cli.progress import progress_bar
 @click.option("--days", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--start", default="2026-11-02", show_default=True, help="First simulated UTC day.")
-def simulate(out: str, hosts: int, days: int, seed: int, start: str) -> None:
-    """Write realistic Zeek logs (conn, dns, http, ssl) of an enterprise with planted attacks and truth.json."""
+@click.option("--endpoint-share", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="Share of workstations with endpoint logs (half Sysmon JSON, half auditd); 0 for none.")
+@click.option("--clock-skew", type=click.FloatRange(min=0.0), default=3.0, show_default=True,
+              help="Bound (s) of each instrumented host's clock offset; events add up to 0.5 s jitter.")
+@click.option("--endpoint-loss", type=click.FloatRange(0.0, 1.0), default=0.02, show_default=True,
+              help="Share of endpoint network events not logged.")
+def simulate(out: str, hosts: int, days: int, seed: int, start: str, endpoint_share: float, clock_skew: float,
+             endpoint_loss: float) -> None:
+    """Write realistic Zeek logs (conn, dns, http, ssl) of an enterprise with planted attacks and truth.json.
+
+    Instrumented workstations also get endpoint logs (endpoint/<day>/sysmon.json and audit.log) and
+    endpoint_truth.parquet names the process behind each of their connections.
+    """
     from winnow.sim import simulate as run
 
     with progress_bar("simulating") as update:
-        summary = run(out, hosts=hosts, days=days, seed=seed, start=start, progress=update)
+        summary = run(out, hosts=hosts, days=days, seed=seed, start=start, progress=update,
+                      endpoint_share=endpoint_share, clock_skew=clock_skew, endpoint_loss=endpoint_loss)
     rows = summary.get("rows", {})
+    counts = summary.get("endpoint", {}).get("counts", {})
+    events = {k: v for k, v in counts.items() if k.startswith(("sysmon", "auditd")) and v}
+    endpoint = f", endpoint events {', '.join(f'{k} {v:,}' for k, v in events.items())}" if events else ""
     click.echo(
-        f"wrote {', '.join(f'{k} {v:,}' for k, v in rows.items())} rows and truth.json to {out}", err=True
+        f"wrote {', '.join(f'{k} {v:,}' for k, v in rows.items())} rows{endpoint} and truth.json to {out}", err=True
     )

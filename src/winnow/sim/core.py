@@ -19,6 +19,7 @@ import numpy as np
 from winnow.sim import attacks, dns, frames
 from winnow.sim.browsing import apps, browsing, plan_browsing
 from winnow.sim.context import DayChunk
+from winnow.sim.endpoint import EndpointSim
 from winnow.sim.frames import Traffic
 from winnow.sim.internal import internal, plan_internal
 from winnow.sim.internet import build_internet
@@ -84,8 +85,11 @@ def simulate(
     seed: int = 0,
     start: str = "2026-11-02",
     progress: Callable[[int, int], None] | None = None,
+    endpoint_share: float = 0.5,
+    clock_skew: float = 3.0,
+    endpoint_loss: float = 0.02,
 ) -> dict:
-    """Simulate `hosts` workstations for `days` UTC days and write Zeek logs plus truth.json.
+    """Simulate `hosts` workstations for `days` UTC days and write Zeek logs, endpoint logs and truth.
 
     Args:
         out: output folder; logs go to `out/zeek/<YYYY-MM-DD>/{conn,dns,http,ssl}.log`.
@@ -93,6 +97,11 @@ def simulate(
         days: number of consecutive days starting at `start` (ISO date, UTC).
         seed: everything random derives from it; same arguments give identical files.
         progress: called as `progress(done, total)` after each unit of work.
+        endpoint_share: share of workstations with endpoint logging (half Sysmon, half auditd) written to
+            `out/endpoint/<date>/{sysmon.json,audit.log}`, with `out/endpoint_truth.parquet` naming the
+            process of each of their connections (see `winnow.sim.endpoint`); 0 writes none.
+        clock_skew: bound in seconds of each instrumented host's clock offset.
+        endpoint_loss: share of endpoint network events not logged.
 
     Returns:
         Summary: rows per log, seconds taken, the log files and the truth path.
@@ -108,11 +117,14 @@ def simulate(
     chunks = [np.arange(lo, min(lo + CHUNK_HOSTS, total_hosts)) for lo in range(0, total_hosts, CHUNK_HOSTS)]
     units, done = len(chunks) * days + len(LOGS) * days, 0
     spill = HourSpill(out / ".winnow-sim-tmp", start)
+    endpoint = EndpointSim(world, out, endpoint_share, clock_skew, endpoint_loss)
     counts: dict[str, int] = {}
     try:
         for day in range(days):
             for ci, chunk in enumerate(chunks):
-                traffic = generate(DayChunk(world, day, ci, chunk))
+                ctx = DayChunk(world, day, ci, chunk)
+                traffic = generate(ctx)
+                endpoint.observe(ctx, traffic)
                 for log in LOGS:
                     spill.spill(log, day, ci, frames.to_table(log, frames.concat(log, traffic.frames[log])))
                 for key, n in traffic.counts.items():
@@ -135,6 +147,7 @@ def simulate(
                     progress(done, units)
     finally:
         spill.cleanup()
+        endpoint_summary = endpoint.close()
     attacks.add_counts(world, counts)
     truth.update(
         {
@@ -145,6 +158,7 @@ def simulate(
             "internal_cidr": "10.0.0.0/8",
             "servers": {role: world.ips[i] for role, i in world.server_ip.items()},
             "hard_negatives": _hard_negatives(world),
+            "endpoint": endpoint_summary,
         }
     )
     truth_path = out / "truth.json"
@@ -158,4 +172,5 @@ def simulate(
         "hosts": hosts,
         "days": days,
         "seed": seed,
+        "endpoint": {k: endpoint_summary[k] for k in ("counts", "files", "truth")},
     }

@@ -196,3 +196,40 @@ def test_mordor_lsass_sysmon_network(lsass) -> None:
     c2 = lake.query("SELECT DISTINCT image, src_ip, direction FROM {proc.net} "
                     "WHERE dst_ip = '10.0.5.13' AND dst_port = 8080")
     assert ("C:\\Users\\stevie.marie\\Downloads\\winx64_payload.exe", "192.168.1.41", "outbound") in c2
+
+
+# ---------------------------------------------------------------- column-wise and record-by-record paths
+
+
+def _parse_all(path: Path) -> tuple[dict[str, list[dict]], list[tuple]]:
+    from winnow.sources import ParseContext, get_source
+
+    ctx = ParseContext(str(path))
+    tables: dict[str, list[dict]] = {}
+    with open(path, "rb") as fh:
+        for batch in get_source("evtx").parse(fh, ctx):
+            tables.setdefault(batch.table, []).extend(batch.data.to_pylist())
+    rows = {t: sorted(r, key=lambda row: row["_line"]) for t, r in tables.items()}
+    return rows, [(w.line, w.reason) for w in ctx.warnings]
+
+
+@pytest.mark.parametrize("name", ["security.evtx", "system.evtx", "sysmon.evtx",
+                                  "sample_with_a_bad_chunk_magic.evtx"])
+def test_column_wise_path_matches_record_by_record(shared_data: Path, monkeypatch, name: str) -> None:
+    """The block decoder (Arrow) and the per-record fallback give the same rows and warnings."""
+    import pyarrow as pa
+
+    from winnow.sources import evtx_file
+
+    path = shared_data / "evtx-parser-corpus" / name
+    fast, fast_warnings = _parse_all(path)
+
+    def refuse(heads):
+        raise pa.ArrowInvalid("forced record-by-record path")
+
+    monkeypatch.setattr(evtx_file, "_read_system", refuse)
+    slow, slow_warnings = _parse_all(path)
+    assert fast_warnings == slow_warnings
+    assert set(fast) == set(slow) and len(fast["win.event"]) == CORPUS_RECORDS[name]
+    for table in fast:
+        assert fast[table] == slow[table], table

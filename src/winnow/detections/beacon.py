@@ -16,6 +16,7 @@ import math
 from typing import ClassVar
 
 import ibis
+import numpy as np
 import pyarrow as pa
 
 from winnow.detections._beacon_stats import channel_stats
@@ -143,7 +144,10 @@ class Beacon(Detector):
             n=c.count(), first_seen=c.ts.min(), last_seen=c.ts.max(), inbound=(~is_internal).all(),
             proto=c.proto.max(),
         )
-        limit_hosts = max(2, int(self.max_prevalence * active))
+        # a channel's score is at most its prevalence factor 1 - log(hosts) / log(fleet): destinations
+        # reached by more than fleet ** (1 - min_score) hosts can never score min_score, so skip them early
+        reachable = math.floor(max(active, SMALL_FLEET) ** (1.0 - self.min_score))
+        limit_hosts = max(2, min(int(self.max_prevalence * active), reachable))
         candidates = pairs.filter(pairs.n >= self.min_callbacks).join(dst_prevalence, "dst_ip").join(
             src_reach, "src_ip"
         )
@@ -210,23 +214,26 @@ class Beacon(Detector):
         candidates = channels.filter((channels.n >= self.min_callbacks) & (channels.addresses >= 2))
         candidates = candidates.join(per_name, "name")
         candidates = candidates.filter(candidates.name_hosts <= limit_hosts)
-        per_address = named.group_by(["src_ip", "name", "dst_ip"]).aggregate(k=named.count())
-        ranked = per_address.mutate(
-            rank=ibis.row_number().over(group_by=["src_ip", "name"], order_by=[ibis.desc("k"), "dst_ip"])
-        )
-        top = ranked.filter(ranked["rank"] == 0).select("src_ip", "name", top_dst="dst_ip")
-        context = {(r["src_ip"], r["name"]): r
-                   for r in fetch(candidates.join(top, ["src_ip", "name"])).to_pylist()}
+        context = {(r["src_ip"], r["name"]): r for r in fetch(candidates).to_pylist()}
         if not context:
             return []
         sizes = c.filter(c.uid.notnull()).select("uid", "src_bytes", "dst_bytes")
         rows = named.join(candidates.select("src_ip", "name"), ["src_ip", "name"])
         rows = rows.left_join(sizes, rows.uid == sizes.uid).select(
-            rows.src_ip, rows.name, rows.ts, sizes.src_bytes, sizes.dst_bytes, rows.dst_port
+            rows.src_ip, rows.name, rows.ts, sizes.src_bytes, sizes.dst_bytes, rows.dst_port, rows.dst_ip
         )
-        schema = pa.schema([("name", pa.string()) if f.name == "dst_ip" else f for f in _STATS])
-        stats = engine.map_groups(rows, ["src_ip", "name"], ["ts", "src_bytes", "dst_bytes", "dst_port"],
-                                  per_channel, schema)
+
+        def per_name_channel(key, cols):
+            out = per_channel(key, cols)
+            if out:  # the channel is reported against its most used address (ties: the smallest)
+                addresses, counts = np.unique(cols["dst_ip"].astype(str), return_counts=True)
+                out[0]["top_dst"] = str(addresses[np.argmax(counts)])
+            return out
+
+        schema = pa.schema([("name", pa.string()) if f.name == "dst_ip" else f for f in _STATS]
+                           + [("top_dst", pa.string())])
+        stats = engine.map_groups(rows, ["src_ip", "name"], ["ts", "src_bytes", "dst_bytes", "dst_port", "dst_ip"],
+                                  per_name_channel, schema)
         findings = []
         for s in stats.to_pylist():
             if s["period_s"] < self.min_period or s["src_bytes_median"] + s["dst_bytes_median"] <= 0:
@@ -236,7 +243,7 @@ class Beacon(Detector):
             names = {"sni": None, "http_host": None, "sni_hosts": None, "http_host_hosts": None,
                      alias: s["name"], f"{alias}_hosts": hosts}
             ctx = {**ctx, **names, "hosts_contacting_dst": hosts, "proto": "tcp", "inbound": False}
-            channel = {**s, "dst_ip": ctx["top_dst"]}
+            channel = {**s, "dst_ip": s["top_dst"]}
             finding = self._finding(channel, ctx, active, 1, name=s["name"], addresses=int(ctx["addresses"]))
             if finding.score >= self.min_score:
                 findings.append(finding)

@@ -53,7 +53,8 @@ class FileWriter:
         self.rows: dict[str, int] = {}
 
     def _tmp_path(self, table: str, day: str) -> Path:
-        return self.lake.tmp_dir / self.ingest_id / table / f"day={day}" / f"{self.part}.parquet"
+        # flat: one folder per ingest run, not one per table and day (fewer mkdir/rmdir per small file)
+        return self.lake.tmp_dir / self.ingest_id / f"{self.part}~{table}~{day}.parquet"
 
     def final_path(self, table: str, day: str, sha256: str) -> Path:
         return self.lake.partition(table, day) / f"{sha256[:32]}.parquet"

@@ -1,17 +1,24 @@
 """Windows EVTX files, read with the Rust ``evtx`` package (pyevtx-rs).
 
-The stream is spooled to a temporary file (the parser wants a seekable file; ours may be a
-hashing pipe) and read with ``records_json``. A damaged chunk or record becomes one warning and
-reading goes on, so dirty files (more chunks than the header says) and files with bad chunks
-give every record that can be recovered. ``_line`` is the record's 1-based position among the
-records read from the file.
+The stream is read into memory (or, past 64 MB, spooled to a temporary file: the parser wants a
+seekable file and ours may be a hashing pipe) and read with ``records_json`` as compact JSON, one
+line per record. A damaged chunk or record becomes one warning and reading goes on, so dirty files (more chunks than the
+header says) and files with bad chunks give every record that can be recovered. ``_line`` is the
+record's 1-based position among the records read from the file.
 
-Only the ``System`` part of a record is decoded for events no table maps; the event data is
-kept as the JSON text the parser rendered (``win.event.data``), so no re-encoding is needed.
+Records are handled a block at a time, column by column, with no per-record decoding in Python:
+each record's text is split (in Arrow) at ``},"EventData":`` into the ``System`` part and the event
+data; the ``System`` parts are read as one NDJSON buffer by Arrow's JSON reader against a fixed
+schema, and the event data text is kept as it is for ``win.event.data``. Only events that a table
+maps (Sysmon 1/3/5/11/22, Security 4688 and logon events) have their event data decoded, for the
+mapping functions of :mod:`winnow.sources.windows_map`. Records of another layout (UserData,
+RenderingInfo, ...) and blocks whose ``System`` parts do not fit the schema (a damaged record with
+text where a number belongs, an unknown field) take the record-by-record path, with the same result.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -20,15 +27,65 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, ClassVar
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
 from winnow.sources.base import Batch, ParseContext, Source
 from winnow.sources.registry import register
-from winnow.sources.windows_map import EventHeader, Row, map_event, to_int, win_event_row
-from winnow.sources.windows_rows import RowSink
+from winnow.sources.windows_map import (
+    SECURITY,
+    SECURITY_EVENTS,
+    SYSMON,
+    SYSMON_EVENTS,
+    EventHeader,
+    Row,
+    map_event,
+    mapper,
+    to_int,
+    win_event_row,
+)
+from winnow.sources.windows_rows import RowSink, typed_batch
 
 MAGIC = b"ElfFile\x00"
-_SYSTEM = '"System":'
 _DATA = '},"EventData":'
+_EVENT_ID = '"EventID":{'
 _SPOOL_CHUNK = 8 << 20
+#: files up to this size are parsed from memory; larger ones are spooled to a temporary file
+SPOOL_IN_MEMORY = 64 << 20
+#: records decoded together (the whole file when it is smaller)
+BLOCK_RECORDS = 8192
+
+_S, _I = pa.string(), pa.int64()
+
+
+def _attributes(**fields: pa.DataType) -> pa.DataType:
+    """An element that has only XML attributes, as pyevtx-rs renders it: ``{"#attributes": {...}}``."""
+    return pa.struct([("#attributes", pa.struct(list(fields.items())))])
+
+
+#: every field the System part may have; any other field (or another type) sends the block to the slow path
+_SYSTEM = pa.struct([
+    ("Provider", _attributes(Name=_S, Guid=_S, EventSourceName=_S)),
+    ("EventID", _I),
+    # an EventID with attributes, renamed from "EventID" before reading so both forms fit one schema
+    ("EventIDx", pa.struct([("#attributes", pa.struct([("Qualifiers", _I)])), ("#text", _I)])),
+    ("Version", _I), ("Level", _I), ("Task", _I), ("Opcode", _I), ("Keywords", _S),
+    ("TimeCreated", _attributes(SystemTime=_S)),
+    ("EventRecordID", _I),
+    ("Correlation", _attributes(ActivityID=_S, RelatedActivityID=_S)),
+    ("Execution", _attributes(ProcessID=_I, ThreadID=_I)),
+    ("Channel", _S), ("Computer", _S),
+    ("Security", _attributes(UserID=_S)),
+])
+_HEAD_SCHEMA = pa.schema([("Event", pa.struct([("#attributes", pa.struct([("xmlns", _S)])), ("System", _SYSTEM)]))])
+_HEAD_OPTIONS = pj.ParseOptions(explicit_schema=_HEAD_SCHEMA, unexpected_field_behavior="error",
+                                newlines_in_values=False)
+#: stands in for a record of another layout in the vectorized pass (its rows come from the slow path)
+_PLACEHOLDER = '{"Event":{"System":{' + _DATA + "null}}"
+_SYSMON_IDS = pa.array(sorted(SYSMON_EVENTS), _I)
+_SECURITY_IDS = pa.array(sorted(SECURITY_EVENTS), _I)
 
 
 @register
@@ -45,56 +102,218 @@ class EvtxFile(Source):
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         sink = RowSink(ctx)
         with _spooled(stream) as path:
-            for line, record in _records(path, ctx):
-                for table, row in _rows(record, line, ctx):
-                    batch = sink.add(table, row, line)
-                    if batch is not None:
-                        yield batch
+            for first, records in _blocks(path, ctx):
+                yield from _block(records, first, ctx, sink)
         yield from sink.drain()
 
 
 @contextmanager
-def _spooled(stream: BinaryIO) -> Iterator[str]:
-    """Copy the stream to a temporary file and give its path (removed afterwards)."""
+def _spooled(stream: BinaryIO, in_memory: int = SPOOL_IN_MEMORY) -> Iterator[str | BinaryIO]:
+    """The stream as something the parser can seek in: in memory when small, else a temporary file's path."""
+    head = stream.read(in_memory + 1)
+    if len(head) <= in_memory:
+        yield io.BytesIO(head)
+        return
     handle, path = tempfile.mkstemp(prefix="winnow-", suffix=".evtx")
     try:
         with os.fdopen(handle, "wb") as out:
+            out.write(head)
+            del head
             shutil.copyfileobj(stream, out, _SPOOL_CHUNK)
         yield path
     finally:
         os.unlink(path)
 
 
-def _records(path: str, ctx: ParseContext) -> Iterator[tuple[int, dict]]:
-    """``(position, record)`` of every record that can be read; damage becomes warnings."""
+def _blocks(path: str | BinaryIO, ctx: ParseContext, size: int = BLOCK_RECORDS) -> Iterator[tuple[int, list]]:
+    """``(position of the first record, records)`` of every record that can be read; damage becomes warnings."""
     from evtx import PyEvtxParser
 
     try:
-        records = PyEvtxParser(path, separate_json_attributes=True).records_json()
+        records = PyEvtxParser(path, indent=False).records_json()
     except (RuntimeError, OSError, ValueError) as exc:
         ctx.warn(None, f"not a readable EVTX file: {exc}")
         return
+    block: list[dict] = []
     position = 0
     while True:
         try:
-            record = next(records)
+            block.append(next(records))
         except StopIteration:
-            return
+            break
         except (RuntimeError, OSError, ValueError) as exc:  # one bad chunk or record; the iterator moves on
-            ctx.warn(None, f"damaged EVTX data after record {position}, skipped: {exc}")
+            ctx.warn(None, f"damaged EVTX data after record {position + len(block)}, skipped: {exc}")
             continue
-        position += 1
-        yield position, record
+        if len(block) >= size:
+            yield position + 1, block
+            position += len(block)
+            block = []
+    if block:
+        yield position + 1, block
+
+
+def _block(records: list[dict], first: int, ctx: ParseContext, sink: RowSink) -> Iterator[Batch]:
+    """The batches of a block of records: ``win.event`` typed column-wise, mapped rows through ``sink``."""
+    lines = np.arange(first, first + len(records), dtype=np.int64)
+    texts = pa.array([r["data"] for r in records], _S)
+    parts = pc.split_pattern(texts, _DATA, max_splits=1)
+    usual = pc.equal(pc.list_value_length(parts), 2)  # {"Event":{...,"System":{..},"EventData":..}}
+    if usual.null_count or not pc.all(usual).as_py():
+        texts = pc.if_else(usual, texts, _PLACEHOLDER)
+        parts = pc.split_pattern(texts, _DATA, max_splits=1)
+    tail = pc.list_element(parts, 1)
+    usual = pc.and_(usual, pc.and_(pc.ends_with(tail, "}}"), pc.invert(pc.match_substring(tail, '"RenderingInfo":'))))
+    try:
+        system = _read_system(pc.list_element(parts, 0))
+    except pa.ArrowInvalid:  # a field of another type or name somewhere in the block: record by record
+        yield from _slow(records, lines, np.arange(len(records)), ctx, sink)
+        return
+    columns = _columns(system, pc.utf8_slice_codeunits(tail, 0, -2))
+    fast = np.asarray(usual.fill_null(False))
+    missing_time = np.flatnonzero(fast & np.asarray(columns["ts"].is_null()))
+    if len(missing_time):  # a record whose System part is damaged: the record header's time
+        ts = columns["ts"].to_pylist()
+        for i in missing_time:
+            ts[i] = (records[i].get("timestamp") or "").removesuffix(" UTC") or None
+        columns["ts"] = pa.array(ts, _S)
+    if not fast.all():
+        keep = pa.array(fast)
+        columns = {name: pc.filter(values, keep) for name, values in columns.items()}
+        yield from _slow(records, lines, np.flatnonzero(~fast), ctx, sink)
+    fast_lines = lines[fast]
+    mapped = np.flatnonzero(_mapped(columns))
+    if len(mapped):
+        yield from _map_rows(columns, mapped, fast_lines, ctx, sink)
+    batch = typed_batch("win.event", columns, fast_lines, ctx)
+    if batch is not None:
+        yield batch
+
+
+def _read_system(heads: pa.Array) -> pa.StructArray:
+    """Read the ``{"Event":{..,"System":{..`` heads of the records as one NDJSON buffer; give the System structs."""
+    heads = pc.replace_substring(heads, _EVENT_ID, '"EventIDx":{')
+    lines = pc.binary_join_element_wise(heads, "}}}\n", "")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    buffer = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    table = pj.read_json(pa.BufferReader(buffer), parse_options=_HEAD_OPTIONS,
+                         read_options=pj.ReadOptions(block_size=max(1 << 20, buffer.size + 1)))
+    if table.num_rows != len(heads):
+        raise pa.ArrowInvalid(f"{table.num_rows} System objects read for {len(heads)} records")
+    return pc.struct_field(table.column("Event").combine_chunks(), "System")
+
+
+def _columns(system: pa.StructArray, data: pa.Array) -> dict[str, pa.Array]:
+    """``win.event`` columns (and ``time``, the SystemTime text) from the System structs and the event data."""
+
+    def field(*path: str) -> pa.Array:
+        return pc.struct_field(system, list(path))
+
+    event_id = pc.coalesce(field("EventID"), field("EventIDx", "#text"))
+    correlation = ("Correlation", "#attributes")
+    extra = _json_object({
+        "Version": pc.cast(field("Version"), _S),
+        "ProviderGuid": _non_empty(field("Provider", "#attributes", "Guid")),
+        "EventSourceName": _non_empty(field("Provider", "#attributes", "EventSourceName")),
+        "ActivityID": field(*correlation, "ActivityID"),
+        "RelatedActivityID": field(*correlation, "RelatedActivityID"),
+        "Qualifiers": pc.cast(field("EventIDx", "#attributes", "Qualifiers"), _S),
+    })
+    return {
+        "ts": field("TimeCreated", "#attributes", "SystemTime"), "host": field("Computer"), "event_id": event_id,
+        "record_id": field("EventRecordID"), "channel": field("Channel"),
+        "provider": field("Provider", "#attributes", "Name"), "level": field("Level"), "task": field("Task"),
+        "opcode": field("Opcode"), "keywords": field("Keywords"),
+        "user_sid": field("Security", "#attributes", "UserID"),
+        "process_id": field("Execution", "#attributes", "ProcessID"),
+        "thread_id": field("Execution", "#attributes", "ThreadID"),
+        "data": pc.if_else(pc.equal(data, "null"), pa.scalar(None, _S), data), "extra": extra,
+    }
+
+
+def _non_empty(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, _S), values)
+
+
+def _json_object(fields: dict[str, pa.Array]) -> pa.Array:
+    """Per row, a JSON object of the fields that are not null (null when none is), values as JSON strings."""
+    joined = None
+    for key, values in fields.items():
+        if values.null_count == len(values):
+            continue
+        encoded = values.dictionary_encode()
+        quoted = pa.array([json.dumps(v, ensure_ascii=False) for v in encoded.dictionary.to_pylist()], _S)
+        piece = pc.binary_join_element_wise(f'"{key}":', pc.take(quoted, encoded.indices), "")
+        joined = piece if joined is None else pc.coalesce(pc.binary_join_element_wise(joined, piece, ","), joined,
+                                                          piece)
+    if joined is None:
+        return pa.nulls(len(next(iter(fields.values()))), _S)
+    return pc.binary_join_element_wise("{", joined, "}", "")
+
+
+def _mapped(columns: dict[str, pa.Array]) -> np.ndarray:
+    """Which rows a table maps (the same decision as :func:`winnow.sources.windows_map.mapper`)."""
+    provider, channel = columns["provider"], columns["channel"]
+    sysmon = pc.fill_null(pc.or_(pc.equal(provider, SYSMON), pc.starts_with(channel, SYSMON)), False)
+    security = pc.fill_null(pc.or_(pc.equal(provider, SECURITY), pc.equal(channel, "Security")), False)
+    event_id = columns["event_id"]
+    mapped = pc.if_else(sysmon, pc.is_in(event_id, _SYSMON_IDS),
+                        pc.and_(security, pc.is_in(event_id, _SECURITY_IDS)))
+    return np.asarray(pc.fill_null(mapped, False))
+
+
+_HEADER_COLUMNS = ("event_id", "channel", "provider", "host", "record_id", "ts", "level", "task", "opcode",
+                   "keywords", "user_sid", "process_id", "thread_id")
+
+
+def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, lines: np.ndarray, ctx: ParseContext,
+              sink: RowSink) -> Iterator[Batch]:
+    """Decode the event data of the mapped rows and add their table's row to ``sink``."""
+    index = pa.array(rows)
+    values = {name: pc.take(columns[name], index).to_pylist() for name in (*_HEADER_COLUMNS, "data")}
+    for k, row in enumerate(rows):
+        head = EventHeader(
+            event_id=values["event_id"][k], channel=values["channel"][k], provider=values["provider"][k],
+            computer=values["host"][k], record_id=values["record_id"][k], time=values["ts"][k],
+            level=values["level"][k], task=values["task"][k], opcode=values["opcode"][k],
+            keywords=values["keywords"][k], user_sid=values["user_sid"][k], process_id=values["process_id"][k],
+            thread_id=values["thread_id"][k],
+        )
+        text, line = values["data"][k], int(lines[row])
+        data: Any = {}
+        if text is not None and text.startswith("{"):
+            try:
+                data = json.loads(text)
+            except ValueError as exc:  # event data that is not valid JSON: the win.event row only
+                ctx.warn(line, f"EVTX event data not understood: {exc}", text)
+                continue
+        mapping = mapper(head)
+        if mapping is None:
+            continue
+        table, mapped_row = mapping(head, data if isinstance(data, dict) else {})
+        batch = sink.add(table, mapped_row, line)
+        if batch is not None:
+            yield batch
+
+
+def _slow(records: list[dict], lines: np.ndarray, rows: np.ndarray, ctx: ParseContext,
+          sink: RowSink) -> Iterator[Batch]:
+    """Rows of the given records, decoded one by one (records of an unusual layout, damaged blocks)."""
+    for i in rows:
+        line = int(lines[i])
+        for table, row in _rows(records[i], line, ctx):
+            batch = sink.add(table, row, line)
+            if batch is not None:
+                yield batch
 
 
 def _rows(record: dict, line: int, ctx: ParseContext) -> list[tuple[str, Row]]:
     """The rows of one record: ``win.event`` and, when mapped, one more."""
     try:
         system, data_json, data = _split(record["data"])
+        head, extra = header(system)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         ctx.warn(line, f"EVTX record not understood: {exc}", record["data"])
         return []
-    head, extra = header(system)
     if head.time is None:  # a record whose System part is damaged: the record header's time
         head.time = (record.get("timestamp") or "").removesuffix(" UTC") or None
     try:
@@ -107,39 +326,42 @@ def _rows(record: dict, line: int, ctx: ParseContext) -> list[tuple[str, Row]]:
 def _split(record: str) -> tuple[dict, str | None, dict | None]:
     """``(System dict, event data JSON text, event data dict or None when not decoded yet)``.
 
-    The usual record is ``{"Event_attributes":..,"Event":{"System":{..},"EventData":{..}}}``: decode
-    only the System object and keep the EventData text as it is. Any other layout (UserData,
-    attributes on EventData, RenderingInfo ...) is decoded whole.
+    The usual record is ``{"Event":{"#attributes":..,"System":{..},"EventData":{..}}}``: the EventData
+    text is kept as it is. Any other layout (UserData, RenderingInfo ...) gives the fields of every
+    part but System as one object.
     """
-    start, cut = record.find(_SYSTEM), record.find(_DATA)
-    if 0 < start < cut and record.endswith("}}}"):
-        data_json = record[cut + len(_DATA):-2]
-        if '"RenderingInfo' not in data_json:
-            try:
-                return json.loads(record[start + len(_SYSTEM):cut + 1]), (
-                    None if data_json == "null" else data_json), None
-            except json.JSONDecodeError:
-                pass
     event = json.loads(record)["Event"]
+    cut = record.find(_DATA)
+    if cut > 0 and record.endswith("}}") and '"RenderingInfo":' not in record[cut:]:
+        data_json = record[cut + len(_DATA):-2]
+        return event["System"], (None if data_json == "null" else data_json), None
     data: dict[str, Any] = {}
     for key, value in event.items():
         if key == "EventData" and isinstance(value, dict):
             data.update(value)
-        elif key not in ("System", "EventData") and value is not None:
+        elif key not in ("System", "EventData", "#attributes") and value is not None:
             data[key] = value
     return event["System"], (json.dumps(data, ensure_ascii=False, separators=(",", ":")) if data else None), data
 
 
+def _attrs(value: Any) -> dict:
+    """The XML attributes of a rendered element (``{"#attributes": {...}}``), or an empty dict."""
+    return (value.get("#attributes") or {}) if isinstance(value, dict) else {}
+
+
 def header(system: dict) -> tuple[EventHeader, dict | None]:
     """The EventHeader of a System object, and its fields that have no ``win.event`` column."""
-    provider = system.get("Provider_attributes") or {}
-    execution = system.get("Execution_attributes") or {}
+    provider, execution = _attrs(system.get("Provider")), _attrs(system.get("Execution"))
+    event_id = system.get("EventID")
+    event_id_attributes = _attrs(event_id)
+    if isinstance(event_id, dict):
+        event_id = event_id.get("#text")
     head = EventHeader(
-        event_id=to_int(system.get("EventID")), channel=system.get("Channel"), provider=provider.get("Name"),
+        event_id=to_int(event_id), channel=system.get("Channel"), provider=provider.get("Name"),
         computer=system.get("Computer"), record_id=to_int(system.get("EventRecordID")),
-        time=(system.get("TimeCreated_attributes") or {}).get("SystemTime"), level=to_int(system.get("Level")),
+        time=_attrs(system.get("TimeCreated")).get("SystemTime"), level=to_int(system.get("Level")),
         task=to_int(system.get("Task")), opcode=to_int(system.get("Opcode")), keywords=system.get("Keywords"),
-        user_sid=(system.get("Security_attributes") or {}).get("UserID"),
+        user_sid=_attrs(system.get("Security")).get("UserID"),
         process_id=to_int(execution.get("ProcessID")), thread_id=to_int(execution.get("ThreadID")),
     )
     extra = {}
@@ -149,8 +371,8 @@ def header(system: dict) -> tuple[EventHeader, dict | None]:
         extra["ProviderGuid"] = provider["Guid"]
     if provider.get("EventSourceName"):
         extra["EventSourceName"] = provider["EventSourceName"]
-    for key, value in (system.get("Correlation_attributes") or {}).items():
+    for key, value in _attrs(system.get("Correlation")).items():
         extra[key] = str(value)
-    for key, value in (system.get("EventID_attributes") or {}).items():
+    for key, value in event_id_attributes.items():
         extra[key] = str(value)
     return head, extra or None

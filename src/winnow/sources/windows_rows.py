@@ -26,9 +26,9 @@ _TS_NS = pa.timestamp("ns", tz="UTC")
 _TS_US = pa.timestamp("us", tz="UTC")
 
 
-def parse_times(values: list[str | None]) -> tuple[pa.Array, list[int]]:
+def parse_times(values: list[str | None] | pa.Array) -> tuple[pa.Array, list[int]]:
     """ISO 8601 text to ``timestamp[us, UTC]``; return the array and the rows that did not parse."""
-    arr = pa.array(values, pa.string())
+    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
     try:  # the usual case: ISO text with a zone and at most 6 fraction digits
         return pc.cast(arr, _TS_US), []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -40,7 +40,7 @@ def parse_times(values: list[str | None]) -> tuple[pa.Array, list[int]]:
         pass
     out: list[dt.datetime | None] = []
     bad: list[int] = []
-    for i, value in enumerate(values):
+    for i, value in enumerate(arr.to_pylist()):
         out.append(_one_time(value))
         if out[-1] is None and value is not None:
             bad.append(i)
@@ -80,27 +80,50 @@ class TableRows:
         self.rows, self.lines = [], []
         if not rows:
             return None
-        out: dict[str, pa.Array] = {}
-        for col in self.table.columns:
-            values = [row.get(col.name) for row in rows]
-            if pa.types.is_timestamp(col.type):
-                out[col.name], bad = parse_times(values)
+        columns: dict[str, list] = {col.name: [row.get(col.name) for row in rows] for col in self.table.columns}
+        columns["extra"] = [None if (e := row.get("extra")) is None
+                            else json.dumps(e, ensure_ascii=False, separators=(",", ":")) for row in rows]
+        return typed_batch(self.table.name, columns, lines, ctx)
+
+
+def typed_batch(table_name: str, columns: dict[str, list | pa.Array], lines: np.ndarray,
+                ctx: ParseContext) -> Batch | None:
+    """A Batch of ``table_name`` from columns of Python values or Arrow arrays (missing columns are null).
+
+    Times are parsed from text, other columns converted to their declared type (values that do not fit
+    become null with a warning); ``extra`` is JSON text; rows without a time are dropped with a warning.
+    """
+    table = get_table(table_name)
+    n = len(lines)
+    out: dict[str, pa.Array] = {}
+    for col in table.columns:
+        values = columns.get(col.name)
+        if values is None:
+            out[col.name] = pa.nulls(n, col.type)
+        elif pa.types.is_timestamp(col.type):
+            out[col.name], bad = parse_times(values)
+            if bad:
+                texts = values if isinstance(values, list) else values.to_pylist()
                 for i in bad:
-                    ctx.warn(int(lines[i]), f"field {col.name!r}: cannot read {str(values[i])[:60]!r} as a time",
-                             str(values[i]))
-            else:
-                out[col.name] = _typed(values, col.type, col.name, lines, ctx)
-        out["extra"] = pa.array([None if (e := row.get("extra")) is None
-                                 else json.dumps(e, ensure_ascii=False, separators=(",", ":")) for row in rows],
-                                pa.string())
-        out["_line"] = pa.array(lines, pa.int64())
-        data = pa.table(out)
+                    ctx.warn(int(lines[i]), f"field {col.name!r}: cannot read {str(texts[i])[:60]!r} as a time",
+                             str(texts[i]))
+        elif isinstance(values, pa.Array):
+            out[col.name], bad_values = coerce(values, col.type)
+            for i, value in bad_values:
+                ctx.warn(int(lines[i]), f"field {col.name!r}: cannot read {str(value)[:60]!r} as {col.type}",
+                         str(value))
+        else:
+            out[col.name] = _typed(values, col.type, col.name, lines, ctx)
+    extra = columns.get("extra")
+    out["extra"] = pa.nulls(n, pa.string()) if extra is None else pa.array(extra, pa.string())
+    out["_line"] = pa.array(lines, pa.int64())
+    data = pa.table(out)
+    if data["ts"].null_count:
         has_ts = pc.is_valid(data["ts"])
-        if data["ts"].null_count:
-            for i in np.flatnonzero(~np.asarray(has_ts)):
-                ctx.warn(int(lines[i]), "no timestamp: row cannot be placed in time", "")
-            data = data.filter(has_ts)
-        return Batch(self.table.name, data) if data.num_rows else None
+        for i in np.flatnonzero(~np.asarray(has_ts)):
+            ctx.warn(int(lines[i]), "no timestamp: row cannot be placed in time", "")
+        data = data.filter(has_ts)
+    return Batch(table.name, data) if data.num_rows else None
 
 
 def _typed(values: list, target: pa.DataType, name: str, lines: np.ndarray, ctx: ParseContext) -> pa.Array:

@@ -156,10 +156,13 @@ class Beacon(Detector):
         ).drop("dst_hosts", "src_targets")
         candidates = candidates.filter(candidates.hosts_contacting_dst <= limit_hosts)
         candidates = self._with_names(engine, window, candidates)
-        context = {(r["src_ip"], r["dst_ip"]): r for r in fetch(candidates).to_pylist()}
+        fetched = fetch(candidates)
+        context = {(r["src_ip"], r["dst_ip"]): r for r in fetched.to_pylist()}
         if not context:
             return []
-        rows = c.join(candidates.select("src_ip", "dst_ip"), ["src_ip", "dst_ip"]).select(
+        # join the fetched keys, not the candidates expression, which the engine would compute again
+        keys = ibis.memtable(fetched.select(["src_ip", "dst_ip"]))
+        rows = c.join(keys, ["src_ip", "dst_ip"]).select(
             "src_ip", "dst_ip", "ts", "src_bytes", "dst_bytes", "dst_port"
         )
         params = (self.min_callbacks, self.max_burst_gap)
@@ -214,11 +217,12 @@ class Beacon(Detector):
         candidates = channels.filter((channels.n >= self.min_callbacks) & (channels.addresses >= 2))
         candidates = candidates.join(per_name, "name")
         candidates = candidates.filter(candidates.name_hosts <= limit_hosts)
-        context = {(r["src_ip"], r["name"]): r for r in fetch(candidates).to_pylist()}
+        fetched = fetch(candidates)
+        context = {(r["src_ip"], r["name"]): r for r in fetched.to_pylist()}
         if not context:
             return []
         sizes = c.filter(c.uid.notnull()).select("uid", "src_bytes", "dst_bytes")
-        rows = named.join(candidates.select("src_ip", "name"), ["src_ip", "name"])
+        rows = named.join(ibis.memtable(fetched.select(["src_ip", "name"])), ["src_ip", "name"])
         rows = rows.left_join(sizes, rows.uid == sizes.uid).select(
             rows.src_ip, rows.name, rows.ts, sizes.src_bytes, sizes.dst_bytes, rows.dst_port, rows.dst_ip
         )

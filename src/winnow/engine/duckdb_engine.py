@@ -27,6 +27,7 @@ class DuckDBEngine(Engine):
     def map_groups(self, expr, keys, values, func, schema):
         from winnow.engine.groups import apply_to_batch, to_table
 
+        self.backend._run_pre_execute_hooks(expr)  # registers memtables the expression uses
         inner = self.backend.compile(expr)
         key_sql = ", ".join(f'"{k}"' for k in keys)
         lists = ", ".join(f'list("{v}") AS "{v}"' for v in values)

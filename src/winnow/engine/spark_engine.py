@@ -73,6 +73,7 @@ class SparkEngine(Engine):
         from winnow.engine.groups import apply_to_batch, spark_type, to_table
 
         session = self.backend._session
+        self.backend._run_pre_execute_hooks(expr)  # registers memtables the expression uses
         frame = session.sql(self.backend.compile(expr))
         ddl = ", ".join(f"`{f.name}` {spark_type(f.type)}" for f in schema)
         names = list(schema.names)

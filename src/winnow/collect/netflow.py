@@ -157,6 +157,14 @@ class NetflowCollector:
     def _receive(self) -> None:
         recv, put = self.sock.recvfrom, self.queue.put_nowait
         stats = self.stats
+
+        def accept(data: bytes, addr: tuple) -> None:
+            stats.datagrams_received += 1
+            try:
+                put((data, addr[0]))
+            except queue.Full:
+                stats.datagrams_dropped += 1
+
         while not self._stop.is_set():
             try:
                 data, addr = recv(MAX_DATAGRAM)
@@ -164,11 +172,7 @@ class NetflowCollector:
                 continue
             except OSError:
                 break
-            stats.datagrams_received += 1
-            try:
-                put((data, addr[0]))
-            except queue.Full:
-                stats.datagrams_dropped += 1
+            accept(data, addr)
         # drain what the kernel already holds so a stop loses nothing that arrived
         self.sock.setblocking(False)
         while True:
@@ -176,11 +180,7 @@ class NetflowCollector:
                 data, addr = recv(MAX_DATAGRAM)
             except (BlockingIOError, OSError):
                 break
-            stats.datagrams_received += 1
-            try:
-                put((data, addr[0]))
-            except queue.Full:
-                stats.datagrams_dropped += 1
+            accept(data, addr)
 
     def _decode(self) -> None:
         get = self.queue.get

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from winnow.schema.model import TS, Column, Table
+from winnow.schema.model import ENDPOINTS, TS, Column, Table
 
 S, I64, I32, F64, B = pa.string(), pa.int64(), pa.int32(), pa.float64(), pa.bool_()
 
@@ -58,10 +58,7 @@ PROC_NET = Table(
         Column("direction", S, "outbound (the process initiated) or inbound", "network.direction",
                "connection_info.direction"),
         Column("proto", S, "transport protocol: tcp, udp", "network.transport", "connection_info.protocol_name"),
-        Column("src_ip", S, "originator address", "source.ip", "src_endpoint.ip"),
-        Column("src_port", I32, "originator port", "source.port", "src_endpoint.port"),
-        Column("dst_ip", S, "responder address", "destination.ip", "dst_endpoint.ip"),
-        Column("dst_port", I32, "responder port", "destination.port", "dst_endpoint.port"),
+        *ENDPOINTS,
         Column("dst_hostname", S, "responder name when the log resolved it", "destination.domain",
                "dst_endpoint.hostname"),
         Column("family", S, "address family: inet, inet6, unix", "", ""),
@@ -153,10 +150,7 @@ NET_CONN_PROC = Table(
     (
         Column("ts", TS, "connection start (net.conn ts, UTC)", "@timestamp", "time"),
         Column("uid", S, "the connection's uid in net.conn", "zeek.session_id", "metadata.correlation_uid"),
-        Column("src_ip", S, "originator address", "source.ip", "src_endpoint.ip"),
-        Column("src_port", I32, "originator port", "source.port", "src_endpoint.port"),
-        Column("dst_ip", S, "responder address", "destination.ip", "dst_endpoint.ip"),
-        Column("dst_port", I32, "responder port", "destination.port", "dst_endpoint.port"),
+        *ENDPOINTS,
         Column("proto", S, "transport protocol", "network.transport", "connection_info.protocol_name"),
         Column("src_bytes", I64, "payload bytes sent by the originator", "source.bytes", "traffic.bytes_out"),
         Column("dst_bytes", I64, "payload bytes sent by the responder", "destination.bytes", "traffic.bytes_in"),

@@ -68,3 +68,12 @@ class Table:
     def directory(self) -> str:
         """Folder name of the table in the lake."""
         return self.name
+
+
+#: the two ends of a connection, shared by every table that has them
+ENDPOINTS: tuple[Column, ...] = (
+    Column("src_ip", pa.string(), "originator address", "source.ip", "src_endpoint.ip"),
+    Column("src_port", pa.int32(), "originator port", "source.port", "src_endpoint.port"),
+    Column("dst_ip", pa.string(), "responder address", "destination.ip", "dst_endpoint.ip"),
+    Column("dst_port", pa.int32(), "responder port", "destination.port", "dst_endpoint.port"),
+)

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from winnow.errors import WinnowError
 from winnow.schema.endpoint import ENDPOINT_TABLES
-from winnow.schema.model import TS, Column, Table
+from winnow.schema.model import ENDPOINTS, TS, Column, Table
 
 S, I64, I32, F64, B = pa.string(), pa.int64(), pa.int32(), pa.float64(), pa.bool_()
 LIST_S, LIST_F = pa.list_(pa.string()), pa.list_(pa.float64())
@@ -15,10 +15,7 @@ _FLOW = (
     Column("ts", TS, "start of the connection (UTC)", "@timestamp", "time"),
     Column("uid", S, "sensor's connection id; joins conn to dns/http/tls",
            "zeek.session_id", "metadata.correlation_uid"),
-    Column("src_ip", S, "originator address", "source.ip", "src_endpoint.ip"),
-    Column("src_port", I32, "originator port", "source.port", "src_endpoint.port"),
-    Column("dst_ip", S, "responder address", "destination.ip", "dst_endpoint.ip"),
-    Column("dst_port", I32, "responder port", "destination.port", "dst_endpoint.port"),
+    *ENDPOINTS,
 )
 
 NET_CONN = Table(

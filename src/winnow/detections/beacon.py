@@ -161,7 +161,7 @@ class Beacon(Detector):
         if not context:
             return []
         # join the fetched keys, not the candidates expression, which the engine would compute again
-        keys = ibis.memtable(fetched.select(["src_ip", "dst_ip"]))
+        keys = ibis.memtable(fetched.select(["src_ip", "dst_ip"]).combine_chunks())
         rows = c.join(keys, ["src_ip", "dst_ip"]).select(
             "src_ip", "dst_ip", "ts", "src_bytes", "dst_bytes", "dst_port"
         )
@@ -222,7 +222,7 @@ class Beacon(Detector):
         if not context:
             return []
         sizes = c.filter(c.uid.notnull()).select("uid", "src_bytes", "dst_bytes")
-        rows = named.join(ibis.memtable(fetched.select(["src_ip", "name"])), ["src_ip", "name"])
+        rows = named.join(ibis.memtable(fetched.select(["src_ip", "name"]).combine_chunks()), ["src_ip", "name"])
         rows = rows.left_join(sizes, rows.uid == sizes.uid).select(
             rows.src_ip, rows.name, rows.ts, sizes.src_bytes, sizes.dst_bytes, rows.dst_port, rows.dst_ip
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import hashlib
 import queue
 import shutil
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -21,12 +23,24 @@ import pyarrow as pa
 from winnow.errors import WinnowError
 from winnow.ingest.discover import InputFile, discover
 from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
-from winnow.lake.commit import publish
+from winnow.lake.commit import publish_many
+from winnow.lake.writer import SharedParts
 from winnow.sources import AbandonFile, ParseContext, get_source, sniff
 from winnow.sources.base import Source
 
 #: tables whose new rows make the connection-process join refresh
 DERIVED_INPUTS = frozenset({"net.conn", "proc.net", "proc.exec"})
+#: a file of this many rows or more is committed as soon as it is written (with any pending ones): its
+#: work dwarfs a commit's two fsyncs. Smaller files are committed together, up to ...
+COMMIT_ROWS = 10_000
+#: ... this many files ...
+COMMIT_FILES = 256
+#: ... or until the oldest of them has waited this many seconds: a killed run redoes at most this much work
+COMMIT_SECONDS = 0.5
+#: files smaller than this are parsed and written on one thread (a writer thread costs more than it saves)
+THREAD_BYTES = 4 << 20
+#: a file whose rows all fit in this many bytes of Arrow memory shares its group's parts (SharedParts)
+SHARE_BYTES = 16 << 20
 
 
 @dataclass
@@ -104,14 +118,16 @@ def ingest(
 
         recover(lake)
         manifest = Manifest(lake)
+        pending = PendingCommits(lake, manifest, report.ingest_id)
         for number, item in enumerate(files):
-            result = _ingest_one(item, lake, manifest, forced, sensor, report.ingest_id, number)
+            result = _ingest_one(item, lake, pending, forced, sensor, report.ingest_id, number)
             report.files.append(result)
             done += item.size
             if on_file:
                 on_file(result)
             if on_progress:
                 on_progress(done, total)
+        pending.flush()
         shutil.rmtree(lake.tmp_dir / report.ingest_id, ignore_errors=True)  # only empty folders are left
         if DERIVED_INPUTS & set(report.totals()) and lake.has_table("proc.net"):
             from winnow.enrich.refresh import refresh_conn_proc
@@ -120,8 +136,58 @@ def ingest(
     return report
 
 
-def _ingest_one(item: InputFile, lake: Lake, manifest: Manifest, forced: Source | None, sensor: str | None,
+class PendingCommits:
+    """Files whose parts are written but not yet published, committed together (one journal, one fsync).
+
+    A group is published when a file of :data:`COMMIT_ROWS` rows or more joins it, when it holds
+    :data:`COMMIT_FILES` files, when its oldest file has waited :data:`COMMIT_SECONDS`, and at the end
+    of the run. A run killed before a group's journal is written has published nothing of it: the next
+    run ingests those files again (their temporary parts are dropped, nothing is duplicated).
+    """
+
+    def __init__(self, lake: Lake, manifest: Manifest, ingest_id: str) -> None:
+        self.lake, self.manifest = lake, manifest
+        self.commits: list[tuple[ManifestEntry, list, list]] = []
+        self.shas: dict[str, ManifestEntry] = {}
+        self.shared = SharedParts(lake, ingest_id)
+        self.since = 0.0
+
+    def get(self, sha256: str) -> ManifestEntry | None:
+        """The entry of this content, committed or pending."""
+        return self.shas.get(sha256) or self.manifest.get(sha256)
+
+    def add(self, entry: ManifestEntry, moves: list, writer: FileWriter | None = None) -> None:
+        """Queue one file's commit; publish the group when it is due.
+
+        With ``writer`` (a small file's, all rows still in memory) its rows go to the group's shared
+        parts; ``moves`` are then only its other parts (warnings).
+        """
+        if not self.commits:
+            self.since = time.monotonic()
+        keys = self.shared.add(entry.sha256, writer.take()) if writer is not None else []
+        self.commits.append((entry, moves, keys))
+        self.shas[entry.sha256] = entry
+        if (sum(entry.rows.values()) >= COMMIT_ROWS or len(self.commits) >= COMMIT_FILES
+                or time.monotonic() - self.since >= COMMIT_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        """Publish every queued file."""
+        if not self.commits:
+            return
+        commits, self.commits, self.shas = self.commits, [], {}
+        shared = self.shared.close()
+        done = []
+        for entry, moves, keys in commits:
+            moves = [shared[key] for key in keys] + moves
+            parts = [str(final.relative_to(self.lake.root)) for _, final in moves]
+            done.append((dataclasses.replace(entry, parts=parts), moves))
+        publish_many(self.lake, done, self.manifest)
+
+
+def _ingest_one(item: InputFile, lake: Lake, pending: PendingCommits, forced: Source | None, sensor: str | None,
                 ingest_id: str, number: int) -> FileReport:
+    manifest = pending.manifest
     unchanged = manifest.unchanged(item.name, item.size, item.mtime_ns)
     if unchanged is not None:
         return FileReport(item.name, "already ingested", unchanged.source_format,
@@ -137,7 +203,7 @@ def _ingest_one(item: InputFile, lake: Lake, manifest: Manifest, forced: Source 
         stream, hashing = item.open_hashed(digest)
         with stream:
             try:
-                _parse_into(source, stream, ctx, writer)
+                _parse_into(source, stream, ctx, writer, threaded=item.size >= THREAD_BYTES)
             finally:
                 hashing.drain()  # the identity of a file is all of its stored bytes
     except AbandonFile as exc:
@@ -147,12 +213,13 @@ def _ingest_one(item: InputFile, lake: Lake, manifest: Manifest, forced: Source 
         status, message = "failed", f"{item.name}: {exc}"
         ctx.warn(None, f"read error: {exc}")
     sha256 = digest.hexdigest()
-    known = manifest.get(sha256)
+    known = pending.get(sha256)
     if known is not None:
         writer.abort()
         return FileReport(item.name, "already ingested", known.source_format,
                           message=f"same content as {known.file}, ingested {known.ingested_at}")
-    moves = writer.close(sha256)
+    shared = writer.in_memory and writer.buffered < SHARE_BYTES  # a small file: its rows go to the group's parts
+    moves = [] if shared else writer.close(sha256)
     if ctx.warnings:
         moves.append(write_warnings(lake, sha256, ingest_id, source.name, ctx))
     entry = ManifestEntry(
@@ -161,13 +228,21 @@ def _ingest_one(item: InputFile, lake: Lake, manifest: Manifest, forced: Source 
         warnings=len(ctx.warnings), skipped=dict(ctx.unsupported),
         parts=[str(b.relative_to(lake.root)) for _, b in moves], size=item.size, mtime_ns=item.mtime_ns,
     )
-    publish(lake, entry, moves, manifest)
+    pending.add(entry, moves, writer if shared else None)
     return FileReport(item.name, status, source.name, dict(writer.rows), len(ctx.warnings), dict(ctx.unsupported),
                       message or (ctx.warnings[0].reason if ctx.warnings else ""))
 
 
-def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: FileWriter) -> None:
-    """Parse on this thread while a second thread converts and writes Parquet (both release the GIL)."""
+def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: FileWriter,
+                threaded: bool = True) -> None:
+    """Parse on this thread while a second thread converts and writes Parquet (both release the GIL).
+
+    With ``threaded`` false (small files) both happen on this thread.
+    """
+    if not threaded:
+        for batch in source.parse(stream, ctx):
+            writer.write(batch.table, batch.data)
+        return
     batches: queue.Queue = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
 

@@ -1,8 +1,14 @@
-"""Atomic publication of one file's Parquet parts: write to _tmp, journal, rename, manifest.
+"""Atomic publication of Parquet parts: write to _tmp, journal, rename, manifest.
 
-The journal lists every (temporary, final) pair and is written only once all temporary parts
-are complete, so a crash at any later point is finished by :func:`recover` on the next open;
-a crash before it leaves only temporary files, which are discarded.
+The journal lists every (temporary, final) pair of one or more files and is written only once
+all their temporary parts are complete, so a crash at any later point is finished by
+:func:`recover` on the next open; a crash before it leaves only temporary files, which are
+discarded. Committing several small files together (:func:`publish_many`) costs one journal
+and one manifest fsync for all of them.
+
+Journal formats: ``{"entry": ..., "moves": [[tmp, final], ...]}`` for one file (what
+:func:`publish` writes, and all that earlier versions wrote) and ``{"commits": [{"entry": ...,
+"moves": ...}, ...]}`` for a group; :func:`recover` reads both.
 """
 
 from __future__ import annotations
@@ -31,22 +37,40 @@ def publish(lake: Lake, entry: ManifestEntry, moves: list[tuple[Path, Path]],
 
     Pass the ``manifest`` already open for this lake to avoid re-reading it for every file.
     """
+    publish_many(lake, [(entry, moves)], manifest)
+
+
+def publish_many(lake: Lake, commits: list[tuple[ManifestEntry, list[tuple[Path, Path]]]],
+                 manifest: Manifest | None = None) -> None:
+    """Publish several files' parts as one commit (one journal, one manifest append); safe to interrupt."""
+    if not commits:
+        return
     lake.journal_dir.mkdir(exist_ok=True)
-    journal = lake.journal_dir / f"{entry.sha256}.json"
-    payload = {"entry": entry.__dict__, "moves": [[str(a), str(b)] for a, b in moves]}
+    journal = lake.journal_dir / f"{commits[0][0].sha256}.json"
+    items = [{"entry": entry.__dict__, "moves": [[str(a), str(b)] for a, b in moves]} for entry, moves in commits]
+    payload = items[0] if len(items) == 1 else {"commits": items}
     _fsync_write(journal, json.dumps(payload))
     _finish(lake, journal, payload, manifest or Manifest(lake))
 
 
+def _move(tmp: str, final: str) -> None:
+    """Rename a finished part into place (its partition folder is made only when missing)."""
+    try:
+        os.replace(tmp, final)
+    except FileNotFoundError:
+        if not Path(tmp).exists():
+            return  # moved already by the commit this one finishes
+        Path(final).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+
+
 def _finish(lake: Lake, journal: Path, payload: dict, manifest: Manifest) -> None:
-    for tmp, final in payload["moves"]:
-        final_path = Path(final)
-        if Path(tmp).exists():
-            final_path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final_path)
-    entry = ManifestEntry(**payload["entry"])
-    if entry.sha256 not in manifest:
-        manifest.append(entry)
+    items = payload["commits"] if "commits" in payload else [payload]
+    for item in items:
+        for tmp, final in item["moves"]:
+            _move(tmp, final)
+    entries = [ManifestEntry(**item["entry"]) for item in items]
+    manifest.append_many([e for e in entries if e.sha256 not in manifest])
     journal.unlink(missing_ok=True)
 
 

@@ -62,17 +62,24 @@ class Manifest:
 
     def append(self, entry: ManifestEntry) -> None:
         """Durably append one entry (the commit point of a file's ingest)."""
+        self.append_many([entry])
+
+    def append_many(self, entries: list[ManifestEntry]) -> None:
+        """Durably append entries, one line each, with one fsync (the commit point of their files)."""
+        if not entries:
+            return
         path = self.lake.manifest_path
-        line = json.dumps(asdict(entry), sort_keys=True) + "\n"
+        text = "".join(json.dumps(asdict(entry), sort_keys=True) + "\n" for entry in entries)
         with open(path, "a+b") as fh:
             fh.seek(0, os.SEEK_END)
             if fh.tell():
                 fh.seek(-1, os.SEEK_END)
                 if fh.read(1) != b"\n":
                     fh.write(b"\n")
-            fh.write(line.encode("utf-8"))
+            fh.write(text.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
-        self.entries()[entry.sha256] = entry
-        if self._by_name is not None and entry.mtime_ns:
-            self._by_name[(entry.file, entry.size, entry.mtime_ns)] = entry
+        for entry in entries:
+            self.entries()[entry.sha256] = entry
+            if self._by_name is not None and entry.mtime_ns:
+                self._by_name[(entry.file, entry.size, entry.mtime_ns)] = entry

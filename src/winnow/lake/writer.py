@@ -14,10 +14,17 @@ from winnow.schema import get_table
 
 _US_PER_DAY = 86_400_000_000
 COMPRESSION = "snappy"
-#: unique per row: dictionary encoding would only be tried and abandoned
-HIGH_CARDINALITY = frozenset({"uid", "query", "uri", "referrer", "cert_chain_fps", "answers", "ttls", "_line", "ts"})
+#: unique per row (or nearly): dictionary encoding would only be tried and abandoned. ``data`` is the
+#: win.event JSON text of each record's event data (record ids, times and GUIDs make it unique).
+HIGH_CARDINALITY = frozenset({"uid", "query", "uri", "referrer", "cert_chain_fps", "answers", "ttls", "_line", "ts",
+                              "data"})
 #: columns whose min/max statistics prune scans (time ranges, address and port look-ups)
 STATISTICS = frozenset({"ts", "src_ip", "dst_ip", "src_port", "dst_port", "proto", "query", "server_name", "host"})
+#: rows of one (table, day) are kept in memory up to this many bytes, then written as one row group
+BUFFER_BYTES = 32 << 20
+#: at most this many bytes are buffered over all (table, day) parts of a file (a log spanning many days)
+TOTAL_BUFFER_BYTES = 128 << 20
+ROW_GROUP_ROWS = 1 << 20
 
 
 def _encoding(schema: pa.Schema) -> dict:
@@ -27,12 +34,54 @@ def _encoding(schema: pa.Schema) -> dict:
     return {"use_dictionary": dictionary, "write_statistics": [f.name for f in schema if f.name in STATISTICS]}
 
 
+_LAYOUTS: dict[str, tuple[object, pa.Schema, dict, str]] = {}
+
+
+def _layout(table_name: str) -> tuple[pa.Schema, dict, str]:
+    """``(Arrow schema, Parquet options, time column)`` of a table, built once per table declaration."""
+    table = get_table(table_name)
+    cached = _LAYOUTS.get(table_name)
+    if cached is None or cached[0] is not table:  # first use, or the table was declared again (a plugin)
+        schema = table.arrow_schema
+        cached = _LAYOUTS[table_name] = (table, schema, _encoding(schema), table.time_column)
+    return cached[1], cached[2], cached[3]
+
+
 def _day_name(day_number: int) -> str:
     return str(np.datetime64(int(day_number), "D"))
 
 
+def conform(table_name: str, data: pa.Table, constants: dict[str, str], sensor: str | None = None) -> pa.Table:
+    """``data`` with exactly the declared columns of ``table_name``, in order and of their declared types.
+
+    Provenance columns the batch lacks take ``constants`` (``_source_file``, ...), other missing columns
+    are null; ``sensor`` fills the nulls of the ``sensor`` column. Only columns of another type are cast.
+    """
+    schema = _layout(table_name)[0]
+    n = data.num_rows
+    names = set(data.column_names)
+    columns = []
+    for f in schema:
+        if f.name in names:
+            column = data[f.name]
+            if not column.type.equals(f.type):
+                column = column.cast(f.type)
+        elif f.name in constants:
+            column = pa.repeat(pa.scalar(constants[f.name], f.type), n)
+        else:
+            column = pa.nulls(n, f.type)
+        if sensor and f.name == "sensor" and column.null_count:
+            column = pc.fill_null(column, sensor)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 class FileWriter:
     """Streams batches of one source file into ``_tmp`` parts, split by table and UTC day.
+
+    Rows of each (table, day) are buffered in memory and written as one row group when
+    :data:`BUFFER_BYTES` are held or at :meth:`close`, so a part usually has one row group and
+    small files open and close one Parquet writer per part, nothing more.
 
     Args:
         lake: the lake being written.
@@ -45,11 +94,17 @@ class FileWriter:
         sensor: sensor name for rows that do not carry one.
     """
 
+    #: temporary folders known to exist (per process): one mkdir per ingest run, not one per part
+    _made: set[Path] = set()
+
     def __init__(self, lake: Lake, part: str, ingest_id: str, source_file: str, source_format: str,
                  sensor: str | None = None) -> None:
         self.lake, self.part, self.ingest_id = lake, part, ingest_id
         self.source_file, self.source_format, self.sensor = source_file, source_format, sensor
+        self._constants = {"_source_file": source_file, "_source_format": source_format, "_ingest_id": ingest_id}
         self._writers: dict[tuple[str, str], tuple[pq.ParquetWriter, Path]] = {}
+        self._buffers: dict[tuple[str, str], list[pa.Table]] = {}
+        self._buffered: dict[tuple[str, str], int] = {}
         self.rows: dict[str, int] = {}
 
     def _tmp_path(self, table: str, day: str) -> Path:
@@ -61,46 +116,74 @@ class FileWriter:
 
     def write(self, table_name: str, data: pa.Table) -> None:
         """Add provenance, conform to the declared schema and append to the right day parts."""
-        table = get_table(table_name)
         n = data.num_rows
         if n == 0:
             return
-        columns = {}
-        for col in table.all_columns:
-            if col.name in data.column_names:
-                columns[col.name] = data[col.name]
-            elif col.name == "_source_file":
-                columns[col.name] = pa.repeat(pa.scalar(self.source_file, pa.string()), n)
-            elif col.name == "_source_format":
-                columns[col.name] = pa.repeat(pa.scalar(self.source_format, pa.string()), n)
-            elif col.name == "_ingest_id":
-                columns[col.name] = pa.repeat(pa.scalar(self.ingest_id, pa.string()), n)
-            else:
-                columns[col.name] = pa.nulls(n, col.type)
-        if self.sensor and "sensor" in columns:
-            columns["sensor"] = pc.fill_null(columns["sensor"], self.sensor)
-        out = pa.table(columns).cast(table.arrow_schema)
-        micros = pc.cast(out[table.time_column], pa.int64()).to_numpy()
+        out = conform(table_name, data, self._constants, self.sensor)
+        micros = pc.cast(out[_layout(table_name)[2]], pa.int64()).to_numpy(zero_copy_only=False)
         days = np.floor_divide(micros, _US_PER_DAY)
         first, last = int(days.min()), int(days.max())
         if first == last:
             self._append(table_name, _day_name(first), out)
-        else:
-            for day in np.unique(days):
-                self._append(table_name, _day_name(day), out.filter(pa.array(days == day)))
+        else:  # one sort, then a slice per day (not one filter pass over the batch per day)
+            order = np.argsort(days, kind="stable")
+            out, days = out.take(pa.array(order)), days[order]
+            bounds = np.flatnonzero(np.diff(days)) + 1
+            for start, stop in zip(np.r_[0, bounds], np.r_[bounds, n], strict=True):
+                self._append(table_name, _day_name(days[start]), out.slice(int(start), int(stop - start)))
         self.rows[table_name] = self.rows.get(table_name, 0) + n
 
     def _append(self, table_name: str, day: str, data: pa.Table) -> None:
         key = (table_name, day)
+        self._buffers.setdefault(key, []).append(data)
+        self._buffered[key] = self._buffered.get(key, 0) + data.nbytes
+        if self._buffered[key] >= BUFFER_BYTES:
+            self._flush(key)
+        elif sum(self._buffered.values()) >= TOTAL_BUFFER_BYTES:
+            for other in list(self._buffers):
+                self._flush(other)
+
+    def _flush(self, key: tuple[str, str]) -> None:
+        """Write the buffered rows of one (table, day) to its part (opened on first use)."""
+        tables = self._buffers.pop(key, [])
+        self._buffered.pop(key, None)
+        if not tables:
+            return
         if key not in self._writers:
-            path = self._tmp_path(table_name, day)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            writer = pq.ParquetWriter(path, data.schema, compression=COMPRESSION, **_encoding(data.schema))
+            path = self._tmp_path(*key)
+            if path.parent not in FileWriter._made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                FileWriter._made.add(path.parent)
+            _, options, _ = _layout(key[0])
+            try:
+                writer = pq.ParquetWriter(path, tables[0].schema, compression=COMPRESSION, **options)
+            except OSError:  # the folder was removed since it was made (recovery, a finished run of this id)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(path, tables[0].schema, compression=COMPRESSION, **options)
             self._writers[key] = (writer, path)
-        self._writers[key][0].write_table(data, row_group_size=1 << 20)
+        data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        self._writers[key][0].write_table(data, row_group_size=ROW_GROUP_ROWS)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of Arrow data held in memory, not yet written."""
+        return sum(self._buffered.values())
+
+    @property
+    def in_memory(self) -> bool:
+        """True while every row written so far is still buffered (no part opened): see :meth:`take`."""
+        return not self._writers
+
+    def take(self) -> dict[tuple[str, str], list[pa.Table]]:
+        """Hand over the buffered rows, by (table, day), to be written with other files' (:class:`SharedParts`)."""
+        buffers, self._buffers = self._buffers, {}
+        self._buffered.clear()
+        return buffers
 
     def close(self, sha256: str) -> list[tuple[Path, Path]]:
-        """Close every part; return (temporary, final) path pairs for publication."""
+        """Write what is buffered, close every part; return (temporary, final) path pairs for publication."""
+        for key in list(self._buffers):
+            self._flush(key)
         moves = []
         for (table_name, day), (writer, path) in sorted(self._writers.items()):
             writer.close()
@@ -109,6 +192,51 @@ class FileWriter:
         return moves
 
     def abort(self) -> None:
-        """Close and delete every temporary part."""
+        """Drop what is buffered; close and delete every temporary part."""
+        self._buffers.clear()
+        self._buffered.clear()
         for path, _ in self.close(""):
             path.unlink(missing_ok=True)
+
+
+class SharedParts:
+    """The rows of several small files, written as one part per (table, day) for all of them.
+
+    A small file costs one Parquet writer per (table, day) it touches, about as much as parsing it;
+    files committed together (see :class:`winnow.ingest.run.PendingCommits`) share parts instead.
+    The final name of a shared part derives from the content hashes of its files, in order.
+
+    Args:
+        lake: the lake being written.
+        ingest_id: id of this ingest run (the temporary folder).
+    """
+
+    def __init__(self, lake: Lake, ingest_id: str) -> None:
+        self.lake, self.ingest_id = lake, ingest_id
+        self._buffers: dict[tuple[str, str], list[pa.Table]] = {}
+        self._shas: list[str] = []
+
+    def add(self, sha256: str, buffers: dict[tuple[str, str], list[pa.Table]]) -> list[tuple[str, str]]:
+        """Add one file's rows (from :meth:`FileWriter.take`); return the (table, day) keys it has rows in."""
+        self._shas.append(sha256)
+        for key, tables in buffers.items():
+            self._buffers.setdefault(key, []).extend(tables)
+        return sorted(buffers)
+
+    def close(self) -> dict[tuple[str, str], tuple[Path, Path]]:
+        """Write every part; return (temporary, final) paths by (table, day), and start afresh."""
+        import hashlib
+
+        buffers, shas = self._buffers, self._shas
+        self._buffers, self._shas = {}, []
+        name = hashlib.sha256("\n".join(shas).encode()).hexdigest()[:32]
+        folder = self.lake.tmp_dir / self.ingest_id
+        folder.mkdir(parents=True, exist_ok=True)
+        out = {}
+        for (table_name, day), tables in sorted(buffers.items()):
+            schema, options, _ = _layout(table_name)
+            tmp = folder / f"shared-{name}~{table_name}~{day}.parquet"
+            data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            pq.write_table(data, tmp, row_group_size=ROW_GROUP_ROWS, compression=COMPRESSION, **options)
+            out[(table_name, day)] = (tmp, self.lake.partition(table_name, day) / f"{name}.parquet")
+        return out

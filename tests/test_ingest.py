@@ -224,6 +224,31 @@ def test_killed_ingest_then_rerun_equals_a_clean_run(
     assert len(entries) == N_FILES and sum(e["rows"]["net.conn"] for e in entries) == clean_counts["net.conn"]
 
 
+def test_killed_ingest_of_many_small_files_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """Small files are committed in groups sharing Parquet parts: a kill mid-group must still be clean."""
+    n_files, n_lines = 400, 400
+    folder = tmp_path / "logs"
+    write_conn_logs(folder, n_files, n_lines, SEED + 1)
+    rng = random.Random(SEED + 1)
+    lake = tmp_path / "lake"
+    proc = ingest_in_subprocess([folder], lake)
+    try:
+        wait_for_commits(proc, lake, rng.randint(1, 40))
+        time.sleep(rng.uniform(0, 0.3))
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    done = committed(lake)
+    assert 1 <= done < n_files, "the kill did not land mid-ingest"
+    report = ingest([folder], lake)
+    assert sum(f.status == "already ingested" for f in report.files) >= done
+    assert table_counts(lake) == {"net.conn": n_files * n_lines}
+    assert_no_duplicate_rows(lake)
+    assert_clean_bookkeeping(lake)
+    assert len(manifest_entries(lake)) == n_files
+
+
 class SimulatedCrash(Exception):
     """Stands in for the process dying at a chosen point."""
 

@@ -7,16 +7,20 @@ port, ``accept`` has only the peer). The join works in four steps, all as engine
 1. **Candidates.** Every endpoint event is matched with the connections that agree on every
    address and port it knows, and start within ``search_window`` seconds of it. An event that lacks
    the local address (auditd) takes its host's address, learned from the events that do know it
-   or, failing that, from the connection source that most often fits the host's events.
+   or, failing that, from the connection address whose fits line up at one clock offset (see
+   ``_host_addresses``). The time condition is joined through time buckets (``_buckets``).
 2. **Clock offset per host.** The median of (endpoint time - network time) over the host's
    unambiguous candidates (one event, one connection) is the host's clock offset.
 3. **Match.** A connection side keeps the events within ``tolerance`` seconds of the offset-corrected
    time; the nearest wins. ``candidates`` counts the distinct processes that fit.
-4. **Quality.** ``exact``: the full 5-tuple, one process, raw time within ``exact_within`` s.
-   ``skew``: one process, matched after the clock correction or on a partial tuple.
-   ``ambiguous``: several processes fit, or the event fits another connection better (port reuse
-   inside the tolerance); the nearest is reported. ``unmatched``: the connection starts or ends at
-   an instrumented host's address while the host was logging, and no event fits.
+4. **Quality.** ``exact``: the full 5-tuple, one process, raw time within ``exact_within`` s, and
+   the connection is its event's nearest. ``skew``: one process, matched after the clock
+   correction, on a partial tuple, or through an event that fits another connection better (auditd
+   knows no source port, so a process's bursts to one server, such as a resolver's DNS queries or a
+   browser's parallel connections, cannot be paired one to one; the process is still the only one
+   that fits). ``ambiguous``: several processes fit; the nearest is reported. ``unmatched``: the
+   connection starts or ends at an instrumented host's address while the host was logging, and no
+   event fits.
 
 Times are compared in whole milliseconds (exact integer arithmetic, identical on every engine).
 """
@@ -31,6 +35,8 @@ import pyarrow as pa
 from winnow.engine import Engine, Window, fetch
 
 MATCH_QUALITIES = ("exact", "skew", "ambiguous", "unmatched")
+#: events per host (at most, evenly spread in time) from which a host's address is inferred
+ADDRESS_SAMPLE = 400
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,21 @@ def _events(engine: Engine, window: Window, shifts: dict[str, int] | None = None
     return events
 
 
+def _buckets(events, conns, window_ms: int):
+    """``events`` three times over (neighbouring time buckets) and ``conns`` with their bucket.
+
+    Joining on the bucket as well as on the addresses turns "starts within ``window_ms``" into an
+    equality a hash join can use: a busy destination (the DNS server) otherwise pairs each event with
+    every connection of the day before the time condition is checked. Every pair within ``window_ms``
+    shares exactly one bucket, so the join's result is unchanged.
+    """
+    width = max(window_ms, 1)
+    home = events.e_ms // width
+    expanded = events.mutate(e_bucket=home - 1).union(events.mutate(e_bucket=home)).union(
+        events.mutate(e_bucket=home + 1))
+    return expanded, conns.mutate(c_bucket=conns.c_ms // width)
+
+
 def _window_ms(value) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
@@ -96,15 +117,22 @@ def sensor_shifts(engine: Engine, params: JoinParams) -> dict[str, int]:
 
     Replayed captures and machines with a wrong clock put endpoint events minutes or days away
     from the connections they describe, out of reach of the search window. Events that know the
-    full 5-tuple are matched on it alone (ephemeral source ports make it nearly unique); when the
-    median offset (whole seconds) of a host's matches exceeds the search window and most matches lie
-    within the search window of it, the median is the host's shift. Computed over the whole lake.
+    full 5-tuple are matched on it alone, keeping only the pairs where the tuple is unique (one
+    event, one connection): ephemeral source ports make most tuples unique, while fixed-port ones
+    (NTP is 123 to 123 all day, a polling agent's small port pool) pair every event with every
+    connection and would put the median anywhere. When the median offset (whole seconds) of a
+    host's matches exceeds the search window and most matches lie within the search window of it,
+    the median is the host's shift. Computed over the whole lake.
     """
     events, conns = _events(engine, Window()), _conns(engine, Window())
     full = events.filter(events.e_src.notnull() & events.e_sport.notnull() & events.e_dst.notnull()
                          & events.e_dport.notnull())
     pairs = full.join(conns, [full.e_src == conns.src_ip, full.e_sport == conns.src_port,
                               full.e_dst == conns.dst_ip, full.e_dport == conns.dst_port])
+    per_event = pairs.group_by("e_id").aggregate(k=pairs.count())
+    per_conn = pairs.group_by("uid").aggregate(k=pairs.count())
+    pairs = pairs.semi_join(per_event.filter(per_event.k == 1), "e_id")
+    pairs = pairs.semi_join(per_conn.filter(per_conn.k == 1), "uid")
     pairs = pairs.mutate(sec=((pairs.e_ms - pairs.c_ms) / 1000.0).round().cast("int64"))
     hist = pairs.group_by(["e_host", "sec"]).aggregate(n=pairs.e_id.nunique())
     totals = pairs.group_by("e_host").aggregate(total=pairs.e_id.nunique())
@@ -135,7 +163,19 @@ def _conns(engine: Engine, window: Window):
 
 
 def _host_addresses(events, conns, params: JoinParams):
-    """(host, address) pairs: the local address of full-tuple events, else inferred from fits."""
+    """(host, address) pairs: the local address of full-tuple events, else inferred from fits.
+
+    An event without its local address (auditd ``connect`` knows only the destination, ``accept``
+    only the peer) fits the connections that agree on what it knows and start within the search
+    window. The host's address is the one whose fits line up in time: a host's events sit at one
+    clock offset from its own connections (give or take the jitter of the two sensors), while other
+    hosts' connections to the same busy destination (the DNS server, a proxy) fit at scattered
+    offsets. So the score of an address is the largest number of the host's events whose fits fall
+    in one ``2 * exact_within`` s wide bin of offsets (two staggered grids, so a spread of up to
+    ``exact_within`` s always fits one bin); the best-scoring address is taken when it explains at
+    least ``min_address_share`` of the events. Addresses that another host logs as its own are not
+    inferred, and at most ``ADDRESS_SAMPLE`` events per host (evenly spread in time) are used.
+    """
     local = ibis.cases((events.e_side == "src", events.e_src), else_=events.e_dst)
     known = events.filter(events.e_src.notnull() & events.e_dst.notnull() & events.e_sport.notnull())
     known = known.select(host=known.e_host, address=local.name("address"))
@@ -146,17 +186,35 @@ def _host_addresses(events, conns, params: JoinParams):
 
     partial = events.filter(events.e_sport.isnull() | events.e_src.isnull())
     partial = partial.anti_join(direct, partial.e_host == direct.host)
+    order = ibis.window(group_by="e_host", order_by=["e_ms", "e_id"])
+    partial = partial.mutate(k=ibis.row_number().over(order), n=partial.count().over(ibis.window(group_by="e_host")))
+    partial = partial.filter(partial.k % (partial.n // ADDRESS_SAMPLE + 1) == 0)
     window_ms = int(params.search_window * 1000)
-    fits = partial.join(conns, [
-        partial.e_dst == conns.dst_ip, partial.e_dport == conns.dst_port,
-        (conns.c_ms - partial.e_ms).abs() <= window_ms,
-    ])
-    fits = fits.filter(fits.e_side == "src")
-    seen = fits.group_by(["e_host", "src_ip"]).aggregate(n=fits.e_id.nunique())
+    sample, near_conns = _buckets(partial, conns, window_ms)
+    proto_ok = sample.e_proto.isnull() | near_conns.c_proto.isnull() | (sample.e_proto == near_conns.c_proto)
+    near = [sample.e_bucket == near_conns.c_bucket, (near_conns.c_ms - sample.e_ms).abs() <= window_ms, proto_ok]
+    outbound = sample.filter((sample.e_side == "src") & sample.e_dst.notnull() & sample.e_dport.notnull())
+    out_fits = outbound.join(near_conns, [outbound.e_dst == near_conns.dst_ip,
+                                          outbound.e_dport == near_conns.dst_port, *near,
+                                          outbound.e_src.isnull() | (outbound.e_src == near_conns.src_ip)])
+    out_fits = out_fits.select("e_host", "e_id", address=out_fits.src_ip, dt=out_fits.c_ms - out_fits.e_ms)
+    inbound = sample.filter((sample.e_side == "dst") & sample.e_src.notnull() & sample.e_sport.notnull())
+    in_fits = inbound.join(near_conns, [inbound.e_src == near_conns.src_ip, inbound.e_sport == near_conns.src_port,
+                                        *near, inbound.e_dport.isnull() | (inbound.e_dport == near_conns.dst_port)])
+    in_fits = in_fits.select("e_host", "e_id", address=in_fits.dst_ip, dt=in_fits.c_ms - in_fits.e_ms)
+    fits = out_fits.union(in_fits)
+    width = 2 * max(int(params.exact_within * 1000), 1)
+    bins = [fits.select("e_host", "e_id", "address", grid=ibis.literal(g),
+                        bin=((fits.dt + g * width // 2) / width).floor().cast("int64")) for g in (0, 1)]
+    binned = bins[0].union(bins[1])
+    per_bin = binned.group_by(["e_host", "address", "grid", "bin"]).aggregate(n=binned.e_id.nunique())
+    peaks = per_bin.group_by(["e_host", "address"]).aggregate(peak=per_bin.n.max())
+    best = peaks.group_by("e_host").aggregate(top=peaks.peak.max())
     totals = partial.group_by("e_host").aggregate(total=partial.count())
-    seen = seen.join(totals, "e_host")
-    inferred = seen.filter(seen.n >= seen.total * params.min_address_share)
-    inferred = inferred.select(host=inferred.e_host, address=inferred.src_ip)
+    scored = peaks.join(best, "e_host").join(totals, "e_host")
+    inferred = scored.filter((scored.peak == scored.top) & (scored.peak >= scored.total * params.min_address_share))
+    inferred = inferred.anti_join(direct, inferred.address == direct.address)
+    inferred = inferred.select(host=inferred.e_host, address=inferred.address)
     return direct.union(inferred, distinct=True)
 
 
@@ -170,10 +228,12 @@ def _candidates(events, conns, addresses, limit_ms: int):
     local_dst = ibis.coalesce(ev.e_dst, ibis.cases((ev.e_side == "dst", ev.a_addr), else_=ibis.null("string")))
     ev = ev.mutate(m_src=local_src, m_dst=local_dst)
     ev = ev.filter(ev.m_src.notnull() & ev.m_dst.notnull())
-    joined = ev.join(conns, [
-        ev.m_src == conns.src_ip, ev.m_dst == conns.dst_ip,
-        (conns.c_ms - ev.e_ms).abs() <= limit_ms,
+    ev, near_conns = _buckets(ev, conns, limit_ms)
+    joined = ev.join(near_conns, [
+        ev.m_src == near_conns.src_ip, ev.m_dst == near_conns.dst_ip, ev.e_bucket == near_conns.c_bucket,
+        (near_conns.c_ms - ev.e_ms).abs() <= limit_ms,
     ])
+    joined = joined.drop("e_bucket", "c_bucket")
     ok = ((joined.e_sport.isnull() | (joined.e_sport == joined.src_port))
           & (joined.e_dport.isnull() | (joined.e_dport == joined.dst_port))
           & (joined.e_proto.isnull() | joined.c_proto.isnull() | (joined.e_proto == joined.c_proto)))
@@ -238,8 +298,9 @@ def attribute(engine: Engine, window: Window | None = None, params: JoinParams |
     ranked = ranked.join(processes, ["uid", "e_side"])
     best = ranked.filter(ranked.conn_rank == 0)
     quality = ibis.cases(
-        ((best.processes > 1) | (best.event_rank > 0), "ambiguous"),
-        (best.full & ((best.dt + best.e_shift).abs() <= int(params.exact_within * 1000)), "exact"),
+        (best.processes > 1, "ambiguous"),
+        (best.full & (best.event_rank == 0) & ((best.dt + best.e_shift).abs() <= int(params.exact_within * 1000)),
+         "exact"),
         else_="skew",
     )
     matched = best.select(

@@ -216,6 +216,7 @@ REAL = {
     "vertical": "stratosphere/slips-dataset/zeek/port-scans/vertical/conn.log",
     "remcos": "stratosphere/slips-dataset/zeek/test18-malicious-ctu-sme-11-win/zeek-labeled/conn.log.labeled",
     "rita": "rita-zeek-beacon/missing_host",
+    "njrat": "stratosphere/security-datasets-for-testing/001-zeek-scenario-malicious/labeled-conn.log",
 }
 
 
@@ -256,6 +257,13 @@ def test_real_remcos_retrying_dead_c2_is_top_fumbling(real_lakes):
     top = _run(real_lakes["remcos"], "fumbling")[0]
     assert top.entity == "192.168.1.107->66.63.168.35:5888/tcp"
     assert top.evidence["failures"] >= 718
+
+
+def test_real_njrat_c2_is_top_fumbling(real_lakes):
+    """Stratosphere 001: the NjRAT bot calls its C2 41.108.179.197:1177 237 times; none is answered."""
+    top = _run(real_lakes["njrat"], "fumbling")[0]
+    assert top.entity == "192.168.1.115->41.108.179.197:1177/tcp" and top.evidence["kind"] == "retry"
+    assert top.evidence["failures"] == 237 and top.severity == "high"
 
 
 def test_real_ssh_brute_force_is_found(real_lakes):

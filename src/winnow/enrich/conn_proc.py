@@ -339,9 +339,31 @@ def _with_unmatched(engine: Engine, events, conns, addresses, matched, params: J
     )
     execs = engine.table("proc.exec")
     if execs is not None:
-        starts = execs.filter(execs.process_guid.notnull() & execs.command_line.notnull())
-        starts = starts.group_by("process_guid").aggregate(command_line=starts.command_line.max())
-        out = out.left_join(starts, "process_guid").select(*[out[c] for c in out.columns], starts.command_line)
+        out = _with_exec(out, execs)
     else:
         out = out.mutate(command_line=ibis.null("string"))
     return fetch(out.order_by(["ts", "uid", "side"]))
+
+
+def _with_exec(out, execs):
+    """Command lines from proc.exec: by process_guid (Sysmon), else the latest start of (host, pid) before the
+    connection (auditd: its connect records name no process instance), which also supplies the process_guid."""
+    starts = execs.filter(execs.process_guid.notnull() & execs.command_line.notnull()
+                          & (execs.action.isnull() | (execs.action == "start")))
+    by_guid = starts.group_by("process_guid").aggregate(command_line=starts.command_line.max())
+    out = out.left_join(by_guid, "process_guid").select(*[out[c] for c in out.columns], by_guid.command_line)
+    fallback = starts.filter(starts.host.notnull() & starts.pid.notnull()).select(
+        x_host=starts.host, x_pid=starts.pid, x_ms=_ms(starts.ts), x_guid=starts.process_guid,
+        x_cmd=starts.command_line)
+    open_ = out.filter(out.command_line.isnull() & out.pid.notnull()).select(
+        "uid", "side", o_host=out.host, o_pid=out.pid,
+        o_ms=_ms(out.ts) + (out.skew_s.fill_null(0.0) * 1000).round().cast("int64"))
+    fits = open_.join(fallback, [open_.o_host == fallback.x_host, open_.o_pid == fallback.x_pid,
+                                 fallback.x_ms <= open_.o_ms])
+    fits = fits.mutate(rank=ibis.row_number().over(group_by=["uid", "side"],
+                                                    order_by=[ibis.desc("x_ms"), "x_guid"]))
+    best = fits.filter(fits["rank"] == 0).select("uid", "side", "x_guid", "x_cmd")
+    joined = out.left_join(best, ["uid", "side"])
+    columns = [joined[c] for c in out.columns if c not in ("process_guid", "command_line")]
+    return joined.select(*columns, process_guid=ibis.coalesce(joined.x_guid, joined.process_guid),
+                         command_line=ibis.coalesce(joined.command_line, joined.x_cmd))

@@ -145,6 +145,13 @@ def test_failed_logon_has_reason(attack) -> None:
     assert {o for e, o, _ in kerberos if e == 4771} == {"failure"}
 
 
+def test_kerberos_service_tickets_carry_service_and_encryption(attack) -> None:
+    lake, _ = attack
+    rows = lake.query("SELECT service, ticket_encryption FROM {auth.logon} WHERE event_id = 4769 "
+                      "AND _source_file LIKE '%samaccount_spoofing_CVE-2021-42287%'")
+    assert len(rows) == 2 and all(service and encryption for service, encryption in rows)
+
+
 def test_sysmon_network_five_tuple(attack) -> None:
     lake, _ = attack
     rows = lake.query("SELECT image, proto, src_ip, src_port, dst_ip, dst_port, direction, action FROM {proc.net} "

@@ -120,6 +120,12 @@ AUTH_LOGON = Table(
         Column("attempts", I64, "authentication attempts this row stands for (Zeek ssh auth_attempts); 0 for rows "
                "that echo or describe an attempt counted on another row (PAM after sshd, Invalid user)", "", "count"),
         Column("command", S, "sudo command line", "process.command_line", "process.cmd_line"),
+        Column("workstation", S, "client workstation name (Windows WorkstationName / Workstation)",
+               "source.domain", "src_endpoint.hostname"),
+        Column("service", S, "service the ticket is for (Kerberos 4769 ServiceName)", "service.name",
+               "service.name"),
+        Column("ticket_encryption", S, "Kerberos ticket encryption type as logged (0x17 = RC4: Kerberoasting)",
+               "", "encryption_details.algorithm"),
     ),
 )
 

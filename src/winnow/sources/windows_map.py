@@ -264,7 +264,8 @@ LOGON_EVENTS: dict[int, tuple[str, bool]] = {
 _KERBEROS = {4768, 4769, 4771}
 _AUTH_USED = frozenset({"TargetUserName", "TargetDomainName", "IpAddress", "IpPort", "LogonType",
                         "AuthenticationPackageName", "SubjectUserName", "TargetLogonId", "ProcessName", "ProcessId",
-                        "Status", "SubStatus"})
+                        "Status", "SubStatus", "WorkstationName", "Workstation", "ServiceName",
+                        "TicketEncryptionType"})
 
 
 def _security_auth(head: EventHeader, data: dict) -> tuple[str, Row]:
@@ -296,6 +297,8 @@ def _security_auth(head: EventHeader, data: dict) -> tuple[str, Row]:
                logon_type=None if logon_type is None else str(logon_type), method=method, reason=reason,
                subject_user=_str(data.get("SubjectUserName")) if eid != 4672 else None, logon_id=logon_id,
                process=_str(data.get("ProcessName")), pid=to_int(data.get("ProcessId")),
+               workstation=_str(data.get("WorkstationName")) or _str(data.get("Workstation")),
+               service=_str(data.get("ServiceName")), ticket_encryption=_str(data.get("TicketEncryptionType")),
                extra=_rest(data, _AUTH_USED))
     return "auth.logon", row
 

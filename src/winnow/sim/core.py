@@ -158,7 +158,7 @@ def simulate(
             "internal_cidr": "10.0.0.0/8",
             "servers": {role: world.ips[i] for role, i in world.server_ip.items()},
             "hard_negatives": _hard_negatives(world),
-            "endpoint": endpoint_summary,
+            "endpoint": _relative_paths(endpoint_summary, out),  # same seed, same bytes, wherever written
         }
     )
     truth_path = out / "truth.json"
@@ -174,3 +174,11 @@ def simulate(
         "seed": seed,
         "endpoint": {k: endpoint_summary[k] for k in ("counts", "files", "truth")},
     }
+
+
+def _relative_paths(summary: dict, out: Path) -> dict:
+    """The endpoint summary with its file paths relative to the output folder."""
+    def rel(path: str | None) -> str | None:
+        return None if path is None else str(Path(path).relative_to(out))
+
+    return {**summary, "truth": rel(summary.get("truth")), "files": [rel(f) for f in summary.get("files", [])]}

@@ -46,5 +46,6 @@ def demo(hosts: int, seed: int, top: int) -> None:
     say(f"done in {time.perf_counter() - started:.1f} s. Next:")
     say(f"  winnow findings --lake {lake} --format jsonl | head      # every field, for tools")
     say(f"  winnow findings --lake {lake} --detector beacon         # one detector")
+    say(f"  winnow processes --lake {lake}                          # which process moved the bytes")
     say(f"  winnow detect --lake {lake} --engine spark               # same analytics on Spark")
     say(f"  cat {logs}/truth.json                                # what was planted")

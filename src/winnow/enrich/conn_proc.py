@@ -35,6 +35,8 @@ import pyarrow as pa
 from winnow.engine import Engine, Window, fetch
 
 MATCH_QUALITIES = ("exact", "skew", "ambiguous", "unmatched")
+#: destinations used by more sources than this are not used to learn a host's address
+ADDRESS_MAX_SOURCES = 20
 #: events per host (at most, evenly spread in time) from which a host's address is inferred
 ADDRESS_SAMPLE = 400
 
@@ -127,12 +129,18 @@ def sensor_shifts(engine: Engine, params: JoinParams) -> dict[str, int]:
     events, conns = _events(engine, Window()), _conns(engine, Window())
     full = events.filter(events.e_src.notnull() & events.e_sport.notnull() & events.e_dst.notnull()
                          & events.e_dport.notnull())
-    pairs = full.join(conns, [full.e_src == conns.src_ip, full.e_sport == conns.src_port,
-                              full.e_dst == conns.dst_ip, full.e_dport == conns.dst_port])
-    per_event = pairs.group_by("e_id").aggregate(k=pairs.count())
-    per_conn = pairs.group_by("uid").aggregate(k=pairs.count())
-    pairs = pairs.semi_join(per_event.filter(per_event.k == 1), "e_id")
-    pairs = pairs.semi_join(per_conn.filter(per_conn.k == 1), "uid")
+    # keep tuples seen exactly once on each side BEFORE joining: a repeated tuple would pair every
+    # event with every connection (memory grows with the square of the repeats)
+    key = ["t_src", "t_sport", "t_dst", "t_dport"]
+    ev = full.select("e_id", "e_host", "e_ms", t_src=full.e_src, t_sport=full.e_sport, t_dst=full.e_dst,
+                     t_dport=full.e_dport)
+    cn = conns.select("uid", "c_ms", t_src=conns.src_ip, t_sport=conns.src_port, t_dst=conns.dst_ip,
+                      t_dport=conns.dst_port)
+    ev_once = ev.group_by(key).aggregate(k=ev.count())
+    cn_once = cn.group_by(key).aggregate(k=cn.count())
+    ev = ev.semi_join(ev_once.filter(ev_once.k == 1), key)
+    cn = cn.semi_join(cn_once.filter(cn_once.k == 1), key)
+    pairs = ev.join(cn, key)
     pairs = pairs.mutate(sec=((pairs.e_ms - pairs.c_ms) / 1000.0).round().cast("int64"))
     hist = pairs.group_by(["e_host", "sec"]).aggregate(n=pairs.e_id.nunique())
     totals = pairs.group_by("e_host").aggregate(total=pairs.e_id.nunique())
@@ -174,7 +182,8 @@ def _host_addresses(events, conns, params: JoinParams):
     in one ``2 * exact_within`` s wide bin of offsets (two staggered grids, so a spread of up to
     ``exact_within`` s always fits one bin); the best-scoring address is taken when it explains at
     least ``min_address_share`` of the events. Addresses that another host logs as its own are not
-    inferred, and at most ``ADDRESS_SAMPLE`` events per host (evenly spread in time) are used.
+    inferred, and at most ``ADDRESS_SAMPLE`` events per host (evenly spread in time) are used, of
+    outbound events only those to destinations at most ``ADDRESS_MAX_SOURCES`` sources use.
     """
     local = ibis.cases((events.e_side == "src", events.e_src), else_=events.e_dst)
     known = events.filter(events.e_src.notnull() & events.e_dst.notnull() & events.e_sport.notnull())
@@ -186,6 +195,12 @@ def _host_addresses(events, conns, params: JoinParams):
 
     partial = events.filter(events.e_sport.isnull() | events.e_src.isnull())
     partial = partial.anti_join(direct, partial.e_host == direct.host)
+    # only destinations few sources use: an event to the DNS server or a proxy fits every host's
+    # connections there, and those fits grow with the square of the fleet
+    dst_sources = conns.group_by(["dst_ip", "dst_port"]).aggregate(sources=conns.src_ip.nunique())
+    rare = dst_sources.filter(dst_sources.sources <= ADDRESS_MAX_SOURCES)
+    outbound_rare = partial.semi_join(rare, [partial.e_dst == rare.dst_ip, partial.e_dport == rare.dst_port])
+    partial = outbound_rare.union(partial.filter(partial.e_side == "dst"))
     order = ibis.window(group_by="e_host", order_by=["e_ms", "e_id"])
     partial = partial.mutate(k=ibis.row_number().over(order), n=partial.count().over(ibis.window(group_by="e_host")))
     partial = partial.filter(partial.k % (partial.n // ADDRESS_SAMPLE + 1) == 0)

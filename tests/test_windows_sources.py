@@ -229,6 +229,7 @@ def test_column_wise_path_matches_record_by_record(shared_data: Path, monkeypatc
     from winnow.sources import evtx_file
 
     path = shared_data / "evtx-parser-corpus" / name
+    monkeypatch.setattr(evtx_file, "MIN_GROUP_ROWS", 1)  # every group of mapped events column-wise
     fast, fast_warnings = _parse_all(path)
 
     def refuse(heads):
@@ -240,3 +241,107 @@ def test_column_wise_path_matches_record_by_record(shared_data: Path, monkeypatc
     assert set(fast) == set(slow) and len(fast["win.event"]) == CORPUS_RECORDS[name]
     for table in fast:
         assert fast[table] == slow[table], table
+
+
+def _mapped_column_wise(monkeypatch) -> list[int]:
+    """Map every group of mapped events column-wise (no size threshold); count the rows that were."""
+    from winnow.sources import evtx_file
+
+    counted = [0]
+    map_group = evtx_file._map_group
+
+    def counting(mapping, texts, columns, rows):
+        out = map_group(mapping, texts, columns, rows)
+        counted[0] += 0 if out is None else len(rows)
+        return out
+
+    monkeypatch.setattr(evtx_file, "MIN_GROUP_ROWS", 1)
+    monkeypatch.setattr(evtx_file, "_map_group", counting)
+    return counted
+
+
+def test_column_wise_mapping_matches_record_by_record_on_attack_samples(shared_data: Path, monkeypatch) -> None:
+    """Every attack sample: the mapped tables built column-wise equal the per-record path, column for column."""
+    import pyarrow as pa
+
+    from winnow.sources import evtx_file
+
+    paths = sorted((shared_data / "evtx-attack-samples").rglob("*.evtx"))
+    assert len(paths) == 277
+    counted = _mapped_column_wise(monkeypatch)
+    fast = [_parse_all(path) for path in paths]
+
+    def refuse(heads):
+        raise pa.ArrowInvalid("forced record-by-record path")
+
+    monkeypatch.setattr(evtx_file, "_read_system", refuse)
+    mapped_rows = 0
+    for path, (fast_tables, fast_warnings) in zip(paths, fast, strict=True):
+        slow_tables, slow_warnings = _parse_all(path)
+        assert sorted(fast_warnings) == sorted(slow_warnings), path.name
+        assert set(fast_tables) == set(slow_tables), path.name
+        for table in slow_tables:
+            assert fast_tables[table] == slow_tables[table], (path.name, table)
+            mapped_rows += len(slow_tables[table]) if table != "win.event" else 0
+    # nearly all mapped events took the column-wise path (the rest: nested or fractional event-data values)
+    assert mapped_rows > 2000 and counted[0] > 0.9 * mapped_rows
+
+
+def _sysmon_network_record(record_id: int, data: str) -> dict:
+    """A pyevtx-rs record of a Sysmon network connection (event 3) with the given EventData text."""
+    system = ('{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":3,"Version":5,"Level":4,'
+              '"TimeCreated":{"#attributes":{"SystemTime":"2018-03-06T08:14:06.638380Z"}},'
+              f'"EventRecordID":{record_id},"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"HOST"}}')
+    return {"timestamp": "2018-03-06T08:14:06.63838Z UTC",
+            "data": f'{{"Event":{{"System":{system},"EventData":{data}}}}}'}
+
+
+def test_column_wise_mapping_of_odd_event_data(monkeypatch) -> None:
+    """Booleans as text or JSON, ports as text or numbers, the inbound swap, nested and fractional values,
+    missing fields, unknown fields, empty and null event data: the same rows on both paths."""
+    import numpy as np
+    import pyarrow as pa
+
+    from winnow.sources import ParseContext, evtx_file
+    from winnow.sources.windows_rows import RowSink
+
+    base = ('"UtcTime":"2017-12-18 14:51:29.706","ProcessGuid":"{{G}}","ProcessId":{pid},"Image":"C:\\\\x.exe",'
+            '"Protocol":"TCP","Initiated":{init},"SourceIsIpv6":{v6},"SourceIp":"::ffff:10.0.0.{n}",'
+            '"SourceHostname":"src{n}","SourcePort":{sport},"DestinationIp":"10.0.0.9","DestinationHostname":"-",'
+            '"DestinationPort":{dport}')
+    variants = [
+        dict(pid="4280", init="true", v6="false", sport="59344", dport="443"),
+        dict(pid='"0x10b8"', init="false", v6='"false"', sport="139", dport="49184"),  # inbound, local side first
+        dict(pid="12", init='"false"', v6="null", sport='"58193"', dport='"445"'),  # inbound, remote side first
+        dict(pid="12", init='"FALSE"', v6='"true"', sport='"x"', dport="445"),
+        dict(pid="-7", init="null", v6="true", sport="0", dport="null"),
+    ]
+    texts = [("{" + base.format(n=i, **v) + "}") for i, v in enumerate(variants)]
+    texts += [texts[0][:-1] + ',"Extra":"é\\"q","Number":5,"Flag":true,"Nothing":null}',  # unknown fields
+              texts[1][:-1] + ',"Nested":{"a":[1,2]}}', texts[2][:-1] + ',"Ratio":0.5}',  # one by one
+              '{"UtcTime":"2017-12-18 14:51:29.706"}', "{}", "null"]
+    records = [_sysmon_network_record(i + 1, text) for i, text in enumerate(texts * 3)]
+    lines = np.arange(1, len(records) + 1)
+
+    def rows(column_wise: bool) -> tuple[dict[str, list[dict]], list]:
+        ctx = ParseContext("odd.evtx")
+        sink = RowSink(ctx)
+        if column_wise:
+            batches = list(evtx_file._block(records, 1, ctx, sink))
+        else:
+            batches = list(evtx_file._slow(records, lines, np.arange(len(records)), ctx, sink))
+        tables: dict[str, list[dict]] = {}
+        for batch in [*batches, *sink.drain()]:
+            tables.setdefault(batch.table, []).extend(batch.data.to_pylist())
+        return ({t: sorted(r, key=lambda row: row["_line"]) for t, r in tables.items()},
+                sorted((w.line, w.reason) for w in ctx.warnings))
+
+    counted = _mapped_column_wise(monkeypatch)
+    fast, fast_warnings = rows(True)
+    slow, slow_warnings = rows(False)
+    assert fast == slow and fast_warnings == slow_warnings
+    assert len(fast["proc.net"]) == 3 * len(texts) and not fast_warnings
+    assert counted[0] == 3 * (len(texts) - 3)  # not the nested, fractional and null ones
+    inbound = [(r["src_ip"], r["src_port"], r["dst_port"], r["dst_hostname"]) for r in fast["proc.net"][1:3]]
+    assert inbound == [("10.0.0.9", 49184, 139, "src1"), ("10.0.0.2", 58193, 445, None)]
+    assert pa.types.is_string(pa.array([r["extra"] for r in fast["proc.net"]]).type)

@@ -10,8 +10,10 @@ Records are handled a block at a time, column by column, with no per-record deco
 each record's text is split (in Arrow) at ``},"EventData":`` into the ``System`` part and the event
 data; the ``System`` parts are read as one NDJSON buffer by Arrow's JSON reader against a fixed
 schema, and the event data text is kept as it is for ``win.event.data``. Only events that a table
-maps (Sysmon 1/3/5/11/22, Security 4688 and logon events) have their event data decoded, for the
-mapping functions of :mod:`winnow.sources.windows_map`. Records of another layout (UserData,
+maps (Sysmon 1/3/5/11/22, Security 4688 and logon events) have their event data decoded: per kind of
+event and typed key signature with Arrow's JSON reader, the rules of :mod:`winnow.sources.windows_map`
+run column-wise (see :func:`_map_rows`); small groups and odd event data one by one, with the same
+rules. Records of another layout (UserData,
 RenderingInfo, ...) and blocks whose ``System`` parts do not fit the schema (a damaged record with
 text where a number belongs, an unknown field) take the record-by-record path, with the same result.
 """
@@ -32,17 +34,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext, Source
 from winnow.sources.registry import register
 from winnow.sources.windows_map import (
+    COMPUTED,
     SECURITY,
     SECURITY_EVENTS,
     SYSMON,
     SYSMON_EVENTS,
+    TIME,
     EventHeader,
+    Mapping,
     Row,
     map_event,
     mapper,
+    text,
     to_int,
     win_event_row,
 )
@@ -86,6 +93,16 @@ _HEAD_OPTIONS = pj.ParseOptions(explicit_schema=_HEAD_SCHEMA, unexpected_field_b
 _PLACEHOLDER = '{"Event":{"System":{' + _DATA + "null}}"
 _SYSMON_IDS = pa.array(sorted(SYSMON_EVENTS), _I)
 _SECURITY_IDS = pa.array(sorted(SECURITY_EVENTS), _I)
+#: the value of a field of event data, replaced by a mark of its type (none for text or null, ``#`` for an integer,
+#: ``?`` for a boolean): what is left of an object of plain fields is its typed key signature, e.g.
+#: ``{"UtcTime":,"ProcessId":#,"Initiated":?}``
+_SIGNATURE_PASSES = ((r':"(?:[^"\\]|\\.)*"', ":"), (r":-?[0-9]+", ":#"), (r":(?:true|false)", ":?"), (":null", ":"))
+_SIGNATURE = r'^\{(?:"\w+":[#?]?(?:,"\w+":[#?]?)*)?\}$'
+#: value types the column-wise mapping takes (as ``json.loads`` gives them: str, int, bool, None)
+_PLAIN_TYPES = (pa.string(), pa.int64(), pa.bool_(), pa.null())
+_DATA_OPTIONS = pj.ParseOptions(newlines_in_values=False)
+#: smaller groups of mapped events are mapped one by one: Arrow's JSON reader has a fixed cost of ~0.3-1 ms a call
+MIN_GROUP_ROWS = 64
 
 
 @register
@@ -181,9 +198,10 @@ def _block(records: list[dict], first: int, ctx: ParseContext, sink: RowSink) ->
         columns = {name: pc.filter(values, keep) for name, values in columns.items()}
         yield from _slow(records, lines, np.flatnonzero(~fast), ctx, sink)
     fast_lines = lines[fast]
-    mapped = np.flatnonzero(_mapped(columns))
-    if len(mapped):
-        yield from _map_rows(columns, mapped, fast_lines, ctx, sink)
+    mapped, sysmon = _mapped(columns)
+    rows = np.flatnonzero(mapped)
+    if len(rows):
+        yield from _map_rows(columns, rows, sysmon[rows], fast_lines, ctx, sink)
     batch = typed_batch("win.event", columns, fast_lines, ctx)
     if batch is not None:
         yield batch
@@ -191,15 +209,19 @@ def _block(records: list[dict], first: int, ctx: ParseContext, sink: RowSink) ->
 
 def _read_system(heads: pa.Array) -> pa.StructArray:
     """Read the ``{"Event":{..,"System":{..`` heads of the records as one NDJSON buffer; give the System structs."""
-    heads = pc.replace_substring(heads, _EVENT_ID, '"EventIDx":{')
-    lines = pc.binary_join_element_wise(heads, "}}}\n", "")
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
-    buffer = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    buffer = _ndjson(pc.replace_substring(heads, _EVENT_ID, '"EventIDx":{'), "}}}\n")
     table = pj.read_json(pa.BufferReader(buffer), parse_options=_HEAD_OPTIONS,
                          read_options=pj.ReadOptions(block_size=max(1 << 20, buffer.size + 1)))
     if table.num_rows != len(heads):
         raise pa.ArrowInvalid(f"{table.num_rows} System objects read for {len(heads)} records")
     return pc.struct_field(table.column("Event").combine_chunks(), "System")
+
+
+def _ndjson(texts: pa.Array, suffix: str) -> pa.Buffer:
+    """The texts, each followed by ``suffix``, as one buffer (for Arrow's JSON reader)."""
+    lines = pc.binary_join_element_wise(texts, suffix, "")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
 
 
 def _columns(system: pa.StructArray, data: pa.Array) -> dict[str, pa.Array]:
@@ -236,38 +258,175 @@ def _non_empty(values: pa.Array) -> pa.Array:
 
 def _json_object(fields: dict[str, pa.Array]) -> pa.Array:
     """Per row, a JSON object of the fields that are not null (null when none is), values as JSON strings."""
-    joined = None
+    pieces = []
     for key, values in fields.items():
         if values.null_count == len(values):
             continue
         encoded = values.dictionary_encode()
         quoted = pa.array([json.dumps(v, ensure_ascii=False) for v in encoded.dictionary.to_pylist()], _S)
-        piece = pc.binary_join_element_wise(f'"{key}":', pc.take(quoted, encoded.indices), "")
+        pieces.append(pc.binary_join_element_wise(f'"{key}":', pc.take(quoted, encoded.indices), ""))
+    return _join_object(pieces, len(next(iter(fields.values()))))
+
+
+def _join_object(pieces: list[pa.Array], length: int) -> pa.Array:
+    """Per row, ``{piece,piece,...}`` of the pieces (``"key":value`` text) that are not null; null when none is."""
+    joined = None
+    for piece in pieces:
+        if piece.null_count == len(piece):
+            continue
         joined = piece if joined is None else pc.coalesce(pc.binary_join_element_wise(joined, piece, ","), joined,
                                                           piece)
     if joined is None:
-        return pa.nulls(len(next(iter(fields.values()))), _S)
+        return pa.nulls(length, _S)
     return pc.binary_join_element_wise("{", joined, "}", "")
 
 
-def _mapped(columns: dict[str, pa.Array]) -> np.ndarray:
-    """Which rows a table maps (the same decision as :func:`winnow.sources.windows_map.mapper`)."""
+def _mapped(columns: dict[str, pa.Array]) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows a table maps, and which rows are Sysmon's (the same decision as :func:`windows_map.mapper`)."""
     provider, channel = columns["provider"], columns["channel"]
     sysmon = pc.fill_null(pc.or_(pc.equal(provider, SYSMON), pc.starts_with(channel, SYSMON)), False)
     security = pc.fill_null(pc.or_(pc.equal(provider, SECURITY), pc.equal(channel, "Security")), False)
     event_id = columns["event_id"]
     mapped = pc.if_else(sysmon, pc.is_in(event_id, _SYSMON_IDS),
                         pc.and_(security, pc.is_in(event_id, _SECURITY_IDS)))
-    return np.asarray(pc.fill_null(mapped, False))
+    return np.asarray(pc.fill_null(mapped, False)), np.asarray(sysmon)
 
 
 _HEADER_COLUMNS = ("event_id", "channel", "provider", "host", "record_id", "ts", "level", "task", "opcode",
                    "keywords", "user_sid", "process_id", "thread_id")
 
+#: a column of a group as its distinct values (Python objects, as ``json.loads`` gives them) and each row's index
+Unique = tuple[list, np.ndarray]
 
-def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, lines: np.ndarray, ctx: ParseContext,
-              sink: RowSink) -> Iterator[Batch]:
-    """Decode the event data of the mapped rows and add their table's row to ``sink``."""
+
+def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, sysmon: np.ndarray, lines: np.ndarray,
+              ctx: ParseContext, sink: RowSink) -> Iterator[Batch]:
+    """Add the mapped tables' rows of ``rows`` to ``sink``.
+
+    Rows whose event data is an object of plain fields (text, integer, boolean, null) are grouped by kind of
+    event (Sysmon or Security, event id) and typed key signature (the field names in order, each with the
+    type of its value). A group of at least :data:`MIN_GROUP_ROWS` is read by Arrow's JSON reader and mapped
+    column-wise, each rule of :mod:`winnow.sources.windows_map` run once per distinct combination of its
+    inputs. Any other row (small groups, nested values, numbers with a fraction, event data that does not
+    read) is decoded and mapped one by one, with the same result.
+    """
+    event_ids = np.asarray(pc.take(columns["event_id"], pa.array(rows)))
+    kinds = np.where(sysmon, event_ids, -event_ids)  # the sign tells Sysmon from Security
+    kind_groups = _groups(np.arange(len(rows)), kinds)
+    one_by_one = [group for group in kind_groups if len(group) < MIN_GROUP_ROWS]
+    if len(one_by_one) < len(kind_groups):  # the typed key signatures of the rows of the larger kinds
+        large = np.sort(np.concatenate([group for group in kind_groups if len(group) >= MIN_GROUP_ROWS]))
+        data = pc.take(columns["data"], pa.array(rows[large]))
+        signature = data
+        for pattern, replacement in _SIGNATURE_PASSES:
+            signature = pc.replace_substring_regex(signature, pattern, replacement)
+        plain = np.asarray(pc.fill_null(pc.match_substring_regex(signature, _SIGNATURE), False))
+        one_by_one.append(large[~plain])
+        keys = pc.binary_join_element_wise(pc.cast(pa.array(kinds[large]), _S), signature, " ")
+        for group in _groups(np.flatnonzero(plain), np.asarray(pc.dictionary_encode(pc.filter(keys, plain)).indices)):
+            at = large[group]
+            mapping = (SYSMON_EVENTS if sysmon[at[0]] else SECURITY_EVENTS)[int(event_ids[at[0]])]
+            mapped = None if len(group) < MIN_GROUP_ROWS \
+                else _map_group(mapping, pc.take(data, pa.array(group)), columns, rows[at])
+            if mapped is None:
+                one_by_one.append(at)
+                continue
+            batch = sink.add_columns(mapping.table, mapped, lines[rows[at]])
+            if batch is not None:
+                yield batch
+    rest = np.sort(np.concatenate(one_by_one))
+    if len(rest):
+        yield from _map_one_by_one(columns, rows[rest], lines, ctx, sink)
+
+
+def _groups(positions: np.ndarray, keys: np.ndarray) -> list[np.ndarray]:
+    """``positions`` grouped by their key (groups in key order, positions in their given order)."""
+    if not len(positions):
+        return []
+    _, group_of = np.unique(keys, return_inverse=True)
+    order = np.argsort(group_of.reshape(-1), kind="stable")
+    starts = np.flatnonzero(np.diff(group_of.reshape(-1)[order], prepend=-1))
+    return [positions[members] for members in np.split(order, starts[1:])]
+
+
+def _map_group(mapping: Mapping, texts: pa.Array, columns: dict[str, pa.Array],
+               rows: np.ndarray) -> dict[str, pa.Array] | None:
+    """The mapped table's columns (and ``extra``) of one group of events, or None when it must go another way."""
+    fields = _read_data(texts)
+    if fields is None:
+        return None
+    n = len(rows)
+    index = pa.array(rows)
+    types = {c.name: _S if pa.types.is_timestamp(c.type) else c.type for c in get_table(mapping.table).columns}
+    absent: Unique = ([None], np.zeros(n, np.int32))
+    inputs: dict[str, Unique] = {}
+
+    def value(name: str) -> Unique:
+        if name not in inputs:
+            inputs[name] = _unique(pc.take(columns["ts"], index)) if name == TIME \
+                else _unique(fields[name]) if name in fields else absent
+        return inputs[name]
+
+    computed: dict[str, Unique] = {}
+    try:
+        for rule in mapping.rules:
+            computed[rule.column] = _apply(rule.fn, [computed[name[1:]] if name[0] == COMPUTED else value(name)
+                                                     for name in rule.inputs], n)
+        out = {name: pc.take(pa.array(values, types[name]), pa.array(at))
+               for name, (values, at) in computed.items() if name in types}
+    except (TypeError, ValueError, OverflowError):  # a value the rules or the column type do not take
+        return None
+    for name in ("host", "event_id", "record_id"):
+        out[name] = pc.take(columns[name], index)
+    pieces = []
+    for key, array in fields.items():
+        if key not in mapping.used:
+            values, at = _unique(array)
+            quoted = [None if v is None else f'"{key}":' + json.dumps(text(v), ensure_ascii=False) for v in values]
+            pieces.append(pc.take(pa.array(quoted, _S), pa.array(at)))
+    out["extra"] = _join_object(pieces, n)
+    return out
+
+
+def _read_data(texts: pa.Array) -> dict[str, pa.Array] | None:
+    """The event data of a group (one typed key signature), one array per field in order; None when it does
+    not read as plain fields."""
+    buffer = _ndjson(texts, "\n")
+    read = pj.ReadOptions(block_size=max(1 << 20, buffer.size + 1))
+    try:
+        table = pj.read_json(pa.BufferReader(buffer), read_options=read, parse_options=_DATA_OPTIONS)
+        if any(pa.types.is_temporal(t) for t in table.schema.types):  # text that looks like a time: keep the text
+            schema = pa.schema([(f.name, _S if pa.types.is_temporal(f.type) else f.type) for f in table.schema])
+            options = pj.ParseOptions(explicit_schema=schema, newlines_in_values=False)
+            table = pj.read_json(pa.BufferReader(buffer), read_options=read, parse_options=options)
+    except pa.ArrowInvalid:  # e.g. a field twice in one object, an escape JSON does not have
+        return None
+    if table.num_rows != len(texts) or any(t not in _PLAIN_TYPES for t in table.schema.types):
+        return None
+    return {key: table.column(key).combine_chunks() for key in table.column_names}
+
+
+def _unique(values: pa.Array) -> Unique:
+    """The distinct values (null included) as Python objects, and each row's index among them."""
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    return encoded.dictionary.to_pylist(), np.asarray(encoded.indices)
+
+
+def _apply(fn: Any, inputs: list[Unique], n: int) -> Unique:
+    """``fn`` over the rows of its inputs, called once per distinct combination of input values."""
+    if not inputs:
+        return [fn()], np.zeros(n, np.int32)
+    if len(inputs) == 1:
+        values, at = inputs[0]
+        return [fn(v) for v in values], at
+    combos, at = np.unique(np.stack([at for _, at in inputs], axis=1), axis=0, return_inverse=True)
+    return [fn(*(values[i] for (values, _), i in zip(inputs, combo, strict=True))) for combo in combos.tolist()], \
+        at.reshape(-1)
+
+
+def _map_one_by_one(columns: dict[str, pa.Array], rows: np.ndarray, lines: np.ndarray, ctx: ParseContext,
+                    sink: RowSink) -> Iterator[Batch]:
+    """Decode the event data of the given rows one by one and add their table's row to ``sink``."""
     index = pa.array(rows)
     values = {name: pc.take(columns[name], index).to_pylist() for name in (*_HEADER_COLUMNS, "data")}
     for k, row in enumerate(rows):
@@ -278,13 +437,13 @@ def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, lines: np.ndarray,
             keywords=values["keywords"][k], user_sid=values["user_sid"][k], process_id=values["process_id"][k],
             thread_id=values["thread_id"][k],
         )
-        text, line = values["data"][k], int(lines[row])
+        data_json, line = values["data"][k], int(lines[row])
         data: Any = {}
-        if text is not None and text.startswith("{"):
+        if data_json is not None and data_json.startswith("{"):
             try:
-                data = json.loads(text)
+                data = json.loads(data_json)
             except ValueError as exc:  # event data that is not valid JSON: the win.event row only
-                ctx.warn(line, f"EVTX event data not understood: {exc}", text)
+                ctx.warn(line, f"EVTX event data not understood: {exc}", data_json)
                 continue
         mapping = mapper(head)
         if mapping is None:

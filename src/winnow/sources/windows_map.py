@@ -6,6 +6,11 @@ and Kerberos events also give a row of ``proc.exec``, ``proc.net``, ``proc.file`
 text as logged and are parsed per batch by :mod:`winnow.sources.windows_rows`. ``extra`` is a dict
 of the event-data fields that have no column (values as text), or None.
 
+The mappings are data: each mapped kind of event has a :class:`Mapping`, a list of :class:`Rule` (a column
+computed by a pure function of event-data fields) and the fields that have a column. Row by row, a mapping
+is called on one event; the EVTX source also runs the same rules column-wise over a block of events, each
+function once per distinct combination of its inputs, so every mapping rule is written once, here.
+
 Times: ``win.event`` and Security rows use the record's ``SystemTime``; Sysmon rows use the event's
 own ``UtcTime`` (when the process, connection or query happened), which can differ from the time
 the record was written by minutes or days (seen in the Mordor LSASS campaign).
@@ -74,7 +79,6 @@ class EventHeader:
 
 
 Row = dict[str, Any]
-Mapper = Callable[[EventHeader, dict], tuple[str, Row]]
 
 
 # ---------------------------------------------------------------- value helpers
@@ -152,83 +156,148 @@ def _who(head: EventHeader) -> Row:
     return {"host": head.computer, "event_id": head.event_id, "record_id": head.record_id}
 
 
+# ---------------------------------------------------------------- mapping rules as data
+
+#: input naming the record's SystemTime (``EventHeader.time``) rather than an event-data field
+TIME = "@time"
+#: prefix of an input naming a column computed by an earlier rule of the same mapping
+COMPUTED = "$"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One column of a mapped row: ``column = fn(*inputs)``.
+
+    An input is an event-data field name (its value as decoded from JSON, None when absent), :data:`TIME`,
+    or ``"$column"``, the value an earlier rule gave. Columns starting with ``_`` are intermediate values,
+    not written. ``fn`` must be pure: the same rules run row by row (:meth:`Mapping.__call__`) and
+    column-wise, once per distinct combination of input values (:mod:`winnow.sources.evtx_file`).
+    """
+
+    column: str
+    fn: Callable[..., Any]
+    inputs: tuple[str, ...] = ()
+
+
+def const(column: str, value: Any) -> Rule:
+    """A column with the same value in every row."""
+    return Rule(column, lambda: value)
+
+
+def field(column: str, fn: Callable[[Any], Any], name: str) -> Rule:
+    """A column from one event-data field through one helper."""
+    return Rule(column, fn, (name,))
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    """How one kind of event becomes a row of ``table``: its rules, and the fields they use (the rest is ``extra``)."""
+
+    table: str
+    rules: tuple[Rule, ...]
+    used: frozenset[str]
+
+    def __call__(self, head: EventHeader, data: dict) -> tuple[str, Row]:
+        """The table and row of one event (``host``, ``event_id``, ``record_id``, the rules' columns, ``extra``)."""
+        row = _who(head)
+        for rule in self.rules:
+            row[rule.column] = rule.fn(*(head.time if name == TIME else row[name[1:]] if name[0] == COMPUTED
+                                         else data.get(name) for name in rule.inputs))
+        for rule in self.rules:
+            if rule.column[0] == "_":
+                del row[rule.column]
+        row["extra"] = _rest(data, self.used)
+        return self.table, row
+
+
 # ---------------------------------------------------------------- Sysmon
 
 
-def _sysmon_proc(head: EventHeader, data: dict) -> Row:
-    row = _who(head)
-    row.update(ts=data.get("UtcTime") or head.time, pid=to_int(data.get("ProcessId")),
-               process_guid=_str(data.get("ProcessGuid")), image=_str(data.get("Image")), user=_str(data.get("User")))
-    return row
+def _first(value: Any, fallback: Any) -> Any:
+    return value or fallback
+
+
+def _sysmon_proc(*rules: Rule) -> tuple[Rule, ...]:
+    return (Rule("ts", _first, ("UtcTime", TIME)), field("pid", to_int, "ProcessId"),
+            field("process_guid", _str, "ProcessGuid"), field("image", _str, "Image"), field("user", _str, "User"),
+            *rules)
 
 
 _PROC_USED = frozenset({"UtcTime", "ProcessId", "ProcessGuid", "Image", "User"})
 _START_USED = _PROC_USED | {"CommandLine", "ParentProcessId", "ParentProcessGuid", "ParentImage", "ParentCommandLine",
                             "CurrentDirectory", "Hashes", "IntegrityLevel", "LogonId"}
 
+_SYSMON_START = Mapping("proc.exec", _sysmon_proc(
+    const("action", "start"), field("command_line", _str, "CommandLine"), field("ppid", to_int, "ParentProcessId"),
+    field("parent_process_guid", _str, "ParentProcessGuid"), field("parent_image", _str, "ParentImage"),
+    field("parent_command_line", _str, "ParentCommandLine"), field("cwd", _str, "CurrentDirectory"),
+    field("hashes", _str, "Hashes"), field("integrity_level", _str, "IntegrityLevel"),
+    field("logon_id", _str, "LogonId"),
+), _START_USED)
 
-def _sysmon_start(head: EventHeader, data: dict) -> tuple[str, Row]:
-    row = _sysmon_proc(head, data)
-    row.update(action="start", command_line=_str(data.get("CommandLine")), ppid=to_int(data.get("ParentProcessId")),
-               parent_process_guid=_str(data.get("ParentProcessGuid")), parent_image=_str(data.get("ParentImage")),
-               parent_command_line=_str(data.get("ParentCommandLine")), cwd=_str(data.get("CurrentDirectory")),
-               hashes=_str(data.get("Hashes")), integrity_level=_str(data.get("IntegrityLevel")),
-               logon_id=_str(data.get("LogonId")), extra=_rest(data, _START_USED))
-    return "proc.exec", row
-
-
-def _sysmon_end(head: EventHeader, data: dict) -> tuple[str, Row]:
-    row = _sysmon_proc(head, data)
-    row.update(action="end", extra=_rest(data, _PROC_USED))
-    return "proc.exec", row
-
+_SYSMON_END = Mapping("proc.exec", _sysmon_proc(const("action", "end")), _PROC_USED)
 
 _NET_USED = _PROC_USED | {"Protocol", "Initiated", "SourceIp", "SourcePort", "DestinationIp", "DestinationPort",
                           "DestinationHostname", "SourceIsIpv6"}
 
 
-def _sysmon_net(head: EventHeader, data: dict) -> tuple[str, Row]:
-    row = _sysmon_proc(head, data)
-    outbound = _bool(data.get("Initiated")) is not False
-    src = (_ip(data.get("SourceIp")), to_int(data.get("SourcePort")))
-    dst = (_ip(data.get("DestinationIp")), to_int(data.get("DestinationPort")))
-    dst_name = _str(data.get("DestinationHostname"))
+def _outbound(initiated: Any) -> bool:
+    return _bool(initiated) is not False
+
+
+def _swapped(outbound: bool, src_port: int | None, dst_port: int | None) -> bool:
     # src_* must be the originator of the connection. Outbound (Initiated=true): Sysmon's Source is this
     # host, the originator. Inbound (Initiated=false): Sysmon versions disagree. Many log the local,
     # accepting side as "Source" (EVTX samples: Source 10.0.2.17:139 <- Destination 10.0.2.18:49184) but
     # others log the remote originator there (Mordor: Source 172.18.39.5:58193 -> Destination .39.7:445).
     # The accepting side is the one on the service port, so when the logged Source has the lower port it is
     # the local side: swap so that src_* is the remote originator (and the resolved name follows its side).
-    if not outbound and src[1] is not None and dst[1] is not None and src[1] < dst[1]:
-        src, dst = dst, src
-        dst_name = _str(data.get("SourceHostname"))
-    ipv6 = _bool(data.get("SourceIsIpv6"))
-    row.update(action="connect" if outbound else "accept", direction="outbound" if outbound else "inbound",
-               proto=(_str(data.get("Protocol")) or "").lower() or None, src_ip=src[0], src_port=src[1],
-               dst_ip=dst[0], dst_port=dst[1], dst_hostname=dst_name,
-               family=None if ipv6 is None else "inet6" if ipv6 else "inet", success=True,
-               extra=_rest(data, _NET_USED))
-    return "proc.net", row
+    return not outbound and src_port is not None and dst_port is not None and src_port < dst_port
 
+
+def _pick(swapped: bool, logged: Any, other: Any) -> Any:
+    """The logged side's value, or the other side's when the sides are swapped."""
+    return other if swapped else logged
+
+
+def _proto(value: Any) -> str | None:
+    return (_str(value) or "").lower() or None
+
+
+def _family(value: Any) -> str | None:
+    ipv6 = _bool(value)
+    return None if ipv6 is None else "inet6" if ipv6 else "inet"
+
+
+_SYSMON_NET = Mapping("proc.net", _sysmon_proc(
+    field("_outbound", _outbound, "Initiated"),
+    field("_src_ip", _ip, "SourceIp"), field("_src_port", to_int, "SourcePort"),
+    field("_dst_ip", _ip, "DestinationIp"), field("_dst_port", to_int, "DestinationPort"),
+    field("_src_name", _str, "SourceHostname"), field("_dst_name", _str, "DestinationHostname"),
+    Rule("_swapped", _swapped, ("$_outbound", "$_src_port", "$_dst_port")),
+    Rule("action", lambda outbound: "connect" if outbound else "accept", ("$_outbound",)),
+    Rule("direction", lambda outbound: "outbound" if outbound else "inbound", ("$_outbound",)),
+    field("proto", _proto, "Protocol"),
+    Rule("src_ip", _pick, ("$_swapped", "$_src_ip", "$_dst_ip")),
+    Rule("src_port", _pick, ("$_swapped", "$_src_port", "$_dst_port")),
+    Rule("dst_ip", _pick, ("$_swapped", "$_dst_ip", "$_src_ip")),
+    Rule("dst_port", _pick, ("$_swapped", "$_dst_port", "$_src_port")),
+    Rule("dst_hostname", _pick, ("$_swapped", "$_dst_name", "$_src_name")),
+    field("family", _family, "SourceIsIpv6"), const("success", True),
+), _NET_USED)
 
 _FILE_USED = _PROC_USED | {"TargetFilename", "CreationUtcTime"}
 
-
-def _sysmon_file(head: EventHeader, data: dict) -> tuple[str, Row]:
-    row = _sysmon_proc(head, data)
-    row.update(action="create", path=_str(data.get("TargetFilename")),
-               creation_time=_str(data.get("CreationUtcTime")), extra=_rest(data, _FILE_USED))
-    return "proc.file", row
-
+_SYSMON_FILE = Mapping("proc.file", _sysmon_proc(
+    const("action", "create"), field("path", _str, "TargetFilename"),
+    field("creation_time", _str, "CreationUtcTime"),
+), _FILE_USED)
 
 _DNS_USED = _PROC_USED | {"QueryName", "QueryStatus", "QueryResults"}
 
-
-def _sysmon_dns(head: EventHeader, data: dict) -> tuple[str, Row]:
-    row = _sysmon_proc(head, data)
-    row.update(query=_str(data.get("QueryName")), status=to_int(data.get("QueryStatus")),
-               results=_str(data.get("QueryResults")), extra=_rest(data, _DNS_USED))
-    return "proc.dns", row
+_SYSMON_DNS = Mapping("proc.dns", _sysmon_proc(
+    field("query", _str, "QueryName"), field("status", to_int, "QueryStatus"), field("results", _str, "QueryResults"),
+), _DNS_USED)
 
 
 # ---------------------------------------------------------------- Security
@@ -238,20 +307,32 @@ _EXEC_USED = frozenset({"NewProcessName", "CommandLine", "NewProcessId", "Proces
                         "MandatoryLabel"})
 
 
-def _security_exec(head: EventHeader, data: dict) -> tuple[str, Row]:
-    row = _who(head)
-    target = _account(data.get("TargetDomainName"), data.get("TargetUserName"))
-    subject = _account(data.get("SubjectDomainName"), data.get("SubjectUserName"))
-    target_logon = _str(data.get("TargetLogonId"))
-    label = _str(data.get("MandatoryLabel"))
-    level = INTEGRITY.get(label.upper(), label) if label else ELEVATION.get(_str(data.get("TokenElevationType")) or "")
-    row.update(ts=head.time, action="start", pid=to_int(data.get("NewProcessId")),
-               image=_str(data.get("NewProcessName")), command_line=_str(data.get("CommandLine")),
-               ppid=to_int(data.get("ProcessId")),
-               parent_image=_str(data.get("ParentProcessName")), user=target or subject,
-               logon_id=target_logon if target_logon not in (None, "0x0") else _str(data.get("SubjectLogonId")),
-               integrity_level=level, extra=_rest(data, _EXEC_USED))
-    return "proc.exec", row
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _exec_user(target_domain: Any, target_user: Any, subject_domain: Any, subject_user: Any) -> str | None:
+    return _account(target_domain, target_user) or _account(subject_domain, subject_user)
+
+
+def _exec_logon_id(target_logon: Any, subject_logon: Any) -> str | None:
+    target = _str(target_logon)
+    return target if target not in (None, "0x0") else _str(subject_logon)
+
+
+def _integrity(mandatory_label: Any, elevation: Any) -> str | None:
+    label = _str(mandatory_label)
+    return INTEGRITY.get(label.upper(), label) if label else ELEVATION.get(_str(elevation) or "")
+
+
+_SECURITY_EXEC = Mapping("proc.exec", (
+    Rule("ts", _identity, (TIME,)), const("action", "start"), field("pid", to_int, "NewProcessId"),
+    field("image", _str, "NewProcessName"), field("command_line", _str, "CommandLine"),
+    field("ppid", to_int, "ProcessId"), field("parent_image", _str, "ParentProcessName"),
+    Rule("user", _exec_user, ("TargetDomainName", "TargetUserName", "SubjectDomainName", "SubjectUserName")),
+    Rule("logon_id", _exec_logon_id, ("TargetLogonId", "SubjectLogonId")),
+    Rule("integrity_level", _integrity, ("MandatoryLabel", "TokenElevationType")),
+), _EXEC_USED)
 
 
 #: Security event id -> (action, the event stands for a failure whatever its status)
@@ -268,48 +349,60 @@ _AUTH_USED = frozenset({"TargetUserName", "TargetDomainName", "IpAddress", "IpPo
                         "TicketEncryptionType"})
 
 
-def _security_auth(head: EventHeader, data: dict) -> tuple[str, Row]:
-    action, failed = LOGON_EVENTS[head.event_id or 0]
-    eid = head.event_id
-    row = _who(head)
-    user, domain = _str(data.get("TargetUserName")), _str(data.get("TargetDomainName"))
-    logon_id = _str(data.get("TargetLogonId"))
-    if eid == 4672:  # the privileged account is the subject
-        user, domain, logon_id = _str(data.get("SubjectUserName")), _str(data.get("SubjectDomainName")), \
-            _str(data.get("SubjectLogonId"))
-    status = data.get("Status")
-    if eid in _KERBEROS or eid == 4776:
-        failed = failed or bool(to_int(status))
-    reason = None
-    if failed:
-        reason = status_reason(data.get("SubStatus"), status)
-        if reason is None:
-            reason = FAILURE_TEXT.get(_str(data.get("FailureReason")) or "", _str(data.get("FailureReason")))
-    if eid in _KERBEROS:
-        method = "kerberos"
-    elif eid == 4776:
-        method = "ntlm"
+def _reason(failed: bool, sub_status: Any, status: Any, failure_reason: Any) -> str | None:
+    if not failed:
+        return None
+    reason = status_reason(sub_status, status)
+    if reason is None:
+        reason = FAILURE_TEXT.get(_str(failure_reason) or "", _str(failure_reason))
+    return reason
+
+
+def _logon_type(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _port(value: Any) -> int | None:
+    return to_int(_str(value))
+
+
+def _workstation(name: Any, workstation: Any) -> str | None:
+    return _str(name) or _str(workstation)
+
+
+def _auth(event_id: int) -> Mapping:
+    """The mapping of one Security logon or Kerberos event id."""
+    action, failed = LOGON_EVENTS[event_id]
+    side = "Subject" if event_id == 4672 else "Target"  # 4672: the privileged account is the subject
+    if event_id in _KERBEROS or event_id == 4776:
+        outcome = Rule("_failed", lambda status: failed or bool(to_int(status)), ("Status",))
     else:
-        method = (_str(data.get("AuthenticationPackageName")) or "").lower() or None
-    logon_type = data.get("LogonType")
-    row.update(ts=head.time, action=action, outcome="failure" if failed else "success", user=user, domain=domain,
-               src_ip=_ip(data.get("IpAddress")), src_port=to_int(_str(data.get("IpPort"))),
-               logon_type=None if logon_type is None else str(logon_type), method=method, reason=reason,
-               subject_user=_str(data.get("SubjectUserName")) if eid != 4672 else None, logon_id=logon_id,
-               process=_str(data.get("ProcessName")), pid=to_int(data.get("ProcessId")),
-               workstation=_str(data.get("WorkstationName")) or _str(data.get("Workstation")),
-               service=_str(data.get("ServiceName")), ticket_encryption=_str(data.get("TicketEncryptionType")),
-               extra=_rest(data, _AUTH_USED))
-    return "auth.logon", row
+        outcome = const("_failed", failed)
+    if event_id in _KERBEROS or event_id == 4776:
+        method = const("method", "kerberos" if event_id in _KERBEROS else "ntlm")
+    else:
+        method = field("method", _proto, "AuthenticationPackageName")
+    return Mapping("auth.logon", (
+        Rule("ts", _identity, (TIME,)), const("action", action), outcome,
+        Rule("outcome", lambda failed_: "failure" if failed_ else "success", ("$_failed",)),
+        field("user", _str, f"{side}UserName"), field("domain", _str, f"{side}DomainName"),
+        field("src_ip", _ip, "IpAddress"), field("src_port", _port, "IpPort"),
+        field("logon_type", _logon_type, "LogonType"), method,
+        Rule("reason", _reason, ("$_failed", "SubStatus", "Status", "FailureReason")),
+        const("subject_user", None) if event_id == 4672 else field("subject_user", _str, "SubjectUserName"),
+        field("logon_id", _str, f"{side}LogonId"), field("process", _str, "ProcessName"),
+        field("pid", to_int, "ProcessId"), Rule("workstation", _workstation, ("WorkstationName", "Workstation")),
+        field("service", _str, "ServiceName"), field("ticket_encryption", _str, "TicketEncryptionType"),
+    ), _AUTH_USED)
 
 
-SYSMON_EVENTS: dict[int, Mapper] = {1: _sysmon_start, 5: _sysmon_end, 3: _sysmon_net, 11: _sysmon_file,
-                                    22: _sysmon_dns}
-SECURITY_EVENTS: dict[int, Mapper] = {4688: _security_exec, **dict.fromkeys(LOGON_EVENTS, _security_auth)}
+SYSMON_EVENTS: dict[int, Mapping] = {1: _SYSMON_START, 5: _SYSMON_END, 3: _SYSMON_NET, 11: _SYSMON_FILE,
+                                     22: _SYSMON_DNS}
+SECURITY_EVENTS: dict[int, Mapping] = {4688: _SECURITY_EXEC, **{eid: _auth(eid) for eid in LOGON_EVENTS}}
 
 
-def mapper(head: EventHeader) -> Mapper | None:
-    """The function mapping this event to a normalized table, or None when only ``win.event`` takes it."""
+def mapper(head: EventHeader) -> Mapping | None:
+    """The mapping of this event to a normalized table, or None when only ``win.event`` takes it."""
     provider, channel = head.provider or "", head.channel or ""
     if provider == SYSMON or channel.startswith(SYSMON):
         return SYSMON_EVENTS.get(head.event_id or -1)

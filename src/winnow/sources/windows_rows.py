@@ -63,27 +63,40 @@ def _one_time(value: str | None) -> dt.datetime | None:
 
 
 class TableRows:
-    """Rows for one table, kept as dicts until :meth:`batch` types them column by column."""
+    """Rows for one table, kept as dicts (or, from column-wise mapping, as column chunks) until :meth:`batch`."""
 
     def __init__(self, table_name: str) -> None:
         self.table = get_table(table_name)
         self.rows: list[Row] = []
         self.lines: list[int] = []
+        self.chunks: list[tuple[dict[str, pa.Array], np.ndarray]] = []
+        self.count = 0
 
     def add(self, row: Row, line: int) -> None:
         self.rows.append(row)
         self.lines.append(line)
+        self.count += 1
+
+    def add_columns(self, columns: dict[str, pa.Array], lines: np.ndarray) -> None:
+        """Add rows given as columns (the table's columns and ``extra`` as JSON text; missing ones are null)."""
+        self.chunks.append((columns, lines))
+        self.count += len(lines)
 
     def batch(self, ctx: ParseContext) -> Batch | None:
         """Type the rows collected so far into a Batch (None when none is left) and start afresh."""
-        rows, lines = self.rows, np.asarray(self.lines, dtype=np.int64)
-        self.rows, self.lines = [], []
-        if not rows:
-            return None
-        columns: dict[str, list] = {col.name: [row.get(col.name) for row in rows] for col in self.table.columns}
-        columns["extra"] = [None if (e := row.get("extra")) is None
-                            else json.dumps(e, ensure_ascii=False, separators=(",", ":")) for row in rows]
-        return typed_batch(self.table.name, columns, lines, ctx)
+        rows, lines, chunks = self.rows, np.asarray(self.lines, dtype=np.int64), self.chunks
+        self.rows, self.lines, self.chunks, self.count = [], [], [], 0
+        batches = []
+        if rows:
+            columns: dict[str, list] = {col.name: [row.get(col.name) for row in rows] for col in self.table.columns}
+            columns["extra"] = [None if (e := row.get("extra")) is None
+                                else json.dumps(e, ensure_ascii=False, separators=(",", ":")) for row in rows]
+            batches.append(typed_batch(self.table.name, columns, lines, ctx))
+        batches.extend(typed_batch(self.table.name, chunk, chunk_lines, ctx) for chunk, chunk_lines in chunks)
+        parts = [b.data for b in batches if b is not None]
+        if len(parts) > 1:
+            return Batch(self.table.name, pa.concat_tables(parts))
+        return Batch(self.table.name, parts[0]) if parts else None
 
 
 def typed_batch(table_name: str, columns: dict[str, list | pa.Array], lines: np.ndarray,
@@ -145,13 +158,23 @@ class RowSink:
         self.ctx, self.batch_rows = ctx, batch_rows
         self.tables: dict[str, TableRows] = {}
 
-    def add(self, table: str, row: Row, line: int) -> Batch | None:
-        """Add a row; return a full batch of its table when there is one to write."""
+    def _rows(self, table: str) -> TableRows:
         rows = self.tables.get(table)
         if rows is None:
             rows = self.tables[table] = TableRows(table)
+        return rows
+
+    def add(self, table: str, row: Row, line: int) -> Batch | None:
+        """Add a row; return a full batch of its table when there is one to write."""
+        rows = self._rows(table)
         rows.add(row, line)
-        return rows.batch(self.ctx) if len(rows.rows) >= self.batch_rows else None
+        return rows.batch(self.ctx) if rows.count >= self.batch_rows else None
+
+    def add_columns(self, table: str, columns: dict[str, pa.Array], lines: np.ndarray) -> Batch | None:
+        """Add rows given as columns (see :meth:`TableRows.add_columns`); return a full batch when there is one."""
+        rows = self._rows(table)
+        rows.add_columns(columns, lines)
+        return rows.batch(self.ctx) if rows.count >= self.batch_rows else None
 
     def drain(self) -> Iterator[Batch]:
         """Batches of whatever is left, table by table."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import re
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import BinaryIO, ClassVar
 
@@ -112,10 +113,10 @@ class _FlowCsv(Source):
         """Mask of rows that are flows (None: all)."""
         return None
 
+    @abstractmethod
     def convert(self, columns: dict[str, pa.Array], lines: np.ndarray, ctx: ParseContext
                 ) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
         """net.conn columns and extra columns from the text columns."""
-        raise NotImplementedError
 
 
 def _timestamp(text: pa.Array, lines: np.ndarray, ctx: ParseContext, column: str) -> pa.Array:

@@ -20,6 +20,7 @@ back is counted as reordered.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import struct
@@ -746,10 +747,9 @@ def _plausible(times: list) -> list:
 def _typed(values: list, typ: pa.DataType) -> pa.Array:
     """Arrow array of ``typ``; values that do not fit (a 64-bit counter past int64, text) become null."""
     if pa.types.is_integer(typ) or pa.types.is_floating(typ):
-        try:  # the common case, no nulls: through numpy, several times faster than from a list
+        # the common case, no nulls: through numpy, several times faster than from a list
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
             return pa.array(np.array(values, dtype=typ.to_pandas_dtype()))
-        except (TypeError, ValueError, OverflowError):
-            pass
     try:
         return pa.array(values, typ)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -763,10 +763,8 @@ def _typed(values: list, typ: pa.DataType) -> pa.Array:
 
 def _any_array(values: list) -> pa.Array:
     if type(values[0]) is int:
-        try:
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
             return pa.array(np.array(values, dtype=np.int64))
-        except (TypeError, ValueError, OverflowError):
-            pass
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):

@@ -14,6 +14,7 @@ Times without a zone (NXLog's ``EventTime``) are read as UTC; the export's ``Tim
 
 from __future__ import annotations
 
+import contextlib
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -210,7 +211,7 @@ def _nest(obj: dict) -> dict:
 def _unpack(packed: str) -> dict:
     """Event data packed into one string (Sentinel): a JSON object, or ``<EventData><Data Name=..>`` XML."""
     packed = packed.strip()
-    try:
+    with contextlib.suppress(ValueError, ET.ParseError):  # unreadable: kept whole as one field
         if packed.startswith("{"):
             value = json.loads(packed)
             return value if isinstance(value, dict) else {}
@@ -218,6 +219,4 @@ def _unpack(packed: str) -> dict:
             root = ET.fromstring(packed)
             return {el.get("Name") or el.tag.split("}")[-1]: el.text for el in root.iter()
                     if el is not root and (el.get("Name") or len(el) == 0)}
-    except (ValueError, ET.ParseError):
-        pass
     return {"EventData": packed}

@@ -7,6 +7,7 @@ without a usable time are dropped with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -29,15 +30,12 @@ _TS_US = pa.timestamp("us", tz="UTC")
 def parse_times(values: list[str | None] | pa.Array) -> tuple[pa.Array, list[int]]:
     """ISO 8601 text to ``timestamp[us, UTC]``; return the array and the rows that did not parse."""
     arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
-    try:  # the usual case: ISO text with a zone and at most 6 fraction digits
+    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):  # usual: ISO text with a zone, µs
         return pc.cast(arr, _TS_US), []
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
     zoned = pc.if_else(pc.match_substring_regex(arr, _ZONE), arr, pc.binary_join_element_wise(arr, "Z", ""))
-    try:  # no zone (Sysmon UtcTime, NXLog EventTime) or 100 ns digits (Windows FILETIME precision)
+    # no zone (Sysmon UtcTime, NXLog EventTime) or 100 ns digits (Windows FILETIME precision)
+    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pc.cast(pc.cast(zoned, _TS_NS), _TS_US, safe=False), []
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
     out: list[dt.datetime | None] = []
     bad: list[int] = []
     for i, value in enumerate(arr.to_pylist()):
@@ -140,10 +138,8 @@ def typed_batch(table_name: str, columns: dict[str, list | pa.Array], lines: np.
 
 
 def _typed(values: list, target: pa.DataType, name: str, lines: np.ndarray, ctx: ParseContext) -> pa.Array:
-    try:
+    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array(values, target)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        pass
     raw = pa.array([None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values], pa.string())
     arr, bad = coerce(raw, target)
     for i, value in bad:

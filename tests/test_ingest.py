@@ -120,6 +120,21 @@ def wait_for_commits(proc: subprocess.Popen, lake: Path, n: int, timeout: float 
         time.sleep(0.005)
 
 
+def kill_mid_ingest(folder: Path, lake: Path, after: int, delay: float, n_files: int) -> int:
+    """SIGKILL an ingest of ``folder`` ``delay`` s after ``after`` files are committed; return how many were."""
+    proc = ingest_in_subprocess([folder], lake)
+    try:
+        wait_for_commits(proc, lake, after)
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    done = committed(lake)
+    assert 1 <= done < n_files, "the kill did not land mid-ingest"
+    return done
+
+
 # ---------------------------------------------------------------- a big input, and a clean run of it
 
 N_FILES, N_LINES = 20, 25_000
@@ -202,16 +217,8 @@ def test_killed_ingest_then_rerun_equals_a_clean_run(
 ) -> None:
     rng = random.Random(SEED)
     lake = tmp_path / "lake"
-    proc = ingest_in_subprocess([big_input], lake)
-    try:
-        wait_for_commits(proc, lake, rng.randint(1, N_FILES - 6))
-        time.sleep(rng.uniform(0, 0.2))  # somewhere inside the next file: parsing, writing or publishing
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(30)
-    assert proc.returncode == -signal.SIGKILL
-    done = committed(lake)
-    assert 1 <= done < N_FILES, "the kill did not land mid-ingest"
+    # somewhere inside the next file: parsing, writing or publishing
+    done = kill_mid_ingest(big_input, lake, rng.randint(1, N_FILES - 6), rng.uniform(0, 0.2), N_FILES)
 
     report = ingest([big_input], lake)
     statuses = Counter(f.status for f in report.files)
@@ -231,16 +238,7 @@ def test_killed_ingest_of_many_small_files_loses_and_duplicates_nothing(tmp_path
     write_conn_logs(folder, n_files, n_lines, SEED + 1)
     rng = random.Random(SEED + 1)
     lake = tmp_path / "lake"
-    proc = ingest_in_subprocess([folder], lake)
-    try:
-        wait_for_commits(proc, lake, rng.randint(1, 40))
-        time.sleep(rng.uniform(0, 0.3))
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(30)
-    assert proc.returncode == -signal.SIGKILL
-    done = committed(lake)
-    assert 1 <= done < n_files, "the kill did not land mid-ingest"
+    done = kill_mid_ingest(folder, lake, rng.randint(1, 40), rng.uniform(0, 0.3), n_files)
     report = ingest([folder], lake)
     assert sum(f.status == "already ingested" for f in report.files) >= done
     assert table_counts(lake) == {"net.conn": n_files * n_lines}

@@ -205,3 +205,13 @@ def _render_rows(keys: list[str], dictionaries: list[pa.Array], codes: list[np.n
     body = pc.utf8_slice_codeunits(pc.binary_join_element_wise(*parts, ""), 1)
     wrapped = pc.binary_join_element_wise("{", body, "}", "")
     return pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), wrapped)
+
+
+def drop_untimed(data: pa.Table, lines: np.ndarray, ctx) -> pa.Table:
+    """``data`` without the rows whose ``ts`` is null, each reported to ``ctx`` (a ParseContext) by line."""
+    if not data["ts"].null_count:
+        return data
+    has_ts = pc.is_valid(data["ts"])
+    for row in np.flatnonzero(~np.asarray(has_ts)):
+        ctx.warn(int(lines[row]), "no timestamp: row cannot be placed in time", "")
+    return data.filter(has_ts)

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import read_blocks, split_lines
-from winnow.sources.coerce import build_extra, coerce
+from winnow.sources.coerce import build_extra, coerce, drop_untimed
 from winnow.sources.netflow_fields import snake
 from winnow.sources.registry import register
 
@@ -100,12 +100,7 @@ class _FlowCsv(Source):
         data.update(out)
         data["extra"] = build_extra(extra, len(lines))
         data["_line"] = pa.array(lines, pa.int64())
-        table = pa.table(data)
-        has_ts = pc.is_valid(table["ts"])
-        if not pc.all(has_ts).as_py():
-            for row in np.flatnonzero(~np.asarray(has_ts)):
-                ctx.warn(int(lines[row]), "no timestamp: row cannot be placed in time", "")
-            table = table.filter(has_ts)
+        table = drop_untimed(pa.table(data), lines, ctx)
         if table.num_rows:
             yield Batch("net.conn", table)
 

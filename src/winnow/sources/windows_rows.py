@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext
-from winnow.sources.coerce import coerce
+from winnow.sources.coerce import coerce, drop_untimed
 from winnow.sources.windows_map import Row
 
 BATCH_ROWS = 32_768
@@ -128,12 +128,7 @@ def typed_batch(table_name: str, columns: dict[str, list | pa.Array], lines: np.
     extra = columns.get("extra")
     out["extra"] = pa.nulls(n, pa.string()) if extra is None else pa.array(extra, pa.string())
     out["_line"] = pa.array(lines, pa.int64())
-    data = pa.table(out)
-    if data["ts"].null_count:
-        has_ts = pc.is_valid(data["ts"])
-        for i in np.flatnonzero(~np.asarray(has_ts)):
-            ctx.warn(int(lines[i]), "no timestamp: row cannot be placed in time", "")
-        data = data.filter(has_ts)
+    data = drop_untimed(pa.table(out), lines, ctx)
     return Batch(table.name, data) if data.num_rows else None
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext
-from winnow.sources.coerce import build_extra, coerce
+from winnow.sources.coerce import build_extra, coerce, drop_untimed
 from winnow.sources.zeek_fields import DERIVED, SENSOR_FIELDS, ZEEK_LOGS, canonical_field
 
 
@@ -54,10 +53,5 @@ def to_batch(
     out["extra"] = build_extra(extra, n, set_sep)
     out["_line"] = pa.array(lines, pa.int64())
     out["sensor"] = sensor if sensor is not None else pa.nulls(n, pa.string())
-    data = pa.table(out)
-    has_ts = pc.is_valid(data["ts"])
-    if not pc.all(has_ts).as_py():
-        for row in np.flatnonzero(~np.asarray(has_ts)):
-            ctx.warn(int(lines[row]), "no timestamp: row cannot be placed in time", "")
-        data = data.filter(has_ts)
+    data = drop_untimed(pa.table(out), lines, ctx)
     return Batch(table_name, data) if data.num_rows else None

@@ -55,3 +55,31 @@ def test_missing_pyspark_names_the_extra(lake, monkeypatch):
     monkeypatch.setattr(spark_engine, "_SESSIONS", {})
     with pytest.raises(MissingExtraError, match=r"pip install 'winnow\[spark\]'"):
         connect("spark", lake)
+
+
+@pytest.mark.parametrize("url", ["duckdb", "spark"])
+def test_batches_stream_the_same_rows_as_fetch(lake, url):
+    with connect(url, lake) as engine:
+        conn = engine.table("net.conn")
+        expr = conn.select("ts", "uid", "duration").order_by("uid")
+        whole = fetch(expr)
+        batches = list(engine.batches(expr, rows=10))
+    assert all(b.num_rows <= 10 for b in batches) and len(batches) >= 6
+    assert all(b.schema.field("ts").type.tz == "UTC" for b in batches)
+    streamed = [row for b in batches for row in b.to_pylist()]
+    assert streamed == whole.to_pylist()
+
+
+def test_duckdb_memory_budget_and_private_spill_folder(lake, monkeypatch):
+    import os
+
+    monkeypatch.setenv("WINNOW_MEMORY", "300MB")
+    with connect("duckdb", lake) as engine:
+        limit, spill = engine.backend.raw_sql(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()[0]
+        assert limit.replace(" ", "") in ("286.1MiB", "300.0MB", "300MB")
+        assert os.path.basename(spill).startswith("winnow-spill-") and os.path.isdir(spill)
+    assert not os.path.exists(spill)  # removed on close
+    monkeypatch.setenv("WINNOW_MEMORY", "lots")
+    with pytest.raises(WinnowError, match="WINNOW_MEMORY"):
+        connect("duckdb", lake)

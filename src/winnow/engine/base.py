@@ -6,6 +6,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from winnow.errors import WinnowError
@@ -62,6 +63,15 @@ class Engine(ABC):
         See :mod:`winnow.engine.groups` for the contract of ``func``.
         """
 
+    def batches(self, expr: ir.Table, rows: int = 1 << 17) -> Iterator[Any]:
+        """Execute ``expr`` and stream its result as pyarrow RecordBatches of at most ``rows`` rows, timestamps
+        as in :func:`fetch`: for results too large to hold in memory at once."""
+        for batch in self._reader(expr, rows):
+            yield _utc(batch)
+
+    def _reader(self, expr: ir.Table, rows: int) -> Any:
+        return expr.to_pyarrow_batches(chunk_size=rows)
+
     def close(self) -> None:
         """Release the backend (subclasses also close their connection)."""
         self._tables.clear()
@@ -102,21 +112,23 @@ def fetch(expr: ir.Table) -> Any:
     Engines differ in how they hand back timestamps (DuckDB: tz-aware; Spark: naive UTC);
     detections see one form.
     """
+    return _utc(expr.to_pyarrow())
+
+
+def _utc(data: Any) -> Any:
+    """A pyarrow Table or RecordBatch with every timestamp column as ``timestamp[us, UTC]``."""
     import pyarrow as pa
 
-    table = expr.to_pyarrow()
-    fields = []
-    for f in table.schema:
-        if pa.types.is_timestamp(f.type):
-            fields.append(pa.field(f.name, pa.timestamp("us", tz="UTC")))
-        else:
-            fields.append(f)
+    fields = [pa.field(f.name, pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f
+              for f in data.schema]
     target = pa.schema(fields)
-    if target == table.schema:
-        return table
+    if target == data.schema:
+        return data
     columns = []
-    for f, col in zip(target, table.columns, strict=True):
+    for f, col in zip(target, data.columns, strict=True):
         if pa.types.is_timestamp(col.type) and col.type.tz is None:
             col = col.cast(pa.timestamp("us")).cast(pa.int64()).cast(pa.timestamp("us", tz="UTC"))
         columns.append(col.cast(f.type))
+    if isinstance(data, pa.RecordBatch):
+        return pa.RecordBatch.from_arrays(columns, schema=target)
     return pa.table(columns, schema=target)

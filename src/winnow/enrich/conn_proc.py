@@ -285,6 +285,14 @@ def attribute(engine: Engine, window: Window | None = None, params: JoinParams |
 
     ``shifts`` are per-host coarse clock offsets from :func:`sensor_shifts` (computed when not given).
     """
+    expr = attribution(engine, window, params, shifts)
+    return None if expr is None else fetch(expr)
+
+
+def attribution(engine: Engine, window: Window | None = None, params: JoinParams | None = None,
+                shifts: dict[str, int] | None = None):
+    """:func:`attribute` as an unexecuted engine query (ordered by time, uid, side), for streaming a large
+    result; the clock offsets and host addresses are computed (small results) on the way."""
     params = params or JoinParams()
     window = window or Window()
     if engine.table("proc.net") is None or engine.table("net.conn") is None:
@@ -326,7 +334,7 @@ def attribute(engine: Engine, window: Window | None = None, params: JoinParams |
     return _with_unmatched(engine, events, conns, addresses, matched, params)
 
 
-def _with_unmatched(engine: Engine, events, conns, addresses, matched, params: JoinParams) -> pa.Table:
+def _with_unmatched(engine: Engine, events, conns, addresses, matched, params: JoinParams):
     """Add connection sides at instrumented addresses with no match, then the command lines."""
     span = events.group_by("e_host").aggregate(first=events.e_ms.min(), last=events.e_ms.max())  # corrected times
     addr = addresses.join(span, addresses.host == span.e_host).select("host", "address", "first", "last")
@@ -357,7 +365,7 @@ def _with_unmatched(engine: Engine, events, conns, addresses, matched, params: J
         out = _with_exec(out, execs)
     else:
         out = out.mutate(command_line=ibis.null("string"))
-    return fetch(out.order_by(["ts", "uid", "side"]))
+    return out.order_by(["ts", "uid", "side"])
 
 
 def _with_exec(out, execs):

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from winnow.enrich.conn_proc import JoinParams, attribute, sensor_shifts
+from winnow.enrich.conn_proc import JoinParams, attribution, sensor_shifts
 from winnow.lake import Lake
 
 TABLE = "net.conn_proc"
@@ -138,30 +138,48 @@ def _refresh_days(lake: Lake, engine, wanted: set[dt.date], exec_days: set[dt.da
         report.removed.append(day.isoformat())
     for day, fingerprint in todo:
         since = dt.datetime.combine(day, dt.time(), dt.UTC)
-        data = attribute(engine, Window(since, since + dt.timedelta(days=1)), params, shifts)
-        _write_day(lake, day, data)
+        expr = attribution(engine, Window(since, since + dt.timedelta(days=1)), params, shifts)
+        for quality, n in _write_day(lake, engine, day, expr).items():
+            report.matches[quality] = report.matches.get(quality, 0) + n
         state[day.isoformat()] = fingerprint
         report.built.append(day.isoformat())
-        if data is not None:
-            for quality, n in zip(*_counts(data), strict=True):
-                report.matches[quality] = report.matches.get(quality, 0) + n
     state_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = state_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=0, sort_keys=True))
     os.replace(tmp, state_path)
 
 
-def _counts(data: pa.Table) -> tuple[list[str], list[int]]:
-    counts = data["match"].value_counts().to_pylist()
-    return [c["values"] for c in counts], [c["counts"] for c in counts]
+def _write_day(lake: Lake, engine, day: dt.date, expr) -> dict[str, int]:
+    """Stream a day's rows into its part (written aside, then renamed over the old one); rows per match quality.
 
-
-def _write_day(lake: Lake, day: dt.date, data: pa.Table | None) -> None:
+    The rows are streamed in batches, so a day of a large fleet (tens of millions of connection sides)
+    never sits in memory at once."""
     final = lake.partition(TABLE, day.isoformat()) / PART
-    if data is None or data.num_rows == 0:
+    counts: dict[str, int] = {}
+    if expr is None:
         final.unlink(missing_ok=True)
-        return
+        return counts
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_suffix(".parquet.tmp")
-    pq.write_table(_with_provenance(data), tmp, compression="snappy")
-    os.replace(tmp, final)
+    writer = None
+    try:
+        for batch in engine.batches(expr):
+            if not batch.num_rows:
+                continue
+            data = _with_provenance(pa.Table.from_batches([batch]))
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, data.schema, compression="snappy")
+            writer.write_table(data)
+            for row in data["match"].value_counts().to_pylist():
+                counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        final.unlink(missing_ok=True)
+    else:
+        os.replace(tmp, final)
+    return counts

@@ -230,6 +230,7 @@ def test_column_wise_path_matches_record_by_record(shared_data: Path, monkeypatc
 
     path = shared_data / "evtx-parser-corpus" / name
     monkeypatch.setattr(evtx_file, "MIN_GROUP_ROWS", 1)  # every group of mapped events column-wise
+    monkeypatch.setattr(evtx_file, "SMALL_BLOCK", 0)  # every block through the block path
     fast, fast_warnings = _parse_all(path)
 
     def refuse(heads):
@@ -256,6 +257,7 @@ def _mapped_column_wise(monkeypatch) -> list[int]:
         return out
 
     monkeypatch.setattr(evtx_file, "MIN_GROUP_ROWS", 1)
+    monkeypatch.setattr(evtx_file, "SMALL_BLOCK", 0)  # small files through the block path too
     monkeypatch.setattr(evtx_file, "_map_group", counting)
     return counted
 

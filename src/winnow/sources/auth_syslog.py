@@ -582,7 +582,9 @@ class AuthSyslog(Source):
                 parsed.append(parse_header(raw.decode("utf-8", "backslashreplace"), years))
             except BadTimestamp:
                 parsed.append(None)
-        if not parsed or parsed[0] is None or sum(h is not None for h in parsed) < 0.8 * len(parsed):
+            if parsed[0] is None:  # not syslog (a binary file, another format): no need to read on
+                return False
+        if not parsed or sum(h is not None for h in parsed) < 0.8 * len(parsed):
             return False
         return any(h is not None and _is_auth_line(h) for h in parsed)
 

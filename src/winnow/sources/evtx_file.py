@@ -49,6 +49,7 @@ from winnow.sources.windows_map import (
     EventHeader,
     Mapping,
     Row,
+    compact_json,
     map_event,
     mapper,
     text,
@@ -508,7 +509,7 @@ def _split(record: str) -> tuple[dict, str | None, dict | None]:
             data.update(value)
         elif key not in ("System", "EventData", "#attributes") and value is not None:
             data[key] = value
-    return event["System"], (json.dumps(data, ensure_ascii=False, separators=(",", ":")) if data else None), data
+    return event["System"], (compact_json(data) if data else None), data
 
 
 def _attrs(value: Any) -> dict:

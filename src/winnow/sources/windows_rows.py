@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext
 from winnow.sources.coerce import coerce, drop_untimed
-from winnow.sources.windows_map import Row
+from winnow.sources.windows_map import Row, compact_json
 
 BATCH_ROWS = 32_768
 _ZONE = r"(Z|z|[+-]\d\d:?\d\d)$"
@@ -88,7 +88,7 @@ class TableRows:
         if rows:
             columns: dict[str, list] = {col.name: [row.get(col.name) for row in rows] for col in self.table.columns}
             columns["extra"] = [None if (e := row.get("extra")) is None
-                                else json.dumps(e, ensure_ascii=False, separators=(",", ":")) for row in rows]
+                                else compact_json(e) for row in rows]
             batches.append(typed_batch(self.table.name, columns, lines, ctx))
         batches.extend(typed_batch(self.table.name, chunk, chunk_lines, ctx) for chunk, chunk_lines in chunks)
         parts = [b.data for b in batches if b is not None]

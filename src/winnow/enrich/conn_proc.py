@@ -136,6 +136,9 @@ def sensor_shifts(engine: Engine, params: JoinParams) -> dict[str, int]:
                      t_dport=full.e_dport)
     cn = conns.select("uid", "c_ms", t_src=conns.src_ip, t_sport=conns.src_port, t_dst=conns.dst_ip,
                       t_dport=conns.dst_port)
+    # count only tuples both sides have: the day's connections are tens of millions of tuples, the
+    # endpoint events a fraction of them (the counts of the tuples kept are unchanged)
+    ev, cn = ev.semi_join(cn, key), cn.semi_join(ev, key)
     ev_once = ev.group_by(key).aggregate(k=ev.count())
     cn_once = cn.group_by(key).aggregate(k=cn.count())
     ev = ev.semi_join(ev_once.filter(ev_once.k == 1), key)
@@ -233,8 +236,15 @@ def _host_addresses(events, conns, params: JoinParams):
     return direct.union(inferred, distinct=True)
 
 
-def _candidates(events, conns, addresses, limit_ms: int):
-    """(event, connection side) pairs that agree on everything the event knows, within ``limit_ms``."""
+def _partition(address, part: tuple[int, int]):
+    """True for addresses in partition ``part = (index, count)`` (a hash of the address; any split is exact)."""
+    index, count = part
+    return ((address.hash() % count) + count) % count == index
+
+
+def _candidates(events, conns, addresses, limit_ms: int, part: tuple[int, int] = (0, 1)):
+    """(event, connection side) pairs that agree on everything the event knows, within ``limit_ms``; only
+    events whose local address (the connection side they describe) falls in partition ``part``."""
     addr = addresses.select(a_host="host", a_addr="address")
     ev = events.left_join(addr, events.e_host == addr.a_host).select(
         *[events[c] for c in events.columns], addr.a_addr
@@ -243,6 +253,8 @@ def _candidates(events, conns, addresses, limit_ms: int):
     local_dst = ibis.coalesce(ev.e_dst, ibis.cases((ev.e_side == "dst", ev.a_addr), else_=ibis.null("string")))
     ev = ev.mutate(m_src=local_src, m_dst=local_dst)
     ev = ev.filter(ev.m_src.notnull() & ev.m_dst.notnull())
+    if part[1] > 1:
+        ev = ev.filter(_partition(ibis.cases((ev.e_side == "src", ev.m_src), else_=ev.m_dst), part))
     ev, near_conns = _buckets(ev, conns, limit_ms)
     joined = ev.join(near_conns, [
         ev.m_src == near_conns.src_ip, ev.m_dst == near_conns.dst_ip, ev.e_bucket == near_conns.c_bucket,
@@ -259,13 +271,25 @@ def _candidates(events, conns, addresses, limit_ms: int):
 
 def host_offsets(candidates) -> dict[str, int]:
     """Median clock offset (ms) per host over unambiguous candidates, computed from a small histogram."""
+    return _medians(fetch(_offset_histogram(candidates)).to_pylist())
+
+
+def _offset_histogram(candidates):
+    """(host, dt, n): how many unambiguous candidates (one event, one connection side) sit at each offset.
+
+    Both counts are local to a partition of addresses (an event and a connection side each have one local
+    address), so the histograms of the partitions add up to the whole one."""
     per_event = candidates.group_by("e_id").aggregate(k=candidates.count())
     per_conn = candidates.group_by(["uid", "e_side"]).aggregate(k=candidates.count())
     unique = candidates.semi_join(per_event.filter(per_event.k == 1), "e_id")
     unique = unique.semi_join(per_conn.filter(per_conn.k == 1), ["uid", "e_side"])
-    hist = unique.group_by(["e_host", "dt"]).aggregate(n=unique.count())
+    return unique.group_by(["e_host", "dt"]).aggregate(n=unique.count())
+
+
+def _medians(histogram: list[dict]) -> dict[str, int]:
+    """The median ``dt`` per host of histogram rows ``{e_host, dt, n}`` (a host's rows may repeat a ``dt``)."""
     counts: dict[str, list[tuple[int, int]]] = {}
-    for row in fetch(hist).to_pylist():
+    for row in histogram:
         counts.setdefault(row["e_host"], []).append((row["dt"], row["n"]))
     offsets = {}
     for host, pairs in counts.items():
@@ -285,14 +309,21 @@ def attribute(engine: Engine, window: Window | None = None, params: JoinParams |
 
     ``shifts`` are per-host coarse clock offsets from :func:`sensor_shifts` (computed when not given).
     """
-    expr = attribution(engine, window, params, shifts)
-    return None if expr is None else fetch(expr)
+    parts = attribution(engine, window, params, shifts)
+    return None if parts is None else fetch(parts[0])
 
 
 def attribution(engine: Engine, window: Window | None = None, params: JoinParams | None = None,
-                shifts: dict[str, int] | None = None):
-    """:func:`attribute` as an unexecuted engine query (ordered by time, uid, side), for streaming a large
-    result; the clock offsets and host addresses are computed (small results) on the way."""
+                shifts: dict[str, int] | None = None, partitions: int = 1) -> list | None:
+    """:func:`attribute` as unexecuted engine queries, one per partition of the instrumented addresses (each
+    ordered by time, uid, side; together they are the whole result), for streaming a large day.
+
+    A connection side and the endpoint events that can describe it share one local address, so every
+    step of the join (candidates, uniqueness, ranking, unmatched sides) stays within a partition; only the
+    clock offsets span partitions, and they are added up from each partition's histogram first. With
+    ``partitions`` > 1 no step holds more than about a ``1/partitions`` share of the candidate pairs. The
+    host addresses and offsets are computed (small results) on the way.
+    """
     params = params or JoinParams()
     window = window or Window()
     if engine.table("proc.net") is None or engine.table("net.conn") is None:
@@ -306,10 +337,26 @@ def attribution(engine: Engine, window: Window | None = None, params: JoinParams
     conns = _conns(engine, window)
     addresses = _host_addresses(events, conns, params)
     addresses = ibis.memtable(fetch(addresses))  # small: one row per instrumented host address
-    search = _candidates(events, conns, addresses, int(params.search_window * 1000))
-    offsets = host_offsets(search)
+    span = ibis.memtable(fetch(events.group_by("e_host").aggregate(first=events.e_ms.min(), last=events.e_ms.max())))
+    search_ms = int(params.search_window * 1000)
+    parts = [(index, partitions) for index in range(partitions)]
+    histogram = []
+    for part in parts:
+        histogram += fetch(_offset_histogram(_candidates(events, conns, addresses, search_ms, part))).to_pylist()
+    offsets = _medians(histogram)
     offset_table = ibis.memtable(pa.table({"o_host": pa.array(list(offsets), pa.string()),
                                            "offset": pa.array(list(offsets.values()), pa.int64())}))
+    out = []
+    for part in parts:
+        search = _candidates(events, conns, addresses, search_ms, part)
+        matched = _matched(search, offset_table, params)
+        local = addresses if partitions == 1 else addresses.filter(_partition(addresses.address, part))
+        out.append(_with_unmatched(engine, span, conns, local, matched, params))
+    return out
+
+
+def _matched(search, offset_table, params: JoinParams):
+    """The best event of each connection side within the tolerance of its host's clock offset, and its quality."""
     cand = search.left_join(offset_table, search.e_host == offset_table.o_host)
     cand = cand.select(*[search[c] for c in search.columns], offset=ibis.coalesce(offset_table.offset, 0))
     cand = cand.mutate(err=(cand.dt - cand.offset).abs())
@@ -326,17 +373,16 @@ def attribution(engine: Engine, window: Window | None = None, params: JoinParams
          "exact"),
         else_="skew",
     )
-    matched = best.select(
+    return best.select(
         "uid", "e_side", host=best.e_host, pid=best.e_pid, process_guid=best.e_proc, image=best.e_image,
         user=best.e_user, match=quality, skew_s=(best.dt + best.e_shift).cast("float64") / 1000.0,
         candidates=best.processes,
     )
-    return _with_unmatched(engine, events, conns, addresses, matched, params)
 
 
-def _with_unmatched(engine: Engine, events, conns, addresses, matched, params: JoinParams):
-    """Add connection sides at instrumented addresses with no match, then the command lines."""
-    span = events.group_by("e_host").aggregate(first=events.e_ms.min(), last=events.e_ms.max())  # corrected times
+def _with_unmatched(engine: Engine, span, conns, addresses, matched, params: JoinParams):
+    """Add connection sides at instrumented addresses with no match, then the command lines. ``span`` is each
+    host's first and last (clock-corrected) event time."""
     addr = addresses.join(span, addresses.host == span.e_host).select("host", "address", "first", "last")
     slack = int((params.search_window + params.tolerance) * 1000)
     sides = []

@@ -28,6 +28,8 @@ from winnow.lake import Lake
 
 TABLE = "net.conn_proc"
 PART = "conn_proc.parquet"
+#: endpoint network events (proc.net rows) of a day per partition of its join (see ``attribution``)
+EVENTS_PER_PARTITION = 1_000_000
 
 
 @dataclass
@@ -138,8 +140,9 @@ def _refresh_days(lake: Lake, engine, wanted: set[dt.date], exec_days: set[dt.da
         report.removed.append(day.isoformat())
     for day, fingerprint in todo:
         since = dt.datetime.combine(day, dt.time(), dt.UTC)
-        expr = attribution(engine, Window(since, since + dt.timedelta(days=1)), params, shifts)
-        for quality, n in _write_day(lake, engine, day, expr).items():
+        day_window = Window(since, since + dt.timedelta(days=1))
+        parts = attribution(engine, day_window, params, shifts, _partitions(engine, day_window))
+        for quality, n in _write_day(lake, engine, day, parts).items():
             report.matches[quality] = report.matches.get(quality, 0) + n
         state[day.isoformat()] = fingerprint
         report.built.append(day.isoformat())
@@ -149,21 +152,27 @@ def _refresh_days(lake: Lake, engine, wanted: set[dt.date], exec_days: set[dt.da
     os.replace(tmp, state_path)
 
 
-def _write_day(lake: Lake, engine, day: dt.date, expr) -> dict[str, int]:
+def _partitions(engine, window) -> int:
+    """Partitions of a day's join: one per :data:`EVENTS_PER_PARTITION` endpoint network events."""
+    proc = engine.table("proc.net", window)
+    return max(1, -(-int(proc.count().execute()) // EVENTS_PER_PARTITION))
+
+
+def _write_day(lake: Lake, engine, day: dt.date, parts: list | None) -> dict[str, int]:
     """Stream a day's rows into its part (written aside, then renamed over the old one); rows per match quality.
 
-    The rows are streamed in batches, so a day of a large fleet (tens of millions of connection sides)
-    never sits in memory at once."""
+    The rows are streamed in batches, partition after partition, so a day of a large fleet (tens of
+    millions of connection sides) never sits in memory at once."""
     final = lake.partition(TABLE, day.isoformat()) / PART
     counts: dict[str, int] = {}
-    if expr is None:
+    if parts is None:
         final.unlink(missing_ok=True)
         return counts
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_suffix(".parquet.tmp")
     writer = None
     try:
-        for batch in engine.batches(expr):
+        for batch in (b for expr in parts for b in engine.batches(expr)):
             if not batch.num_rows:
                 continue
             data = _with_provenance(pa.Table.from_batches([batch]))

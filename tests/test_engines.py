@@ -83,3 +83,29 @@ def test_duckdb_memory_budget_and_private_spill_folder(lake, monkeypatch):
     monkeypatch.setenv("WINNOW_MEMORY", "lots")
     with pytest.raises(WinnowError, match="WINNOW_MEMORY"):
         connect("duckdb", lake)
+
+
+def test_running_out_of_memory_is_a_one_line_user_error(lake, monkeypatch, capsys):
+    """A real DuckDB out-of-memory error (a string aggregate past a 20 MB budget) is recognised, and the
+    CLI turns it into one line naming the setting to raise, not an internal error."""
+    import duckdb
+
+    from winnow.cli.main import main
+    from winnow.engine.base import memory_hint, out_of_memory
+
+    monkeypatch.setenv("WINNOW_MEMORY", "20MB")
+    with connect("duckdb", lake) as engine:
+        with pytest.raises(duckdb.OutOfMemoryException) as caught:
+            engine.backend.raw_sql("SELECT string_agg(i::VARCHAR, ',') FROM range(10000000) t(i)").fetchall()
+    assert out_of_memory(caught.value) and not out_of_memory(ValueError("x"))
+    assert "WINNOW_MEMORY" in memory_hint() and "20MB" in memory_hint()
+
+    def exhausted(*args, **kwargs):
+        raise caught.value
+
+    monkeypatch.setattr("winnow.cli.main.cli.main", exhausted)
+    with pytest.raises(SystemExit) as code:
+        main(["detect", "--lake", str(lake)])
+    err = capsys.readouterr().err
+    assert code.value.code == 1 and err.startswith("winnow: error: the engine ran out of memory")
+    assert "internal error" not in err and len(err.strip().splitlines()) == 1

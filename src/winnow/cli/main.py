@@ -87,6 +87,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug, not a user error: one line unless --debug
         if debug:
             raise
+        from winnow.engine.base import memory_hint, out_of_memory
+
+        if out_of_memory(exc):  # a resource limit, not a bug
+            click.echo(f"winnow: error: {memory_hint()}", err=True)
+            sys.exit(1)
         click.echo(f"winnow: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)

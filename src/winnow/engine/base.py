@@ -106,6 +106,19 @@ def connect(url: str = "duckdb", lake: str | Path | Lake | None = None) -> Engin
     raise WinnowError(f"unknown engine {url!r}: use duckdb, spark or spark://HOST:PORT")
 
 
+def out_of_memory(exc: BaseException) -> bool:
+    """True for an engine running out of memory (DuckDB past its budget and its spill space, a Spark JVM heap)."""
+    return type(exc).__name__ == "OutOfMemoryException" or "java.lang.OutOfMemoryError" in str(exc)
+
+
+def memory_hint() -> str:
+    """What to do about :func:`out_of_memory`, with the DuckDB budget in force."""
+    from winnow.engine.duckdb_engine import memory_limit
+
+    return (f"the engine ran out of memory (DuckDB budget {memory_limit() or 'default'}): set WINNOW_MEMORY "
+            "higher (e.g. WINNOW_MEMORY=12GB; Spark: WINNOW_SPARK_DRIVER_MEMORY) and free disk space for spilling")
+
+
 def fetch(expr: ir.Table) -> Any:
     """Execute ``expr`` and return a pyarrow Table with every timestamp as ``timestamp[us, UTC]``.
 

@@ -145,8 +145,9 @@ def sensor_shifts(engine: Engine, params: JoinParams) -> dict[str, int]:
     cn = cn.semi_join(cn_once.filter(cn_once.k == 1), key)
     pairs = ev.join(cn, key)
     pairs = pairs.mutate(sec=((pairs.e_ms - pairs.c_ms) / 1000.0).round().cast("int64"))
-    hist = pairs.group_by(["e_host", "sec"]).aggregate(n=pairs.e_id.nunique())
-    totals = pairs.group_by("e_host").aggregate(total=pairs.e_id.nunique())
+    # both tuples occur once on their side: each pair is one event (a count, not a distinct count)
+    hist = pairs.group_by(["e_host", "sec"]).aggregate(n=pairs.count())
+    totals = pairs.group_by("e_host").aggregate(total=pairs.count())
     counts: dict[str, list[tuple[int, int]]] = {}
     total = {r["e_host"]: r["total"] for r in fetch(totals).to_pylist()}
     for row in fetch(hist).to_pylist():

@@ -132,7 +132,15 @@ def ingest(
         if DERIVED_INPUTS & set(report.totals()) and lake.has_table("proc.net"):
             from winnow.enrich.refresh import refresh_conn_proc
 
-            report.conn_proc = refresh_conn_proc(lake)
+            try:
+                report.conn_proc = refresh_conn_proc(lake)
+            except Exception as exc:
+                from winnow.engine.base import memory_hint, out_of_memory
+
+                if not out_of_memory(exc):
+                    raise
+                raise WinnowError(f"{len(report.files)} files ingested, but net.conn_proc was not built: "
+                                  f"{memory_hint()}, then run 'winnow attribute'") from None
     return report
 
 

@@ -35,10 +35,11 @@ import pyarrow as pa
 from winnow.engine import Engine, Window, fetch
 
 MATCH_QUALITIES = ("exact", "skew", "ambiguous", "unmatched")
-#: destinations used by more sources than this are not used to learn a host's address
-ADDRESS_MAX_SOURCES = 20
 #: events per host (at most, evenly spread in time) from which a host's address is inferred
 ADDRESS_SAMPLE = 400
+#: (most sources a destination may have, events sampled per host) of each round of address inference; a
+#: round only serves hosts the rounds before left without an address (see ``_host_addresses``)
+ADDRESS_SOURCE_TIERS = ((20, ADDRESS_SAMPLE), (500, 50))
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def _conns(engine: Engine, window: Window):
                        c_ts=conn.ts, c_ms=_ms(conn.ts), c_proto=conn.proto.lower())
 
 
-def _host_addresses(events, conns, params: JoinParams):
+def _host_addresses(events, conns, params: JoinParams) -> pa.Table:
     """(host, address) pairs: the local address of full-tuple events, else inferred from fits.
 
     An event without its local address (auditd ``connect`` knows only the destination, ``accept``
@@ -185,9 +186,14 @@ def _host_addresses(events, conns, params: JoinParams):
     offsets. So the score of an address is the largest number of the host's events whose fits fall
     in one ``2 * exact_within`` s wide bin of offsets (two staggered grids, so a spread of up to
     ``exact_within`` s always fits one bin); the best-scoring address is taken when it explains at
-    least ``min_address_share`` of the events. Addresses that another host logs as its own are not
-    inferred, and at most ``ADDRESS_SAMPLE`` events per host (evenly spread in time) are used, of
-    outbound events only those to destinations at most ``ADDRESS_MAX_SOURCES`` sources use.
+    least ``min_address_share`` of the events. Addresses that another host logs as its own, or that
+    were inferred for another host already, are not inferred.
+
+    The fits to a destination grow with the number of sources using it, so the inference goes in
+    tiers (:data:`ADDRESS_SOURCE_TIERS`): first from outbound events to destinations at most 20
+    sources use (and inbound events), at most ``ADDRESS_SAMPLE`` events per host evenly spread in
+    time; hosts left without an address (in a large fleet, a host may use only popular destinations)
+    try again with more popular destinations and a smaller sample.
     """
     local = ibis.cases((events.e_side == "src", events.e_src), else_=events.e_dst)
     known = events.filter(events.e_src.notnull() & events.e_dst.notnull() & events.e_sport.notnull())
@@ -195,19 +201,29 @@ def _host_addresses(events, conns, params: JoinParams):
     known_counts = known.group_by(["host", "address"]).aggregate(n=known.count())
     known_total = known.group_by("host").aggregate(total=known.count())
     direct = known_counts.join(known_total, "host")
-    direct = direct.filter(direct.n >= direct.total * 0.1).select("host", "address")
+    direct = fetch(direct.filter(direct.n >= direct.total * 0.1).select("host", "address"))
 
     partial = events.filter(events.e_sport.isnull() | events.e_src.isnull())
-    partial = partial.anti_join(direct, partial.e_host == direct.host)
-    # only destinations few sources use: an event to the DNS server or a proxy fits every host's
-    # connections there, and those fits grow with the square of the fleet
     dst_sources = conns.group_by(["dst_ip", "dst_port"]).aggregate(sources=conns.src_ip.nunique())
-    rare = dst_sources.filter(dst_sources.sources <= ADDRESS_MAX_SOURCES)
+    found = [direct]
+    for max_sources, sample in ADDRESS_SOURCE_TIERS:
+        taken = ibis.memtable(pa.concat_tables(found))
+        todo = partial.anti_join(taken, partial.e_host == taken.host)
+        inferred = _inferred(todo, conns, dst_sources, params, max_sources, sample)
+        found.append(fetch(inferred.anti_join(taken, inferred.address == taken.address)))
+    return pa.concat_tables(found).group_by(["host", "address"]).aggregate([]).sort_by([("host", "ascending"),
+                                                                                     ("address", "ascending")])
+
+
+def _inferred(partial, conns, dst_sources, params: JoinParams, max_sources: int, sample_size: int):
+    """(host, address) inferred from the partial-tuple events given (see :func:`_host_addresses`), using
+    outbound events to destinations at most ``max_sources`` sources use, ``sample_size`` events per host."""
+    rare = dst_sources.filter(dst_sources.sources <= max_sources)
     outbound_rare = partial.semi_join(rare, [partial.e_dst == rare.dst_ip, partial.e_dport == rare.dst_port])
     partial = outbound_rare.union(partial.filter(partial.e_side == "dst"))
     order = ibis.window(group_by="e_host", order_by=["e_ms", "e_id"])
     partial = partial.mutate(k=ibis.row_number().over(order), n=partial.count().over(ibis.window(group_by="e_host")))
-    partial = partial.filter(partial.k % (partial.n // ADDRESS_SAMPLE + 1) == 0)
+    partial = partial.filter(partial.k % (partial.n // sample_size + 1) == 0)
     window_ms = int(params.search_window * 1000)
     sample, near_conns = _buckets(partial, conns, window_ms)
     proto_ok = sample.e_proto.isnull() | near_conns.c_proto.isnull() | (sample.e_proto == near_conns.c_proto)
@@ -232,9 +248,7 @@ def _host_addresses(events, conns, params: JoinParams):
     totals = partial.group_by("e_host").aggregate(total=partial.count())
     scored = peaks.join(best, "e_host").join(totals, "e_host")
     inferred = scored.filter((scored.peak == scored.top) & (scored.peak >= scored.total * params.min_address_share))
-    inferred = inferred.anti_join(direct, inferred.address == direct.address)
-    inferred = inferred.select(host=inferred.e_host, address=inferred.address)
-    return direct.union(inferred, distinct=True)
+    return inferred.select(host=inferred.e_host, address=inferred.address)
 
 
 def _partition(address, part: tuple[int, int]):
@@ -336,8 +350,7 @@ def attribution(engine: Engine, window: Window | None = None, params: JoinParams
     wide = Window(window.since - pad if window.since else None, window.until + pad if window.until else None)
     events = _events(engine, wide, shifts, int(pad.total_seconds() * 1000))
     conns = _conns(engine, window)
-    addresses = _host_addresses(events, conns, params)
-    addresses = ibis.memtable(fetch(addresses))  # small: one row per instrumented host address
+    addresses = ibis.memtable(_host_addresses(events, conns, params))  # small: one row per host address
     span = ibis.memtable(fetch(events.group_by("e_host").aggregate(first=events.e_ms.min(), last=events.e_ms.max())))
     search_ms = int(params.search_window * 1000)
     parts = [(index, partitions) for index in range(partitions)]

@@ -29,7 +29,7 @@ from winnow.lake import Lake
 TABLE = "net.conn_proc"
 PART = "conn_proc.parquet"
 #: endpoint network events (proc.net rows) of a day per partition of its join (see ``attribution``)
-EVENTS_PER_PARTITION = 1_000_000
+EVENTS_PER_PARTITION = 4_000_000
 
 
 @dataclass

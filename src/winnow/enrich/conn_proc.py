@@ -284,11 +284,6 @@ def _candidates(events, conns, addresses, limit_ms: int, part: tuple[int, int] =
     return joined.mutate(dt=joined.e_ms - joined.c_ms, full=full)
 
 
-def host_offsets(candidates) -> dict[str, int]:
-    """Median clock offset (ms) per host over unambiguous candidates, computed from a small histogram."""
-    return _medians(fetch(_offset_histogram(candidates)).to_pylist())
-
-
 def _offset_histogram(candidates):
     """(host, dt, n): how many unambiguous candidates (one event, one connection side) sit at each offset.
 
@@ -302,7 +297,8 @@ def _offset_histogram(candidates):
 
 
 def _medians(histogram: list[dict]) -> dict[str, int]:
-    """The median ``dt`` per host of histogram rows ``{e_host, dt, n}`` (a host's rows may repeat a ``dt``)."""
+    """The clock offset (ms) of each host: the median ``dt`` of histogram rows ``{e_host, dt, n}`` (a host's
+    rows may repeat a ``dt``: the histograms of several partitions)."""
     counts: dict[str, list[tuple[int, int]]] = {}
     for row in histogram:
         counts.setdefault(row["e_host"], []).append((row["dt"], row["n"]))

@@ -22,7 +22,7 @@ COMMANDS = {
     "demo": ("winnow.cli.demo_cmd", "Simulate a small network, ingest, detect and show the top findings."),
     "sources": ("winnow.cli.registry_cmd", "List the log formats Winnow can read."),
     "detectors": ("winnow.cli.registry_cmd", "List the detectors and their parameters."),
-    "config": ("winnow.cli.config_cmd", "Show settings and their defaults."),
+    "config": ("winnow.cli.config_cmd", "Settings: defaults, the ones in force, and a commented file to edit."),
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +14,10 @@ FINDINGS_DB = "findings.duckdb"
 
 
 def default_lake_path() -> Path:
-    """``$WINNOW_LAKE`` or ``./winnow-lake``."""
-    return Path(os.environ.get("WINNOW_LAKE") or "winnow-lake")
+    """The ``lake`` setting in force (``$WINNOW_LAKE``, a config file, or ``./winnow-lake``)."""
+    from winnow.config import current
+
+    return Path(current().get("lake"))
 
 
 @dataclass(frozen=True)

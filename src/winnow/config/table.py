@@ -1,0 +1,153 @@
+"""The one typed settings table: every setting's name, default, type and meaning, defined here.
+
+Detector parameters are settings too (``<detector>.<parameter>``); they are declared where the
+detector is, in its ``__init__`` with a documented default (see :mod:`winnow.detections.base`),
+and collected by :func:`detector_settings`. ``winnow config defaults`` prints both,
+``winnow config init`` writes them as a commented TOML file.
+
+Types: ``str``, ``path``, ``int``, ``float``, ``bool``, ``size`` (a byte count written as
+``512MB``/``4GB``, or empty for "automatic"), ``list[str]``, ``list[int]`` and ``cidrs`` (a list of
+networks such as ``10.0.0.0/8``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: the private address space plus link-local: what "internal" means unless ``networks.internal`` says otherwise
+DEFAULT_INTERNAL = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "169.254.0.0/16", "fe80::/10")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: dotted ``name`` (section.key), its default, type and a one-line meaning.
+
+    ``env`` is the environment variable that sets it; empty means the derived name
+    ``WINNOW_<NAME>`` with dots as underscores (``ingest.block_size`` -> ``WINNOW_INGEST_BLOCK_SIZE``).
+    """
+
+    name: str
+    default: Any
+    type: str
+    meaning: str
+    env: str = ""
+
+    @property
+    def env_var(self) -> str:
+        return self.env or "WINNOW_" + self.name.upper().replace(".", "_")
+
+    @property
+    def section(self) -> str:
+        return self.name.rsplit(".", 1)[0] if "." in self.name else ""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("lake", "./winnow-lake", "path", "lake folder used when --lake is not given", "WINNOW_LAKE"),
+    Setting("engine", "duckdb", "str", "engine used when --engine is not given: duckdb, spark, spark://HOST:PORT"),
+    Setting("suppressions", "", "path",
+            "allow-list rules (cidr, domain, ja3) applied when findings are read; empty: <lake>/suppressions.toml "
+            "(format in scoring/suppress.py)"),
+    Setting("networks.internal", DEFAULT_INTERNAL, "cidrs",
+            "networks of the monitored side; Zeek's local_orig/local_resp take precedence where a log has them. "
+            "Every detector reads this one definition of internal"),
+    Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
+    Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
+            "memory per file)"),
+    Setting("ingest.compression", "snappy", "str", "Parquet compression of lake files (snappy, zstd, gzip, none)"),
+    Setting("memory", "", "size", "DuckDB memory budget such as 4GB; empty: a quarter of physical memory. Work "
+            "beyond it spills to a private temporary folder", "WINNOW_MEMORY"),
+    Setting("spark.shuffle_partitions", 8, "int", "spark.sql.shuffle.partitions in local mode",
+            "WINNOW_SPARK_PARTITIONS"),
+    Setting("spark.driver_memory", "4g", "str", "spark.driver.memory in local mode", "WINNOW_SPARK_DRIVER_MEMORY"),
+    Setting("spark.verbose", False, "bool", "let the JVM's start-up banner and log4j lines through to standard "
+            "error (they never go to standard output)"),
+)
+
+
+def _param_docs(cls: type) -> dict[str, str]:
+    """``name: meaning`` lines of a class docstring (continuation lines indented deeper are joined)."""
+    doc = inspect.getdoc(cls) or ""
+    out: dict[str, str] = {}
+    current = ""
+    for line in doc.splitlines():
+        match = re.match(r"^\s{0,4}(\w+): (.+)$", line)
+        if match and not line.startswith("        "):
+            current = match.group(1)
+            out[current] = match.group(2).strip()
+        elif current and line.strip():
+            out[current] += " " + line.strip()
+        else:
+            current = ""
+    return out
+
+
+def type_of(value: Any) -> str:
+    """The setting type of a detector parameter's default value."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, (tuple, list)):
+        return "list[int]" if value and all(isinstance(v, int) for v in value) else "list[str]"
+    return "str"
+
+
+def detector_settings() -> tuple[Setting, ...]:
+    """Every registered detector's parameters as settings named ``<detector>.<parameter>``."""
+    from winnow.detections import detectors
+
+    out = []
+    for name, cls in sorted(detectors().items()):
+        docs = _param_docs(cls)
+        for param, value in cls().get_params().items():
+            out.append(Setting(f"{name}.{param}", value, type_of(value), docs.get(param, "")))
+    return tuple(out)
+
+
+class KnownSettings(Mapping[str, Setting]):
+    """Settings then detector parameters by name; detectors are imported only when a key needs them."""
+
+    def __init__(self) -> None:
+        self._base = {s.name: s for s in SETTINGS}
+        self._all: dict[str, Setting] | None = None
+
+    def _full(self) -> dict[str, Setting]:
+        if self._all is None:
+            self._all = {**self._base, **{s.name: s for s in detector_settings()}}
+        return self._all
+
+    def __getitem__(self, key: str) -> Setting:
+        if key in self._base:
+            return self._base[key]
+        return self._full()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._base or key in self._full()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._full())
+
+    def __len__(self) -> int:
+        return len(self._full())
+
+    @property
+    def base(self) -> dict[str, Setting]:
+        """The settings that are not detector parameters (no import needed)."""
+        return self._base
+
+
+def all_settings() -> KnownSettings:
+    """Settings then detector parameters, by name."""
+    return KnownSettings()
+
+
+def all_defaults() -> list[dict[str, Any]]:
+    """Every setting, then every detector parameter, as rows (setting, default, type, meaning)."""
+    return [{"setting": s.name, "default": list(s.default) if isinstance(s.default, tuple) else s.default,
+             "type": s.type, "meaning": s.meaning + f" (env {s.env_var})"} for s in all_settings().values()]

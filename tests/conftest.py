@@ -36,3 +36,11 @@ def shared_data() -> Path:
 def zeek_fixtures() -> Path:
     """Small hand-written Zeek logs named by failure case (tests/data/zeek/)."""
     return REPO / "tests" / "data" / "zeek"
+
+
+def engine_params() -> list:
+    """Every registered engine name, as pytest parameters; an engine needing an extra carries that extra's mark."""
+    from winnow.engine import engines
+
+    return [pytest.param(name, marks=[getattr(pytest.mark, spec.extra)] if spec.extra else [])
+            for name, spec in engines().items()]

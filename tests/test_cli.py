@@ -30,6 +30,32 @@ def test_help_is_lazy():
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("command", ["detect", "attribute"])
+def test_engine_help_comes_from_the_registry_without_loading_an_engine(command):
+    code = ("import sys; from winnow.cli.main import main\n"
+            f"try:\n    main([{command!r}, '--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "heavy = [m for m in ('pyspark', 'duckdb') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    from winnow.engine.registry import url_forms
+
+    text = " ".join(result.stdout.split())
+    assert all(form in text for form in url_forms()) and "pip install 'winnow[spark]'" in text
+
+
+def test_engines_lists_the_registry(capsys):
+    from winnow.cli.main import main
+    from winnow.engine import engines
+
+    with pytest.raises(SystemExit) as code:
+        main(["engines", "--format", "json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code.value.code == 0 and [r["name"] for r in rows] == list(engines())
+    assert all(r["installed"] == "yes" or "pip install" in r["installed"] for r in rows)
+    assert rows[1]["urls"].startswith("spark, spark://HOST:PORT")
+
+
 @pytest.mark.parametrize("args, message", [
     (["ingest", "/nonexistent/path"], "no such file or folder"),
     (["findings", "--lake", "/nonexistent/lake"], "no lake at"),

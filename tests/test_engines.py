@@ -1,14 +1,19 @@
-"""Both engines see the same lake the same way."""
+"""The engine registry, engine settings, and the engine package as the one door to duckdb and pyspark.
+
+What every engine must do over a lake is checked for each registered engine in test_plugins.py.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import os
 import sys
 
 import pytest
 from zeekgen import long_conn_fixture
 
-from winnow.engine import Window, connect, fetch
+from winnow.config import load, use
+from winnow.engine import connect
+from winnow.engine.registry import engine_for, url_forms
 from winnow.errors import MissingExtraError, WinnowError
 from winnow.ingest import ingest
 
@@ -21,30 +26,33 @@ def lake(tmp_path_factory):
     return root / "lake"
 
 
-@pytest.mark.parametrize("url", ["duckdb", "spark"])
-def test_tables_counts_and_window(lake, url):
-    with connect(url, lake) as engine:
-        conn = engine.table("net.conn")
-        assert conn.count().execute() == 56
-        assert engine.table("net.dns") is None
-        since = dt.datetime(2026, 11, 2, 0, 1, 40, tzinfo=dt.UTC)
-        windowed = engine.table("net.conn", Window(since=since))
-        assert windowed.count().execute() == 51
-        rows = fetch(conn.filter(conn.uid == "CLong1").select("ts", "src_ip", "duration", "extra"))
-        assert rows.schema.field("ts").type.tz == "UTC"
-        first = rows.to_pylist()[0]
-        assert first["ts"] == dt.datetime(2026, 11, 2, 0, 0, 10, tzinfo=dt.UTC)
-        assert first["duration"] == 30000.0
+@pytest.mark.parametrize("url, engine", [
+    ("duckdb", "duckdb"), (" duckdb ", "duckdb"), ("spark", "spark"), ("spark://10.0.0.7:7077", "spark"),
+    ("local[*]", "spark"), ("local[4]", "spark"), ("yarn", "spark"), ("k8s://https://10.0.0.9:6443", "spark"),
+])
+def test_urls_select_engines(url, engine):
+    assert engine_for(url).name == engine
 
 
-def test_same_schema_on_both_engines(lake):
-    with connect("duckdb", lake) as duck, connect("spark", lake) as spark:
-        assert list(duck.table("net.conn").schema().names) == list(spark.table("net.conn").schema().names)
+@pytest.mark.parametrize("url", ["oracle", "duck", "sparkle", "http://spark:7077", ""])
+def test_unknown_engine_is_a_user_error_listing_every_url(lake, url):
+    with pytest.raises(WinnowError, match="unknown engine") as caught:
+        engine_for(url)
+    assert all(form in str(caught.value) for form in url_forms())
+    assert {"duckdb", "spark", "spark://HOST:PORT", "yarn"} <= set(url_forms())
 
 
-def test_unknown_engine_is_a_user_error(lake):
-    with pytest.raises(WinnowError, match="unknown engine"):
-        connect("oracle", lake)
+def test_connect_defaults_to_the_engine_setting(lake, capsys):
+    with use(load(lake, sets=["engine=oracle"])), pytest.raises(WinnowError, match="unknown engine 'oracle'"):
+        connect(lake=lake)
+    with use(load(lake, sets=["engine=duckdb"])), connect(lake=lake) as engine:
+        assert engine.name == "duckdb"
+
+    from winnow.cli.main import main
+
+    with pytest.raises(SystemExit) as code:  # winnow detect without --engine reads it too
+        main(["detect", "--lake", str(lake), "--set", "engine=oracle"])
+    assert code.value.code == 1 and "unknown engine 'oracle'" in capsys.readouterr().err
 
 
 def test_missing_pyspark_names_the_extra(lake, monkeypatch):
@@ -57,32 +65,29 @@ def test_missing_pyspark_names_the_extra(lake, monkeypatch):
         connect("spark", lake)
 
 
-@pytest.mark.parametrize("url", ["duckdb", "spark"])
-def test_batches_stream_the_same_rows_as_fetch(lake, url):
-    with connect(url, lake) as engine:
-        conn = engine.table("net.conn")
-        expr = conn.select("ts", "uid", "duration").order_by("uid")
-        whole = fetch(expr)
-        batches = list(engine.batches(expr, rows=10))
-    assert all(b.num_rows <= 10 for b in batches) and len(batches) >= 6
-    assert all(b.schema.field("ts").type.tz == "UTC" for b in batches)
-    streamed = [row for b in batches for row in b.to_pylist()]
-    assert streamed == whole.to_pylist()
-
-
-def test_duckdb_memory_budget_and_private_spill_folder(lake, monkeypatch):
-    import os
-
-    monkeypatch.setenv("WINNOW_MEMORY", "300MB")
+def _duckdb_settings(lake) -> tuple[str, str]:
     with connect("duckdb", lake) as engine:
         limit, spill = engine.backend.raw_sql(
             "SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchall()[0]
-        assert limit.replace(" ", "") in ("286.1MiB", "300.0MB", "300MB")
         assert os.path.basename(spill).startswith("winnow-spill-") and os.path.isdir(spill)
     assert not os.path.exists(spill)  # removed on close
+    return limit.replace(" ", ""), spill
+
+
+def test_duckdb_memory_budget_and_private_spill_folder(lake, monkeypatch):
+    monkeypatch.setenv("WINNOW_MEMORY", "300MB")
+    assert _duckdb_settings(lake)[0] in ("286.1MiB", "300.0MB", "300MB")
+    with use(load(lake, sets=["memory=200MB"])):  # --set wins over the variable
+        assert _duckdb_settings(lake)[0] in ("190.7MiB", "200.0MB", "200MB")
     monkeypatch.setenv("WINNOW_MEMORY", "lots")
-    with pytest.raises(WinnowError, match="WINNOW_MEMORY"):
+    with pytest.raises(WinnowError, match="WINNOW_MEMORY") as caught:
         connect("duckdb", lake)
+    assert "memory" in str(caught.value).replace("WINNOW_MEMORY", "")
+    monkeypatch.delenv("WINNOW_MEMORY")
+    with use(load(lake, sets=["memory=300"])), pytest.raises(WinnowError) as caught:  # a size without a unit
+        connect("duckdb", lake)
+    message = str(caught.value)
+    assert all(name in message for name in ("memory setting '300'", "WINNOW_MEMORY", "--set memory="))
 
 
 def test_running_out_of_memory_is_a_one_line_user_error(lake, monkeypatch, capsys):

@@ -1,12 +1,22 @@
-"""Conformance: every registered source honours the source contract."""
+"""Conformance: every registered source and engine honours its contract."""
 
 from __future__ import annotations
 
+import datetime as dt
+import inspect
 import io
+import re
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
+from conftest import engine_params
+from zeekgen import long_conn_fixture
 
+from winnow.engine import Engine, Window, connect, engine_names, engines, fetch
+from winnow.engine.registry import engine_for
+from winnow.errors import MissingExtraError
 from winnow.schema import TABLES
 from winnow.sources import ParseContext, sources
 
@@ -64,3 +74,74 @@ def test_batches_match_declared_tables(name, tmp_path):
         assert {"_line", "extra"} <= set(batch.data.column_names)
         assert not {"_source_file", "_source_format", "_ingest_id"} & set(batch.data.column_names), \
             "provenance is added by ingest, never by a parser"
+
+
+# --------------------------------------------------------------------------------------------
+# Engines: every registered engine declares itself, loads lazily and serves the lake the same way.
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", engine_names())
+def test_engine_declares_itself(name):
+    spec = engines()[name]
+    assert spec.name == name and spec.description and spec.module.startswith("winnow.engine.")
+    for url in (name, *spec.urls):
+        assert engine_for(url) is spec, f"{url!r}, shown as a URL of {name}, selects {engine_for(url).name}"
+    if spec.installed():
+        cls = spec.load()
+        assert issubclass(cls, Engine) and cls.name == name and not inspect.isabstract(cls)
+    else:  # a missing extra is a user error carrying its install hint
+        with pytest.raises(MissingExtraError, match=re.escape(spec.install_hint)):
+            spec.load()
+
+
+@pytest.fixture(scope="module")
+def engine_lake(tmp_path_factory):
+    from winnow.ingest import ingest
+
+    root = tmp_path_factory.mktemp("engine-conformance")
+    long_conn_fixture(root / "logs")
+    ingest([root / "logs"], root / "lake")
+    return root / "lake"
+
+
+def _per_port(key, cols):
+    """A per-group function: connections, first start and missing durations of one destination port."""
+    return [{"dst_port": key["dst_port"], "n": len(cols["ts"]), "first": int(cols["ts"].min()),
+             "no_duration": int(np.isnan(cols["duration"].astype(float)).sum())}]
+
+
+PER_PORT = pa.schema([("dst_port", pa.int64()), ("n", pa.int64()), ("first", pa.int64()),
+                      ("no_duration", pa.int64())])
+
+
+@pytest.mark.parametrize("name", engine_params())
+def test_engine_honours_the_contract(name, engine_lake):
+    spec = engines()[name]
+    if not spec.installed():
+        pytest.skip(f"engine {name} is not installed: {spec.install_hint}")
+    declared = [c.name for c in TABLES["net.conn"].all_columns]
+    with connect(name, engine_lake) as engine:
+        assert isinstance(engine, Engine) and engine.name == name and engine.lake.root == engine_lake
+        assert engine.table("net.dns") is None  # a table the lake does not have
+        conn = engine.table("net.conn")
+        assert list(conn.schema().names) == declared  # the declared columns in order, no partition column
+        assert conn.count().execute() == 56
+        since = dt.datetime(2026, 11, 2, 0, 1, 40, tzinfo=dt.UTC)
+        assert engine.table("net.conn", Window(since=since)).count().execute() == 51
+        expr = conn.select("ts", "uid", "dst_port", "duration").order_by("uid")
+        whole = fetch(expr)
+        assert whole.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+        assert whole.to_pylist()[0] == {"ts": dt.datetime(2026, 11, 2, 0, 0, 10, tzinfo=dt.UTC), "uid": "CLong1",
+                                        "dst_port": 22, "duration": 30000.0}
+        batches = list(engine.batches(expr, rows=16))
+        assert all(b.num_rows <= 16 for b in batches) and len(batches) >= 4
+        assert [r for b in batches for r in b.to_pylist()] == whole.to_pylist()
+        grouped = engine.map_groups(conn, ["dst_port"], ["ts", "duration"], _per_port, PER_PORT)
+    assert grouped.schema == PER_PORT
+    expected = {}
+    for row in whole.to_pylist():
+        micros = int(row["ts"].timestamp() * 1_000_000)
+        n, first, missing = expected.get(row["dst_port"], (0, micros, 0))
+        expected[row["dst_port"]] = (n + 1, min(first, micros), missing + (row["duration"] is None))
+    assert {r["dst_port"]: (r["n"], r["first"], r["no_duration"]) for r in grouped.to_pylist()} == expected

@@ -1,21 +1,21 @@
-"""winnow detect [--lake DIR] [--engine duckdb|spark[://MASTER]] [--detector NAME]... [--since T] [--until T]"""
+"""winnow detect [--lake DIR] [--engine URL] [--detector NAME]... [--since T] [--until T]"""
 
 from __future__ import annotations
 
 import click
 
 from winnow.cli.options import TimeParam, lake_option
+from winnow.engine.registry import url_help
 
 
 @click.command("detect")
 @lake_option
-@click.option("--engine", "engine_url", default="duckdb", show_default=True,
-              help="duckdb, spark (local mode) or spark://HOST:PORT.")
+@click.option("--engine", "engine_url", default=None, metavar="URL", help=url_help())
 @click.option("--detector", "names", multiple=True, help="Detector to run (repeatable; default: all).")
 @click.option("--since", type=TimeParam(), default=None, help="Start of the window (inclusive).")
 @click.option("--until", type=TimeParam(), default=None, help="End of the window (exclusive).")
 @click.option("--strict", is_flag=True, help="Exit 1 when any detector fails (default: report it and go on).")
-def detect(lake: str | None, engine_url: str, names: tuple[str, ...], since, until, strict: bool) -> None:
+def detect(lake: str | None, engine_url: str | None, names: tuple[str, ...], since, until, strict: bool) -> None:
     """Run detectors over the lake; their findings replace earlier ones for the same window."""
     from winnow.detections.registry import get_detector
     from winnow.detections.run import run_detectors

@@ -8,7 +8,12 @@ from winnow.cli.main import COMMANDS, cli
 
 
 def _help(command: click.Command, path: str) -> str:
-    ctx = click.Context(command, info_name=path, terminal_width=88, max_content_width=88)
+    # the group's context settings (-h as well as --help) as a real run has them: click caches each
+    # command's help option, so help rendered without them would depend on what ran before
+    root = click.Context(cli, info_name="winnow", **cli.context_settings)
+    parent = None if command is cli else root
+    ctx = click.Context(command, info_name=path, parent=parent, terminal_width=88, max_content_width=88,
+                        **({} if parent else cli.context_settings))
     return command.get_help(ctx)
 
 

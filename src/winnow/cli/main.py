@@ -22,6 +22,7 @@ COMMANDS = {
     "demo": ("winnow.cli.demo_cmd", "Simulate a small network, ingest, detect and show the top findings."),
     "sources": ("winnow.cli.registry_cmd", "List the log formats Winnow can read."),
     "detectors": ("winnow.cli.registry_cmd", "List the detectors and their parameters."),
+    "engines": ("winnow.cli.registry_cmd", "List the engines and the --engine URLs that select them."),
     "config": ("winnow.cli.config_cmd", "Settings: defaults, the ones in force, and a commented file to edit."),
 }
 

@@ -1,4 +1,4 @@
-"""winnow sources / winnow detectors: what is registered."""
+"""winnow sources / winnow detectors / winnow engines: what is registered."""
 
 from __future__ import annotations
 
@@ -26,3 +26,14 @@ def detectors(fmt: str | None) -> None:
 
     emit([{"name": name, "tables": ", ".join(cls.tables), "parameters": cls().get_params(),
            "description": cls.description} for name, cls in sorted(registered().items())], fmt)
+
+
+@click.command("engines")
+@format_option
+def engines(fmt: str | None) -> None:
+    """List the engines, the --engine URLs that select each, and whether it is installed."""
+    from winnow.engine import engines as registered
+
+    emit([{"name": spec.name, "urls": ", ".join(spec.urls or (spec.name,)),
+           "installed": "yes" if spec.installed() else f"no: {spec.install_hint}", "description": spec.description}
+          for spec in registered().values()], fmt)

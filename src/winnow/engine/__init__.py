@@ -2,10 +2,34 @@
 
 ``connect(url, lake)`` returns an :class:`Engine` whose tables are Ibis expressions over the
 lake's Parquet files, so a detection written once runs on DuckDB (default, embedded) or Spark.
+:mod:`winnow.engine.registry` lists the engines and the URLs that select them.
+
+Names are imported on first use (PEP 562), so reading the registry (``winnow detect --help``)
+imports neither the engines nor pyarrow.
 """
 
 from __future__ import annotations
 
-from winnow.engine.base import Engine, Window, connect, engine_names, fetch
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Engine", "Window", "connect", "engine_names", "fetch"]
+if TYPE_CHECKING:
+    from winnow.engine.base import Engine, Window, fetch
+    from winnow.engine.registry import EngineSpec, connect, engine_names, engines, get_engine
+
+_EXPORTS = {
+    "Engine": "winnow.engine.base", "Window": "winnow.engine.base", "fetch": "winnow.engine.base",
+    "EngineSpec": "winnow.engine.registry", "connect": "winnow.engine.registry",
+    "engine_names": "winnow.engine.registry", "engines": "winnow.engine.registry",
+    "get_engine": "winnow.engine.registry",
+}
+
+__all__ = ["Engine", "EngineSpec", "Window", "connect", "engine_names", "engines", "fetch", "get_engine"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

@@ -1,4 +1,7 @@
-"""The engine contract and the registry of engines, loaded lazily by name."""
+"""The engine contract: an Ibis backend bound to a lake, the per-group hook, and fetching results.
+
+Engines are listed and opened by :mod:`winnow.engine.registry`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,8 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from winnow.errors import WinnowError
 from winnow.lake import Lake
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ class Window:
 class Engine(ABC):
     """An Ibis backend bound to a lake.
 
-    Subclasses set ``name`` and implement :meth:`_register` which makes a lake table
-    available to the backend.
+    Subclasses set ``name`` (their name in the registry), and implement :meth:`open`, which starts
+    the backend, :meth:`_register`, which makes a lake table available to it, and :meth:`map_groups`.
     """
 
     name = "base"
@@ -37,6 +38,11 @@ class Engine(ABC):
         self.lake = lake
         self.backend = backend
         self._tables: dict[str, ir.Table] = {}
+
+    @classmethod
+    @abstractmethod
+    def open(cls, lake: Lake, url: str) -> Engine:
+        """Start the backend selected by ``url`` (a URL the registry matched to this engine) over ``lake``."""
 
     @abstractmethod
     def _register(self, table: str, view: str) -> ir.Table:
@@ -83,29 +89,6 @@ class Engine(ABC):
         self.close()
 
 
-def engine_names() -> list[str]:
-    return ["duckdb", "spark"]
-
-
-def connect(url: str = "duckdb", lake: str | Path | Lake | None = None) -> Engine:
-    """Open an engine over ``lake``.
-
-    Args:
-        url: ``duckdb`` (default), ``spark`` (local mode) or ``spark://HOST:PORT`` (a cluster).
-        lake: lake folder or :class:`Lake`.
-    """
-    lake_obj = lake if isinstance(lake, Lake) else Lake.open(lake)
-    if url in ("duckdb", ""):
-        from winnow.engine.duckdb_engine import DuckDBEngine
-
-        return DuckDBEngine.open(lake_obj)
-    if url == "spark" or url.startswith(("spark://", "local", "yarn", "k8s://")):
-        from winnow.engine.spark_engine import SparkEngine
-
-        return SparkEngine.open(lake_obj, url)
-    raise WinnowError(f"unknown engine {url!r}: use duckdb, spark or spark://HOST:PORT")
-
-
 def out_of_memory(exc: BaseException) -> bool:
     """True for an engine running out of memory (DuckDB past its budget and its spill space, a Spark JVM heap)."""
     return type(exc).__name__ == "OutOfMemoryException" or "java.lang.OutOfMemoryError" in str(exc)
@@ -115,8 +98,9 @@ def memory_hint() -> str:
     """What to do about :func:`out_of_memory`, with the DuckDB budget in force."""
     from winnow.engine.duckdb_engine import memory_limit
 
-    return (f"the engine ran out of memory (DuckDB budget {memory_limit() or 'default'}): set WINNOW_MEMORY "
-            "higher (e.g. WINNOW_MEMORY=12GB; Spark: WINNOW_SPARK_DRIVER_MEMORY) and free disk space for spilling")
+    return (f"the engine ran out of memory (DuckDB budget {memory_limit() or 'default'}): raise the memory "
+            "setting (WINNOW_MEMORY=12GB, --set memory=12GB or memory in winnow.toml; Spark: spark.driver_memory, "
+            "WINNOW_SPARK_DRIVER_MEMORY) and free disk space for spilling")
 
 
 def fetch(expr: ir.Table) -> Any:

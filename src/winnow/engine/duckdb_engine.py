@@ -1,9 +1,10 @@
 """DuckDB, embedded: the default engine.
 
 DuckDB keeps to a memory budget and spills what does not fit (joins, aggregates, sorts, windows) to a
-private temporary folder, removed when the engine closes. The budget is ``$WINNOW_MEMORY`` (a size such
-as ``4GB`` or ``512MB``), else :data:`DEFAULT_MEMORY_SHARE` of the machine's memory (DuckDB's own
-default, 80 %, lets one join of a large day take most of a shared machine).
+private temporary folder, removed when the engine closes. The budget is the ``memory`` setting
+(``--set memory=4GB``, ``$WINNOW_MEMORY`` or ``memory = "4GB"`` in ``winnow.toml``), else
+:data:`DEFAULT_MEMORY_SHARE` of the machine's memory (DuckDB's own default, 80 %, lets one join of a
+large day take most of a shared machine).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import tempfile
 import duckdb
 import ibis
 
+from winnow.config import current
 from winnow.engine.base import Engine
 from winnow.errors import WinnowError
 from winnow.lake import Lake
 
-#: share of physical memory the engine may use when ``$WINNOW_MEMORY`` is not set
+#: share of physical memory the engine may use when the ``memory`` setting is empty
 DEFAULT_MEMORY_SHARE = 0.25
 #: the smallest default budget
 MIN_MEMORY_MB = 1024
@@ -28,11 +30,13 @@ _SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.
 
 
 def memory_limit() -> str:
-    """DuckDB's memory budget: ``$WINNOW_MEMORY`` or a share of physical memory, as a size DuckDB reads."""
-    value = os.environ.get("WINNOW_MEMORY", "").strip()
+    """DuckDB's memory budget: the ``memory`` setting or a share of physical memory, as a size DuckDB reads."""
+    config = current()
+    value = str(config.get("memory")).strip()
     if value:
         if not _SIZE.match(value):
-            raise WinnowError(f"WINNOW_MEMORY={value!r} is not a size such as 4GB or 512MB")
+            raise WinnowError(f"memory setting {value!r} (from {config.origin('memory')}) is not a size with a unit "
+                              "such as 4GB or 512MB: set WINNOW_MEMORY, --set memory= or memory in winnow.toml")
         return value
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -42,6 +46,8 @@ def memory_limit() -> str:
 
 
 class DuckDBEngine(Engine):
+    """The lake's tables as views over its Parquet files in an in-memory DuckDB database."""
+
     name = "duckdb"
 
     def __init__(self, lake: Lake, backend, spill: str | None = None) -> None:
@@ -49,7 +55,8 @@ class DuckDBEngine(Engine):
         self._spill = spill
 
     @classmethod
-    def open(cls, lake: Lake) -> DuckDBEngine:
+    def open(cls, lake: Lake, url: str = "duckdb") -> DuckDBEngine:
+        """An in-memory DuckDB keeping to :func:`memory_limit`, spilling to a private folder."""
         limit = memory_limit()
         spill = tempfile.mkdtemp(prefix="winnow-spill-")
         backend = ibis.duckdb.connect()

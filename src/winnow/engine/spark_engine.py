@@ -1,4 +1,8 @@
-"""Apache Spark: local mode (``spark``) or a cluster (``spark://HOST:PORT``), extra ``[spark]``."""
+"""Apache Spark: local mode (``spark``) or a cluster (``spark://HOST:PORT``, ``yarn``, ...), extra ``[spark]``.
+
+The session takes the ``spark.shuffle_partitions`` and ``spark.driver_memory`` settings in force
+when it starts (one session per master URL per process).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import os
 import sys
 import threading
 
+from winnow.config import current
 from winnow.engine.base import Engine
 from winnow.errors import MissingExtraError, WinnowError
 from winnow.lake import Lake
@@ -21,6 +26,7 @@ def spark_session(url: str = "spark"):
     except ImportError:
         raise MissingExtraError("pyspark", "spark", "the Spark engine") from None
     master = "local[*]" if url == "spark" else url
+    config = current()
     with _LOCK:
         if master not in _SESSIONS:
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -33,9 +39,9 @@ def spark_session(url: str = "spark"):
                 .config("spark.ui.enabled", "false")
                 .config("spark.ui.showConsoleProgress", "false")
                 .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.sql.shuffle.partitions", os.environ.get("WINNOW_SPARK_PARTITIONS", "8"))
+                .config("spark.sql.shuffle.partitions", str(config.get("spark.shuffle_partitions")))
                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                .config("spark.driver.memory", os.environ.get("WINNOW_SPARK_DRIVER_MEMORY", "4g"))
+                .config("spark.driver.memory", str(config.get("spark.driver_memory")))
                 .config("spark.sql.parquet.mergeSchema", "true")
             )
             try:
@@ -48,10 +54,13 @@ def spark_session(url: str = "spark"):
 
 
 class SparkEngine(Engine):
+    """The lake's tables as temporary views of a SparkSession."""
+
     name = "spark"
 
     @classmethod
     def open(cls, lake: Lake, url: str = "spark") -> SparkEngine:
+        """The Ibis PySpark backend over the session of master ``url`` (``spark``: ``local[*]``)."""
         try:
             import ibis
         except ImportError:

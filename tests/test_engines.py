@@ -5,8 +5,10 @@ What every engine must do over a lake is checked for each registered engine in t
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
+from pathlib import Path
 
 import pytest
 from zeekgen import long_conn_fixture
@@ -53,6 +55,23 @@ def test_connect_defaults_to_the_engine_setting(lake, capsys):
     with pytest.raises(SystemExit) as code:  # winnow detect without --engine reads it too
         main(["detect", "--lake", str(lake), "--set", "engine=oracle"])
     assert code.value.code == 1 and "unknown engine 'oracle'" in capsys.readouterr().err
+
+
+def test_only_the_engine_package_imports_duckdb_or_pyspark():
+    """Everything else goes through ``winnow.engine``'s API, never an engine's own module."""
+    src = Path(__file__).resolve().parents[1] / "src" / "winnow"
+    private = ("duckdb", "pyspark", "winnow.engine.duckdb_engine", "winnow.engine.spark_engine",
+               "winnow.engine.database", "winnow.engine.groups")
+    offenders = []
+    for path in sorted(src.rglob("*.py")):
+        if path.parent.name == "engine":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(src)}: {n}" for n in names
+                          if any(n == p or n.startswith(p + ".") for p in private)]
+    assert not offenders, offenders
 
 
 def test_missing_pyspark_names_the_extra(lake, monkeypatch):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 
 from winnow.engine import Window
+from winnow.errors import WinnowError
 from winnow.lake import Lake
 from winnow.scoring import FINDING_FIELDS, Finding
 from winnow.store import FindingsStore
@@ -69,3 +72,22 @@ def test_failed_write_rolls_back(store):
 def test_scores_outside_unit_interval_are_rejected():
     with pytest.raises(ValueError):
         finding("x", 1.5)
+
+
+def test_a_store_another_process_holds_is_a_user_error(tmp_path):
+    """``winnow findings`` while a ``winnow detect`` writes: one line saying so, not a database traceback."""
+    lake = Lake.open(tmp_path / "lake", create=True)
+    code = ("import sys\nfrom winnow.lake import Lake\nfrom winnow.store import FindingsStore\n"
+            "store = FindingsStore(Lake.open(sys.argv[1]))\nprint('held', flush=True)\nsys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(lake.root)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for read_only in (False, True):
+            with pytest.raises(WinnowError, match="findings.duckdb is in use by another process"):
+                FindingsStore(lake, read_only=read_only)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    with FindingsStore(lake, read_only=True) as store:  # released with the process
+        assert store.count() == 0

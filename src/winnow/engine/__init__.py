@@ -2,7 +2,8 @@
 
 ``connect(url, lake)`` returns an :class:`Engine` whose tables are Ibis expressions over the
 lake's Parquet files, so a detection written once runs on DuckDB (default, embedded) or Spark.
-:mod:`winnow.engine.registry` lists the engines and the URLs that select them.
+:mod:`winnow.engine.registry` lists the engines and the URLs that select them;
+:func:`open_database` opens the findings store's database file.
 
 Names are imported on first use (PEP 562), so reading the registry (``winnow detect --help``)
 imports neither the engines nor pyarrow.
@@ -15,16 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from winnow.engine.base import Engine, Window, fetch
+    from winnow.engine.database import Database, open_database
     from winnow.engine.registry import EngineSpec, connect, engine_names, engines, get_engine
 
 _EXPORTS = {
     "Engine": "winnow.engine.base", "Window": "winnow.engine.base", "fetch": "winnow.engine.base",
+    "Database": "winnow.engine.database", "open_database": "winnow.engine.database",
     "EngineSpec": "winnow.engine.registry", "connect": "winnow.engine.registry",
     "engine_names": "winnow.engine.registry", "engines": "winnow.engine.registry",
     "get_engine": "winnow.engine.registry",
 }
 
-__all__ = ["Engine", "EngineSpec", "Window", "connect", "engine_names", "engines", "fetch", "get_engine"]
+__all__ = ["Database", "Engine", "EngineSpec", "Window", "connect", "engine_names", "engines", "fetch", "get_engine",
+           "open_database"]
 
 
 def __getattr__(name: str) -> Any:

@@ -103,8 +103,3 @@ class DuckDBEngine(Engine):
         self.backend.disconnect()
         if self._spill:
             shutil.rmtree(self._spill, ignore_errors=True)
-
-
-def open_database(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB database file (the findings store lives in one)."""
-    return duckdb.connect(path, read_only=read_only)

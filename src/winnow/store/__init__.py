@@ -1,4 +1,7 @@
-"""The findings store: a DuckDB database file inside the lake folder."""
+"""The findings store: a database file inside the lake folder (``findings.duckdb``).
+
+The store opens it with :func:`winnow.engine.open_database`; it imports no database library itself.
+"""
 
 from __future__ import annotations
 

@@ -6,8 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from winnow.engine import Window
-from winnow.engine.duckdb_engine import open_database
+from winnow.engine import Window, open_database
 from winnow.lake import Lake
 from winnow.scoring import FINDING_FIELDS, Finding
 

@@ -1,0 +1,44 @@
+"""The findings store's database file, opened through the engine package.
+
+The store keeps findings and runs in one embedded database file inside the lake (DuckDB today).
+It reaches that file only through :func:`open_database`, so the engine package stays the one
+place that imports a database library, and the store depends on nothing but this interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from winnow.errors import WinnowError
+
+
+class Database(Protocol):
+    """What the store uses of a connection: DB-API style statements with ``?`` parameters."""
+
+    def execute(self, query: str, parameters: Sequence[Any] | None = None) -> Any:
+        """Run one statement; the returned cursor has ``fetchall()``."""
+
+    def executemany(self, query: str, parameters: Sequence[Sequence[Any]]) -> Any:
+        """Run one statement for every row of parameters."""
+
+    def close(self) -> None:
+        """Close the connection."""
+
+
+def open_database(path: str | Path, read_only: bool = False) -> Database:
+    """Open (create unless ``read_only``) the database file at ``path``.
+
+    Statements run in autocommit mode; ``BEGIN TRANSACTION`` ... ``COMMIT`` groups them. A file
+    another process holds open for writing is a user error, not a traceback.
+    """
+    import duckdb
+
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise WinnowError(f"{path} is in use by another process (a winnow command still running?); "
+                          "try again when it has finished") from None

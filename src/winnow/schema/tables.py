@@ -1,4 +1,4 @@
-"""The normalized tables of DESIGN.md. docs/SCHEMA.md is generated from these declarations."""
+"""The normalized tables (docs/ARCHITECTURE.md, "Tables"). docs/SCHEMA.md is generated from these declarations."""
 
 from __future__ import annotations
 

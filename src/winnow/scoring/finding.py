@@ -1,4 +1,4 @@
-"""The finding: one suspicious entity from one detector over one window (DESIGN.md's contract)."""
+"""The finding: one suspicious entity from one detector over one window (docs/ARCHITECTURE.md, "Findings")."""
 
 from __future__ import annotations
 

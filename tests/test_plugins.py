@@ -105,12 +105,6 @@ def engine_lake(tmp_path_factory):
     return root / "lake"
 
 
-def _per_port(key, cols):
-    """A per-group function: connections, first start and missing durations of one destination port."""
-    return [{"dst_port": key["dst_port"], "n": len(cols["ts"]), "first": int(cols["ts"].min()),
-             "no_duration": int(np.isnan(cols["duration"].astype(float)).sum())}]
-
-
 PER_PORT = pa.schema([("dst_port", pa.int64()), ("n", pa.int64()), ("first", pa.int64()),
                       ("no_duration", pa.int64())])
 
@@ -121,6 +115,11 @@ def test_engine_honours_the_contract(name, engine_lake):
     if not spec.installed():
         pytest.skip(f"engine {name} is not installed: {spec.install_hint}")
     declared = [c.name for c in TABLES["net.conn"].all_columns]
+
+    def per_port(key, cols):  # local, so Spark's workers receive it by value (they cannot import tests/)
+        return [{"dst_port": key["dst_port"], "n": len(cols["ts"]), "first": int(cols["ts"].min()),
+                 "no_duration": int(np.isnan(cols["duration"].astype(float)).sum())}]
+
     with connect(name, engine_lake) as engine:
         assert isinstance(engine, Engine) and engine.name == name and engine.lake.root == engine_lake
         assert engine.table("net.dns") is None  # a table the lake does not have
@@ -137,7 +136,7 @@ def test_engine_honours_the_contract(name, engine_lake):
         batches = list(engine.batches(expr, rows=16))
         assert all(b.num_rows <= 16 for b in batches) and len(batches) >= 4
         assert [r for b in batches for r in b.to_pylist()] == whole.to_pylist()
-        grouped = engine.map_groups(conn, ["dst_port"], ["ts", "duration"], _per_port, PER_PORT)
+        grouped = engine.map_groups(conn, ["dst_port"], ["ts", "duration"], per_port, PER_PORT)
     assert grouped.schema == PER_PORT
     expected = {}
     for row in whole.to_pylist():

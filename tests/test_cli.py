@@ -128,8 +128,8 @@ def test_ci_runs_the_readme_test_command():
 def test_a_failing_detector_does_not_stop_the_others(detected_lake, monkeypatch):
     from winnow.detections import get_detector
     from winnow.detections.long_conn import LongConnections
-    from winnow.detections.run import run_detectors
     from winnow.engine import connect
+    from winnow.pipeline.detect import run_detectors
 
     def broken(self, engine, window):
         raise RuntimeError("boom")

@@ -20,9 +20,10 @@ def demo(hosts: int, seed: int, top: int) -> None:
     Everything goes under ./winnow-demo (logs, truth.json, lake); run it again to reuse it.
     """
     from winnow.cli.output import emit
-    from winnow.detections.run import run_detectors
+    from winnow.config import load
     from winnow.engine import connect
     from winnow.ingest import ingest
+    from winnow.pipeline.detect import run_detectors
     from winnow.sim import simulate
     from winnow.store import FindingsStore
 
@@ -37,7 +38,7 @@ def demo(hosts: int, seed: int, top: int) -> None:
     say(f"    {sum(report.totals().values()):,} new rows, {sum(f.warnings for f in report.files)} warnings")
     say("3/3 detecting (DuckDB)")
     with connect("duckdb", lake) as engine:
-        for run in run_detectors(engine):
+        for run in run_detectors(engine, config=load(lake=lake)):
             say(f"    {run.detector:<12} {run.findings:>5} findings in {run.seconds:.2f} s")
     with FindingsStore(engine.lake, read_only=True) as store:
         rows = store.query(limit=top)

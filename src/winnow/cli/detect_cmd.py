@@ -15,14 +15,19 @@ from winnow.engine.registry import url_help
 @click.option("--since", type=TimeParam(), default=None, help="Start of the window (inclusive).")
 @click.option("--until", type=TimeParam(), default=None, help="End of the window (exclusive).")
 @click.option("--strict", is_flag=True, help="Exit 1 when any detector fails (default: report it and go on).")
-def detect(lake: str | None, engine_url: str | None, names: tuple[str, ...], since, until, strict: bool) -> None:
-    """Run detectors over the lake; their findings replace earlier ones for the same window."""
-    from winnow.detections.registry import get_detector
-    from winnow.detections.run import run_detectors
-    from winnow.engine import Window, connect
+def detect(lake: str, engine_url: str | None, names: tuple[str, ...], since, until, strict: bool) -> None:
+    """Run detectors over the lake; their findings replace earlier ones for the same window.
 
+    Detector parameters come from the configuration (<lake>/winnow.toml, --config, WINNOW_* variables,
+    --set beacon.min_score=0.6); the settings in force are stored with each run ('winnow runs').
+    """
+    from winnow.config import current
+    from winnow.engine import Window, connect
+    from winnow.pipeline.detect import build_detector, run_detectors
+
+    engine_url = engine_url or current().get("engine")
     for name in names:
-        get_detector(name)  # fail fast on a typo, before starting an engine
+        build_detector(name)  # fail fast on a typo or a bad parameter, before starting an engine
     if since and until and since >= until:
         raise click.BadParameter("--since must be before --until")
 
@@ -39,7 +44,7 @@ def detect(lake: str | None, engine_url: str | None, names: tuple[str, ...], sin
         runs = run_detectors(engine, list(names) or None, Window(since, until), on_done=done)
     total = sum(r.findings for r in runs)
     failed = [r.detector for r in runs if r.failed]
-    click.echo(f"{total} findings stored; see them with: winnow findings" + (f" --lake {lake}" if lake else ""),
+    click.echo(f"{total} findings stored; see them with: winnow findings" + f" --lake {lake}",
                err=True)
     if failed and strict:
         from winnow.errors import WinnowError

@@ -17,6 +17,7 @@ COMMANDS = {
     "attribute": ("winnow.cli.attribute_cmd", "Attribute connections to the processes that made them (net.conn_proc)."),
     "processes": ("winnow.cli.processes_cmd", "Processes by bytes sent and destinations reached (from net.conn_proc)."),
     "findings": ("winnow.cli.findings_cmd", "List stored findings, highest score first."),
+    "runs": ("winnow.cli.runs_cmd", "Detection runs and the settings each ran with."),
     "warnings": ("winnow.cli.warnings_cmd", "List problems met while ingesting (bad lines, truncated files)."),
     "simulate": ("winnow.cli.simulate_cmd", "Write simulated Zeek logs of an enterprise with planted attacks."),
     "demo": ("winnow.cli.demo_cmd", "Simulate a small network, ingest, detect and show the top findings."),

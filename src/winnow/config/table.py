@@ -98,12 +98,23 @@ def type_of(value: Any) -> str:
     return "str"
 
 
+_DETECTOR_SETTINGS: dict[tuple[str, ...], tuple[Setting, ...]] = {}
+
+
 def detector_settings() -> tuple[Setting, ...]:
     """Every registered detector's parameters as settings named ``<detector>.<parameter>``."""
     from winnow.detections import detectors
 
+    registered = detectors()
+    key = tuple(sorted(registered))
+    if key not in _DETECTOR_SETTINGS:
+        _DETECTOR_SETTINGS[key] = _collect(registered)
+    return _DETECTOR_SETTINGS[key]
+
+
+def _collect(registered: dict[str, type]) -> tuple[Setting, ...]:
     out = []
-    for name, cls in sorted(detectors().items()):
+    for name, cls in sorted(registered.items()):
         docs = _param_docs(cls)
         for param, value in cls().get_params().items():
             out.append(Setting(f"{name}.{param}", value, type_of(value), docs.get(param, "")))

@@ -16,7 +16,7 @@ def register(cls: type[Detector]) -> type[Detector]:
     return cls
 
 
-_NOT_DETECTORS = {"base", "registry", "run"}
+_NOT_DETECTORS = {"base", "registry"}
 
 
 def _load_builtin() -> None:

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS runs (
     seconds DOUBLE NOT NULL,
     created_at TIMESTAMPTZ NOT NULL
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS settings VARCHAR;
 """
 
 _LOW = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
@@ -65,9 +66,15 @@ class FindingsStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def replace(self, run_id: str, detector: str, engine: str, params: dict[str, Any], window: Window,
+    def replace(self, run_id: str, detector: str, engine: str, settings: dict[str, Any], window: Window,
                 findings: list[Finding], seconds: float) -> None:
-        """In one transaction: drop this detector's findings whose window lies inside ``window``, add these."""
+        """In one transaction: drop this detector's findings whose window lies inside ``window``, add these.
+
+        ``settings`` are the settings in force (``{key: {"value": ..., "origin": ...}}``), stored with
+        the run; the detector's own parameters are also stored plainly in ``params``.
+        """
+        prefix = detector + "."
+        params = {k[len(prefix):]: v["value"] for k, v in settings.items() if k.startswith(prefix)}
         con = self._con
         assert con is not None
         now = dt.datetime.now(dt.UTC)
@@ -89,9 +96,10 @@ class FindingsStore:
             if rows:
                 con.executemany(f"INSERT INTO findings VALUES ({', '.join('?' * 18)})", rows)
             con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (run_id, engine, detector, params, window_since, window_until, findings, seconds, "
+                "created_at, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [run_id, engine, detector, json.dumps(params, sort_keys=True, default=str), window.since,
-                 window.until, len(findings), seconds, now],
+                 window.until, len(findings), seconds, now, json.dumps(settings, sort_keys=True, default=str)],
             )
             con.execute("COMMIT")
         except Exception:
@@ -117,6 +125,31 @@ class FindingsStore:
             item = dict(zip(FINDING_FIELDS, row, strict=True))
             item["components"] = json.loads(item["components"])
             item["evidence"] = json.loads(item["evidence"])
+            out.append(item)
+        return out
+
+    def runs(self, detectors: list[str] | None = None, latest: bool = False) -> list[dict[str, Any]]:
+        """Detection runs, newest first, each with the settings that were in force (``latest``: one per detector)."""
+        if self._con is None:
+            return []
+        sql = ("SELECT run_id, detector, engine, window_since, window_until, findings, seconds, created_at, "
+               "coalesce(settings, '{}') FROM runs")
+        args: list[Any] = []
+        if detectors:
+            sql += f" WHERE detector IN ({', '.join('?' * len(detectors))})"
+            args += detectors
+        if latest:
+            sql += " QUALIFY row_number() OVER (PARTITION BY detector ORDER BY created_at DESC) = 1"
+        sql += " ORDER BY created_at DESC, detector"
+        names = ["run_id", "detector", "engine", "window_since", "window_until", "findings", "seconds",
+                 "created_at", "settings"]
+        out = []
+        for row in self._con.execute(sql, args).fetchall():
+            item = dict(zip(names, row, strict=True))
+            item["settings"] = json.loads(item["settings"])
+            for key in ("window_since", "window_until", "created_at"):
+                if item[key] is not None:
+                    item[key] = item[key].astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
             out.append(item)
         return out
 

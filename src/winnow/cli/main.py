@@ -16,6 +16,7 @@ COMMANDS = {
     "detect": ("winnow.cli.detect_cmd", "Run detectors over the lake and store their findings."),
     "attribute": ("winnow.cli.attribute_cmd", "Attribute connections to the processes that made them (net.conn_proc)."),
     "processes": ("winnow.cli.processes_cmd", "Processes by bytes sent and destinations reached (from net.conn_proc)."),
+    "lake": ("winnow.cli.lake_cmd", "Show what is in the lake: tables, rows, time range, sources, files, warnings."),
     "findings": ("winnow.cli.findings_cmd", "List stored findings, highest score first."),
     "warnings": ("winnow.cli.warnings_cmd", "List problems met while ingesting (bad lines, truncated files)."),
     "simulate": ("winnow.cli.simulate_cmd", "Write simulated Zeek logs of an enterprise with planted attacks."),

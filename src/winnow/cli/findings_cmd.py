@@ -48,26 +48,8 @@ def findings(lake: str | None, names: tuple[str, ...], limit: int | None, min_sc
         if hidden:
             click.echo(f"{hidden} finding(s) hidden by suppression rules (--no-suppress shows them)", err=True)
     if resolve(fmt) == "table":
-        emit([_cells(row) for row in rows], "table", right=("score",), nowrap=("severity", "detector / seen"),
-             caption="Seen: first – last, UTC. --format jsonl gives every field (components, evidence).", spaced=True)
+        from winnow.cli.findings_view import print_findings
+
+        print_findings(rows)
     else:  # the findings contract: every field (the columns only name a header when there are no rows)
         emit(rows, fmt, columns=["score", "severity", "detector", "entity", "why"])
-
-
-_SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow"}
-
-
-def _cells(row: dict) -> dict:
-    """A finding as table cells: the score to two decimals, the detector over when it was seen (first – last,
-    UTC), the entity over its whole why."""
-    from rich.text import Text
-
-    from winnow.cli import readable
-
-    seen = Text(row["detector"], style="bold")
-    seen.append("\n" + readable.span(row["first_seen"], row["last_seen"], sep="\n– "), style="")
-    story = Text(row["entity"], style="bold")
-    story.append("\n" + row["why"], style="")
-    severity = Text(row["severity"], style=_SEVERITY_STYLES.get(row["severity"], ""))
-    return {"score": readable.score(row["score"]), "severity": severity, "detector / seen": seen,
-            "entity / why": story}

@@ -137,6 +137,22 @@ def test_cli_table(lake):
     assert "8" in out.split("net.conn", 1)[1].splitlines()[0]  # its warnings
 
 
+def test_a_store_being_written_does_not_hide_the_tables(lake):
+    import duckdb
+
+    writer = duckdb.connect(str(lake / "findings.duckdb"))  # what a running detection holds
+    try:
+        result = winnow("lake", "--lake", str(lake), "--format", "json")
+        listed = winnow("findings", "--lake", str(lake))
+    finally:
+        writer.close()
+    assert result.returncode == 0, result.stderr
+    rows = by_table(json.loads(result.stdout))
+    assert rows["net.conn"]["rows"] and rows["findings"]["rows"] is None and rows["findings"]["detectors"] is None
+    assert listed.returncode == 1 and len(listed.stderr.strip().splitlines()) == 1
+    assert "being written by another process" in listed.stderr
+
+
 @pytest.mark.parametrize("make", ["missing", "empty"])
 def test_no_lake_is_a_one_line_error(tmp_path, make):
     target = tmp_path / "nolake"

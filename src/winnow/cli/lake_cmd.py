@@ -40,6 +40,9 @@ def lake(lake: str, fmt: str | None) -> None:
          optional=("days", "parts", "size"),
          caption="Times are UTC. warnings: problems met in the files behind a table ('winnow warnings' lists them).")
     store = next(r for r in rows if r["kind"] == "findings")
+    if store["detectors"] is None:
+        click.echo("Findings store: being written by a detection; run 'winnow lake' again when it has finished.")
+        return
     if not store["detectors"]:
         click.echo(f"No findings yet: run 'winnow detect --lake {lake}'.")
         return

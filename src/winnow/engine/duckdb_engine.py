@@ -98,6 +98,18 @@ class DuckDBEngine(Engine):
             shutil.rmtree(self._spill, ignore_errors=True)
 
 
+class DatabaseBusy(WinnowError):
+    """Another process holds a database file's write lock (a detection storing its findings)."""
+
+
 def open_database(path: str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB database file (the findings store lives in one)."""
-    return duckdb.connect(path, read_only=read_only)
+    """A DuckDB database file (the findings store); :class:`DatabaseBusy` while another process writes it."""
+    try:
+        return duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        holder = re.search(r"\(PID (\d+)\)", str(exc))
+        by = f" (pid {holder.group(1)})" if holder else ""
+        raise DatabaseBusy(f"{path} is being written by another process{by}, a detection storing findings "
+                           "probably; run this again when it has finished") from None

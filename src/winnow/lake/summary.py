@@ -152,12 +152,18 @@ def findings_summary(lake: Lake) -> dict[str, Any]:
 
     ``rows`` counts the findings, ``first_ts``/``last_ts`` span their first and last seen,
     ``sources`` names the detectors, and ``detectors`` gives per detector its findings, top score,
-    first/last seen, last run and engine.
+    first/last seen, last run and engine. While a detection writes the store, ``rows`` and
+    ``detectors`` are None.
     """
+    from winnow.engine.duckdb_engine import DatabaseBusy
     from winnow.store import FindingsStore
 
-    with FindingsStore(lake, read_only=True) as store:
-        detectors = store.detector_summary()
+    try:
+        with FindingsStore(lake, read_only=True) as store:
+            detectors = store.detector_summary()
+    except DatabaseBusy:  # a detection is storing findings: the tables are still worth showing
+        return {**dict.fromkeys(FIELDS), "table": "findings", "kind": "findings", "sources": [],
+                "bytes": lake.findings_db.stat().st_size}
     for row in detectors.values():
         row["first_seen"], row["last_seen"] = _iso(row["first_seen"]), _iso(row["last_seen"])
     firsts = [d["first_seen"] for d in detectors.values() if d["first_seen"]]

@@ -8,7 +8,8 @@ from winnow.cli.main import COMMANDS, cli
 
 
 def _help(command: click.Command, path: str) -> str:
-    ctx = click.Context(command, info_name=path, terminal_width=88, max_content_width=88)
+    # the group's settings (-h as well as --help) reach every subcommand, as on the command line
+    ctx = click.Context(command, info_name=path, terminal_width=88, max_content_width=88, **cli.context_settings)
     return command.get_help(ctx)
 
 

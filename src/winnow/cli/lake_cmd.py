@@ -26,7 +26,7 @@ def lake(lake: str, fmt: str | None) -> None:
 
     lake_obj = Lake.open(lake)
     rows = summarize(lake_obj)
-    if not any(r["rows"] for r in rows if r["kind"] in ("log", "derived")):
+    if all(r["kind"] == "findings" for r in rows):  # not one Parquet part
         raise WinnowError(f"lake {lake} has no tables yet: run 'winnow ingest PATH --lake {lake}' "
                           "(or 'winnow demo' to try a simulated network)")
     if resolve(fmt) != "table":
@@ -56,7 +56,7 @@ def lake(lake: str, fmt: str | None) -> None:
 def _table_cells(row: dict) -> dict[str, str]:
     from winnow.cli import readable
 
-    sources = ", ".join(row["sources"]) if row["kind"] == "log" else row["kind"]
+    sources = "derived" if row["kind"] == "derived" else ", ".join(row["sources"])
     return {"table": row["table"], "rows": readable.count(row["rows"]), "first": readable.when(row["first_ts"]),
             "last": readable.when(row["last_ts"]), "days": readable.count(row["days"]), "sources": sources,
             "files": readable.count(row["files"]), "warnings": readable.count(row["warnings"]),

@@ -37,7 +37,7 @@ def lake(lake: str, fmt: str | None) -> None:
     tables = [r for r in rows if r["kind"] != "findings"]
     emit([_table_cells(r) for r in tables], "table", title=f"Lake {lake}",
          right=("rows", "days", "files", "parts", "size", "warnings"), nowrap=("table",),
-         optional=("days", "parts", "size"),
+         whole_if_room=("first", "last"), optional=("days", "parts", "size"),
          caption="Times are UTC. warnings: problems met in the files behind a table ('winnow warnings' lists them).")
     store = next(r for r in rows if r["kind"] == "findings")
     if store["detectors"] is None:
@@ -50,7 +50,7 @@ def lake(lake: str, fmt: str | None) -> None:
            "seen (UTC)": readable.span(d["first_seen"], d["last_seen"]), "last run (UTC)": readable.when(d["last_run"]),
            "engine": d["engine"] or ""} for name, d in store["detectors"].items()],
          "table", title=f"Findings store ({readable.count(store['rows'])} findings, {readable.size(store['bytes'])})",
-         right=("findings", "top score"))
+         right=("findings", "top score"), whole_if_room=("seen (UTC)", "last run (UTC)"))
 
 
 def _table_cells(row: dict) -> dict[str, str]:

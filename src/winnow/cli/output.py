@@ -31,13 +31,14 @@ def _text(value: Any, limit: int | None = None) -> str:
 
 def emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None = None,
          widths: dict[str, int] | None = None, title: str | None = None, *, right: tuple[str, ...] = (),
-         nowrap: tuple[str, ...] = (), optional: tuple[str, ...] = (), caption: str | None = None,
-         spaced: bool = False) -> None:
+         nowrap: tuple[str, ...] = (), whole_if_room: tuple[str, ...] = (), optional: tuple[str, ...] = (),
+         caption: str | None = None, spaced: bool = False) -> None:
     """Print ``rows`` as table, jsonl, json or csv. ``columns`` limits the table (all keys elsewhere).
 
     Table form only: ``widths`` cut a column's text at that many characters (other columns are
     shown whole, wrapped over lines), columns in ``right`` are right-aligned and, like those in
-    ``nowrap``, never wrapped (numbers, names), columns in ``optional`` are left out, in that
+    ``nowrap``, never wrapped (numbers, names), those in ``whole_if_room`` are not wrapped either
+    unless the terminal is too narrow for that, columns in ``optional`` are left out, in that
     order, while the terminal is too narrow to show every column without breaking words, and
     ``caption`` is printed under the table, and ``spaced`` puts a blank line between rows (rows
     of several lines). Cell text is shown as it is (no rich markup); rich ``Text`` cells keep
@@ -60,11 +61,13 @@ def emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None 
         from rich.console import Console
 
         console = Console(soft_wrap=False)
-        keys = list(columns or (list(rows[0]) if rows else []))
-        whole = (*right, *nowrap)
-        spare = [k for k in optional if k in keys]
-        while spare and _narrowest(rows, keys, widths or {}, whole) > console.width:
-            keys.remove(spare.pop(0))
+        every = list(columns or (list(rows[0]) if rows else []))
+        for whole in ((*right, *nowrap, *whole_if_room), (*right, *nowrap)):
+            keys, spare = list(every), [k for k in optional if k in every]
+            while spare and _narrowest(rows, keys, widths or {}, whole) > console.width:
+                keys.remove(spare.pop(0))
+            if _narrowest(rows, keys, widths or {}, whole) <= console.width:
+                break
         table = _table(rows, keys, widths or {}, right, whole, title, caption)
         table.show_lines = spaced
         console.print(table)

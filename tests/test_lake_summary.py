@@ -21,8 +21,8 @@ from winnow.lake.summary import FIELDS, part_stats, summarize
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def winnow(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "100"}
+def winnow(*args: str, columns: int = 100) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": str(columns)}
     return subprocess.run([sys.executable, "-m", "winnow.cli.main", *args], capture_output=True, text=True,
                           timeout=300, env=env)
 
@@ -151,6 +151,19 @@ def test_a_store_being_written_does_not_hide_the_tables(lake):
     assert rows["net.conn"]["rows"] and rows["findings"]["rows"] is None and rows["findings"]["detectors"] is None
     assert listed.returncode == 1 and len(listed.stderr.strip().splitlines()) == 1
     assert "being written by another process" in listed.stderr
+
+
+@pytest.mark.parametrize("columns", [80, 100, 160])
+def test_cli_table_fits_the_terminal_without_breaking_words(lake, columns):
+    out = winnow("lake", "--lake", str(lake), "--format", "table", columns=columns).stdout
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= columns
+    words = set(out.split())
+    rows = summarize(Lake.open(lake))
+    assert {r["table"] for r in rows if r["kind"] != "findings"} <= words
+    assert {s for r in rows if r["kind"] == "log" for s in r["sources"]} <= {w.rstrip(",") for w in words}
+    assert {r["first_ts"][:10] for r in rows if r["first_ts"]} <= words  # dates whole
+    if columns >= 160:
+        assert {"days", "parts", "size"} <= words  # every column when there is room
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])

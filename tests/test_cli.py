@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -99,6 +100,24 @@ def test_findings_formats(detected_lake):
     assert len(csv_out.strip().splitlines()) == 3
     table = winnow("findings", "--lake", str(detected_lake), "--format", "table").stdout
     assert "long_conn" in table and "why" in table
+
+
+def test_findings_table_is_readable(detected_lake):
+    """Scores to two decimals, severity, first/last seen in UTC, and every word of every why."""
+    env = {**os.environ, "COLUMNS": "100"}
+    found = [json.loads(line) for line in winnow("findings", "--lake", str(detected_lake), "--format", "jsonl")
+             .stdout.splitlines()]
+    table = subprocess.run([sys.executable, "-m", "winnow.cli.main", "findings", "--lake", str(detected_lake),
+                            "--format", "table"], capture_output=True, text=True, env=env, timeout=300).stdout
+    lines = table.splitlines()
+    column = lines[0].index("entity / why")
+    last_column = " ".join(line[column:].strip() for line in lines[2:])
+    for finding in found:
+        assert f" {finding['score']:.2f} " in table and finding["severity"] in table
+        assert " ".join(finding["why"].split()) in " ".join(last_column.split())
+        first = finding["first_seen"][:19].replace("T", " ")
+        assert first in table and finding["last_seen"][11:19] in table
+    assert not re.search(r"\d\.\d{3,}", " ".join(line[:column] for line in lines)), "scores are rounded"
 
 
 def test_reingest_adds_nothing(detected_lake, tmp_path):

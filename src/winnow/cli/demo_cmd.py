@@ -19,7 +19,7 @@ def demo(hosts: int, seed: int, top: int) -> None:
 
     Everything goes under ./winnow-demo (logs, truth.json, lake); run it again to reuse it.
     """
-    from winnow.cli.output import emit
+    from winnow.cli.findings_view import print_findings
     from winnow.config import load
     from winnow.engine import connect
     from winnow.ingest import ingest
@@ -42,9 +42,9 @@ def demo(hosts: int, seed: int, top: int) -> None:
             say(f"    {run.detector:<12} {run.findings:>5} findings in {run.seconds:.2f} s")
     with FindingsStore(engine.lake, read_only=True) as store:
         rows = store.query(limit=top)
-    emit(rows, "table", columns=["score", "detector", "entity", "why"], widths={"entity": 40, "why": 100},
-         title=f"Top {len(rows)} findings")
+    print_findings(rows, title=f"Top {len(rows)} findings")
     say(f"done in {time.perf_counter() - started:.1f} s. Next:")
+    say(f"  winnow lake --lake {lake}                                # what the lake holds")
     say(f"  winnow findings --lake {lake} --format jsonl | head      # every field, for tools")
     say(f"  winnow findings --lake {lake} --detector beacon         # one detector")
     say(f"  winnow processes --lake {lake}                          # which process moved the bytes")

@@ -47,5 +47,9 @@ def findings(lake: str | None, names: tuple[str, ...], limit: int | None, min_sc
         rows = [r for r in rows if r["score"] >= min_score][:shown]
         if hidden:
             click.echo(f"{hidden} finding(s) hidden by suppression rules (--no-suppress shows them)", err=True)
-    emit(rows, fmt, columns=["score", "severity", "detector", "entity", "why"],
-         widths={"entity": 44, "why": 110})
+    if resolve(fmt) == "table":
+        from winnow.cli.findings_view import print_findings
+
+        print_findings(rows)
+    else:  # the findings contract: every field (the columns only name a header when there are no rows)
+        emit(rows, fmt, columns=["score", "severity", "detector", "entity", "why"])

@@ -22,8 +22,12 @@ def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, 
            report_fmt: str | None, all_files: bool) -> None:
     """Ingest log files, folders, .gz files and .zip archives into the lake.
 
-    Formats are sniffed from content. Files already ingested (same content hash) are skipped,
-    so re-running is safe. Bad lines are counted per file and listed by 'winnow warnings'.
+    Reads Zeek logs (TSV or JSON), NetFlow v5/v9 and IPFIX (export packets or pcap), Argus and
+    nfdump CSV flows, Windows EVTX files and Windows JSON events (Sysmon, Security), Linux auditd
+    and SSH/auth syslog; 'winnow sources' lists every format and the tables it fills. Formats
+    are sniffed from content. Files already ingested (same content hash) are skipped, so
+    re-running is safe. Bad lines are counted per file and listed by 'winnow warnings';
+    'winnow lake' shows what the lake holds.
     """
     from winnow.ingest import ingest as run_ingest
 

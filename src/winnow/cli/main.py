@@ -13,13 +13,15 @@ import click
 COMMANDS = {
     "ingest": ("winnow.cli.ingest_cmd", "Ingest log files and folders into the lake."),
     "collect": ("winnow.cli.collect_cmd", "Receive flows over the network into the lake (NetFlow v5/v9, IPFIX)."),
+    "lake": ("winnow.cli.lake_cmd", "Show what is in the lake: tables, rows, time range, sources, files, warnings."),
     "detect": ("winnow.cli.detect_cmd", "Run detectors over the lake and store their findings."),
     "attribute": ("winnow.cli.attribute_cmd", "Attribute connections to the processes that made them (net.conn_proc)."),
     "processes": ("winnow.cli.processes_cmd", "Processes by bytes sent and destinations reached (from net.conn_proc)."),
     "findings": ("winnow.cli.findings_cmd", "List stored findings, highest score first."),
     "runs": ("winnow.cli.runs_cmd", "Detection runs and the settings each ran with."),
     "warnings": ("winnow.cli.warnings_cmd", "List problems met while ingesting (bad lines, truncated files)."),
-    "simulate": ("winnow.cli.simulate_cmd", "Write simulated Zeek logs of an enterprise with planted attacks."),
+    "simulate": ("winnow.cli.simulate_cmd",
+                 "Write simulated network (Zeek) and endpoint (Sysmon, auditd) logs with planted attacks."),
     "demo": ("winnow.cli.demo_cmd", "Simulate a small network, ingest, detect and show the top findings."),
     "sources": ("winnow.cli.registry_cmd", "List the log formats Winnow can read."),
     "detectors": ("winnow.cli.registry_cmd", "List the detectors and their parameters."),
@@ -53,10 +55,14 @@ def cli(debug: bool) -> None:
 
     \b
     Quick start:
-      winnow demo                         simulate, ingest, detect, show findings
-      winnow ingest LOGS/ --lake LAKE     Zeek conn/dns/http/ssl (TSV or JSON, .gz, .zip)
-      winnow detect --lake LAKE           run every detector (DuckDB; --engine spark)
-      winnow findings --lake LAKE         highest score first (--format jsonl for tools)
+      winnow demo                       simulate, ingest, detect, show findings
+      winnow ingest LOGS/ --lake LAKE   Zeek (TSV, JSON), NetFlow v5/v9/IPFIX, Argus and
+                                        nfdump CSV, Windows EVTX and JSON (Sysmon, Security),
+                                        auditd, SSH/auth syslog; plain, .gz or .zip, sniffed
+      winnow lake --lake LAKE           what is in the lake: tables, rows, time range
+      winnow detect --lake LAKE         run every detector (DuckDB; --engine spark)
+      winnow findings --lake LAKE       highest score first (--format jsonl for tools)
+      winnow sources                    every log format and the tables it fills
     """
 
 

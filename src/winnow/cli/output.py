@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def resolve(fmt: str | None) -> str:
@@ -27,8 +30,20 @@ def _text(value: Any, limit: int | None = None) -> str:
 
 
 def emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None = None,
-         widths: dict[str, int] | None = None, title: str | None = None) -> None:
-    """Print ``rows`` as table, jsonl, json or csv. ``columns`` limits the table (all keys elsewhere)."""
+         widths: dict[str, int] | None = None, title: str | None = None, *, right: tuple[str, ...] = (),
+         nowrap: tuple[str, ...] = (), whole_if_room: tuple[str, ...] = (), optional: tuple[str, ...] = (),
+         caption: str | None = None, spaced: bool = False) -> None:
+    """Print ``rows`` as table, jsonl, json or csv. ``columns`` limits the table (all keys elsewhere).
+
+    Table form only: ``widths`` cut a column's text at that many characters (other columns are
+    shown whole, wrapped over lines), columns in ``right`` are right-aligned and, like those in
+    ``nowrap``, never wrapped (numbers, names), those in ``whole_if_room`` are not wrapped either
+    unless the terminal is too narrow for that, columns in ``optional`` are left out, in that
+    order, while the terminal is too narrow to show every column without breaking words, and
+    ``caption`` is printed under the table, and ``spaced`` puts a blank line between rows (rows
+    of several lines). Cell text is shown as it is (no rich markup); rich ``Text`` cells keep
+    their styles.
+    """
     kind = resolve(fmt)
     if kind == "jsonl":
         out = sys.stdout
@@ -44,12 +59,46 @@ def emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None 
             writer.writerow({k: _text(row.get(k)) for k in keys})
     else:
         from rich.console import Console
-        from rich.table import Table
 
-        keys = columns or (list(rows[0]) if rows else [])
-        table = Table(title=title, show_lines=False, header_style="bold")
-        for key in keys:
-            table.add_column(key, overflow="fold", max_width=(widths or {}).get(key))
-        for row in rows:
-            table.add_row(*(_text(row.get(k), (widths or {}).get(k)) for k in keys))
-        Console(soft_wrap=False).print(table)
+        console = Console(soft_wrap=False)
+        every = list(columns or (list(rows[0]) if rows else []))
+        for whole in ((*right, *nowrap, *whole_if_room), (*right, *nowrap)):
+            keys, spare = list(every), [k for k in optional if k in every]
+            while spare and _narrowest(rows, keys, widths or {}, whole) > console.width:
+                keys.remove(spare.pop(0))
+            if _narrowest(rows, keys, widths or {}, whole) <= console.width:
+                break
+        table = _table(rows, keys, widths or {}, right, whole, title, caption)
+        table.show_lines = spaced
+        console.print(table)
+
+
+def _narrowest(rows: list[dict[str, Any]], keys: list[str], widths: dict[str, int], whole: tuple[str, ...]) -> int:
+    """Width of the table with every wrapped column as narrow as its longest word."""
+    from rich.text import Text
+
+    total = 2 * (len(keys) - 1)
+    for key in keys:
+        cells = [r.get(key) for r in rows]
+        texts = [key, *(str(c) if isinstance(c, Text) else _text(c, widths.get(key)) for c in cells)]
+        lines = [line for text in texts for line in text.splitlines() or [""]]
+        words = lines if key in whole else [w for line in lines for w in line.split()]
+        total += min(max((len(w) for w in words), default=0), widths.get(key) or 1 << 30)
+    return total
+
+
+def _table(rows: list[dict[str, Any]], keys: list[str], widths: dict[str, int], right: tuple[str, ...],
+           whole: tuple[str, ...], title: str | None, caption: str | None) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, caption=caption, caption_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False, collapse_padding=True)
+    for key in keys:
+        table.add_column(key, overflow="fold", max_width=widths.get(key), justify="right" if key in right else "left",
+                         no_wrap=key in whole)
+    for row in rows:
+        table.add_row(*(value if isinstance(value := row.get(k), Text) else Text(_text(value, widths.get(k)))
+                        for k in keys))
+    return table

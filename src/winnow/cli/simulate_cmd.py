@@ -21,10 +21,13 @@ from winnow.cli.progress import progress_bar
               help="Share of endpoint network events not logged.")
 def simulate(out: str, hosts: int, days: int, seed: int, start: str, endpoint_share: float, clock_skew: float,
              endpoint_loss: float) -> None:
-    """Write realistic Zeek logs (conn, dns, http, ssl) of an enterprise with planted attacks and truth.json.
+    """Write realistic logs of an enterprise with planted attacks, and truth.json listing them.
 
-    Instrumented workstations also get endpoint logs (endpoint/<day>/sysmon.json and audit.log) and
-    endpoint_truth.parquet names the process behind each of their connections.
+    Network: Zeek TSV logs (conn, dns, http, ssl) under zeek/<day>/. Endpoint: a share of the
+    workstations (--endpoint-share) also log Sysmon events as Windows JSON lines
+    (endpoint/<day>/sysmon.json) or Linux auditd (endpoint/<day>/audit.log), and
+    endpoint_truth.parquet names the process behind each of their connections. 'winnow ingest'
+    reads the whole folder.
     """
     from winnow.sim import simulate as run
 

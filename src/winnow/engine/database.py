@@ -7,6 +7,7 @@ place that imports a database library, and the store depends on nothing but this
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +28,10 @@ class Database(Protocol):
         """Close the connection."""
 
 
+class DatabaseBusy(WinnowError):
+    """Another process holds a database file's write lock (a detection storing its findings, probably)."""
+
+
 def open_database(path: str | Path, read_only: bool = False) -> Database:
     """Open (create unless ``read_only``) the database file at ``path``.
 
@@ -40,5 +45,7 @@ def open_database(path: str | Path, read_only: bool = False) -> Database:
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():
             raise
-        raise WinnowError(f"{path} is in use by another process (a winnow command still running?); "
-                          "try again when it has finished") from None
+        holder = re.search(r"\(PID (\d+)\)", str(exc))
+        by = f" (pid {holder.group(1)})" if holder else ""
+        raise DatabaseBusy(f"{path} is in use by another process{by} (a winnow command still running?); "
+                           "try again when it has finished") from None

@@ -7,6 +7,7 @@ when it starts (one session per master URL per process).
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 
@@ -20,37 +21,76 @@ _SESSIONS: dict[str, object] = {}
 
 
 def spark_session(url: str = "spark"):
-    """One SparkSession per master URL per process (JVM start-up costs seconds)."""
+    """One SparkSession per master URL per process (JVM start-up costs seconds).
+
+    Settings read from the configuration in force: ``spark.shuffle_partitions``,
+    ``spark.driver_memory`` and ``spark.verbose`` (see :func:`start_quietly`).
+    """
     try:
-        from pyspark.sql import SparkSession
+        import pyspark  # noqa: F401
     except ImportError:
         raise MissingExtraError("pyspark", "spark", "the Spark engine") from None
+
     master = "local[*]" if url == "spark" else url
-    config = current()
     with _LOCK:
         if master not in _SESSIONS:
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run our interpreter
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
             os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-            builder = (
-                SparkSession.builder.master(master)
-                .appName("winnow")
-                .config("spark.ui.enabled", "false")
-                .config("spark.ui.showConsoleProgress", "false")
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.sql.shuffle.partitions", str(config.get("spark.shuffle_partitions")))
-                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                .config("spark.driver.memory", str(config.get("spark.driver_memory")))
-                .config("spark.sql.parquet.mergeSchema", "true")
-            )
+            verbose = bool(current().get("spark.verbose"))
             try:
-                session = builder.getOrCreate()
+                session = start_quietly(spark_conf(master), verbose)
             except Exception as exc:  # the JVM failed to start: Java missing or wrong
-                raise WinnowError(f"could not start Spark ({exc}); Spark needs Java 17 (JAVA_HOME)") from None
-            session.sparkContext.setLogLevel("ERROR")
+                hint = "" if verbose else "; --set spark.verbose=true shows the JVM's own messages"
+                raise WinnowError(f"could not start Spark ({exc}); Spark needs Java 17 (JAVA_HOME){hint}") from None
+            if not verbose:
+                session.sparkContext.setLogLevel("ERROR")
             _SESSIONS[master] = session
         return _SESSIONS[master]
+
+
+def spark_conf(master: str):
+    """A session's SparkConf, with ``spark.shuffle_partitions`` and ``spark.driver_memory`` from the configuration."""
+    from pyspark import SparkConf
+
+
+    config = current()
+    return SparkConf().setMaster(master).setAppName("winnow").setAll([
+        ("spark.ui.enabled", "false"),
+        ("spark.ui.showConsoleProgress", "false"),
+        ("spark.sql.session.timeZone", "UTC"),
+        ("spark.sql.shuffle.partitions", str(config.get("spark.shuffle_partitions"))),
+        ("spark.sql.execution.arrow.pyspark.enabled", "true"),
+        ("spark.driver.memory", str(config.get("spark.driver_memory"))),
+        ("spark.sql.parquet.mergeSchema", "true"),
+    ])
+
+
+def start_quietly(conf, verbose: bool = False):
+    """Start a SparkSession whose JVM writes nothing to this process's standard output.
+
+    pyspark starts the JVM (``spark-submit``) as a child process that inherits file descriptors
+    1 and 2, so its start-up banner (``WARNING: Using incubator modules``, the log4j profile
+    lines), its log4j output and whatever its Python workers print would land in our output.
+    Here the JVM is launched with both its standard output and its standard error sent to
+    /dev/null, or, when ``verbose``, both to our standard error: standard output is left to the
+    command. A JVM already running (an existing SparkContext, or ``PYSPARK_GATEWAY_PORT`` set
+    by ``spark-submit``) is used as it is.
+    """
+    from pyspark import SparkContext
+    from pyspark.java_gateway import launch_gateway
+    from pyspark.sql import SparkSession
+
+    if SparkContext._active_spark_context is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        target = 2 if verbose else subprocess.DEVNULL  # 2: our standard error, whatever sys.stderr is now
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": target, "stderr": target})
+        try:
+            SparkContext(conf=conf, gateway=gateway)
+        except BaseException:
+            gateway.shutdown()
+            raise
+    return SparkSession.builder.config(conf=conf).getOrCreate()
 
 
 class SparkEngine(Engine):

@@ -158,6 +158,26 @@ class FindingsStore:
             return 0
         return int(self._con.execute("SELECT count(*) FROM findings").fetchall()[0][0])
 
+    def detector_summary(self) -> dict[str, dict[str, Any]]:
+        """Per detector that ran or has findings: findings stored, top score, first/last seen, last run and engine."""
+        if self._con is None:
+            return {}
+        sql = """
+            WITH f AS (SELECT detector, count(*) AS n, max(score) AS top, min(first_seen) AS first_seen,
+                              max(last_seen) AS last_seen FROM findings GROUP BY detector),
+                 r AS (SELECT detector, max(created_at) AS last_run, arg_max(engine, created_at) AS engine
+                       FROM runs GROUP BY detector)
+            SELECT coalesce(f.detector, r.detector) AS detector, coalesce(f.n, 0), f.top, f.first_seen,
+                   f.last_seen, r.last_run, r.engine
+            FROM f FULL OUTER JOIN r ON f.detector = r.detector ORDER BY 1
+        """
+        out = {}
+        for name, n, top, first, last, last_run, engine in self._con.execute(sql).fetchall():
+            out[name] = {"findings": int(n), "top_score": top, "first_seen": first, "last_seen": last,
+                         "last_run": last_run.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if last_run else None,
+                         "engine": engine}
+        return out
+
 
 def _column(name: str) -> str:
     return '"user"' if name == "user" else name

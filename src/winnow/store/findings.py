@@ -149,7 +149,7 @@ class FindingsStore:
             item["settings"] = json.loads(item["settings"])
             for key in ("window_since", "window_until", "created_at"):
                 if item[key] is not None:
-                    item[key] = item[key].astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+                    item[key] = item[key].astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             out.append(item)
         return out
 

@@ -132,7 +132,7 @@ def test_same_batch_published_twice_is_stored_once(tmp_path):
     ((exporter, table),) = collector.decoder.take_by_exporter()
     manifest = Manifest(collector.lake)
     for _ in range(2):
-        collector._publish(exporter, table, manifest, None, None)
+        collector._publish(exporter, table, manifest, None)
     collector.sock.close()
     assert len(Manifest(Lake(tmp_path / "lake")).entries()) == 1
     rows = lake_rows(tmp_path / "lake")
@@ -158,3 +158,4 @@ def test_cli_collects_until_sigterm(tmp_path):
     assert proc.returncode == 0, err
     assert "decoded 3, malformed 1" in err
     assert len(lake_rows(tmp_path / "lake")) == 90
+

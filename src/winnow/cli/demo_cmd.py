@@ -22,7 +22,7 @@ def demo(hosts: int, seed: int, top: int) -> None:
     from winnow.cli.output import emit
     from winnow.detections.run import run_detectors
     from winnow.engine import connect
-    from winnow.ingest import ingest
+    from winnow.pipeline.ingest import ingest
     from winnow.sim import simulate
     from winnow.store import FindingsStore
 

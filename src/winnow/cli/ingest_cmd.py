@@ -25,7 +25,7 @@ def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, 
     Formats are sniffed from content. Files already ingested (same content hash) are skipped,
     so re-running is safe. Bad lines are counted per file and listed by 'winnow warnings'.
     """
-    from winnow.ingest import ingest as run_ingest
+    from winnow.pipeline.ingest import ingest as run_ingest
 
     with progress_bar("ingesting") as update:
         report = run_ingest(list(paths), lake, source_format, sensor, on_progress=update)

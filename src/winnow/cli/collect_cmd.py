@@ -37,7 +37,8 @@ def netflow(listen: str, lake: str | None, flush_rows: int | None, flush_seconds
     """Collect NetFlow v5/v9 and IPFIX export datagrams into net.conn.
 
     Templates are kept per exporter and observation domain; data that arrives before its
-    template waits for it. Rows are flushed atomically; SIGINT or SIGTERM flushes and exits 0.
+    template waits for it. Rows are flushed atomically, and the small parts of many flushes are merged
+    (collect.compact_parts at a time, the rest at exit); SIGINT or SIGTERM flushes and exits 0.
     The counters (datagrams received/decoded/malformed/dropped, records, sequence gaps per
     exporter) are printed at the end.
     """

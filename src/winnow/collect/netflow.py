@@ -3,10 +3,13 @@
 Two threads: a receiver drains the socket (with a large ``SO_RCVBUF``) into a bounded queue and
 counts what it must drop when the queue is full; a decoder feeds a
 :class:`~winnow.sources.netflow_decode.NetflowDecoder` and flushes every ``flush_rows`` rows or
-``flush_seconds`` seconds. A flush writes one part per exporter through the lake's writer and commit
-protocol (``FileWriter`` -> :func:`~winnow.lake.commit.publish`, under the lake lock) with
+``flush_seconds`` seconds. A flush writes one part per exporter through the lake's writer and
+commit protocol (``FileWriter`` -> :func:`~winnow.lake.commit.publish`, under the lake lock) with
 ``source_file`` = ``udp://<listen>/<exporter>``; its manifest key is the SHA-256 of the batch
-content, so publishing the same batch twice never duplicates rows. Drops in the kernel's socket buffer are read from
+content, so publishing the same batch twice never duplicates rows. The many small parts this makes
+are merged by a :class:`~winnow.lake.compact.Compactor` (``collect.compact_parts`` of one table, day
+and level at a time, and what is left at shutdown); a collector restarted on the same address
+carries on merging its predecessor's parts. Drops in the kernel's socket buffer are read from
 ``/proc/net/udp`` (the per-socket ``drops`` counter) where Linux provides it.
 """
 
@@ -29,6 +32,7 @@ from winnow.config import current
 from winnow.errors import WinnowError
 from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
 from winnow.lake.commit import Commit, publish
+from winnow.lake.compact import Compactor
 from winnow.lake.lock import LakeBusy, lake_lock
 from winnow.lake.warnings import write_warnings
 from winnow.sources.base import ParseContext
@@ -53,6 +57,7 @@ class CollectorStats:
     option_records: int = 0
     rows_written: int = 0
     flushes: int = 0
+    merges: int = 0
     warnings: int = 0
     sequence: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -67,7 +72,8 @@ class CollectorStats:
                f"malformed {self.datagrams_malformed:,}, dropped (buffer full) {self.datagrams_dropped:,}, "
                f"dropped by the kernel {'n/a' if self.kernel_drops is None else f'{self.kernel_drops:,}'}",
                f"flow records {self.records_decoded:,} (+{self.option_records:,} options records), "
-               f"rows written {self.rows_written:,} in {self.flushes} flushes, {self.warnings:,} warnings"]
+               f"rows written {self.rows_written:,} in {self.flushes} flushes ({self.merges} part merges), "
+               f"{self.warnings:,} warnings"]
         for key, s in sorted(self.sequence.items()):
             out.append(f"exporter {key}: {s['packets']:,} packets, {s['gaps']:,} sequence gaps, "
                        f"{s['lost']:,} {s['unit']} lost (~{s['lost_packets']:,} packets), {s['reordered']:,} reordered")
@@ -112,6 +118,8 @@ class NetflowCollector:
         self.queue: queue.Queue = queue.Queue(maxsize=max_buffer)
         self.decoder = NetflowDecoder()
         self.ingest_id = "collect-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+        self.compactor = Compactor(self.lake, self.ingest_id, config.get("collect.compact_parts"),
+                                   config.get("collect.compact_bytes"))
         self._stop = threading.Event()
         self._received_all = threading.Event()
         self._unwritten: list[pa.Table] = []
@@ -132,7 +140,11 @@ class NetflowCollector:
     def start(self) -> NetflowCollector:
         """Start receiving and decoding in background threads (recovering a killed writer's work first)."""
         with lake_lock(self.lake):
-            pass
+            mine = self.source_prefix + "/"  # parts a collector on this address left unmerged
+            for entry in Manifest(self.lake).entries().values():
+                if entry.file.startswith(mine):
+                    for part in entry.parts:
+                        self.compactor.add(part)
         for target, name in ((self._receive, "winnow-netflow-recv"), (self._decode, "winnow-netflow-decode")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -224,7 +236,7 @@ class NetflowCollector:
     # -- lake ---------------------------------------------------------------------------------
 
     def _flush(self, final: bool = False) -> None:
-        """Write the decoded rows, one part per exporter.
+        """Write the decoded rows, one part per exporter, and merge parts that are due.
 
         When the lake is busy the rows are kept for the next try (at the final flush: an error).
         """
@@ -233,7 +245,7 @@ class NetflowCollector:
         self._unwritten.extend(self.decoder.take_by_exporter())
         contexts = {e: c for e, c in self._exporters.items() if c.warnings}
         news = bool(self._unwritten or contexts)
-        if not news:
+        if not news and not final:
             return
         parts: dict[str, list[pa.Table]] = {}
         for exporter, table in self._unwritten:
@@ -247,6 +259,7 @@ class NetflowCollector:
                     self._publish(exporter, part, manifest, self._exporters.get(exporter))
                 self._unwritten = []
                 self.stats.flushes += int(news)
+                self.stats.merges += self.compactor.compact(manifest, final)
         except LakeBusy:
             if final:
                 raise
@@ -284,6 +297,8 @@ class NetflowCollector:
             warnings=warnings, parts=[str(b.relative_to(self.lake.root)) for _, b in moves],
         )
         publish(self.lake, Commit(moves=moves, entries=[entry]), manifest)
+        for published in entry.parts:
+            self.compactor.add(published)
         self.stats.rows_written += writer.rows.get("net.conn", 0)
         self.stats.warnings += warnings
 

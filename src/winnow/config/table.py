@@ -92,6 +92,10 @@ SETTINGS: tuple[Setting, ...] = (
             "more are dropped and counted"),
     Setting("collect.rcvbuf", 32 << 20, "int", "kernel socket buffer requested by the collector, in bytes (Linux "
             "caps it at net.core.rmem_max)"),
+    Setting("collect.compact_parts", 32, "int", "small parts of one table, day and merge level written by the "
+            "collector that are merged into one (at shutdown: any two or more)"),
+    Setting("collect.compact_bytes", 256 << 20, "int", "most bytes one merge of the collector's parts reads; parts "
+            "of compact_bytes / compact_parts bytes or more are left as they are"),
 )
 
 

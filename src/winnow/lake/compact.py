@@ -9,13 +9,15 @@ parts`` take part, so no merge reads more than ``target_bytes``; larger parts ar
 A merge is one commit (:mod:`winnow.lake.commit`): the merged part is moved in, the parts it
 replaces are removed and every manifest entry that named them is recorded again naming the merged
 part, so the manifest keeps listing where each published file's rows are and a re-published batch
-is still recognized. A merged part is named ``L<level>-<hash of its inputs' names>.parquet``.
+is still recognized. The merged part is fsynced before its commit (the parts it replaces are
+deleted) and named ``L<level>-<hash of its inputs' names>.parquet``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -58,6 +60,8 @@ def merge(lake: Lake, parts: list[str], run_id: str, manifest: Manifest) -> str:
                     held = []
         if held:
             writer.write_table(pa.concat_tables(held), row_group_size=ROW_GROUP_ROWS)
+    with open(tmp, "rb") as fh:  # on disk before the parts it replaces are deleted
+        os.fsync(fh.fileno())
     merged, old = str(final.relative_to(lake.root)), set(names)
     entries = [dataclasses.replace(e, parts=list(dict.fromkeys(merged if p in old else p for p in e.parts)))
                for e in manifest.entries().values() if old.intersection(e.parts)]

@@ -63,6 +63,8 @@ def test_block_size_is_what_sources_read_at_a_time(zeek_fixtures: Path, tmp_path
     default = ingest_cli(src, "--lake", str(tmp_path / "b"))["valid_conn.log"]
     assert set(sizes) == {16 << 20}
     assert (small["rows"], small["warnings"]) == (default["rows"], default["warnings"]) == (5, 0)
+    with pytest.raises(ConfigError, match="ingest.block_size: expected 1 or more, got 0"):
+        ingest_cli(src, "--lake", str(tmp_path / "c"), "--set", "ingest.block_size=0")
 
 
 def test_commit_files_groups_small_files_into_commits(zeek_fixtures: Path, tmp_path: Path,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from winnow.config import current
+from winnow.config import Config, ConfigError, current
 from winnow.ingest.discover import InputFile, discover
 from winnow.ingest.pending import PendingCommits
 from winnow.ingest.report import FileReport, IngestReport
@@ -74,7 +74,7 @@ def ingest_files(
     pending = PendingCommits(lake, Manifest(lake), report.ingest_id)
     run = _Run(lake, pending, get_source(fmt) if fmt else None, sensor, report.ingest_id,
                config.get("ingest.thread_bytes"), config.get("ingest.share_bytes"),
-               config.get("ingest.max_consecutive_bad"), config.get("ingest.block_size"))
+               _positive(config, "ingest.max_consecutive_bad"), _positive(config, "ingest.block_size"))
     for number, item in enumerate(files):
         result = _ingest_one(item, run, number)
         report.files.append(result)
@@ -86,6 +86,13 @@ def ingest_files(
     pending.flush()
     shutil.rmtree(lake.tmp_dir / report.ingest_id, ignore_errors=True)  # only empty folders are left
     return report
+
+
+def _positive(config: Config, key: str) -> int:
+    value = config.get(key)
+    if value < 1:
+        raise ConfigError(f"{config.origin(key)}: {key}: expected 1 or more, got {value!r}")
+    return value
 
 
 def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:

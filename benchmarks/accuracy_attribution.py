@@ -35,8 +35,8 @@ def simulate(out: Path, hosts: int, seed: int, skew: float) -> float:
 def run_one(work: Path, hosts: int, seed: int, skew: float) -> dict:
     """Simulate, ingest, score and time one (seed, skew)."""
     from winnow.enrich.refresh import refresh_conn_proc
-    from winnow.ingest import ingest
     from winnow.lake import Lake
+    from winnow.pipeline.ingest import ingest
     from winnow.sim.score_attribution import score_lake
 
     logs, lake = work / f"logs-{seed}-{skew:g}", work / f"lake-{seed}-{skew:g}"
@@ -44,14 +44,15 @@ def run_one(work: Path, hosts: int, seed: int, skew: float) -> dict:
     start = time.perf_counter()
     report = ingest([logs], lake)
     ingest_s = time.perf_counter() - start
-    if report.conn_proc is None:
+    joined = report.derived.get("net.conn_proc")
+    if joined is None:
         raise SystemExit("the ingest built no net.conn_proc (no endpoint logs simulated?)")
     result = score_lake(lake, logs / "endpoint_truth.parquet")
     start = time.perf_counter()
     rebuilt = refresh_conn_proc(Lake.open(lake), full=True)
     join_s = time.perf_counter() - start
-    if rebuilt.matches != report.conn_proc.matches:
-        raise SystemExit(f"rebuilding gave other matches: {rebuilt.matches} != {report.conn_proc.matches}")
+    if rebuilt.matches != joined.matches:
+        raise SystemExit(f"rebuilding gave other matches: {rebuilt.matches} != {joined.matches}")
     return {"seed": seed, "clock_skew_s": skew, "hosts": hosts, **result,
             "seconds": {"simulate": round(sim_s, 1), "ingest_with_join": round(ingest_s, 1), "join": round(join_s, 1)}}
 

@@ -33,12 +33,12 @@ DEFAULT_DATA = Path(os.environ.get("WINNOW_TEST_DATA") or REPO.parent / "shared"
 def run_contender(name: str, files: list[str], repeat: int, cap: float) -> dict:
     """Run one contender in this process; return records read and seconds (imports are not timed)."""
     if name.startswith("winnow"):
-        import winnow.ingest
+        import winnow.pipeline.ingest  # noqa: F401
         import winnow.sources.evtx_file  # noqa: F401  (pyarrow, the source registry)
     start = time.perf_counter()
     records = 0
     if name == "winnow-ingest":
-        from winnow.ingest import ingest
+        from winnow.pipeline.ingest import ingest
 
         busy = 0.0  # time inside ingest(): creating and removing the scratch lakes is not counted
         for _ in range(repeat):

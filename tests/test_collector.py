@@ -132,7 +132,7 @@ def test_same_batch_published_twice_is_stored_once(tmp_path):
     ((exporter, table),) = collector.decoder.take_by_exporter()
     manifest = Manifest(collector.lake)
     for _ in range(2):
-        collector._publish(exporter, table, manifest, None, None)
+        collector._publish(exporter, table, manifest, None)
     collector.sock.close()
     assert len(Manifest(Lake(tmp_path / "lake")).entries()) == 1
     rows = lake_rows(tmp_path / "lake")
@@ -158,3 +158,35 @@ def test_cli_collects_until_sigterm(tmp_path):
     assert proc.returncode == 0, err
     assert "decoded 3, malformed 1" in err
     assert len(lake_rows(tmp_path / "lake")) == 90
+
+
+def test_small_parts_are_merged_and_a_batch_stays_published_once(tmp_path):
+    from winnow.config import load, use
+    from winnow.lake.compact import level
+    from winnow.sources.netflow_decode import NetflowDecoder
+
+    lake, port = tmp_path / "lake", free_port()
+
+    def parts() -> list[str]:
+        return sorted(str(p.relative_to(lake)) for p in lake.glob("net.conn/day=*/*.parquet"))
+
+    with use(load(sets=["collect.compact_parts=4"])):
+        first = NetflowCollector(("127.0.0.1", port), lake)
+        for i in range(10):
+            first.decoder.feed(v5_packet(i * 30, base=i * 30), "192.0.2.7")
+            first._flush()
+        assert first.stats.flushes == 10 and first.stats.merges == 2  # at flushes 4 and 8
+        assert sorted(level(p) for p in parts()) == [0, 0, 1, 1]
+        decoder = NetflowDecoder()  # the first flush's batch again: already published, inside a merged part
+        decoder.feed(v5_packet(0, base=0), "192.0.2.7")
+        ((exporter, table),) = decoder.take_by_exporter()
+        first._publish(exporter, table, Manifest(first.lake), None)
+        assert len(lake_rows(lake)) == 300
+        first.sock.close()  # gone before its shutdown merge: the next collector on this address does it
+        second = NetflowCollector(("127.0.0.1", port), lake).start()
+        stats = second.stop()
+    assert stats.merges == 2 and [level(p) for p in parts()] == [2]
+    rows = lake_rows(lake)
+    assert len(rows) == 300 and len({(r["src_ip"], r["ts"]) for r in rows}) == 300
+    entries = Manifest(Lake(lake)).entries().values()
+    assert len(entries) == 10 and {p for e in entries for p in e.parts} == set(parts())

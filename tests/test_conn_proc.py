@@ -133,6 +133,57 @@ def test_refresh_materializes_days_and_only_rebuilds_what_changed(scenario):
     assert [(r["pid"], r["match"]) for r in late] == [(77, "skew")]
 
 
+class Crash(Exception):
+    """Stands in for the process dying at a chosen point."""
+
+
+def test_refresh_cut_before_its_commit_point_is_redone(scenario, monkeypatch):
+    """A rebuilt day is one commit: killed before its journal, nothing of it is published."""
+    from winnow.enrich.refresh import refresh_conn_proc
+    from winnow.lake.commit import recover
+
+    lake, want = scenario
+
+    def crash(*_args):
+        raise Crash
+
+    monkeypatch.setattr("winnow.lake.commit._fsync_write", crash)
+    with pytest.raises(Crash):
+        refresh_conn_proc(lake)
+    monkeypatch.undo()
+    assert not lake.has_table("net.conn_proc") and not (lake.root / "_derived").exists()
+    assert recover(lake) == 0 and not (lake.root / "_tmp").exists()
+    again = refresh_conn_proc(lake)
+    assert again.built == [T0.date().isoformat()] and sum(again.matches.values()) == len(want)
+
+
+def test_refresh_cut_after_its_commit_point_is_finished_by_recovery(scenario, monkeypatch):
+    """Killed between the journal and the renames, the day and its fingerprint are published together."""
+    import os
+
+    from winnow.enrich.refresh import refresh_conn_proc
+    from winnow.lake.commit import recover
+
+    lake, want = scenario
+    real_replace = os.replace
+
+    def crashing_replace(a, b):
+        if str(b).endswith("conn_proc.parquet"):
+            raise Crash
+        return real_replace(a, b)
+
+    monkeypatch.setattr("winnow.lake.commit.os.replace", crashing_replace)
+    with pytest.raises(Crash):
+        refresh_conn_proc(lake)
+    monkeypatch.undo()
+    assert not lake.has_table("net.conn_proc") and len(list((lake.root / "_journal").glob("*.json"))) == 1
+    assert recover(lake) == 1
+    with connect("duckdb", lake) as engine:
+        assert engine.table("net.conn_proc").count().execute() == len(want)
+    again = refresh_conn_proc(lake)
+    assert again.built == [] and again.unchanged == 1
+
+
 def test_process_traffic_and_findings_name_the_process(scenario):
     from winnow.enrich.evidence import attach_processes
     from winnow.enrich.refresh import refresh_conn_proc

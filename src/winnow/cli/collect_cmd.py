@@ -23,21 +23,22 @@ def collect() -> None:
 @click.option("--listen", default="127.0.0.1:2055", show_default=True,
               help="UDP address to listen on (HOST:PORT; [::1]:2055 for IPv6).")
 @lake_option
-@click.option("--flush-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="Write to the lake after this many flows.")
-@click.option("--flush-seconds", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
-              help="Write to the lake at least this often.")
-@click.option("--max-buffer", type=click.IntRange(min=1), default=50_000, show_default=True,
-              help="Datagrams queued for decoding; more are dropped and counted.")
+@click.option("--flush-rows", type=click.IntRange(min=1), default=None,
+              help="Write to the lake after this many flows (default: the collect.flush_rows setting).")
+@click.option("--flush-seconds", type=click.FloatRange(min=0.1), default=None,
+              help="Write to the lake at least this often (default: collect.flush_seconds).")
+@click.option("--max-buffer", type=click.IntRange(min=1), default=None,
+              help="Datagrams queued for decoding; more are dropped and counted (default: collect.max_buffer).")
 @click.option("--duration", type=click.FloatRange(min=0), default=None,
               help="Stop after this many seconds (default: run until SIGINT/SIGTERM).")
 @click.option("--sensor", default=None, help="Sensor name for the rows.")
-def netflow(listen: str, lake: str | None, flush_rows: int, flush_seconds: float, max_buffer: int,
-            duration: float | None, sensor: str | None) -> None:
+def netflow(listen: str, lake: str | None, flush_rows: int | None, flush_seconds: float | None,
+            max_buffer: int | None, duration: float | None, sensor: str | None) -> None:
     """Collect NetFlow v5/v9 and IPFIX export datagrams into net.conn.
 
     Templates are kept per exporter and observation domain; data that arrives before its
-    template waits for it. Rows are flushed atomically; SIGINT or SIGTERM flushes and exits 0.
+    template waits for it. Rows are flushed atomically, and the small parts of many flushes are merged
+    (collect.compact_parts at a time, the rest at exit); SIGINT or SIGTERM flushes and exits 0.
     The counters (datagrams received/decoded/malformed/dropped, records, sequence gaps per
     exporter) are printed at the end.
     """

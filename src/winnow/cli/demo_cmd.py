@@ -22,8 +22,8 @@ def demo(hosts: int, seed: int, top: int) -> None:
     from winnow.cli.findings_view import print_findings
     from winnow.config import load
     from winnow.engine import connect
-    from winnow.ingest import ingest
     from winnow.pipeline.detect import run_detectors
+    from winnow.pipeline.ingest import ingest
     from winnow.sim import simulate
     from winnow.store import FindingsStore
 

@@ -29,7 +29,7 @@ def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, 
     re-running is safe. Bad lines are counted per file and listed by 'winnow warnings';
     'winnow lake' shows what the lake holds.
     """
-    from winnow.ingest import ingest as run_ingest
+    from winnow.pipeline.ingest import ingest as run_ingest
 
     with progress_bar("ingesting") as update:
         report = run_ingest(list(paths), lake, source_format, sensor, on_progress=update)

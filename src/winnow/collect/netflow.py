@@ -3,10 +3,13 @@
 Two threads: a receiver drains the socket (with a large ``SO_RCVBUF``) into a bounded queue and
 counts what it must drop when the queue is full; a decoder feeds a
 :class:`~winnow.sources.netflow_decode.NetflowDecoder` and flushes every ``flush_rows`` rows or
-``flush_seconds`` seconds. A flush writes one part per exporter through the ingest path
-(``FileWriter`` -> ``publish``, under the lake lock) with ``source_file`` =
-``udp://<listen>/<exporter>``; its manifest key is the SHA-256 of the batch content, so publishing
-the same batch twice never duplicates rows. Drops in the kernel's socket buffer are read from
+``flush_seconds`` seconds. A flush writes one part per exporter through the lake's writer and
+commit protocol (``FileWriter`` -> :func:`~winnow.lake.commit.publish`, under the lake lock) with
+``source_file`` = ``udp://<listen>/<exporter>``; its manifest key is the SHA-256 of the batch
+content, so publishing the same batch twice never duplicates rows. The many small parts this makes
+are merged by a :class:`~winnow.lake.compact.Compactor` (``collect.compact_parts`` of one table, day
+and level at a time, and what is left at shutdown); a collector restarted on the same address
+carries on merging its predecessor's parts. Drops in the kernel's socket buffer are read from
 ``/proc/net/udp`` (the per-socket ``drops`` counter) where Linux provides it.
 """
 
@@ -25,14 +28,17 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from winnow.config import current
 from winnow.errors import WinnowError
 from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
-from winnow.lake.commit import publish, recover
+from winnow.lake.commit import Commit, publish
+from winnow.lake.compact import Compactor
+from winnow.lake.lock import LakeBusy, lake_lock
+from winnow.lake.warnings import write_warnings
 from winnow.sources.base import ParseContext
 from winnow.sources.netflow_decode import NetflowDecoder
 
 SOURCE_FORMAT = "netflow"
-RCVBUF = 32 << 20
 MAX_DATAGRAM = 65535
 #: warnings kept per flush (a hostile sender must not grow memory without bound)
 MAX_WARNINGS = 1000
@@ -51,6 +57,7 @@ class CollectorStats:
     option_records: int = 0
     rows_written: int = 0
     flushes: int = 0
+    merges: int = 0
     warnings: int = 0
     sequence: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -65,7 +72,8 @@ class CollectorStats:
                f"malformed {self.datagrams_malformed:,}, dropped (buffer full) {self.datagrams_dropped:,}, "
                f"dropped by the kernel {'n/a' if self.kernel_drops is None else f'{self.kernel_drops:,}'}",
                f"flow records {self.records_decoded:,} (+{self.option_records:,} options records), "
-               f"rows written {self.rows_written:,} in {self.flushes} flushes, {self.warnings:,} warnings"]
+               f"rows written {self.rows_written:,} in {self.flushes} flushes ({self.merges} part merges), "
+               f"{self.warnings:,} warnings"]
         for key, s in sorted(self.sequence.items()):
             out.append(f"exporter {key}: {s['packets']:,} packets, {s['gaps']:,} sequence gaps, "
                        f"{s['lost']:,} {s['unit']} lost (~{s['lost_packets']:,} packets), {s['reordered']:,} reordered")
@@ -78,16 +86,22 @@ class NetflowCollector:
     Args:
         listen: ``(host, port)``; port 0 picks a free one (see :attr:`address`).
         lake: lake folder (created if missing).
-        flush_rows: rows decoded after which a flush happens (default 100,000).
-        flush_seconds: longest time rows wait before a flush (default 5 s).
-        max_buffer: datagrams queued between receiver and decoder; more are dropped and counted (default 50,000).
-        rcvbuf: requested kernel socket buffer in bytes (default 32 MiB; Linux caps it at ``net.core.rmem_max``).
+        flush_rows: rows decoded after which a flush happens (default: ``collect.flush_rows``).
+        flush_seconds: longest time rows wait before a flush (default: ``collect.flush_seconds``).
+        max_buffer: datagrams queued between receiver and decoder; more are dropped and counted
+            (default: ``collect.max_buffer``).
+        rcvbuf: requested kernel socket buffer in bytes (default: ``collect.rcvbuf``).
         sensor: sensor name for the rows.
     """
 
-    def __init__(self, listen: tuple[str, int], lake: str | Path, flush_rows: int = 100_000,
-                 flush_seconds: float = 5.0, max_buffer: int = 50_000, rcvbuf: int = RCVBUF,
+    def __init__(self, listen: tuple[str, int], lake: str | Path, flush_rows: int | None = None,
+                 flush_seconds: float | None = None, max_buffer: int | None = None, rcvbuf: int | None = None,
                  sensor: str | None = None) -> None:
+        config = current()
+        flush_rows = config.get("collect.flush_rows") if flush_rows is None else flush_rows
+        flush_seconds = config.get("collect.flush_seconds") if flush_seconds is None else flush_seconds
+        max_buffer = config.get("collect.max_buffer") if max_buffer is None else max_buffer
+        rcvbuf = config.get("collect.rcvbuf") if rcvbuf is None else rcvbuf
         self.lake = Lake.open(lake, create=True)
         self.flush_rows, self.flush_seconds, self.sensor = flush_rows, flush_seconds, sensor
         family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
@@ -104,6 +118,8 @@ class NetflowCollector:
         self.queue: queue.Queue = queue.Queue(maxsize=max_buffer)
         self.decoder = NetflowDecoder()
         self.ingest_id = "collect-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+        self.compactor = Compactor(self.lake, self.ingest_id, config.get("collect.compact_parts"),
+                                   config.get("collect.compact_bytes"))
         self._stop = threading.Event()
         self._received_all = threading.Event()
         self._unwritten: list[pa.Table] = []
@@ -122,11 +138,13 @@ class NetflowCollector:
     # -- threads ----------------------------------------------------------------------------
 
     def start(self) -> NetflowCollector:
-        """Start receiving and decoding in background threads."""
-        from winnow.ingest.run import lake_lock
-
+        """Start receiving and decoding in background threads (recovering a killed writer's work first)."""
         with lake_lock(self.lake):
-            recover(self.lake)
+            mine = self.source_prefix + "/"  # parts a collector on this address left unmerged
+            for entry in Manifest(self.lake).entries().values():
+                if entry.file.startswith(mine):
+                    for part in entry.parts:
+                        self.compactor.add(part)
         for target, name in ((self._receive, "winnow-netflow-recv"), (self._decode, "winnow-netflow-decode")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -218,14 +236,16 @@ class NetflowCollector:
     # -- lake ---------------------------------------------------------------------------------
 
     def _flush(self, final: bool = False) -> None:
-        """Write the decoded rows, one part per exporter; keep them for the next try when the lake is busy."""
-        from winnow.ingest.run import lake_lock, write_warnings
+        """Write the decoded rows, one part per exporter, and merge parts that are due.
 
+        When the lake is busy the rows are kept for the next try (at the final flush: an error).
+        """
         self._last_flush = time.monotonic()
         self._update_sequence()
         self._unwritten.extend(self.decoder.take_by_exporter())
         contexts = {e: c for e, c in self._exporters.items() if c.warnings}
-        if not self._unwritten and not contexts:
+        news = bool(self._unwritten or contexts)
+        if not news and not final:
             return
         parts: dict[str, list[pa.Table]] = {}
         for exporter, table in self._unwritten:
@@ -236,16 +256,15 @@ class NetflowCollector:
                 for exporter in sorted(set(parts) | set(contexts)):
                     tables = parts.get(exporter)
                     part = pa.concat_tables(tables) if tables else None
-                    self._publish(exporter, part, manifest, self._exporters.get(exporter), write_warnings)
-        except WinnowError:
+                    self._publish(exporter, part, manifest, self._exporters.get(exporter))
+                self._unwritten = []
+                self.stats.flushes += int(news)
+                self.stats.merges += self.compactor.compact(manifest, final)
+        except LakeBusy:
             if final:
                 raise
-            return  # the lake is busy (an ingest holds its lock): the rows stay for the next flush
-        self._unwritten = []
-        self.stats.flushes += 1
 
-    def _publish(self, exporter: str, part: pa.Table | None, manifest: Manifest, ctx: ParseContext | None,
-                 write_warnings) -> None:
+    def _publish(self, exporter: str, part: pa.Table | None, manifest: Manifest, ctx: ParseContext | None) -> None:
         source_file = f"{self.source_prefix}/{exporter}"
         digest = hashlib.sha256(source_file.encode())
         if part is not None:
@@ -270,14 +289,16 @@ class NetflowCollector:
         warnings = 0
         if ctx is not None and ctx.warnings:
             warnings = len(ctx.warnings)
-            moves.append(write_warnings(self.lake, sha256, self.ingest_id, SOURCE_FORMAT, ctx))
+            moves.append(write_warnings(self.lake, sha256, self.ingest_id, source_file, SOURCE_FORMAT, ctx.warnings))
             ctx.warnings.clear()
         entry = ManifestEntry(
             sha256=sha256, file=source_file, source_format=SOURCE_FORMAT, ingest_id=self.ingest_id,
             ingested_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), rows=dict(writer.rows),
             warnings=warnings, parts=[str(b.relative_to(self.lake.root)) for _, b in moves],
         )
-        publish(self.lake, entry, moves, manifest)
+        publish(self.lake, Commit(moves=moves, entries=[entry]), manifest)
+        for published in entry.parts:
+            self.compactor.add(published)
         self.stats.rows_written += writer.rows.get("net.conn", 0)
         self.stats.warnings += warnings
 

@@ -57,7 +57,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),
-    Setting("ingest.compression", "snappy", "str", "Parquet compression of lake files (snappy, zstd, gzip, none)"),
+    Setting("ingest.compression", "snappy", "str", "Parquet compression of lake files (snappy, zstd, gzip, lz4, "
+            "brotli, none)"),
+    Setting("ingest.commit_rows", 10_000, "int", "a file of this many rows or more is published as soon as it is "
+            "written (with the smaller files waiting); smaller files are published together"),
+    Setting("ingest.commit_files", 256, "int", "small files published together in one commit, at most"),
+    Setting("ingest.commit_seconds", 0.5, "float", "longest a written file waits to be published: a killed ingest "
+            "redoes at most this much work"),
+    Setting("ingest.thread_bytes", 4 << 20, "int", "files of this many bytes or more are parsed on one thread while "
+            "another writes Parquet; smaller ones use one thread"),
+    Setting("ingest.share_bytes", 16 << 20, "int", "a file whose rows fit in this many bytes of Arrow memory shares "
+            "Parquet parts with the other small files of its commit"),
     Setting("memory", "", "size", "DuckDB memory budget such as 4GB; empty: a quarter of physical memory. Work "
             "beyond it spills to a private temporary folder", "WINNOW_MEMORY"),
     Setting("spark.shuffle_partitions", 8, "int", "spark.sql.shuffle.partitions in local mode",
@@ -65,6 +75,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("spark.driver_memory", "4g", "str", "spark.driver.memory in local mode", "WINNOW_SPARK_DRIVER_MEMORY"),
     Setting("spark.verbose", False, "bool", "let the JVM's start-up banner and log4j lines through to standard "
             "error (they never go to standard output)"),
+    Setting("attribution.tolerance", 10.0, "float", "seconds an endpoint event may sit from the clock-corrected "
+            "connection start (net.conn_proc)"),
+    Setting("attribution.search_window", 120.0, "float", "seconds around the raw connection start searched when "
+            "learning each host's clock offset"),
+    Setting("attribution.exact_within", 1.0, "float", "raw seconds within which a unique full 5-tuple match counts "
+            "as exact"),
+    Setting("attribution.min_address_share", 0.5, "float", "share of a host's partial-tuple events a source address "
+            "must explain to be taken as the host's address"),
+    Setting("attribution.events_per_partition", 4_000_000, "int", "endpoint network events (proc.net rows) of a day "
+            "per partition of its join; more partitions use less memory"),
+    Setting("collect.flush_rows", 100_000, "int", "flows decoded after which the collector writes to the lake"),
+    Setting("collect.flush_seconds", 5.0, "float", "longest time decoded flows wait before the collector writes "
+            "them"),
+    Setting("collect.max_buffer", 50_000, "int", "datagrams queued between the collector's receiver and decoder; "
+            "more are dropped and counted"),
+    Setting("collect.rcvbuf", 32 << 20, "int", "kernel socket buffer requested by the collector, in bytes (Linux "
+            "caps it at net.core.rmem_max)"),
+    Setting("collect.compact_parts", 32, "int", "small parts of one table, day and merge level written by the "
+            "collector that are merged into one (at shutdown: any two or more)"),
+    Setting("collect.compact_bytes", 256 << 20, "int", "most bytes one merge of the collector's parts reads; parts "
+            "of compact_bytes / compact_parts bytes or more are left as they are"),
 )
 
 

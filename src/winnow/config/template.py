@@ -23,6 +23,8 @@ HEADER = """\
 SECTION_TITLES = {
     "networks": "What counts as internal, for every detector.",
     "ingest": "Reading logs into the lake.",
+    "attribution": "Which process made each connection (net.conn_proc, winnow attribute).",
+    "collect": "The live NetFlow/IPFIX collector (winnow collect netflow).",
     "spark": "Apache Spark (winnow detect --engine spark).",
 }
 

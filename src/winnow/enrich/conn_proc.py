@@ -27,7 +27,7 @@ Times are compared in whole milliseconds (exact integer arithmetic, identical on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import ibis
 import pyarrow as pa
@@ -44,7 +44,7 @@ ADDRESS_SOURCE_TIERS = ((20, ADDRESS_SAMPLE), (500, 50))
 
 @dataclass(frozen=True)
 class JoinParams:
-    """Parameters of the connection-process join.
+    """Parameters of the connection-process join: the ``attribution.*`` settings (:meth:`from_config`).
 
     Args:
         tolerance: seconds an endpoint event may sit from the clock-corrected connection start.
@@ -54,10 +54,18 @@ class JoinParams:
             taken as the host's address.
     """
 
-    tolerance: float = 10.0
-    search_window: float = 120.0
-    exact_within: float = 1.0
-    min_address_share: float = 0.5
+    tolerance: float
+    search_window: float
+    exact_within: float
+    min_address_share: float
+
+    @classmethod
+    def from_config(cls, **changes: float) -> JoinParams:
+        """The parameters in force (``attribution.<name>`` settings), with ``changes`` applied."""
+        from winnow.config import current
+
+        config = current()
+        return cls(**{f.name: config.get(f"attribution.{f.name}") for f in fields(cls)} | changes)
 
 
 def _ms(ts):
@@ -335,7 +343,7 @@ def attribution(engine: Engine, window: Window | None = None, params: JoinParams
     ``partitions`` > 1 no step holds more than about a ``1/partitions`` share of the candidate pairs. The
     host addresses and offsets are computed (small results) on the way.
     """
-    params = params or JoinParams()
+    params = params or JoinParams.from_config()
     window = window or Window()
     if engine.table("proc.net") is None or engine.table("net.conn") is None:
         return None

@@ -6,9 +6,10 @@ off, see ``sensor_shifts``, the days its shifted events fall on) and the ``proc.
 to the next day (command lines of processes started earlier). Each built day records a fingerprint
 of those inputs (part names and sizes; parts are content-named, so a changed input has a new name)
 in ``_derived/net.conn_proc.json``; a refresh rebuilds only the days whose fingerprint changed, so
-new data on either side reaches the join without recomputing the rest. A day is replaced
-atomically (written aside, then renamed over the old part), and the state file is written last:
-a killed refresh is simply redone.
+new data on either side reaches the join without recomputing the rest. Each rebuilt day is one
+commit of the lake's protocol (:mod:`winnow.lake.commit`): its part, written under ``_tmp``, replaces
+the old one in the same commit that records its fingerprint, so a killed refresh keeps the days it
+finished and redoes the others.
 """
 
 from __future__ import annotations
@@ -16,20 +17,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from winnow.enrich.conn_proc import JoinParams, attribution, sensor_shifts
 from winnow.lake import Lake
+from winnow.lake.commit import Commit, publish
+from winnow.lake.conform import conform, parquet_options
+
+if TYPE_CHECKING:
+    from winnow.enrich.conn_proc import JoinParams
 
 TABLE = "net.conn_proc"
 PART = "conn_proc.parquet"
-#: endpoint network events (proc.net rows) of a day per partition of its join (see ``attribution``)
-EVENTS_PER_PARTITION = 4_000_000
 
 
 @dataclass
@@ -82,30 +87,17 @@ def _state_path(lake: Lake) -> Path:
     return lake.root / "_derived" / f"{TABLE}.json"
 
 
-def _with_provenance(data: pa.Table) -> pa.Table:
-    from winnow.schema import get_table
-
-    schema = get_table(TABLE).arrow_schema
-    columns = []
-    for f in schema:
-        if f.name in data.column_names:
-            columns.append(data[f.name].cast(f.type))
-        elif f.name == "_source_format":
-            columns.append(pa.repeat(pa.scalar("conn_proc", pa.string()), data.num_rows))
-        else:
-            columns.append(pa.nulls(data.num_rows, f.type))
-    return pa.table(columns, schema=schema)
-
-
 def refresh_conn_proc(lake: Lake, engine_url: str = "duckdb", params: JoinParams | None = None,
                       full: bool = False) -> RefreshReport:
     """Rebuild the days of ``net.conn_proc`` whose inputs changed (all of them with ``full``).
 
-    The caller holds the lake's lock (``winnow ingest`` calls this at the end of its run).
+    The caller holds the lake's lock (the ingest pipeline, :mod:`winnow.pipeline.ingest`, calls this
+    after a run that brought new rows of its inputs; ``winnow attribute`` by hand).
     """
     from winnow.engine import connect
+    from winnow.enrich.conn_proc import JoinParams, sensor_shifts
 
-    params = params or JoinParams()
+    params = params or JoinParams.from_config()
     report = RefreshReport()
     proc_days, conn_days = _days(lake, "proc.net"), _days(lake, "net.conn")
     exec_days = _days(lake, "proc.exec")
@@ -124,6 +116,7 @@ def refresh_conn_proc(lake: Lake, engine_url: str = "duckdb", params: JoinParams
 def _refresh_days(lake: Lake, engine, wanted: set[dt.date], exec_days: set[dt.date], params: JoinParams,
                   shifts: dict[str, int], full: bool, report: RefreshReport) -> None:
     from winnow.engine import Window
+    from winnow.enrich.conn_proc import attribution
 
     state_path = _state_path(lake)
     state = {} if full or not state_path.exists() else json.loads(state_path.read_text())
@@ -134,61 +127,65 @@ def _refresh_days(lake: Lake, engine, wanted: set[dt.date], exec_days: set[dt.da
             report.unchanged += 1
         else:
             todo.append((day, fingerprint))
-    for day in sorted(_days(lake, TABLE) - wanted):  # a day whose endpoint data went away
-        (lake.partition(TABLE, day.isoformat()) / PART).unlink(missing_ok=True)
-        state.pop(day.isoformat(), None)
-        report.removed.append(day.isoformat())
+    # temporary files stay where they are on an error: a journal may name them (the next writer recovers)
+    folder = lake.tmp_dir / f"derive-{uuid.uuid4().hex[:12]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    gone = sorted(_days(lake, TABLE) - wanted)  # days whose endpoint data went away
+    if gone:
+        for day in gone:
+            state.pop(day.isoformat(), None)
+            report.removed.append(day.isoformat())
+        _commit(lake, folder, "removed", None, [lake.partition(TABLE, d.isoformat()) / PART for d in gone], state)
     for day, fingerprint in todo:
         since = dt.datetime.combine(day, dt.time(), dt.UTC)
         day_window = Window(since, since + dt.timedelta(days=1))
         parts = attribution(engine, day_window, params, shifts, _partitions(engine, day_window))
-        for quality, n in _write_day(lake, engine, day, parts).items():
+        final = lake.partition(TABLE, day.isoformat()) / PART
+        tmp, counts = _write_day(folder / f"{day}.parquet", engine, parts)
+        for quality, n in counts.items():
             report.matches[quality] = report.matches.get(quality, 0) + n
         state[day.isoformat()] = fingerprint
+        _commit(lake, folder, day.isoformat(), (tmp, final) if tmp else None, [] if tmp else [final], state)
         report.built.append(day.isoformat())
-    state_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = state_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=0, sort_keys=True))
-    os.replace(tmp, state_path)
+    shutil.rmtree(folder, ignore_errors=True)  # empty: every file was published
+
+
+def _commit(lake: Lake, folder: Path, name: str, move: tuple[Path, Path] | None, removes: list[Path],
+            state: dict[str, str]) -> None:
+    """Publish a day's part (or its removal) together with the fingerprints that describe it."""
+    tmp_state = folder / f"state-{name}.json"
+    tmp_state.write_text(json.dumps(state, indent=0, sort_keys=True))
+    publish(lake, Commit(moves=([move] if move else []) + [(tmp_state, _state_path(lake))], removes=removes))
 
 
 def _partitions(engine, window) -> int:
-    """Partitions of a day's join: one per :data:`EVENTS_PER_PARTITION` endpoint network events."""
+    """Partitions of a day's join: one per ``attribution.events_per_partition`` endpoint network events."""
+    from winnow.config import current
+
     proc = engine.table("proc.net", window)
-    return max(1, -(-int(proc.count().execute()) // EVENTS_PER_PARTITION))
+    return max(1, -(-int(proc.count().execute()) // current().get("attribution.events_per_partition")))
 
 
-def _write_day(lake: Lake, engine, day: dt.date, parts: list | None) -> dict[str, int]:
-    """Stream a day's rows into its part (written aside, then renamed over the old one); rows per match quality.
+def _write_day(tmp: Path, engine, parts: list | None) -> tuple[Path | None, dict[str, int]]:
+    """Stream a day's rows into ``tmp``; return it (None when the day has no rows) and rows per match quality.
 
     The rows are streamed in batches, partition after partition, so a day of a large fleet (tens of
     millions of connection sides) never sits in memory at once."""
-    final = lake.partition(TABLE, day.isoformat()) / PART
     counts: dict[str, int] = {}
     if parts is None:
-        final.unlink(missing_ok=True)
-        return counts
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_suffix(".parquet.tmp")
+        return None, counts
     writer = None
     try:
         for batch in (b for expr in parts for b in engine.batches(expr)):
             if not batch.num_rows:
                 continue
-            data = _with_provenance(pa.Table.from_batches([batch]))
+            data = conform(TABLE, pa.Table.from_batches([batch]), {"_source_format": "conn_proc"})
             if writer is None:
-                writer = pq.ParquetWriter(tmp, data.schema, compression="snappy")
+                writer = pq.ParquetWriter(tmp, data.schema, compression=parquet_options()["compression"])
             writer.write_table(data)
             for row in data["match"].value_counts().to_pylist():
                 counts[row["values"]] = counts.get(row["values"], 0) + row["counts"]
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     finally:
         if writer is not None:
             writer.close()
-    if writer is None:
-        final.unlink(missing_ok=True)
-    else:
-        os.replace(tmp, final)
-    return counts
+    return (tmp if writer is not None else None), counts

@@ -9,17 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from winnow.lake.conform import conform, layout, parquet_options
 from winnow.lake.layout import Lake
-from winnow.schema import get_table
 
 _US_PER_DAY = 86_400_000_000
-COMPRESSION = "snappy"
-#: unique per row (or nearly): dictionary encoding would only be tried and abandoned. ``data`` is the
-#: win.event JSON text of each record's event data (record ids, times and GUIDs make it unique).
-HIGH_CARDINALITY = frozenset({"uid", "query", "uri", "referrer", "cert_chain_fps", "answers", "ttls", "_line", "ts",
-                              "data"})
-#: columns whose min/max statistics prune scans (time ranges, address and port look-ups)
-STATISTICS = frozenset({"ts", "src_ip", "dst_ip", "src_port", "dst_port", "proto", "query", "server_name", "host"})
 #: rows of one (table, day) are kept in memory up to this many bytes, then written as one row group
 BUFFER_BYTES = 32 << 20
 #: at most this many bytes are buffered over all (table, day) parts of a file (a log spanning many days)
@@ -27,53 +20,8 @@ TOTAL_BUFFER_BYTES = 128 << 20
 ROW_GROUP_ROWS = 1 << 20
 
 
-def _encoding(schema: pa.Schema) -> dict:
-    """Parquet options: dictionaries for repetitive text, statistics where they prune (about 30 % faster)."""
-    dictionary = [f.name for f in schema if pa.types.is_string(f.type) and f.name not in HIGH_CARDINALITY]
-    dictionary += [f.name for f in schema if f.name in ("dst_port", "qtype", "rcode", "status")]
-    return {"use_dictionary": dictionary, "write_statistics": [f.name for f in schema if f.name in STATISTICS]}
-
-
-_LAYOUTS: dict[str, tuple[object, pa.Schema, dict, str]] = {}
-
-
-def _layout(table_name: str) -> tuple[pa.Schema, dict, str]:
-    """``(Arrow schema, Parquet options, time column)`` of a table, built once per table declaration."""
-    table = get_table(table_name)
-    cached = _LAYOUTS.get(table_name)
-    if cached is None or cached[0] is not table:  # first use, or the table was declared again (a plugin)
-        schema = table.arrow_schema
-        cached = _LAYOUTS[table_name] = (table, schema, _encoding(schema), table.time_column)
-    return cached[1], cached[2], cached[3]
-
-
 def _day_name(day_number: int) -> str:
     return str(np.datetime64(int(day_number), "D"))
-
-
-def conform(table_name: str, data: pa.Table, constants: dict[str, str], sensor: str | None = None) -> pa.Table:
-    """``data`` with exactly the declared columns of ``table_name``, in order and of their declared types.
-
-    Provenance columns the batch lacks take ``constants`` (``_source_file``, ...), other missing columns
-    are null; ``sensor`` fills the nulls of the ``sensor`` column. Only columns of another type are cast.
-    """
-    schema = _layout(table_name)[0]
-    n = data.num_rows
-    names = set(data.column_names)
-    columns = []
-    for f in schema:
-        if f.name in names:
-            column = data[f.name]
-            if not column.type.equals(f.type):
-                column = column.cast(f.type)
-        elif f.name in constants:
-            column = pa.repeat(pa.scalar(constants[f.name], f.type), n)
-        else:
-            column = pa.nulls(n, f.type)
-        if sensor and f.name == "sensor" and column.null_count:
-            column = pc.fill_null(column, sensor)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, schema=schema)
 
 
 class FileWriter:
@@ -102,6 +50,7 @@ class FileWriter:
         self.lake, self.part, self.ingest_id = lake, part, ingest_id
         self.source_file, self.source_format, self.sensor = source_file, source_format, sensor
         self._constants = {"_source_file": source_file, "_source_format": source_format, "_ingest_id": ingest_id}
+        self._compression = parquet_options()["compression"]
         self._writers: dict[tuple[str, str], tuple[pq.ParquetWriter, Path]] = {}
         self._buffers: dict[tuple[str, str], list[pa.Table]] = {}
         self._buffered: dict[tuple[str, str], int] = {}
@@ -120,7 +69,7 @@ class FileWriter:
         if n == 0:
             return
         out = conform(table_name, data, self._constants, self.sensor)
-        micros = pc.cast(out[_layout(table_name)[2]], pa.int64()).to_numpy(zero_copy_only=False)
+        micros = pc.cast(out[layout(table_name)[2]], pa.int64()).to_numpy(zero_copy_only=False)
         days = np.floor_divide(micros, _US_PER_DAY)
         first, last = int(days.min()), int(days.max())
         if first == last:
@@ -154,12 +103,12 @@ class FileWriter:
             if path.parent not in FileWriter._made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 FileWriter._made.add(path.parent)
-            _, options, _ = _layout(key[0])
+            options = {**layout(key[0])[1], "compression": self._compression}
             try:
-                writer = pq.ParquetWriter(path, tables[0].schema, compression=COMPRESSION, **options)
+                writer = pq.ParquetWriter(path, tables[0].schema, **options)
             except OSError:  # the folder was removed since it was made (recovery, a finished run of this id)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(path, tables[0].schema, compression=COMPRESSION, **options)
+                writer = pq.ParquetWriter(path, tables[0].schema, **options)
             self._writers[key] = (writer, path)
         data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         self._writers[key][0].write_table(data, row_group_size=ROW_GROUP_ROWS)
@@ -203,7 +152,7 @@ class SharedParts:
     """The rows of several small files, written as one part per (table, day) for all of them.
 
     A small file costs one Parquet writer per (table, day) it touches, about as much as parsing it;
-    files committed together (see :class:`winnow.ingest.run.PendingCommits`) share parts instead.
+    files committed together (see :class:`winnow.ingest.pending.PendingCommits`) share parts instead.
     The final name of a shared part derives from the content hashes of its files, in order.
 
     Args:
@@ -234,9 +183,9 @@ class SharedParts:
         folder.mkdir(parents=True, exist_ok=True)
         out = {}
         for (table_name, day), tables in sorted(buffers.items()):
-            schema, options, _ = _layout(table_name)
+            options = parquet_options(table_name)
             tmp = folder / f"shared-{name}~{table_name}~{day}.parquet"
             data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-            pq.write_table(data, tmp, row_group_size=ROW_GROUP_ROWS, compression=COMPRESSION, **options)
+            pq.write_table(data, tmp, row_group_size=ROW_GROUP_ROWS, **options)
             out[(table_name, day)] = (tmp, self.lake.partition(table_name, day) / f"{name}.parquet")
         return out

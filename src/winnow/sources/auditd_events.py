@@ -45,7 +45,8 @@ from winnow.sources.auditd_records import (
 from winnow.sources.base import ParseContext
 from winnow.sources.blocks import read_blocks
 
-BLOCK_SIZE = 4 << 20
+#: most bytes of audit.log read at a time (its events are regrouped in Python, block by block)
+MAX_BLOCK = 4 << 20
 WINDOW = 2000
 MAX_EVENT_RECORDS = 1000
 EXPIRE_EVERY = 512
@@ -132,7 +133,7 @@ def read_events(stream: BinaryIO, ctx: ParseContext, window: int = WINDOW) -> It
     """
     assembler = Assembler(ctx, window)
     add = assembler.add
-    for block, first in read_blocks(stream, ctx, BLOCK_SIZE):
+    for block, first in read_blocks(stream, ctx, min(MAX_BLOCK, ctx.block_size)):
         for offset, (node, kind, stamp, body, other) in enumerate(BLOCK_LINES.findall(_text(block, first, ctx))):
             if kind:
                 if stamp[12:13] == "." and int(stamp[:12]) > MAX_EPOCH:  # only 12-digit seconds can be

@@ -15,7 +15,6 @@ import pyarrow as pa
 
 from winnow.errors import WinnowError
 
-MAX_CONSECUTIVE_BAD = 20
 SNIPPET = 120
 
 
@@ -36,15 +35,28 @@ class ParseContext:
 
     Args:
         file: display name of the file (archive!member for zip members).
-        max_consecutive_bad: bad lines in a row after which the file is abandoned.
+        max_consecutive_bad: bad lines in a row after which the file is abandoned (default: the
+            ``ingest.max_consecutive_bad`` setting in force).
+        block_size: bytes of a line-oriented log read and parsed at a time (default: ``ingest.block_size``).
     """
 
     file: str
-    max_consecutive_bad: int = MAX_CONSECUTIVE_BAD
+    max_consecutive_bad: int | None = None
+    block_size: int | None = None
     warnings: list[Warning_] = field(default_factory=list)
     unsupported: dict[str, int] = field(default_factory=dict)
     _last_bad: int | None = None
     _run: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_consecutive_bad is None or self.block_size is None:
+            from winnow.config import current
+
+            config = current()
+            if self.max_consecutive_bad is None:
+                self.max_consecutive_bad = config.get("ingest.max_consecutive_bad")
+            if self.block_size is None:
+                self.block_size = config.get("ingest.block_size")
 
     def warn(self, line: int | None, reason: str, snippet: bytes | str = b"") -> None:
         """Record a problem; abandon the file after a run of consecutive bad lines."""

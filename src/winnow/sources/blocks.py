@@ -13,7 +13,6 @@ import numpy as np
 
 from winnow.sources.base import ParseContext
 
-BLOCK_SIZE = 16 << 20
 MAX_LINE = 64 << 20
 BOM = b"\xef\xbb\xbf"
 READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, lzma.LZMAError, OSError)
@@ -42,13 +41,16 @@ def read_some(stream: BinaryIO, size: int) -> tuple[bytes, Exception | None]:
     return b"".join(chunks), None
 
 
-def read_blocks(stream: BinaryIO, ctx: ParseContext, block_size: int = BLOCK_SIZE) -> Iterator[tuple[bytes, int]]:
+def read_blocks(stream: BinaryIO, ctx: ParseContext, block_size: int | None = None) -> Iterator[tuple[bytes, int]]:
     """Yield ``(block, first_line)``; every block but the last ends with a newline.
+
+    Blocks are about ``block_size`` bytes (default: the context's, the ``ingest.block_size`` setting).
 
     A compressed stream that ends early (a file cut off mid-copy) yields what was read and
     leaves a warning; a single line longer than ``MAX_LINE`` is skipped with a warning. A UTF-8
     byte-order mark at the start is dropped.
     """
+    block_size = block_size or ctx.block_size
     carry = b""
     line = 1
     skipping = False

@@ -66,7 +66,8 @@ def test_set_changes_a_detectors_result_and_is_stored_with_the_run(lake):
     assert changed_settings(run["settings"]) == "long_conn.min_duration=1000000000.0 (--set long_conn.min_duration=1e9)"
     table = winnow("runs", "--lake", str(lake), "--format", "table", env={"COLUMNS": "250"})
     assert "long_conn.min_duration=1000000000.0 (--set" in table.stdout
-    assert winnow("detect", "--lake", str(lake), "--detector", "long_conn", "--set", "long_conn.limit=1").returncode == 0
+    limited = winnow("detect", "--lake", str(lake), "--detector", "long_conn", "--set", "long_conn.limit=1")
+    assert limited.returncode == 0
     shown = winnow("findings", "--lake", str(lake), "--format", "table")
     assert "long_conn: run " in shown.stderr and "with long_conn.limit=1 (--set long_conn.limit=1)" in shown.stderr
 

@@ -478,6 +478,17 @@ def test_rita_dnscat_ranks_first(shared_data, tmp_path_factory):
     assert findings[0].evidence["qtypes"] == {"TXT": 24} and findings[0].evidence["unique_subdomains"] == 23
 
 
+def test_resolver_cdn_names_are_not_tunnels(shared_data, tmp_path_factory):
+    lake = _lake(tmp_path_factory, "proxy_rolling", [shared_data / "rita-zeek-beacon/proxy_rolling"])
+    with connect("duckdb", lake) as engine:
+        findings = get_detector("dns_tunnel").find(engine, Window())
+    # the LAN's resolver asks for everyone; CDN and cloud names are their customers' own registered
+    # domains under the Public Suffix List's private section, not thousands of one provider's subdomains
+    cdns = {"cloudfront.net", "akamaiedge.net", "akamai.net", "akadns.net", "fastly.net", "edgekey.net"}
+    assert not {f.dst for f in findings} & cdns
+    assert len(findings) == 4 and all(f.score < 0.2 for f in findings)
+
+
 def test_simda_dga_is_not_a_tunnel(shared_data, tmp_path_factory):
     folder = shared_data / "stratosphere/security-datasets-for-testing/005-zeek-scenario-malicious"
     lake = _lake(tmp_path_factory, "simda", [folder / "dns.log", folder / "conn.log"])

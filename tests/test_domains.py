@@ -88,6 +88,7 @@ def test_rule_parsing_and_precedence():
     assert public_length(["a", "co", "uk"], rules) == 2
     assert public_length(["a", "example"], rules) == 1  # implicit rule *
     assert public_length([], rules) == 1
+    assert parse_rules(["com"]).depth == 1 and parse_rules([]).depth == 1
 
 
 def _evaluate(engine, names: list[str], extra: tuple[str, ...] = ()) -> dict[str, tuple[str, str]]:

@@ -61,7 +61,7 @@ class SuffixRules:
     @property
     def depth(self) -> int:
         """Most labels of any rule (counting the ``*``), so the longest public suffix."""
-        return max(*self.exact, *self.exception, *(d + 1 for d in self.wildcard))
+        return max([*self.exact, *self.exception, *(d + 1 for d in self.wildcard)], default=1)
 
 
 def _idna(rule: str) -> str:
@@ -124,8 +124,8 @@ def normalized_name(query: ir.StringValue) -> ir.StringValue:
 def registered_domain(name: ir.StringValue, extra_suffixes: tuple[str, ...] = ()) -> ir.StringValue:
     """Ibis expression: the registered domain of a normalized ``name`` (see the module docstring)."""
     rules = suffix_rules(tuple(extra_suffixes))
-    # last[d]: the last d labels, or all the name's labels when it has fewer (so never '' but for '')
-    # (taken from the reversed name, where a start-anchored pattern never backtracks in Java's engine)
+    # last[d]: the last d labels, or all the name's labels when it has fewer ('' only for ''), cut
+    # from the reversed name, where a start-anchored pattern never backtracks in Java's regex engine
     reversed_name = name.reverse()
     last = {
         d: reversed_name.re_extract(rf"^[^.]+(?:\.[^.]+){{0,{d - 1}}}", 0).reverse()

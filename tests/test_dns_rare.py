@@ -410,7 +410,8 @@ def test_dns_tunnel_parameters(dns_lake):
     with connect("duckdb", dns_lake) as engine:
         assert get_detector("dns_tunnel", min_subdomains=301).find(engine, Window()) == []
         ptr = get_detector("dns_tunnel", ignore_domains=()).find(engine, Window())
-        assert "10.0.0.10->in-addr.arpa" in {f.entity for f in ptr}
+        # in-addr.arpa is a public suffix (each /8 is delegated on its own): the sweep groups under 192
+        assert "10.0.0.10->192.in-addr.arpa" in {f.entity for f in ptr}
         assert len(get_detector("dns_tunnel", limit=1).find(engine, Window())) == 1
 
 
@@ -475,6 +476,17 @@ def test_rita_dnscat_ranks_first(shared_data, tmp_path_factory):
         findings = get_detector("dns_tunnel").find(engine, Window())
     assert findings[0].entity == "192.168.88.2->r-1x.com"
     assert findings[0].evidence["qtypes"] == {"TXT": 24} and findings[0].evidence["unique_subdomains"] == 23
+
+
+def test_resolver_cdn_names_are_not_tunnels(shared_data, tmp_path_factory):
+    lake = _lake(tmp_path_factory, "proxy_rolling", [shared_data / "rita-zeek-beacon/proxy_rolling"])
+    with connect("duckdb", lake) as engine:
+        findings = get_detector("dns_tunnel").find(engine, Window())
+    # the LAN's resolver asks for everyone; CDN and cloud names are their customers' own registered
+    # domains under the Public Suffix List's private section, not thousands of one provider's subdomains
+    cdns = {"cloudfront.net", "akamaiedge.net", "akamai.net", "akadns.net", "fastly.net", "edgekey.net"}
+    assert not {f.dst for f in findings} & cdns
+    assert len(findings) == 4 and all(f.score < 0.2 for f in findings)
 
 
 def test_simda_dga_is_not_a_tunnel(shared_data, tmp_path_factory):

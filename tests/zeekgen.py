@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 FIELDS = ("ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto service duration orig_bytes resp_bytes "
@@ -11,12 +12,24 @@ TYPES = ("time string addr port addr port enum string interval count count strin
          "count count count set[string]").split()
 
 
+#: Zeek's Site::local_nets in these fixtures: the private address space (Zeek's private_address_space_is_local)
+LOCAL_NETS = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+
+
+def zeek_local(address: str) -> str:
+    """``T``/``F`` as Zeek writes ``local_orig``/``local_resp`` for ``address`` with :data:`LOCAL_NETS`."""
+    ip = ipaddress.ip_address(address)
+    return "T" if any(ip in net for net in LOCAL_NETS if net.version == ip.version) else "F"
+
+
 def conn_line(ts: float, uid: str, src: str, sport: int, dst: str, dport: int, duration: float | None = 1.0,
               sbytes: int = 100, dbytes: int = 200, proto: str = "tcp", state: str = "SF",
-              service: str = "-") -> str:
+              service: str = "-", local: tuple[str, str] | None = None) -> str:
+    """One conn.log line; ``local`` = (local_orig, local_resp) as written (``-`` for unset), default from LOCAL_NETS."""
     dur = "-" if duration is None else f"{duration:.6f}"
+    lo, lr = local or (zeek_local(src), zeek_local(dst))
     return "\t".join([f"{ts:.6f}", uid, src, str(sport), dst, str(dport), proto, service, dur, str(sbytes),
-                      str(dbytes), state, "T", "F", "0", "ShADadFf", "5", "400", "5", "500", "(empty)"])
+                      str(dbytes), state, lo, lr, "0", "ShADadFf", "5", "400", "5", "500", "(empty)"])
 
 
 def write_conn_log(path: Path, lines: list[str], close: bool = True) -> Path:

@@ -113,10 +113,13 @@ def test_text_tests_are_the_networks_for_canonical_addresses():
 # NetFlow-shaped data: no flags, so networks.internal decides
 # --------------------------------------------------------------------------------------------
 
-def _argus_line(ts: float, src: str, dst: str, dport: int, dur: float = 0.3, out: int = 600, back: int = 1800) -> str:
+def _argus_line(ts: float, src: str, dst: str, dport: int, dur: float = 0.3, out: int = 600, back: int = 1800,
+                back_pkts: int = 5) -> str:
     stamp = (T0 + dt.timedelta(seconds=ts)).strftime("%Y/%m/%d %H:%M:%S.%f")
     sport = 40000 + int(ts) % 20000
-    return f"{stamp},{dur:.6f},tcp,{src},{sport},   ->,{dst},{dport},FSPA_FSPA,0,0,10,{out + back},{out},5,"
+    state = "FSPA_FSPA" if back_pkts else "S_"
+    return (f"{stamp},{dur:.6f},tcp,{src},{sport},   ->,{dst},{dport},{state},0,0,{5 + back_pkts},{out + back},"
+            f"{out},5,")
 
 
 def netflow_fixture(folder: Path) -> Path:
@@ -124,7 +127,8 @@ def netflow_fixture(folder: Path) -> Path:
 
     10.0.0.66 beacons to 203.0.113.66 every ~90 s; 20 of the 30 workstations call a telemetry
     service every 300 s; 400 outside sources visit 10.0.0.80:443; 6 outside sources and one
-    internal host hold two-hour sessions to 10.0.0.80:443 (a VPN concentrator).
+    internal host hold two-hour sessions to 10.0.0.80:443 (a VPN concentrator); 45.33.9.9 probes
+    3389 on 10.0.1.1-60 (unanswered) and 10.0.0.12 probes 445 on 10.0.2.1-60 (unanswered).
     """
     rng = random.Random(3)
     lines = []
@@ -145,6 +149,9 @@ def netflow_fixture(folder: Path) -> Path:
             lines.append(_argus_line(rng.uniform(0, 6 * 3600), f"45.33.{i // 200}.{i % 200 + 1}", "10.0.0.80", 443))
     for i, src in enumerate([f"185.199.0.{n}" for n in range(1, 7)] + ["10.0.0.7"]):
         lines.append(_argus_line(600 + i, src, "10.0.0.80", 443, dur=7200.0, out=2_000_000, back=9_000_000))
+    for n in range(1, 61):
+        lines.append(_argus_line(9000 + n, "45.33.9.9", f"10.0.1.{n}", 3389, 0.0, 60, 0, back_pkts=0))
+        lines.append(_argus_line(12000 + n, "10.0.0.12", f"10.0.2.{n}", 445, 0.0, 60, 0, back_pkts=0))
     lines.sort()
     header = ("StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,"
               "SrcPkts,Label")
@@ -174,6 +181,16 @@ def test_internet_sources_do_not_join_the_beacon_fleet(netflow_lake, url):
     assert "no other host talks to it" in top.why
     # telemetry from 20 of 31 hosts is the fleet's own habit; 400 outside clients must not make it look rare
     assert "198.51.100.5" not in {f.dst for f in findings}
+
+
+@pytest.mark.parametrize("url", ENGINES)
+def test_scans_say_whether_the_scanner_is_ours(netflow_lake, url):
+    with connect(url, netflow_lake) as engine:
+        findings = {f.src: f for f in get_detector("scan").find(engine, Window())}
+    assert set(findings) == {"45.33.9.9", "10.0.0.12"}
+    outside, inside = findings["45.33.9.9"], findings["10.0.0.12"]
+    assert not outside.evidence["src_internal"] and outside.why.startswith("45.33.9.9 (outside) probed 60 hosts")
+    assert inside.evidence["src_internal"] and inside.why.startswith("10.0.0.12 probed 60 hosts")
 
 
 @pytest.mark.parametrize("url", ENGINES)

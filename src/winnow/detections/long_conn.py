@@ -48,7 +48,9 @@ class LongConnections(Detector):
         if conn is None:
             return []
         timed = self._with_open(engine, window, conn)
-        timed = timed.filter(timed.duration.notnull() & timed.src_ip.notnull() & timed.dst_ip.notnull())
+        # NaN durations (some NetFlow v9 exporters) are unknown, like nulls
+        timed = timed.filter(timed.duration.notnull() & ~timed.duration.isnan() & timed.src_ip.notnull()
+                             & timed.dst_ip.notnull())
         pairs = timed.group_by(["src_ip", "dst_ip", "dst_port", "proto"]).aggregate(
             local_orig=timed.local_orig.any(),
             still_open=timed.still_open.sum(),

@@ -20,6 +20,7 @@ from winnow.detections import get_detector
 from winnow.detections._networks import (
     NOT_ROUTED,
     LocalFlags,
+    Verdicts,
     in_networks,
     in_networks_py,
     is_internal,
@@ -82,6 +83,12 @@ def test_python_twin_equals_the_engines(empty_lake, url):
         columns["internal_custom_no_flag"] = is_internal(t.ip)
         want_custom = [(is_internal_py(a, f), is_internal_py(a)) for a, f in rows]
     columns["internal_default"] = is_internal(t.ip, t.flag)
+    # what believed flags said about addresses, as literals and (past 1,000 addresses) as a joined table
+    few = Verdicts(local=("64.225.56.201", "8.8.8.8", "fd1::1"), remote=("10.1.2.3", "fe80::1", ""))
+    many = Verdicts(local=tuple(f"203.0.{i // 250}.{i % 250}" for i in range(1500)) + ("2001:db9::1",),
+                    remote=("192.168.1.1",))
+    columns["verdicts_few"] = is_internal(t.ip, t.flag, few)
+    columns["verdicts_many"] = is_internal(t.ip, None, many)
     with connect(url, empty_lake) as engine:
         got = engine.backend.to_pyarrow(t.select("ip", "flag", **columns)).to_pylist()
     for (address, flag), row, (custom_flag, custom_plain) in zip(rows, got, want_custom, strict=True):
@@ -90,9 +97,15 @@ def test_python_twin_equals_the_engines(empty_lake, url):
         assert row["internal_custom"] is custom_flag, (url, address, flag)
         assert row["internal_custom_no_flag"] is custom_plain, (url, address)
         assert row["internal_default"] is is_internal_py(address, flag), (url, address, flag)
+        assert row["verdicts_few"] is is_internal_py(address, flag, few), (url, address, flag)
+        assert row["verdicts_many"] is is_internal_py(address, None, many), (url, address)
     flagged = {(r["ip"], r["flag"]): r["internal_default"] for r in got}
     assert flagged[("8.8.8.8", True)] and not flagged[("10.1.2.3", False)]  # the sensor's verdict wins
     assert flagged[("10.1.2.3", None)] and not flagged[("8.8.8.8", None)] and not flagged[(None, None)]
+    verdicts = {(r["ip"], r["flag"]): (r["verdicts_few"], r["verdicts_many"]) for r in got}
+    assert verdicts[("8.8.8.8", None)] == (True, False) and verdicts[("10.1.2.3", None)] == (False, True)
+    assert verdicts[("10.1.2.3", True)] == (True, True) and verdicts[("2001:db9::1", None)] == (False, True)
+    assert verdicts[("192.168.1.1", None)] == (True, False)
 
 
 def test_text_tests_are_the_networks_for_canonical_addresses():

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from winnow.detections._beacon_stats import channel_stats
-from winnow.detections._networks import is_internal, local_flags, source_flags, with_source_flags
+from winnow.detections._networks import is_internal, local_flags, sensor_verdicts
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -134,7 +134,8 @@ class Beacon(Detector):
         c = conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull() & conn.ts.notnull())
         # the fleet is the internal sources (the sensor's flags, else networks.internal): on NetFlow an
         # internet source is not a host of ours, and a Zeek sensor that marks nothing local is not believed
-        c = local_flags(conn).apply(c)
+        flags = local_flags(conn)
+        c = flags.apply(c)
         c = c.mutate(internal=is_internal(c.src_ip, c.local_orig))
         internal = c.filter(c.internal)
         active = int(fetch(internal.aggregate(active=internal.src_ip.nunique()))["active"][0].as_py() or 0)
@@ -158,7 +159,7 @@ class Beacon(Detector):
             hosts_contacting_dst=candidates.inbound.ifelse(candidates.src_targets, candidates.dst_hosts)
         ).drop("dst_hosts", "src_targets")
         candidates = candidates.filter(candidates.hosts_contacting_dst <= limit_hosts)
-        verdicts = source_flags(c)
+        verdicts = sensor_verdicts(conn, flags)  # for the sources of net.tls / net.http, which carry no flags
         candidates = self._with_names(engine, window, candidates, verdicts)
         fetched = fetch(candidates)
         context = {(r["src_ip"], r["dst_ip"]): r for r in fetched.to_pylist()}
@@ -219,7 +220,7 @@ class Beacon(Detector):
         channels = named.group_by(["src_ip", "name"]).aggregate(
             n=named.count(), addresses=named.dst_ip.nunique(), first_seen=named.ts.min(), last_seen=named.ts.max()
         )
-        channels = with_source_flags(channels, verdicts)
+        channels = channels.mutate(internal=is_internal(channels.src_ip, verdicts=verdicts))
         per_name = channels.group_by(["name", "internal"]).aggregate(name_hosts=channels.count())
         candidates = channels.filter((channels.n >= self.min_callbacks) & (channels.addresses >= 2))
         candidates = candidates.join(per_name, ["name", "internal"])
@@ -274,7 +275,8 @@ class Beacon(Detector):
                 continue
             named = source.filter(source[column].notnull() & (source[column] != ""))
             per_channel = named.group_by(["src_ip", "dst_ip"]).aggregate(**{alias: named[column].max()})
-            users = with_source_flags(named.select("src_ip", name=named[column]).distinct(), verdicts)
+            users = named.select("src_ip", name=named[column]).distinct()
+            users = users.mutate(internal=is_internal(users.src_ip, verdicts=verdicts))
             per_name = users.group_by(["name", "internal"]).aggregate(**{f"{alias}_hosts": users.count()})
             joined = candidates.left_join(per_channel, ["src_ip", "dst_ip"]).select(
                 *[candidates[c] for c in candidates.columns], per_channel[alias]

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import ibis
 
 from winnow.detections import _domains
-from winnow.detections._networks import local_flags, source_flags, with_source_flags
+from winnow.detections._networks import is_internal, sensor_verdicts
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -123,7 +123,7 @@ class DnsTunnel(Detector):
     def _pairs(self, dns: Any, verdicts: Any | None = None) -> Any:
         """Per (source, registered domain) counts, and how many sources on the source's side query the domain.
 
-        ``verdicts`` are the sensor's flags per source (``_networks.source_flags``), or None.
+        ``verdicts``: what the sensor's flags say about addresses (``_networks.sensor_verdicts``).
 
         Aggregates per (source, name, type, rcode) first and derives domains on the distinct names
         only (a day of 10,000 hosts has ~10 M queries but ~60 k names), then rolls up twice: to
@@ -165,9 +165,10 @@ class DnsTunnel(Detector):
             last_seen=subs.last_seen.max(),
             **sums,
         )
-        pairs = with_source_flags(pairs, verdicts)
-        hosts = pairs.group_by(["domain", "internal"]).aggregate(hosts=pairs.count())
-        return pairs.filter(pairs.unique_subdomains >= self.min_subdomains).join(hosts, ["domain", "internal"])
+        pairs = pairs.mutate(internal=is_internal(pairs.src_ip, verdicts=verdicts))
+        # one pass over the pairs: the count is a window, not a second aggregation joined back
+        pairs = pairs.mutate(hosts=pairs.src_ip.count().over(ibis.window(group_by=["domain", "internal"])))
+        return pairs.filter(pairs.unique_subdomains >= self.min_subdomains)
 
     def _domain_stats(self, engine: Engine, window: Window, domains: list[str]) -> dict[str, dict]:
         """Per candidate domain: its first ``sample_names`` subdomains and its answer addresses (and used)."""
@@ -210,8 +211,7 @@ class DnsTunnel(Detector):
         dns = engine.table("net.dns", window)
         if dns is None:
             return []
-        conn = engine.table("net.conn", window)
-        verdicts = None if conn is None else source_flags(local_flags(conn).apply(conn))
+        verdicts = sensor_verdicts(engine.table("net.conn", window))
         rows = fetch(self._pairs(dns, verdicts).order_by(_KEY)).to_pylist()
         if not rows:
             return []

@@ -27,8 +27,9 @@ outbound pairs against the internal sources and inbound pairs against the extern
 Internal is the one definition of ``_networks.is_internal``: Zeek's ``local_orig``/``local_resp``
 where the sensor sets them, else ``networks.internal``. A connection is outbound when its source is
 internal and its destination neither internal nor unroutable (multicast, loopback...), inbound the
-other way round. TLS handshakes and HTTP requests count when their (source, destination) pair has
-connections in scope, so they follow the sensor's flags too.
+other way round. TLS handshakes and HTTP requests carry no flags: their addresses take the
+sensor's verdict from the connections (``_networks.sensor_verdicts``), so they are in scope when
+their connections are.
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ from typing import Any, ClassVar
 
 import ibis
 
-from winnow.detections._networks import NOT_ROUTED, LocalFlags, in_networks, is_internal, local_flags
+from winnow.detections._networks import (
+    NOT_ROUTED,
+    LocalFlags,
+    Verdicts,
+    in_networks,
+    is_internal,
+    local_flags,
+    sensor_verdicts,
+)
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -113,14 +122,22 @@ class RareDestinations(Detector):
     # ------------------------------------------------------------------ engine side
 
     @staticmethod
-    def _scope(conn: Any, direction: str, flags: LocalFlags) -> Any:
-        """Connections whose (src, dst) crosses the boundary in ``direction`` (outbound or inbound)."""
-        t = flags.apply(conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull()))
-        src_in = is_internal(t.src_ip, t.local_orig)
-        dst_in = is_internal(t.dst_ip, t.local_resp)
+    def _crosses(t: Any, direction: str, src_in: Any, dst_in: Any) -> Any:
+        """Rows of ``t`` that cross the boundary in ``direction`` (outbound or inbound)."""
         if direction == "outbound":
             return t.filter(src_in & ~dst_in & ~in_networks(t.dst_ip, NOT_ROUTED))
         return t.filter(~src_in & dst_in & ~in_networks(t.src_ip, NOT_ROUTED))
+
+    def _scope(self, conn: Any, direction: str, flags: LocalFlags) -> Any:
+        """Connections whose (src, dst) crosses the boundary in ``direction``."""
+        t = flags.apply(conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull()))
+        return self._crosses(t, direction, is_internal(t.src_ip, t.local_orig), is_internal(t.dst_ip, t.local_resp))
+
+    def _scope_log(self, t: Any, direction: str, verdicts: Verdicts) -> Any:
+        """Rows of a log without flags in scope: its addresses take the connections' verdicts."""
+        t = t.filter(t.src_ip.notnull() & t.dst_ip.notnull())
+        return self._crosses(t, direction, is_internal(t.src_ip, verdicts=verdicts),
+                             is_internal(t.dst_ip, verdicts=verdicts))
 
     @staticmethod
     def _with_prevalence(rows: Any, column: str) -> Any:
@@ -138,8 +155,8 @@ class RareDestinations(Detector):
         key = rows[f"{column}_hosts"].cast("string").lpad(10, "0").concat("|", rows[column])
         return key.min()
 
-    def _tls(self, engine: Engine, window: Window, in_scope: Any) -> Any | None:
-        """TLS handshakes of the pairs ``in_scope`` counted per (pair, JA3, SNI, validation status).
+    def _tls(self, engine: Engine, window: Window, direction: str, verdicts: Verdicts) -> Any | None:
+        """TLS handshakes in scope counted per (pair, JA3, SNI, validation status).
 
         Grouped on the raw values first, then the SNI is normalized (null when absent or an IP
         literal) on the few grouped rows rather than on every handshake.
@@ -148,7 +165,8 @@ class RareDestinations(Detector):
         if tls is None:
             return None
         keys = [*_PAIR, "ja3", "server_name", "validation_status"]
-        g = tls.group_by(keys).aggregate(n=tls.count()).semi_join(in_scope, _PAIR)
+        tls = self._scope_log(tls, direction, verdicts)
+        g = tls.group_by(keys).aggregate(n=tls.count())
         sni = g.server_name.lower()
         status = g.validation_status
         return g.select(
@@ -163,15 +181,17 @@ class RareDestinations(Detector):
             bad=status.notnull() & (status != "ok") & (status != ""),
         )
 
-    def _http(self, engine: Engine, window: Window, in_scope: Any) -> Any | None:
-        """HTTP requests of the pairs ``in_scope`` counted per (pair, user agent); '' stands for no user agent."""
+    def _http(self, engine: Engine, window: Window, direction: str, verdicts: Verdicts) -> Any | None:
+        """HTTP requests in scope counted per (pair, user agent); '' stands for no user agent."""
         http = engine.table("net.http", window)
         if http is None:
             return None
         http = http.mutate(ua=http.user_agent.fill_null(""))
-        return http.group_by([*_PAIR, "ua"]).aggregate(n=http.count()).semi_join(in_scope, _PAIR)
+        http = self._scope_log(http, direction, verdicts)
+        return http.group_by([*_PAIR, "ua"]).aggregate(n=http.count())
 
-    def _candidates(self, engine: Engine, window: Window, direction: str, flags: LocalFlags) -> Any:
+    def _candidates(self, engine: Engine, window: Window, direction: str, flags: LocalFlags,
+                    verdicts: Verdicts) -> Any:
         """Pairs with at least one rare value, with their integer aggregates.
 
         One query: the active sources, the data's extent and the rarity threshold come from the
@@ -192,11 +212,10 @@ class RareDestinations(Detector):
         stats = stats.mutate(rare=ibis.greatest(ibis.literal(self.rare_hosts, "int64"), share))
         rare = stats.select("rare")
         hosts = pairs.group_by("dst_ip").aggregate(dst_hosts=pairs.count())
-        in_scope = pairs.select(*_PAIR)
         pairs = pairs.join(hosts, "dst_ip").cross_join(stats)
         rare_columns = []
 
-        tls = self._tls(engine, window, in_scope)
+        tls = self._tls(engine, window, direction, verdicts)
         if tls is not None:
             rows = self._with_prevalence(self._with_prevalence(tls, "ja3"), "sni").cross_join(rare)
             n = rows.n
@@ -218,7 +237,7 @@ class RareDestinations(Detector):
             )
             pairs = pairs.left_join(per, _PAIR).drop("src_ip_right", "dst_ip_right")
             rare_columns += ["rare_sni", "rare_ja3"]
-        http = self._http(engine, window, in_scope)
+        http = self._http(engine, window, direction, verdicts)
         if http is not None:
             rows = self._with_prevalence(http, "ua").cross_join(rare)
             per = rows.group_by(_PAIR).aggregate(
@@ -260,10 +279,11 @@ class RareDestinations(Detector):
         if conn is None:
             return []
         flags = local_flags(conn)
+        verdicts = sensor_verdicts(conn, flags)  # for net.tls and net.http, which carry no flags
         directions = ("outbound", "inbound") if self.direction == "any" else (self.direction,)
         scored: list[tuple[float, dict, dict]] = []
         for direction in directions:
-            for r in fetch(self._candidates(engine, window, direction, flags)).to_pylist():
+            for r in fetch(self._candidates(engine, window, direction, flags, verdicts)).to_pylist():
                 r.update(direction=direction, extent=(r["end"] - r["start"]).total_seconds())
                 r["bytes"] = r["src_bytes"] + r["dst_bytes"]
                 scored.append((*self._score(r), r))

@@ -10,9 +10,12 @@ local (:func:`local_flags`). Zeek sets the flags from ``Site::local_nets``; left
 empty, but pipelines that fill missing fields write F, and a ``local_nets`` that misses the
 monitored hosts also gives F everywhere. Believing such a sensor would make nobody internal, so
 its flags are set aside (per sensor, so one misconfigured sensor does not spoil the others) and
-the networks decide for its rows. Tables without flags (``net.dns``, ``net.tls``, ``net.http``)
-use the networks; when ``Site::local_nets`` holds more than ``networks.internal`` (public
-addresses of your own), set ``networks.internal`` to match.
+the networks decide for its rows. Believed flags win over the networks, both ways: a public
+address the sensor calls local is internal, a private one it calls remote is not.
+
+Logs without flags (``net.dns``, ``net.tls``, ``net.http``) take the sensor's verdict on an
+address from the connections (:func:`sensor_verdicts`: the addresses where believed flags and
+networks disagree, usually none or a handful), so an address is internal in every table alike.
 
 **Address tests** (:func:`in_networks`): engines have no common CIDR type, so a network becomes
 string tests on the address text: an IPv4 network is a set of dotted prefixes (``10.``,

@@ -347,3 +347,23 @@ def test_dns_sources_are_internal_as_their_connections_say(droplet_lake, url):
     assert top.evidence["src_internal"], "the sensor marks 64.225.56.201 local; no setting needed"
     assert top.evidence["hosts_querying_domain"] == 1 and top.components["rarity"] == 1.0
     assert "other" not in top.why  # the three internet clients are not hosts of ours
+
+
+# --------------------------------------------------------------------------------------------
+# Real flow records (Slips' Argus test3: CTU's public 147.32.0.0/16, no flags)
+# --------------------------------------------------------------------------------------------
+
+def test_real_argus_flows_follow_networks_internal(shared_data, tmp_path):
+    """On flow records only the setting says which side is ours: CTU's hosts are public addresses."""
+    ingest([shared_data / "stratosphere/slips-dataset/argus-binetflow/test3-mixed.binetflow"], tmp_path / "lake")
+    with connect("duckdb", tmp_path / "lake") as engine:
+        default = get_detector("beacon").find(engine, Window())
+        with use(load(sets=["networks.internal=147.32.0.0/16"])):
+            ctu = get_detector("beacon").find(engine, Window())
+            scans = get_detector("scan").find(engine, Window())
+    assert default == []  # by default nothing here is internal: no fleet, no outbound channel
+    top = ctu[0]
+    assert (top.src, top.dst, top.dport) == ("147.32.84.147", "54.192.46.117", 22) and not top.evidence["inbound"]
+    assert abs(top.evidence["period_s"] - 10) < 1 and top.evidence["active_hosts"] == 6
+    rdp = next(f for f in scans if f.src == "46.166.151.160")  # Slips: "Horizontal port scan to port rdp 3389/tcp"
+    assert not rdp.evidence["src_internal"] and "(outside)" in rdp.why

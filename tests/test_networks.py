@@ -84,7 +84,7 @@ def test_python_twin_equals_the_engines(empty_lake, url):
         want_custom = [(is_internal_py(a, f), is_internal_py(a)) for a, f in rows]
     columns["internal_default"] = is_internal(t.ip, t.flag)
     # what believed flags said about addresses, as literals and (past 1,000 addresses) as a joined table
-    few = Verdicts(local=("64.225.56.201", "8.8.8.8", "fd1::1"), remote=("10.1.2.3", "fe80::1", ""))
+    few = Verdicts(local=("64.225.56.201", "8.8.8.8", "fd1::1", ""), remote=("10.1.2.3", "fe80::1", "10.foo"))
     many = Verdicts(local=tuple(f"203.0.{i // 250}.{i % 250}" for i in range(1500)) + ("2001:db9::1",),
                     remote=("192.168.1.1",))
     columns["verdicts_few"] = is_internal(t.ip, t.flag, few)

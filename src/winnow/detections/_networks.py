@@ -264,11 +264,10 @@ def is_internal_py(address: str | None, local_flag: bool | None = None, verdicts
     """:func:`is_internal` in Python (for explanations and tests)."""
     if local_flag is not None:
         return bool(local_flag)
-    if verdicts is not None and address in verdicts.local:
-        return True
-    if verdicts is not None and address in verdicts.remote:
+    if address is None:
         return False
-    return in_networks_py(address, internal_networks())
+    local = in_networks_py(address, internal_networks()) or (verdicts is not None and address in verdicts.local)
+    return local and not (verdicts is not None and address in verdicts.remote)
 
 
 @dataclass(frozen=True)

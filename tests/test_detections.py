@@ -67,6 +67,15 @@ def test_long_conn_window_excludes(lake):
         assert get_detector("long_conn").find(engine, late) == []
 
 
+def test_long_conn_ignores_nan_durations(shared_data, tmp_path):
+    """Some NetFlow v9 exporters' records decode to a NaN duration: unknown, not endless."""
+    ingest([shared_data / "netflow-packets"], tmp_path / "lake")
+    with connect("duckdb", tmp_path / "lake") as engine:
+        conn = engine.table("net.conn")
+        assert conn.filter(conn.duration.isnan()).count().execute() > 0
+        assert get_detector("long_conn").find(engine, Window()) == []
+
+
 @pytest.fixture(scope="module")
 def sim_lake(tmp_path_factory):
     from winnow.sim import simulate

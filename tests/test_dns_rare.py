@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from zeekgen import conn_line, write_conn_log
 
+from winnow.config import load, use
 from winnow.detections import get_detector
 from winnow.detections._domains import entropy, registered_domain_py
 from winnow.detections._networks import in_networks_py
@@ -229,8 +230,11 @@ def dns_fixture(folder: Path) -> None:
     write_conn_log(folder / "conn.log", sorted(conn))
 
 
-def rare_fixture(folder: Path) -> None:
-    """20 hosts on a popular site, an HTTPS C2 (no SNI, odd JA3, self-signed), an HTTP C2 (odd UA), noise."""
+def rare_fixture(folder: Path, local: tuple[str, str] | None = None) -> None:
+    """20 hosts on a popular site, an HTTPS C2 (no SNI, odd JA3, self-signed), an HTTP C2 (odd UA), noise.
+
+    ``local``: (local_orig, local_resp) written on every connection; default: Zeek's flags for private local_nets.
+    """
     conn, ssl, http = [], [], []
     n = 0
 
@@ -261,6 +265,7 @@ def rare_fixture(folder: Path) -> None:
                 sbytes,
                 dbytes,
                 service="ssl" if ua is None else "http",
+                local=local,
             )
         )
         if ua is None:
@@ -294,13 +299,14 @@ def rare_fixture(folder: Path) -> None:
             T0 + 30010 + 300 * k, "10.0.0.8", "198.51.100.77", 80, 400, 900, ua="Modzilla/0.0001 (Atari 7800)"
         )
     add(T0 + 40000, "10.0.0.9", "192.0.2.200", 443, 500, 600, sni="rare.site.example")  # one-off: noise
-    conn.append(conn_line(T0 + 50, "CInt", "10.0.0.1", 1234, "10.0.0.2", 445))  # internal
+    conn.append(conn_line(T0 + 50, "CInt", "10.0.0.1", 1234, "10.0.0.2", 445, local=local))  # internal
     conn.append(
-        conn_line(T0 + 60, "CMul", "10.0.0.3", 1900, "239.255.255.250", 1900, proto="udp")
+        conn_line(T0 + 60, "CMul", "10.0.0.3", 1900, "239.255.255.250", 1900, proto="udp", local=local)
     )  # multicast
     for k in range(30):  # inbound SSH from the internet
         conn.append(
-            conn_line(T0 + 70 + k, f"CIn{k}", "198.51.100.99", 40000 + k, "10.0.0.5", 22, 2.0, 2000, 3000)
+            conn_line(T0 + 70 + k, f"CIn{k}", "198.51.100.99", 40000 + k, "10.0.0.5", 22, 2.0, 2000, 3000,
+                      local=local)
         )
     write_conn_log(folder / "conn.log", sorted(conn))
     write_zeek(folder / "ssl.log", "ssl", SSL, ssl)
@@ -319,6 +325,15 @@ def dns_lake(tmp_path_factory):
 def rare_lake(tmp_path_factory):
     root = tmp_path_factory.mktemp("raredest")
     rare_fixture(root / "logs")
+    ingest([root / "logs"], root / "lake")
+    return root / "lake"
+
+
+@pytest.fixture(scope="module")
+def rare_lake_all_false(tmp_path_factory):
+    """The same traffic from a Zeek whose local_nets missed every host: local_orig = local_resp = F everywhere."""
+    root = tmp_path_factory.mktemp("raredest_f")
+    rare_fixture(root / "logs", local=("F", "F"))
     ingest([root / "logs"], root / "lake")
     return root / "lake"
 
@@ -445,16 +460,28 @@ def test_rare_dest_directions_and_errors(rare_lake):
         assert [f.entity for f in inbound] == []  # one external source: no population to stack over
         both = get_detector("rare_dest", direction="any").find(engine, Window())
         assert {f.evidence["direction"] for f in both} == {"outbound"}
-        alone = get_detector("rare_dest", internal_cidrs=("10.0.0.7/32",)).find(engine, Window())
-        # a single internal source: nothing is rare; only the missing SNI and the self-signed cert count
-        assert [f.entity for f in alone] == ["10.0.0.7->198.51.100.66"]
-        assert (
-            alone[0].components["dst"] == alone[0].components["ja3"] == 0 and alone[0].components["cert"] == 1
-        )
         with pytest.raises(WinnowError, match="direction"):
             get_detector("rare_dest", direction="sideways").find(engine, Window())
-        with pytest.raises(WinnowError, match="bad network"):
-            get_detector("rare_dest", internal_cidrs=("10.0.0.0/33",)).find(engine, Window())
+        with use(load(sets=["networks.internal=2001:0:abcd::/48"])), pytest.raises(WinnowError,
+                                                                                   match="networks.internal"):
+            get_detector("rare_dest").find(engine, Window())
+
+
+@pytest.mark.parametrize("url", ENGINES)
+def test_rare_dest_follows_networks_internal_when_flags_say_nothing(rare_lake, rare_lake_all_false, url):
+    """All-false flags are set aside (networks.internal decides); flags that mark hosts local win over it."""
+    def entities(lake, *sets):
+        with use(load(sets=sets)), connect(url, lake) as engine:
+            return [(f.entity, f.score) for f in get_detector("rare_dest").find(engine, Window())]
+
+    flagged = entities(rare_lake)
+    assert entities(rare_lake_all_false) == flagged  # the default networks say what the flags would have said
+    assert entities(rare_lake, "networks.internal=10.0.0.7/32") == flagged  # the sensor's flags win
+    with use(load(sets=["networks.internal=10.0.0.7/32"])), connect(url, rare_lake_all_false) as engine:
+        alone = get_detector("rare_dest").find(engine, Window())
+    # a single internal source: nothing is rare; only the missing SNI and the self-signed cert count
+    assert [f.entity for f in alone] == ["10.0.0.7->198.51.100.66"]
+    assert alone[0].components["dst"] == alone[0].components["ja3"] == 0 and alone[0].components["cert"] == 1
 
 
 # ------------------------------------------------------------------------------ real data
@@ -502,9 +529,8 @@ def test_missing_host_rare_user_agent(shared_data, tmp_path_factory):
     files = sorted(p for p in root.rglob("*.log.gz") if p.name.split(".")[0] in ("conn", "http", "ssl"))
     lake = _lake(tmp_path_factory, "missing_host", files)
     with connect("duckdb", lake) as engine:
-        findings = get_detector("rare_dest", internal_cidrs=("64.225.56.201/32",), direction="any").find(
-            engine, Window()
-        )
+        # the sensor's Site::local_nets is the droplet itself: its flags say so, no setting needed
+        findings = get_detector("rare_dest", direction="any").find(engine, Window())
     top = [f.entity for f in findings[:5]]
     assert "73.54.23.243->64.225.56.201" in top
     pair = findings[top.index("73.54.23.243->64.225.56.201")]
@@ -518,8 +544,8 @@ def test_mordor_apt29_c2_ranks_first(shared_data, tmp_path_factory):
         "apt29",
         [shared_data / "mordor/apt29/day1/zeek", shared_data / "mordor/apt29/day2/zeek"],
     )
-    with connect("duckdb", lake) as engine:
-        findings = get_detector("rare_dest", internal_cidrs=("10.0.0.0/8",)).find(engine, Window())
+    with use(load(sets=["networks.internal=10.0.0.0/8"])), connect("duckdb", lake) as engine:  # no flags in Mordor
+        findings = get_detector("rare_dest").find(engine, Window())
     assert {f.dst for f in findings[:3]} == {"192.168.0.4", "192.168.0.5"}
     ja3s = {f.evidence["ja3"] for f in findings[:3]}
     assert {"c12f54a3f91dc7bafd92cb59fe009a35", "e0fe397a5edfba9a6facc7c7b341f4eb"} <= ja3s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 FIELDS = ("ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto service duration orig_bytes resp_bytes "
@@ -11,12 +12,24 @@ TYPES = ("time string addr port addr port enum string interval count count strin
          "count count count set[string]").split()
 
 
+#: Zeek's Site::local_nets in these fixtures: the private address space (Zeek's private_address_space_is_local)
+LOCAL_NETS = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+
+
+def zeek_local(address: str) -> str:
+    """``T``/``F`` as Zeek writes ``local_orig``/``local_resp`` for ``address`` with :data:`LOCAL_NETS`."""
+    ip = ipaddress.ip_address(address)
+    return "T" if any(ip in net for net in LOCAL_NETS if net.version == ip.version) else "F"
+
+
 def conn_line(ts: float, uid: str, src: str, sport: int, dst: str, dport: int, duration: float | None = 1.0,
               sbytes: int = 100, dbytes: int = 200, proto: str = "tcp", state: str = "SF",
-              service: str = "-") -> str:
+              service: str = "-", local: tuple[str, str] | None = None) -> str:
+    """One conn.log line; ``local`` = (local_orig, local_resp) as written (``-`` for unset), default from LOCAL_NETS."""
     dur = "-" if duration is None else f"{duration:.6f}"
+    lo, lr = local or (zeek_local(src), zeek_local(dst))
     return "\t".join([f"{ts:.6f}", uid, src, str(sport), dst, str(dport), proto, service, dur, str(sbytes),
-                      str(dbytes), state, "T", "F", "0", "ShADadFf", "5", "400", "5", "500", "(empty)"])
+                      str(dbytes), state, lo, lr, "0", "ShADadFf", "5", "400", "5", "500", "(empty)"])
 
 
 def write_conn_log(path: Path, lines: list[str], close: bool = True) -> Path:
@@ -42,3 +55,25 @@ def long_conn_fixture(folder: Path) -> Path:
     lines.append(conn_line(t0 + 5000, "CNoDur", "10.0.0.40", 1234, "192.0.2.99", 53, None, 0, 0, "udp", "S0"))
     lines.sort()
     return write_conn_log(folder / "conn.log", lines)
+
+
+DNS_FIELDS = ("ts uid id.orig_h id.orig_p id.resp_h id.resp_p proto trans_id rtt query qclass qclass_name qtype "
+              "qtype_name rcode rcode_name AA TC RD RA Z answers TTLs rejected").split()
+DNS_TYPES = ("time string addr port addr port enum count interval string count string count string count string "
+             "bool bool bool bool count vector[string] vector[interval] bool").split()
+_QTYPES = {"A": 1, "TXT": 16, "AAAA": 28}
+
+
+def dns_line(ts: float, uid: str, src: str, dst: str, query: str, qtype: str = "A", answers: str = "-") -> str:
+    """One dns.log line of a NOERROR answer (``answers`` comma separated, ``-`` for none)."""
+    ttls = "-" if answers == "-" else ",".join("300.000000" for _ in answers.split(","))
+    return "\t".join([f"{ts:.6f}", uid, src, "53000", dst, "53", "udp", "1", "0.001", query, "1", "C_INTERNET",
+                      str(_QTYPES[qtype]), qtype, "0", "NOERROR", "F", "F", "T", "T", "0", answers, ttls, "F"])
+
+
+def write_dns_log(path: Path, lines: list[str]) -> Path:
+    header = ["#separator \\x09", "#set_separator\t,", "#empty_field\t(empty)", "#unset_field\t-", "#path\tdns",
+              "#open\t2026-11-02-00-00-00", "#fields\t" + "\t".join(DNS_FIELDS), "#types\t" + "\t".join(DNS_TYPES)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(header + sorted(lines)) + "\n#close\t2026-11-03-00-00-00\n", encoding="utf-8")
+    return path

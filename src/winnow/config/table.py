@@ -52,8 +52,10 @@ SETTINGS: tuple[Setting, ...] = (
             "allow-list rules (cidr, domain, ja3) applied when findings are read; empty: <lake>/suppressions.toml "
             "(format in scoring/suppress.py)"),
     Setting("networks.internal", DEFAULT_INTERNAL, "cidrs",
-            "networks of the monitored side; Zeek's local_orig/local_resp take precedence where a log has them. "
-            "Every detector reads this one definition of internal"),
+            "networks of the monitored side: what internal means where no sensor says (NetFlow, IPFIX, Argus, "
+            "Zeek without Site::local_nets). Zeek's local_orig/local_resp win where a sensor marks at least one "
+            "end local; a sensor whose flags are all false is ignored. Every detector reads this one definition "
+            "of internal"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),

@@ -4,9 +4,9 @@ A *failure source* turns one lake table into attempt rows with the columns of :d
 who tried (``src``), what it tried to reach (``target``: an address or a DNS name, with
 ``dport``/``proto`` where they apply), when, whether the attempt failed (``failed``) and, if it
 failed only by its shape, ``soft``; ``local_src``/``local_dst`` carry the sensor's view of the
-two ends when it has one (null otherwise: RFC 1918 then decides). Adding a source (failed
-logons from ``auth.logon`` is one) means one more function and one more entry in :data:`SOURCES`;
-the detector unions them.
+two ends when it has one (null otherwise: ``networks.internal`` then decides, see ``_networks``).
+Adding a source (failed logons from ``auth.logon`` is one) means one more function and one more
+entry in :data:`SOURCES`; the detector unions them.
 
 Each source also names the *group* whose fleet prevalence damps a failure (the destination
 address; for DNS the registered domain, so that a search suffix or WPAD failing everywhere is

@@ -20,8 +20,6 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from winnow.detections._networks import PRIVATE, in_networks
-
 ESTABLISHED = ("SF", "S1", "S2", "S3")
 RESET = ("RSTO", "RSTR")
 UNCLEAR = ("OTH", "SH", "SHR")
@@ -70,15 +68,6 @@ def login_like(ok: ir.BooleanValue, proto: ir.StringValue, dport: ir.IntegerValu
 def counts_as_failure(ok: ir.BooleanValue, proto: ir.StringValue, dport: ir.IntegerValue) -> ir.BooleanValue:
     """Unanswered TCP/ICMP connections, and unanswered UDP to request/response services."""
     return ~ok & ((proto != "udp") | dport.isin(UDP_REQUEST_PORTS))
-
-
-def internal(ip: ir.StringValue) -> ir.BooleanValue:
-    """Private (RFC 1918, unique-local) or link-local: a local end when the sensor did not say.
-
-    Link-local counts as local here (a failure to reach one is a local failure, never an outside
-    campaign); rare_dest instead treats it as not routed at all.
-    """
-    return in_networks(ip, (*PRIVATE, "169.254.0.0/16", "fe80::/10")).fill_null(False)
 
 
 def as_int(flag: ir.BooleanValue) -> ir.IntegerValue:

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from winnow.detections._beacon_stats import channel_stats
+from winnow.detections._networks import is_internal, local_flags, sensor_verdicts
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -52,17 +53,17 @@ def behaviour_prevalence(channels: list[dict]) -> dict[tuple[str, str], int]:
 
     A channel whose destination nobody else in its look-alike group uses, in a group whose
     members mostly share destinations, is a mimic of the common agent, not one of it: its
-    count stays 1.
+    count stays 1. Sources are counted on their channel's side (``inbound``: outside sources).
     """
-    def bins(c: dict) -> tuple[int, int, int, int]:
-        return (int(c["dport"]), round(math.log(c["src_bytes_median"] + 1) / _TOLERANCE),
+    def bins(c: dict) -> tuple[bool, int, int, int, int]:
+        return (bool(c.get("inbound")), int(c["dport"]), round(math.log(c["src_bytes_median"] + 1) / _TOLERANCE),
                 round(math.log(c["dst_bytes_median"] + 1) / _TOLERANCE), round(math.log(c["period_s"]) / _TOLERANCE))
 
     cells: dict[tuple, dict[str, set[str]]] = {}
     exact: dict[tuple, dict[str, set[str]]] = {}
     for c in channels:
         cells.setdefault(bins(c), {}).setdefault(c["dst_ip"], set()).add(c["src_ip"])
-        exact_key = (int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])
+        exact_key = (bool(c.get("inbound")), int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])
         exact.setdefault(exact_key, {}).setdefault(c["dst_ip"], set()).add(c["src_ip"])
 
     def summary(by_dst: dict[str, set[str]]) -> tuple[int, int, int, dict[str, set[str]]]:
@@ -72,14 +73,14 @@ def behaviour_prevalence(channels: list[dict]) -> dict[tuple[str, str], int]:
 
     cache: dict[tuple, tuple[int, int, int, dict[str, set[str]]]] = {}
 
-    def neighbourhood(key: tuple[int, int, int, int]) -> tuple[int, int, int, dict[str, set[str]]]:
+    def neighbourhood(key: tuple[bool, int, int, int, int]) -> tuple[int, int, int, dict[str, set[str]]]:
         if key not in cache:
-            port, a, b, p = key
+            side, port, a, b, p = key
             merged: dict[str, set[str]] = {}
             for da in (-1, 0, 1):
                 for db in (-1, 0, 1):
                     for dp in (-1, 0, 1):
-                        for dst, srcs in cells.get((port, a + da, b + db, p + dp), {}).items():
+                        for dst, srcs in cells.get((side, port, a + da, b + db, p + dp), {}).items():
                             merged.setdefault(dst, set()).update(srcs)
             cache[key] = summary(merged)
         return cache[key]
@@ -88,7 +89,7 @@ def behaviour_prevalence(channels: list[dict]) -> dict[tuple[str, str], int]:
     out = {}
     for c in channels:
         count, shared, members, by_dst = neighbourhood(bins(c))
-        same = exact_summary[(int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])]
+        same = exact_summary[(bool(c.get("inbound")), int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])]
         if same[0] > count:
             count, shared, members, by_dst = same
         mimic = len(by_dst.get(c["dst_ip"], ())) <= 1 and shared >= 0.5 * members
@@ -131,17 +132,20 @@ class Beacon(Detector):
         if conn is None:
             return []
         c = conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull() & conn.ts.notnull())
-        # fleet context counts internal sources only: Zeek marks outside originators local_orig=F
-        internal = c.filter(c.local_orig.isnull() | c.local_orig)
+        # the fleet is the internal sources (the sensor's flags, else networks.internal): on NetFlow an
+        # internet source is not a host of ours, and a Zeek sensor that marks nothing local is not believed
+        flags = local_flags(conn)
+        c = flags.apply(c)
+        c = c.mutate(internal=is_internal(c.src_ip, c.local_orig))
+        internal = c.filter(c.internal)
         active = int(fetch(internal.aggregate(active=internal.src_ip.nunique()))["active"][0].as_py() or 0)
         # the remote end of a channel is its destination, or its source when that is outside (inbound)
-        is_internal = c.local_orig.isnull() | c.local_orig
         dst_prevalence = c.group_by("dst_ip").aggregate(
-            dst_hosts=ibis.greatest(1, is_internal.ifelse(c.src_ip, ibis.null("string")).nunique())
+            dst_hosts=ibis.greatest(1, c.internal.ifelse(c.src_ip, ibis.null("string")).nunique())
         )
         src_reach = c.group_by("src_ip").aggregate(src_targets=c.dst_ip.nunique())
         pairs = c.group_by(["src_ip", "dst_ip"]).aggregate(
-            n=c.count(), first_seen=c.ts.min(), last_seen=c.ts.max(), inbound=(~is_internal).all(),
+            n=c.count(), first_seen=c.ts.min(), last_seen=c.ts.max(), inbound=(~c.internal).all(),
             proto=c.proto.max(),
         )
         # a channel's score is at most its prevalence factor 1 - log(hosts) / log(fleet): destinations
@@ -155,7 +159,8 @@ class Beacon(Detector):
             hosts_contacting_dst=candidates.inbound.ifelse(candidates.src_targets, candidates.dst_hosts)
         ).drop("dst_hosts", "src_targets")
         candidates = candidates.filter(candidates.hosts_contacting_dst <= limit_hosts)
-        candidates = self._with_names(engine, window, candidates)
+        verdicts = sensor_verdicts(conn, flags)  # for the sources of net.tls / net.http, which carry no flags
+        candidates = self._with_names(engine, window, candidates, verdicts)
         fetched = fetch(candidates)
         context = {(r["src_ip"], r["dst_ip"]): r for r in fetched.to_pylist()}
         if not context:
@@ -174,7 +179,7 @@ class Beacon(Detector):
         stats = engine.map_groups(rows, ["src_ip", "dst_ip"], ["ts", "src_bytes", "dst_bytes", "dst_port"],
                                   per_channel, _STATS)
         findings = []
-        channels = [s for s in stats.to_pylist()
+        channels = [{**s, "inbound": context[(s["src_ip"], s["dst_ip"])]["inbound"]} for s in stats.to_pylist()
                     if s["period_s"] >= self.min_period and s["src_bytes_median"] + s["dst_bytes_median"] > 0]
         behaviour = behaviour_prevalence(channels)
         for s in channels:
@@ -182,17 +187,19 @@ class Beacon(Detector):
             finding = self._finding(s, ctx, active, behaviour[(s["src_ip"], s["dst_ip"])])
             if finding.score >= self.min_score:
                 findings.append(finding)
-        findings.extend(self._name_channels(engine, window, c, active, limit_hosts, per_channel))
+        findings.extend(self._name_channels(engine, window, c, verdicts, active, limit_hosts, per_channel))
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
 
-    def _name_channels(self, engine: Engine, window: Window, c, active: int, limit_hosts: int, per_channel):
+    def _name_channels(self, engine: Engine, window: Window, c, verdicts, active: int, limit_hosts: int,
+                       per_channel):
         """Channels keyed by (src, TLS server name) or (src, HTTP Host) that span several addresses: C2 behind a CDN.
 
         A name reached through one address is already judged as an address channel; only names
         whose callbacks rotate over two or more addresses are judged here, with the name's fleet
-        prevalence, and reported against their most used address. HTTP requests count once per
-        connection (the first request), so pipelined requests do not read as bursts.
+        prevalence (internal hosts using it; for an outside source, outside sources), and reported
+        against their most used address. HTTP requests count once per connection (the first
+        request), so pipelined requests do not read as bursts.
         """
         findings = []
         for table, column, alias in NAME_SOURCES:
@@ -204,18 +211,19 @@ class Beacon(Detector):
             if "trans_depth" in source.columns:
                 named = named.filter(named.trans_depth.isnull() | (named.trans_depth <= 1))
             named = named.select("src_ip", "dst_ip", "ts", "uid", "dst_port", name=named[column].lower())
-            findings.extend(self._judge_names(engine, named, alias, c, active, limit_hosts, per_channel))
+            findings.extend(self._judge_names(engine, named, alias, c, verdicts, active, limit_hosts, per_channel))
         return findings
 
-    def _judge_names(self, engine: Engine, named, alias: str, c, active: int, limit_hosts: int,
+    def _judge_names(self, engine: Engine, named, alias: str, c, verdicts, active: int, limit_hosts: int,
                      per_channel) -> list[Finding]:
         """Judge the (src, name) channels of one name source; ``named`` has src_ip, dst_ip, ts, uid, dst_port, name."""
-        per_name = named.group_by("name").aggregate(name_hosts=named.src_ip.nunique())
         channels = named.group_by(["src_ip", "name"]).aggregate(
             n=named.count(), addresses=named.dst_ip.nunique(), first_seen=named.ts.min(), last_seen=named.ts.max()
         )
+        channels = channels.mutate(internal=is_internal(channels.src_ip, verdicts=verdicts))
+        per_name = channels.group_by(["name", "internal"]).aggregate(name_hosts=channels.count())
         candidates = channels.filter((channels.n >= self.min_callbacks) & (channels.addresses >= 2))
-        candidates = candidates.join(per_name, "name")
+        candidates = candidates.join(per_name, ["name", "internal"])
         candidates = candidates.filter(candidates.name_hosts <= limit_hosts)
         fetched = fetch(candidates)
         context = {(r["src_ip"], r["name"]): r for r in fetched.to_pylist()}
@@ -246,7 +254,7 @@ class Beacon(Detector):
             hosts = int(ctx["name_hosts"])
             names = {"sni": None, "http_host": None, "sni_hosts": None, "http_host_hosts": None,
                      alias: s["name"], f"{alias}_hosts": hosts}
-            ctx = {**ctx, **names, "hosts_contacting_dst": hosts, "proto": "tcp", "inbound": False}
+            ctx = {**ctx, **names, "hosts_contacting_dst": hosts, "proto": "tcp", "inbound": not ctx["internal"]}
             channel = {**s, "dst_ip": s["top_dst"]}
             finding = self._finding(channel, ctx, active, 1, name=s["name"], addresses=int(ctx["addresses"]))
             if finding.score >= self.min_score:
@@ -254,8 +262,12 @@ class Beacon(Detector):
         return findings
 
     @staticmethod
-    def _with_names(engine: Engine, window: Window, candidates):
-        """Add each channel's TLS server name / HTTP host and how many hosts use that name."""
+    def _with_names(engine: Engine, window: Window, candidates, verdicts):
+        """Add each channel's TLS server name / HTTP host and how many hosts use that name.
+
+        Hosts on the channel's side count: internal hosts for an outbound channel, outside
+        sources for an inbound one.
+        """
         for table, column, alias in (("net.tls", "server_name", "sni"), ("net.http", "host", "http_host")):
             source = engine.table(table, window)
             if source is None:
@@ -263,12 +275,14 @@ class Beacon(Detector):
                 continue
             named = source.filter(source[column].notnull() & (source[column] != ""))
             per_channel = named.group_by(["src_ip", "dst_ip"]).aggregate(**{alias: named[column].max()})
-            per_name = named.group_by(column).aggregate(**{f"{alias}_hosts": named.src_ip.nunique()})
-            per_name = per_name.rename({alias: column})
+            users = named.select("src_ip", name=named[column]).distinct()
+            users = users.mutate(internal=is_internal(users.src_ip, verdicts=verdicts))
+            per_name = users.group_by(["name", "internal"]).aggregate(**{f"{alias}_hosts": users.count()})
             joined = candidates.left_join(per_channel, ["src_ip", "dst_ip"]).select(
                 *[candidates[c] for c in candidates.columns], per_channel[alias]
             )
-            candidates = joined.left_join(per_name, joined[alias] == per_name[alias]).select(
+            same = (joined[alias] == per_name.name) & (joined.inbound != per_name.internal)
+            candidates = joined.left_join(per_name, same).select(
                 *[joined[c] for c in joined.columns], per_name[f"{alias}_hosts"]
             )
         return candidates
@@ -293,20 +307,24 @@ class Beacon(Detector):
                                       "src_bytes_median", "dst_bytes_median", "size_spread")}
         evidence.update(channel="name" if name else "address", addresses=addresses,
                         hosts_contacting_dst=ip_hosts, hosts_same_name=name_hosts, hosts_same_behaviour=same_behaviour,
-                        active_hosts=active, server_name=ctx["sni"] or ctx["http_host"],
+                        active_hosts=active, inbound=bool(ctx["inbound"]), server_name=ctx["sni"] or ctx["http_host"],
                         interval_histogram=json.loads(s["histogram"]))
+        # an outbound channel is compared with the internal hosts, an inbound one with the outside sources
+        inbound = bool(ctx["inbound"])
+        peers = "outside sources" if inbound else f"of {active} internal hosts"
         if hosts <= 1:
-            others = "no other host talks to it"
+            others = "it reaches no other internal host" if inbound else "no other host talks to it"
         elif hosts == ip_hosts:
-            others = f"{hosts} of {active} hosts talk to it"
+            others = (f"it reaches {hosts} of {active} internal hosts" if inbound
+                      else f"{hosts} of {active} internal hosts talk to it")
         elif hosts == name_hosts:
-            others = f"{hosts} of {active} hosts use its name {ctx['sni'] or ctx['http_host']}"
+            others = f"{hosts} {peers} use its name {ctx['sni'] or ctx['http_host']}"
         else:
-            others = f"{hosts} of {active} hosts show the same rhythm and sizes on port {s['dport']}"
+            others = f"{hosts} {peers} show the same rhythm and sizes on port {s['dport']}"
         sizes = ("near-constant sizes" if s["size"] >= 0.8 else "varying sizes" if s["size"] < 0.3
                  else "fairly regular sizes")
         why = (
-            f"{s['src_ip']} reached "
+            f"{s['src_ip']}{' (outside)' if inbound else ''} reached "
             + (f"{name} (through {addresses} addresses, mostly {s['dst_ip']}):{s['dport']}" if name
                else f"{s['dst_ip']}:{s['dport']}")
             + f" every {render.duration(s['period_s'])} "

@@ -16,7 +16,9 @@ Sub-scores, each in [0, 1]:
     qtype        share of queries whose type is one of ``tunnel_qtypes`` (TXT, NULL, CNAME, MX, ...)
     unconnected  share of the domain's answer addresses nobody connected to (1 when answers hold
                  no address; 0.5 when the lake has no net.conn to check)
-    rarity       1 / (1 + log2(sources querying the domain))
+    rarity       1 / (1 + log2(sources querying the domain)), counting internal hosts for an internal
+                 source and outside sources for an outside one (``_networks.is_internal``; a source's
+                 verdict is borrowed from its connections in ``net.conn`` when the lake has them)
 score = shape x (0.4 + 0.6 x max(names, rate)) x (0.8 + 0.2 x rarity), where
 shape = 0.2 length + 0.2 entropy + 0.3 qtype + 0.3 unconnected.
 Reverse lookups (in-addr.arpa, ip6.arpa) are ignored by default; single-label names (WPAD,
@@ -31,6 +33,7 @@ from typing import Any, ClassVar
 import ibis
 
 from winnow.detections import _domains
+from winnow.detections._networks import is_internal, sensor_verdicts
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -117,8 +120,10 @@ class DnsTunnel(Detector):
         t = t.mutate(sub=_domains.subdomain(t.name, t.domain))
         return t.mutate(sub_len=t.sub.length())
 
-    def _pairs(self, dns: Any) -> Any:
-        """Per (source, registered domain) counts, and how many sources query the domain.
+    def _pairs(self, dns: Any, verdicts: Any | None = None) -> Any:
+        """Per (source, registered domain) counts, and how many sources on the source's side query the domain.
+
+        ``verdicts``: what the sensor's flags say about addresses (``_networks.sensor_verdicts``).
 
         Aggregates per (source, name, type, rcode) first and derives domains on the distinct names
         only (a day of 10,000 hosts has ~10 M queries but ~60 k names), then rolls up twice: to
@@ -160,8 +165,10 @@ class DnsTunnel(Detector):
             last_seen=subs.last_seen.max(),
             **sums,
         )
-        hosts = pairs.group_by("domain").aggregate(hosts=pairs.count())
-        return pairs.filter(pairs.unique_subdomains >= self.min_subdomains).join(hosts, "domain")
+        pairs = pairs.mutate(internal=is_internal(pairs.src_ip, verdicts=verdicts))
+        # one pass over the pairs: the count is a window, not a second aggregation joined back
+        pairs = pairs.mutate(hosts=pairs.src_ip.count().over(ibis.window(group_by=["domain", "internal"])))
+        return pairs.filter(pairs.unique_subdomains >= self.min_subdomains)
 
     def _domain_stats(self, engine: Engine, window: Window, domains: list[str]) -> dict[str, dict]:
         """Per candidate domain: its first ``sample_names`` subdomains and its answer addresses (and used)."""
@@ -204,7 +211,8 @@ class DnsTunnel(Detector):
         dns = engine.table("net.dns", window)
         if dns is None:
             return []
-        rows = fetch(self._pairs(dns).order_by(_KEY)).to_pylist()
+        verdicts = sensor_verdicts(engine.table("net.conn", window))
+        rows = fetch(self._pairs(dns, verdicts).order_by(_KEY)).to_pylist()
         if not rows:
             return []
         stats = self._domain_stats(engine, window, sorted({r["domain"] for r in rows}))
@@ -264,6 +272,7 @@ class DnsTunnel(Detector):
             "nxdomain": r["nxdomain"],
             "answer_addresses": r["answer_addresses"],
             "answers_connected": r["connected"],
+            "src_internal": bool(r["internal"]),
             "hosts_querying_domain": r["hosts"],
             "span_s": round(span_s, 3),
             "queries_per_hour": round(r["queries"] / max(span_s / 3600, 1.0), 1),
@@ -317,5 +326,6 @@ class DnsTunnel(Detector):
             )
         others = ev["hosts_querying_domain"] - 1
         if others > 0:
-            text += f"; {others:,} other host{'s' if others > 1 else ''} queried the domain"
+            peers = ("internal host" if ev["src_internal"] else "outside source") + ("s" if others > 1 else "")
+            text += f"; {others:,} other {peers} queried the domain"
         return text

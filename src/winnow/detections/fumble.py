@@ -11,7 +11,8 @@ finding come out:
   failures, persistence (hours with failures), steadiness (share of the 10-minute slots of those
   hours with a failure), the share of attempts that failed, and how rare the failure is in the
   fleet: when many internal hosts fail to the same destination (registered domain for DNS), it
-  is an outage, not malware, and the score is damped.
+  is an outage, not malware, and the score is damped. Internal means ``_networks.is_internal``
+  (the sensor's flags, else ``networks.internal``); outside sources are counted among themselves.
 * **spread** -- one source failing on many targets that (almost) nobody else fails on:
   scans, worms, DGA lookups. Scored from the number of such targets and their share of the
   targets the source tried (in the sources where it failed). Single-label names (Chromium's
@@ -38,7 +39,8 @@ import ibis
 import ibis.expr.types as ir
 
 from winnow.detections._failures import SOURCES, FailureSource
-from winnow.detections._outcome import as_int, internal
+from winnow.detections._networks import is_internal, local_flags
+from winnow.detections._outcome import as_int
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -95,6 +97,8 @@ class Fumbling(Detector):
         sources = []
         for source in SOURCES.values():
             table = engine.table(source.table, window)
+            if table is not None and "local_orig" in table.columns:
+                table = local_flags(table).apply(table)  # a sensor's flags count only if it marks something local
             if table is not None:
                 sources.append((source, table))
         if not sources:
@@ -134,8 +138,8 @@ class Fumbling(Detector):
                 attempts=bad.attempts.cast("int64"), failures=bad.failures.cast("int64"),
                 soft=bad.soft.cast("int64"),
                 first_seen=bad.first_seen, last_seen=bad.last_seen,
-                local_src=bad.local_src.fill_null(internal(bad.src)),
-                local_dst=bad.local_dst.fill_null(internal(bad.target)),
+                local_src=is_internal(bad.src, bad.local_src),
+                local_dst=is_internal(bad.target, bad.local_dst),
                 group=source.group(bad.target),
                 spreadable=source.spreadable(bad.target),
             ))
@@ -143,7 +147,8 @@ class Fumbling(Detector):
 
     def candidates(self, failed: ir.Table) -> ir.Table:
         """The rows behind every finding: retry storms, spread examples, campaign top sources."""
-        where = ["source", "group", "dport", "proto"]
+        # fleet prevalence counts the sources on the failing source's side: internal hosts for an internal one
+        where = ["source", "group", "dport", "proto", "local_src"]
         f = failed.mutate(host_rank=ibis.dense_rank().over(ibis.window(group_by=where, order_by="src")))
         f = f.mutate(hosts_failing=(f.host_rank.max().over(ibis.window(group_by=where)) + 1).cast("int64"))
         rare = (f.failures == f.attempts) & f.spreadable & (f.hosts_failing <= self.rare_hosts)

@@ -6,7 +6,10 @@ connected time. Connections that never closed count with the latest snapshot Zee
 reaches ``min_duration``. The score grows with the log of that duration (``min_duration`` -> 0,
 ``full_duration`` -> 1) and is damped when many internal hosts hold long connections to the
 same destination (VPN gateways, chat services), so a one-off session to a rare destination
-ranks first.
+ranks first. Internal is ``_networks.is_internal`` (the sensor's flags, else
+``networks.internal``); a pair whose source is outside is compared with the other outside
+sources holding long connections to the destination (remote workers on a VPN concentrator)
+instead.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import ClassVar
 
 import ibis
 
+from winnow.detections._networks import is_internal, local_flags
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -44,8 +48,11 @@ class LongConnections(Detector):
         if conn is None:
             return []
         timed = self._with_open(engine, window, conn)
-        timed = timed.filter(timed.duration.notnull() & timed.src_ip.notnull() & timed.dst_ip.notnull())
+        # NaN durations (some NetFlow v9 exporters) are unknown, like nulls
+        timed = timed.filter(timed.duration.notnull() & ~timed.duration.isnan() & timed.src_ip.notnull()
+                             & timed.dst_ip.notnull())
         pairs = timed.group_by(["src_ip", "dst_ip", "dst_port", "proto"]).aggregate(
+            local_orig=timed.local_orig.any(),
             still_open=timed.still_open.sum(),
             connections=timed.count(),
             total_duration=timed.duration.sum(),
@@ -59,8 +66,11 @@ class LongConnections(Detector):
         long_pairs = pairs.filter(
             (pairs.max_duration >= self.min_duration) | (pairs.total_duration >= self.min_duration)
         )
-        prevalence = (
-            long_pairs.group_by("dst_ip").aggregate(hosts_long_to_dst=long_pairs.src_ip.nunique())
+        long_pairs = long_pairs.mutate(src_internal=is_internal(long_pairs.src_ip, long_pairs.local_orig))
+        none = ibis.null("string")
+        prevalence = long_pairs.group_by("dst_ip").aggregate(
+            hosts_long_to_dst=long_pairs.src_internal.ifelse(long_pairs.src_ip, none).nunique(),
+            outside_long_to_dst=long_pairs.src_internal.ifelse(none, long_pairs.src_ip).nunique(),
         )
         rows = long_pairs.join(prevalence, "dst_ip").order_by(
             [ibis.desc("total_duration"), "src_ip", "dst_ip", "dst_port", "proto"]
@@ -72,18 +82,24 @@ class LongConnections(Detector):
 
     @staticmethod
     def _with_open(engine: Engine, window: Window, conn):
-        """Closed connections plus the latest snapshot of each connection that never closed (Zeek open_conn)."""
+        """Closed connections plus the latest snapshot of each connection that never closed (Zeek open_conn).
+
+        ``local_orig`` is the sensor's flag where it can be believed (``_networks.local_flags``), else null.
+        """
         columns = ["uid", "src_ip", "dst_ip", "dst_port", "proto", "ts", "duration", "src_bytes", "dst_bytes",
-                   "service"]
-        closed = conn.select(*columns).mutate(still_open=ibis.literal(0, "int64"))
+                   "service", "local_orig"]
         snapshots = engine.table("net.open_conn", window)
+        flags = local_flags(conn, snapshots)
+        closed = flags.apply(conn).select(*columns).mutate(still_open=ibis.literal(0, "int64"))
         if snapshots is None:
             return closed
+        snapshots = flags.apply(snapshots)
         latest = snapshots.filter(snapshots.uid.notnull()).group_by(
             ["uid", "src_ip", "dst_ip", "dst_port", "proto"]
         ).aggregate(
             ts=snapshots.ts.min(), duration=snapshots.duration.max(), src_bytes=snapshots.src_bytes.max(),
             dst_bytes=snapshots.dst_bytes.max(), service=snapshots.service.max(),
+            local_orig=snapshots.local_orig.any(),
         )
         latest = latest.anti_join(conn.filter(conn.uid.notnull()).select("uid"), "uid")
         return closed.union(latest.select(*columns).mutate(still_open=ibis.literal(1, "int64")))
@@ -93,24 +109,34 @@ class LongConnections(Detector):
         span = max(longest, total)
         scale = math.log(self.full_duration / self.min_duration)
         duration_score = min(1.0, max(0.0, math.log(max(span, self.min_duration) / self.min_duration) / scale))
-        hosts = int(r["hosts_long_to_dst"])
-        rarity = 1.0 / (1.0 + math.log2(hosts))
+        hosts, outside = int(r["hosts_long_to_dst"]), int(r["outside_long_to_dst"])
+        internal = bool(r["src_internal"])
+        peers = hosts if internal else outside  # the pair counts itself among them
+        rarity = 1.0 / (1.0 + math.log2(max(peers, 1)))
         score = min(1.0, 0.3 + 0.7 * duration_score) * (0.6 + 0.4 * rarity)
         dport = r["dst_port"]
         proto = r["proto"] or "?"
         evidence = {
             "connections": r["connections"], "longest_s": longest, "total_duration_s": total,
             "src_bytes": r["src_bytes"], "dst_bytes": r["dst_bytes"], "service": r["service"],
-            "proto": proto, "hosts_long_to_dst": hosts, "still_open": r["still_open"],
+            "proto": proto, "src_internal": internal, "hosts_long_to_dst": hosts,
+            "outside_sources_long_to_dst": outside, "still_open": r["still_open"],
         }
+        if internal:
+            others = ("no other internal host holds long connections to it" if hosts <= 1
+                      else f"{hosts} internal hosts hold long connections to it")
+        else:
+            others = (f"{r['src_ip']} is outside the internal networks; "
+                      + ("no other outside source" if outside <= 1 else f"{outside} outside sources")
+                      + (" holds" if outside <= 1 else " hold") + " long connections to it"
+                      + (f", and {hosts} internal host{'s' if hosts > 1 else ''}" if hosts else ""))
         why = (
             f"{r['src_ip']} was connected to {r['dst_ip']}:{dport}/{proto} for {render.duration(total)} in total "
             f"over {r['connections']} connection(s)"
             + (f" ({r['still_open']} never closed)" if r["still_open"] else "")
             + f", longest {render.duration(longest)}, "
             f"{render.size((r['src_bytes'] or 0) + (r['dst_bytes'] or 0))} moved; "
-            + ("no other internal host holds long connections to it"
-               if hosts <= 1 else f"{hosts} internal hosts hold long connections to it")
+            + others
         )
         return Finding(
             detector=self.name, score=score, entity=f"{r['src_ip']}->{r['dst_ip']}:{dport}/{proto}",

@@ -23,6 +23,13 @@ source nothing is rare. rarity = 1 - (1 - 0.6 dst)(1 - 0.3 sni)(1 - 0.5 ja3)(1 -
 and score = rarity x (0.3 + 0.7 volume): one connection with 1 kB to a rare address is noise, while
 an address and a JA3 nobody else uses, contacted all day, rank first. ``direction="any"`` ranks
 outbound pairs against the internal sources and inbound pairs against the external ones, then merges.
+
+Internal is the one definition of ``_networks.is_internal``: Zeek's ``local_orig``/``local_resp``
+where the sensor sets them, else ``networks.internal``. A connection is outbound when its source is
+internal and its destination neither internal nor unroutable (multicast, loopback...), inbound the
+other way round. TLS handshakes and HTTP requests carry no flags: their addresses take the
+sensor's verdict from the connections (``_networks.sensor_verdicts``), so they are in scope when
+their connections are.
 """
 
 from __future__ import annotations
@@ -32,7 +39,15 @@ from typing import Any, ClassVar
 
 import ibis
 
-from winnow.detections import _networks
+from winnow.detections._networks import (
+    NOT_ROUTED,
+    LocalFlags,
+    Verdicts,
+    in_networks,
+    is_internal,
+    local_flags,
+    sensor_verdicts,
+)
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -74,7 +89,6 @@ def _rank_key(t: tuple[float, dict, dict]) -> tuple:
 @register
 class RareDestinations(Detector):
     """Args:
-    internal_cidrs: networks of the monitored side (RFC 1918 and ULA by default).
     direction: outbound (internal -> external, default), inbound (external -> internal) or any (both).
     rare_hosts: a value used by at most this many sources is rare.
     rare_share: a value used by at most this share of the active sources is rare too (the larger bound wins).
@@ -91,7 +105,6 @@ class RareDestinations(Detector):
 
     def __init__(
         self,
-        internal_cidrs: tuple[str, ...] = _networks.PRIVATE,
         direction: str = "outbound",
         rare_hosts: int = 3,
         rare_share: float = 0.001,
@@ -99,7 +112,6 @@ class RareDestinations(Detector):
         full_bytes: float = 1e8,
         limit: int = 500,
     ) -> None:
-        self.internal_cidrs = internal_cidrs
         self.direction = direction
         self.rare_hosts = rare_hosts
         self.rare_share = rare_share
@@ -109,14 +121,23 @@ class RareDestinations(Detector):
 
     # ------------------------------------------------------------------ engine side
 
-    def _scope(self, t: Any, direction: str) -> Any:
-        """Rows whose (src, dst) crosses the boundary in ``direction`` (outbound or inbound)."""
-        t = t.filter(t.src_ip.notnull() & t.dst_ip.notnull())
-        src_in = _networks.in_networks(t.src_ip, self.internal_cidrs)
-        dst_in = _networks.in_networks(t.dst_ip, self.internal_cidrs)
+    @staticmethod
+    def _crosses(t: Any, direction: str, src_in: Any, dst_in: Any) -> Any:
+        """Rows of ``t`` that cross the boundary in ``direction`` (outbound or inbound)."""
         if direction == "outbound":
-            return t.filter(src_in & ~dst_in & ~_networks.in_networks(t.dst_ip, _networks.NOT_ROUTED))
-        return t.filter(~src_in & dst_in & ~_networks.in_networks(t.src_ip, _networks.NOT_ROUTED))
+            return t.filter(src_in & ~dst_in & ~in_networks(t.dst_ip, NOT_ROUTED))
+        return t.filter(~src_in & dst_in & ~in_networks(t.src_ip, NOT_ROUTED))
+
+    def _scope(self, conn: Any, direction: str, flags: LocalFlags) -> Any:
+        """Connections whose (src, dst) crosses the boundary in ``direction``."""
+        t = flags.apply(conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull()))
+        return self._crosses(t, direction, is_internal(t.src_ip, t.local_orig), is_internal(t.dst_ip, t.local_resp))
+
+    def _scope_log(self, t: Any, direction: str, verdicts: Verdicts) -> Any:
+        """Rows of a log without flags in scope: its addresses take the connections' verdicts."""
+        t = t.filter(t.src_ip.notnull() & t.dst_ip.notnull())
+        return self._crosses(t, direction, is_internal(t.src_ip, verdicts=verdicts),
+                             is_internal(t.dst_ip, verdicts=verdicts))
 
     @staticmethod
     def _with_prevalence(rows: Any, column: str) -> Any:
@@ -134,7 +155,7 @@ class RareDestinations(Detector):
         key = rows[f"{column}_hosts"].cast("string").lpad(10, "0").concat("|", rows[column])
         return key.min()
 
-    def _tls(self, engine: Engine, window: Window, direction: str) -> Any | None:
+    def _tls(self, engine: Engine, window: Window, direction: str, verdicts: Verdicts) -> Any | None:
         """TLS handshakes in scope counted per (pair, JA3, SNI, validation status).
 
         Grouped on the raw values first, then the SNI is normalized (null when absent or an IP
@@ -143,8 +164,8 @@ class RareDestinations(Detector):
         tls = engine.table("net.tls", window)
         if tls is None:
             return None
-        tls = self._scope(tls, direction)
         keys = [*_PAIR, "ja3", "server_name", "validation_status"]
+        tls = self._scope_log(tls, direction, verdicts)
         g = tls.group_by(keys).aggregate(n=tls.count())
         sni = g.server_name.lower()
         status = g.validation_status
@@ -160,22 +181,23 @@ class RareDestinations(Detector):
             bad=status.notnull() & (status != "ok") & (status != ""),
         )
 
-    def _http(self, engine: Engine, window: Window, direction: str) -> Any | None:
+    def _http(self, engine: Engine, window: Window, direction: str, verdicts: Verdicts) -> Any | None:
         """HTTP requests in scope counted per (pair, user agent); '' stands for no user agent."""
         http = engine.table("net.http", window)
         if http is None:
             return None
-        http = self._scope(http, direction)
         http = http.mutate(ua=http.user_agent.fill_null(""))
+        http = self._scope_log(http, direction, verdicts)
         return http.group_by([*_PAIR, "ua"]).aggregate(n=http.count())
 
-    def _candidates(self, engine: Engine, window: Window, direction: str) -> Any:
+    def _candidates(self, engine: Engine, window: Window, direction: str, flags: LocalFlags,
+                    verdicts: Verdicts) -> Any:
         """Pairs with at least one rare value, with their integer aggregates.
 
         One query: the active sources, the data's extent and the rarity threshold come from the
         pair table itself (a one-row table cross-joined in), so the connections are read once.
         """
-        conn = self._scope(engine.table("net.conn", window), direction)
+        conn = self._scope(engine.table("net.conn", window), direction, flags)
         pairs = conn.group_by(_PAIR).aggregate(
             connections=conn.count(),
             src_bytes=conn.src_bytes.fill_null(0).sum(),
@@ -193,7 +215,7 @@ class RareDestinations(Detector):
         pairs = pairs.join(hosts, "dst_ip").cross_join(stats)
         rare_columns = []
 
-        tls = self._tls(engine, window, direction)
+        tls = self._tls(engine, window, direction, verdicts)
         if tls is not None:
             rows = self._with_prevalence(self._with_prevalence(tls, "ja3"), "sni").cross_join(rare)
             n = rows.n
@@ -215,7 +237,7 @@ class RareDestinations(Detector):
             )
             pairs = pairs.left_join(per, _PAIR).drop("src_ip_right", "dst_ip_right")
             rare_columns += ["rare_sni", "rare_ja3"]
-        http = self._http(engine, window, direction)
+        http = self._http(engine, window, direction, verdicts)
         if http is not None:
             rows = self._with_prevalence(http, "ua").cross_join(rare)
             per = rows.group_by(_PAIR).aggregate(
@@ -234,10 +256,11 @@ class RareDestinations(Detector):
 
         return pairs.filter(rare_any)
 
-    def _ports(self, engine: Engine, window: Window, direction: str, keys: list[tuple[str, str]]) -> dict:
+    def _ports(self, engine: Engine, window: Window, direction: str, flags: LocalFlags,
+               keys: list[tuple[str, str]]) -> dict:
         """Per pair: (port, connections), the busiest first."""
         wanted = ibis.memtable({"src_ip": [s for s, _ in keys], "dst_ip": [d for _, d in keys]})
-        conn = self._scope(_from(engine.table("net.conn", window), sorted({s for s, _ in keys})), direction)
+        conn = self._scope(_from(engine.table("net.conn", window), sorted({s for s, _ in keys})), direction, flags)
         conn = conn.join(wanted, _PAIR)
         out: dict[tuple[str, str], list[tuple[int, int]]] = {k: [] for k in keys}
         for r in fetch(conn.group_by([*_PAIR, "dst_port"]).aggregate(n=conn.count())).to_pylist():
@@ -252,12 +275,15 @@ class RareDestinations(Detector):
             raise WinnowError(
                 f"rare_dest: direction must be one of {', '.join(_DIRECTIONS)}, not {self.direction!r}"
             )
-        if engine.table("net.conn", window) is None:
+        conn = engine.table("net.conn", window)
+        if conn is None:
             return []
+        flags = local_flags(conn)
+        verdicts = sensor_verdicts(conn, flags)  # for net.tls and net.http, which carry no flags
         directions = ("outbound", "inbound") if self.direction == "any" else (self.direction,)
         scored: list[tuple[float, dict, dict]] = []
         for direction in directions:
-            for r in fetch(self._candidates(engine, window, direction)).to_pylist():
+            for r in fetch(self._candidates(engine, window, direction, flags, verdicts)).to_pylist():
                 r.update(direction=direction, extent=(r["end"] - r["start"]).total_seconds())
                 r["bytes"] = r["src_bytes"] + r["dst_bytes"]
                 scored.append((*self._score(r), r))
@@ -267,7 +293,7 @@ class RareDestinations(Detector):
         findings = []
         for direction in directions:
             keys = [(r["src_ip"], r["dst_ip"]) for _, _, r in scored if r["direction"] == direction]
-            ports = self._ports(engine, window, direction, keys) if keys else {}
+            ports = self._ports(engine, window, direction, flags, keys) if keys else {}
             findings += [
                 self._finding(r, s, c, ports[(r["src_ip"], r["dst_ip"])])
                 for s, c, r in scored

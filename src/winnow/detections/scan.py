@@ -21,7 +21,9 @@ Everything up to one summary row per flagged walk runs in the engine: pairs are 
 walks with too few failures are dropped, the walk itself is a cumulative sum and a cumulative
 minimum over integer steps (milli-nats), so both engines compute exactly the same numbers.
 Findings are one per source and kind; scores combine the walk's peak, the breadth and the
-share of unanswered probes.
+share of unanswered probes. No fleet count enters the score; the evidence says whether the
+scanner is one of ours (``src_internal``, by ``_networks.is_internal``): an internal host
+scanning is lateral movement, an outside one the internet's background.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 
+from winnow.detections._networks import is_internal, local_flags
 from winnow.detections._outcome import answered, as_int, initiated
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -99,9 +102,20 @@ class Scan(Detector):
         by_source: dict[tuple[str, str], list[dict]] = {}
         for r in rows:
             by_source.setdefault((r["src_ip"], r["kind"]), []).append(r)
-        findings = [self._finding(kind, src, walks) for (src, kind), walks in by_source.items()]
+        internal = self._internal(conn, sorted({src for src, _ in by_source}))
+        findings = [self._finding(kind, src, walks, internal[src]) for (src, kind), walks in by_source.items()]
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
+
+    @staticmethod
+    def _internal(conn: ir.Table, sources: list[str]) -> dict[str, bool]:
+        """Whether each of ``sources`` is internal: the sensor's flags on its connections, else networks.internal."""
+        if not sources:
+            return {}
+        mine = local_flags(conn).apply(conn.filter(conn.src_ip.isin(sources)))
+        per = mine.group_by("src_ip").aggregate(local=mine.local_orig.any())
+        per = per.select("src_ip", internal=is_internal(per.src_ip, per.local))
+        return {r["src_ip"]: bool(r["internal"]) for r in fetch(per).to_pylist()}
 
     def walks(self, pairs: ir.Table, kind: str) -> ir.Table:
         """One summary row per flagged walk of ``kind`` (the same columns for every kind)."""
@@ -147,7 +161,7 @@ class Scan(Detector):
         )
 
     # -- findings -------------------------------------------------------------------------
-    def _finding(self, kind: str, src: str, walks: list[dict]) -> Finding:
+    def _finding(self, kind: str, src: str, walks: list[dict], internal: bool) -> Finding:
         _, _, threshold = self.steps
         walks.sort(key=lambda w: (-w["n"], str(w.get("dst_ip")), str(w.get("dport")), str(w.get("proto"))))
         probes = sum(w["n"] for w in walks)
@@ -172,7 +186,8 @@ class Scan(Detector):
         score = min(1.0, 0.4 * llr_score + 0.3 * breadth + 0.3 * failure)
         pace = "slow" if span >= self.slow_span else "fast"
         evidence: dict[str, Any] = {
-            "kind": kind, "pace": pace, "probes": probes, "failures": fails, "hosts": hosts, "ports": ports,
+            "kind": kind, "pace": pace, "src_internal": internal, "probes": probes, "failures": fails,
+            "hosts": hosts, "ports": ports,
             "failure_ratio": round(failure, 4), "duration_s": round(span, 3), "rate_per_min": round(rate, 3),
             "peak_llr": round(peak, 3), "threshold_llr": round(threshold / SCALE, 3),
             "probes_to_detect": min(detects) if detects else None,
@@ -193,7 +208,8 @@ class Scan(Detector):
             where = f"{_count(ports, 'port')} on {_list([w['dst_ip'] for w in walks])}"
         how = "slowly over" if pace == "slow" else "in"
         why = (
-            f"{src} probed {where} {how} {render.duration(span)} ({rate:.1f} unanswered probes/min), "
+            f"{src}{'' if internal else ' (outside)'} probed {where} {how} {render.duration(span)} "
+            f"({rate:.1f} unanswered probes/min), "
             f"{100 * failure:.0f} % unanswered; "
             + (f"flagged after {min(detects)} probes (sequential test)" if detects else
                f"flagged by breadth (the sequential test peaked at {peak:.1f} of {threshold / SCALE:.1f})")

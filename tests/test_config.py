@@ -97,6 +97,8 @@ def test_lake_file_then_env_then_set(lake, tmp_path):
     ("[beacon]\nmin_score = 'high'\n", r"w\.toml:2: beacon\.min_score: expected a number, got 'high'"),
     ("beacon.min_callbacks = 2.5\n", r"w\.toml:1: beacon\.min_callbacks: expected an integer"),
     ("[networks]\ninternal = ['10.0.0.0/8', 'ten']\n", r"w\.toml:2: networks\.internal: expected a list of networks"),
+    ("[networks]\n\ninternal = ['2001:db8::/20']\n", r"w\.toml:3: networks\.internal: IPv6 network 2001::/20 cannot be "
+     r"matched on address text"),
     ("[nosuch]\nkey = 1\n", r"w\.toml:2: unknown setting 'nosuch\.key'"),
     ("[beacon\nmin_score = 1\n", r"w\.toml: not valid TOML"),
 ])

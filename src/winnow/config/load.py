@@ -119,6 +119,12 @@ def coerce(setting: Setting, value: Any, where: str) -> Any:
                     ipaddress.ip_network(v, strict=False)
                 except ValueError:
                     raise bad(f'a list of networks such as "10.0.0.0/8" ({v!r} is not one)') from None
+            from winnow.detections._networks import validate
+
+            try:
+                validate(value)
+            except WinnowError as exc:
+                raise ConfigError(f"{where}: {setting.name}: {exc}") from None
         return tuple(value)
     raise AssertionError(f"setting {setting.name} has unknown type {kind}")
 

@@ -202,6 +202,11 @@ def in_networks_py(address: str | None, cidrs: tuple[str, ...] | list[str]) -> b
     )
 
 
+def validate(cidrs: tuple[str, ...] | list[str]) -> None:
+    """Raise a user error naming the first network of ``cidrs`` that cannot be tested on address text."""
+    _compile(tuple(cidrs))
+
+
 # -- internal ---------------------------------------------------------------------------------
 
 def internal_networks() -> tuple[str, ...]:

@@ -68,7 +68,8 @@ class DnsTunnel(Detector):
     sample_names: subdomains per candidate domain (the first seen) fetched to measure length and entropy.
     tunnel_qtypes: query type names that carry data in tunnels.
     ignore_domains: domains (and everything under them) never scored; reverse lookups by default.
-    extra_suffixes: public suffixes added to the built-in list (e.g. a dynamic-DNS provider).
+    extra_suffixes: suffixes added to the Public Suffix List, in its syntax (``corp.example``, ``*.x``, ``!y.x``): e.g.
+        an internal zone whose subdomains are handed to separate teams.
     limit: most findings kept, highest scores first.
     """
 

@@ -48,6 +48,17 @@ def test_init_file_reads_back_unchanged(tmp_path):
     assert "# lake = " in text and "[beacon]" in text and "min_score = 0.2" in text
     again = winnow("config", "init", str(tmp_path / "w.toml"))
     assert again.returncode != 0 and "--force" in again.stderr
+    shown = winnow("config", "show", "--config", str(tmp_path / "w.toml"), "--format", "json")
+    assert shown.returncode == 0 and json.loads(shown.stdout) == []  # nothing differs from the defaults
+
+
+def test_detect_with_the_init_file_finds_what_the_defaults_find(lake, tmp_path):
+    assert winnow("config", "init", str(tmp_path / "w.toml")).returncode == 0
+    assert winnow("detect", "--lake", str(lake), "--detector", "long_conn").returncode == 0
+    default = _long_conn_findings(lake)
+    result = winnow("detect", "--lake", str(lake), "--detector", "long_conn", "--config", str(tmp_path / "w.toml"))
+    assert result.returncode == 0, result.stderr
+    assert _long_conn_findings(lake) == default
 
 
 def test_set_changes_a_detectors_result_and_is_stored_with_the_run(lake):

@@ -102,6 +102,11 @@ def coerce(setting: Setting, value: Any, where: str) -> Any:
         if isinstance(value, str) and (value == "" or _SIZE.match(value)):
             return value.strip()
         raise bad('a size such as "4GB" or "512MB" (empty: automatic)')
+    if kind == "dict[str,float]":
+        if isinstance(value, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           for v in value.values()):
+            return {str(k): float(v) for k, v in value.items()}
+        raise bad('a table of weights such as {"udp/123" = 0.5}')
     if kind in ("list[str]", "list[int]", "cidrs"):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]

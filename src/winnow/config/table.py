@@ -6,8 +6,9 @@ and collected by :func:`detector_settings`. ``winnow config defaults`` prints bo
 ``winnow config init`` writes them as a commented TOML file.
 
 Types: ``str``, ``path``, ``int``, ``float``, ``bool``, ``size`` (a byte count written as
-``512MB``/``4GB``, or empty for "automatic"), ``list[str]``, ``list[int]`` and ``cidrs`` (a list of
-networks such as ``10.0.0.0/8``).
+``512MB``/``4GB``, or empty for "automatic"), ``list[str]``, ``list[int]``, ``cidrs`` (a list of
+networks such as ``10.0.0.0/8``) and ``dict[str,float]`` (an inline table of weights,
+``{"udp/123" = 0.5}``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Zeek without Site::local_nets). Zeek's local_orig/local_resp win where a sensor marks at least one "
             "end local; a sensor whose flags are all false is ignored. Every detector reads this one definition "
             "of internal"),
+    Setting("infrastructure.services", {"udp/67": 0.2, "udp/68": 0.2, "udp/546": 0.2, "udp/547": 0.2,
+                                        "udp/123": 0.5, "udp/137": 0.3, "udp/138": 0.3, "udp/1900": 0.2,
+                                        "udp/3702": 0.2, "udp/5353": 0.2, "udp/5355": 0.3},
+            "dict[str,float]", "network housekeeping services (\"proto/port\" = weight): periodic or failing by "
+            "design (DHCP, NTP, NetBIOS, SSDP, WS-Discovery, mDNS, LLMNR); every detector multiplies the score of a "
+            "finding about one by its weight and says so"),
+    Setting("infrastructure.addresses", ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4",
+                                         "255.255.255.255/32", "::/128", "::1/128", "fe80::/10", "ff00::/8"),
+            "cidrs", "destinations that are never an external peer (unspecified, loopback, link-local, multicast, "
+            "broadcast): no detector reports them as beacons, long connections, scans or fumbling"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from zeekgen import conn_line, write_conn_log
 
-from winnow.config import load, use
+from winnow.config import Config, load, use
 from winnow.detections import get_detector
 from winnow.detections._domains import entropy, registered_domain_py
 from winnow.detections._networks import in_networks_py
@@ -462,9 +462,11 @@ def test_rare_dest_directions_and_errors(rare_lake):
         assert {f.evidence["direction"] for f in both} == {"outbound"}
         with pytest.raises(WinnowError, match="direction"):
             get_detector("rare_dest", direction="sideways").find(engine, Window())
-        with use(load(sets=["networks.internal=2001:0:abcd::/48"])), pytest.raises(WinnowError,
-                                                                                   match="networks.internal"):
-            get_detector("rare_dest").find(engine, Window())
+        with pytest.raises(WinnowError, match="--set networks.internal=2001:0:abcd::/48: networks.internal"):
+            load(sets=["networks.internal=2001:0:abcd::/48"])  # caught where it is written, before any detector
+        with use(Config({"networks.internal": ("2001:0:abcd::/48",)})), pytest.raises(WinnowError,
+                                                                                       match="networks.internal"):
+            get_detector("rare_dest").find(engine, Window())  # and by the detector for a Config built by hand
 
 
 @pytest.mark.parametrize("url", ENGINES)

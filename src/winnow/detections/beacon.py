@@ -132,7 +132,7 @@ class Beacon(Detector):
     tables: ClassVar[tuple[str, ...]] = ("net.conn",)
 
     def __init__(self, min_callbacks: int = 6, max_burst_gap: float = 300.0, max_prevalence: float = 0.5,
-                 min_fleet: int = 10, min_period: float = 1.0, min_score: float = 0.2, limit: int = 1000) -> None:
+                 min_fleet: int = 10, min_period: float = 0.5, min_score: float = 0.2, limit: int = 1000) -> None:
         self.min_callbacks = min_callbacks
         self.max_burst_gap = max_burst_gap
         self.max_prevalence = max_prevalence

@@ -5,11 +5,12 @@ destination (distinct internal hosts that contact it); channels with enough conn
 destination that not most of the fleet uses are handed, one group at a time, to
 :func:`winnow.detections._beacon_stats.channel_stats` through the engine's per-group hook
 (DuckDB grouped arrays or Spark ``applyInPandas``). Broadcast, multicast, link-local and
-unspecified destinations (``infrastructure.addresses``) are never channels.
+unspecified destinations (``infrastructure.addresses``) and ICMP errors are never channels.
 
 Score = max(timing³ x (0.8 + 0.2 coverage), 0.45 timing + 0.30 size + 0.25 persistence) x
-confidence x prevalence x service: near-perfect timing carries a channel by itself, size
-consistency adds, confidence grows with the callbacks,
+confidence x steadiness x prevalence x service: near-perfect timing carries a channel by itself,
+size consistency adds, confidence grows with the callbacks, steadiness damps "schedules" present
+in under 5 % of their span (sub-second bursts hours apart),
 ``prevalence`` lowers destinations many hosts of a fleet of at least ``min_fleet`` contact
 (update services, telemetry) and ``service`` weights housekeeping (``infrastructure.services``:
 DHCP, NTP...). Outbound channels the server never answers are judged like the others (a schedule
@@ -48,6 +49,11 @@ _STATS = pa.schema([
 #: the blend of sub-scores; the schedule's strength is the larger of it and timing³ x (0.8 + 0.2 coverage),
 #: so near-perfect timing carries a channel by itself and consistent sizes add, never veto
 WEIGHTS = {"timing": 0.45, "size": 0.30, "persistence": 0.25}
+#: a "schedule" present in under this share of its span is a few periodic bursts (scanners): damped
+STEADY_COVERAGE = 0.05
+#: ICMP types that answer someone else's packet (unreachable, source quench, redirect, time exceeded,
+#: parameter problem): Zeek and Argus put the type in the source port
+ICMP_ERRORS = (3, 4, 5, 11, 12)
 _TOLERANCE = math.log(1.3)
 #: below this many active hosts, sharing a destination with one or two others says little
 SMALL_FLEET = 50
@@ -146,7 +152,8 @@ class Beacon(Detector):
         if conn is None:
             return []
         c = conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull() & conn.ts.notnull())
-        c = c.filter(~is_housekeeping_address(c.dst_ip) & ~is_housekeeping_address(c.src_ip))
+        c = c.filter(~is_housekeeping_address(c.dst_ip) & ~is_housekeeping_address(c.src_ip)
+                     & ~((c.proto.lower() == "icmp") & c.src_port.isin(ICMP_ERRORS)).fill_null(False))
         # the fleet is the internal sources (the sensor's flags, else networks.internal): on NetFlow an
         # internet source is not a host of ours, and a Zeek sensor that marks nothing local is not believed
         flags = local_flags(conn)
@@ -315,13 +322,15 @@ class Beacon(Detector):
         prevalence = 1.0 if hosts <= 1 or small else max(0.0, min(1.0, 1.0 - math.log(hosts) / fleet))
         blend = sum(WEIGHTS[k] * s[k] for k in WEIGHTS)
         strength = max(s["timing"] ** 3 * (0.8 + 0.2 * s["coverage"]), blend)
+        steadiness = math.sqrt(min(1.0, s["coverage"] / STEADY_COVERAGE))
         components = {k: s[k] for k in ("timing", "size", "persistence", "confidence")}
+        components["steadiness"] = round(steadiness, 4)
         components["prevalence"] = round(prevalence, 4)
         weight = service_weight_py(ctx["proto"], s["dport"])
         label = service_label(ctx["proto"], s["dport"])
         if weight != 1.0:
             components["service"] = weight
-        score = strength * s["confidence"] * prevalence * weight
+        score = strength * s["confidence"] * steadiness * prevalence * weight
         evidence = {k: s[k] for k in ("period_s", "jitter_s", "connections", "callbacks", "burst_connections",
                                       "missed_share", "span_s", "timing_spread", "early_ratio",
                                       "src_bytes_median", "dst_bytes_median", "size_spread", "replied_share")}

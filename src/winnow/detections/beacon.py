@@ -4,9 +4,18 @@ Per (src, dst) channel the engine counts connections and the fleet prevalence of
 destination (distinct internal hosts that contact it); channels with enough connections to a
 destination that not most of the fleet uses are handed, one group at a time, to
 :func:`winnow.detections._beacon_stats.channel_stats` through the engine's per-group hook
-(DuckDB grouped arrays or Spark ``applyInPandas``). The score combines timing, size and
-persistence sub-scores and is lowered for destinations many hosts contact (update services,
-NTP, telemetry: periodic but not C2) by the ``prevalence`` modifier, shown in ``components``.
+(DuckDB grouped arrays or Spark ``applyInPandas``). Broadcast, multicast, link-local and
+unspecified destinations (``infrastructure.addresses``) and ICMP errors are never channels.
+
+Score = max(timing³ x (0.8 + 0.2 coverage), 0.45 timing + 0.30 size + 0.25 persistence) x
+confidence x steadiness x prevalence x service: near-perfect timing carries a channel by itself,
+size consistency adds, confidence grows with the callbacks, steadiness damps "schedules" present
+in under 5 % of their span (sub-second bursts hours apart),
+``prevalence`` lowers destinations many hosts of a fleet of at least ``min_fleet`` contact
+(update services, telemetry) and ``service`` weights housekeeping (``infrastructure.services``:
+DHCP, NTP...). Outbound channels the server never answers are judged like the others (a schedule
+is a schedule) and said to be reply-less; unanswered knocks from outside are probes, left to
+scan and fumbling. All factors are in ``components``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from winnow.detections._beacon_stats import channel_stats
+from winnow.detections._infrastructure import is_housekeeping_address, service_label, service_weight_py
 from winnow.detections._networks import is_internal, local_flags, sensor_verdicts
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -32,10 +42,18 @@ _STATS = pa.schema([
     ("timing_spread", pa.float64()), ("early_ratio", pa.float64()), ("missed_share", pa.float64()),
     ("span_s", pa.float64()), ("src_bytes_median", pa.float64()), ("dst_bytes_median", pa.float64()),
     ("size_spread", pa.float64()), ("dport", pa.int64()), ("timing", pa.float64()), ("size", pa.float64()),
-    ("persistence", pa.float64()), ("histogram", pa.string()),
+    ("persistence", pa.float64()), ("histogram", pa.string()), ("replied_share", pa.float64()),
+    ("coverage", pa.float64()), ("confidence", pa.float64()),
 ])
 
+#: the blend of sub-scores; the schedule's strength is the larger of it and timing³ x (0.8 + 0.2 coverage),
+#: so near-perfect timing carries a channel by itself and consistent sizes add, never veto
 WEIGHTS = {"timing": 0.45, "size": 0.30, "persistence": 0.25}
+#: a "schedule" present in under this share of its span is a few periodic bursts (scanners): damped
+STEADY_COVERAGE = 0.05
+#: ICMP types that answer someone else's packet (unreachable, source quench, redirect, time exceeded,
+#: parameter problem): Zeek and Argus put the type in the source port
+ICMP_ERRORS = (3, 4, 5, 11, 12)
 _TOLERANCE = math.log(1.3)
 #: below this many active hosts, sharing a destination with one or two others says little
 SMALL_FLEET = 50
@@ -56,14 +74,14 @@ def behaviour_prevalence(channels: list[dict]) -> dict[tuple[str, str], int]:
     count stays 1. Sources are counted on their channel's side (``inbound``: outside sources).
     """
     def bins(c: dict) -> tuple[bool, int, int, int, int]:
-        return (bool(c.get("inbound")), int(c["dport"]), round(math.log(c["src_bytes_median"] + 1) / _TOLERANCE),
+        return (bool(c.get("inbound")), _port(c), round(math.log(c["src_bytes_median"] + 1) / _TOLERANCE),
                 round(math.log(c["dst_bytes_median"] + 1) / _TOLERANCE), round(math.log(c["period_s"]) / _TOLERANCE))
 
     cells: dict[tuple, dict[str, set[str]]] = {}
     exact: dict[tuple, dict[str, set[str]]] = {}
     for c in channels:
         cells.setdefault(bins(c), {}).setdefault(c["dst_ip"], set()).add(c["src_ip"])
-        exact_key = (bool(c.get("inbound")), int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])
+        exact_key = (bool(c.get("inbound")), _port(c), c["src_bytes_median"], c["dst_bytes_median"])
         exact.setdefault(exact_key, {}).setdefault(c["dst_ip"], set()).add(c["src_ip"])
 
     def summary(by_dst: dict[str, set[str]]) -> tuple[int, int, int, dict[str, set[str]]]:
@@ -89,7 +107,7 @@ def behaviour_prevalence(channels: list[dict]) -> dict[tuple[str, str], int]:
     out = {}
     for c in channels:
         count, shared, members, by_dst = neighbourhood(bins(c))
-        same = exact_summary[(bool(c.get("inbound")), int(c["dport"]), c["src_bytes_median"], c["dst_bytes_median"])]
+        same = exact_summary[(bool(c.get("inbound")), _port(c), c["src_bytes_median"], c["dst_bytes_median"])]
         if same[0] > count:
             count, shared, members, by_dst = same
         mimic = len(by_dst.get(c["dst_ip"], ())) <= 1 and shared >= 0.5 * members
@@ -97,16 +115,20 @@ def behaviour_prevalence(channels: list[dict]) -> dict[tuple[str, str], int]:
     return out
 
 
+def _port(channel: dict) -> int:
+    """The channel's port, -1 for a flow without ports."""
+    return -1 if channel["dport"] is None else int(channel["dport"])
+
+
 @register
 class Beacon(Detector):
     """Args:
-    min_callbacks: fewest callbacks (connections after collapsing bursts) a channel needs to be judged.
+    min_callbacks: fewest callbacks (connections after collapsing bursts) a channel needs to be judged;
+        the ``confidence`` component grows with them.
     max_burst_gap: seconds; connections closer than this (or a quarter of the median gap) are one burst.
     max_prevalence: channels to destinations contacted by more than this share of active hosts are skipped.
+    min_fleet: fewest active internal hosts before prevalence lowers a score (2 of 2 hosts is no ubiquity).
     min_period: seconds; channels whose estimated period is shorter are bursts of activity, not beacons.
-        Channels without payload (unanswered retries, ICMP) are left to the fumbling detector.
-    periodic_services: "proto/port" of protocols periodic by design (NTP); their score is scaled by service_weight.
-    service_weight: multiplier for channels of periodic_services, shown as the "service" component.
     min_score: findings below this score are dropped.
     limit: most findings kept, highest scores first.
     """
@@ -115,15 +137,13 @@ class Beacon(Detector):
     description: ClassVar[str] = "periodic callbacks from a host to a destination (C2), with period and jitter"
     tables: ClassVar[tuple[str, ...]] = ("net.conn",)
 
-    def __init__(self, min_callbacks: int = 8, max_burst_gap: float = 300.0, max_prevalence: float = 0.5,
-                 min_period: float = 1.0, periodic_services: tuple[str, ...] = ("udp/123",),
-                 service_weight: float = 0.5, min_score: float = 0.2, limit: int = 1000) -> None:
+    def __init__(self, min_callbacks: int = 6, max_burst_gap: float = 300.0, max_prevalence: float = 0.5,
+                 min_fleet: int = 10, min_period: float = 0.5, min_score: float = 0.2, limit: int = 1000) -> None:
         self.min_callbacks = min_callbacks
         self.max_burst_gap = max_burst_gap
         self.max_prevalence = max_prevalence
+        self.min_fleet = min_fleet
         self.min_period = min_period
-        self.periodic_services = periodic_services
-        self.service_weight = service_weight
         self.min_score = min_score
         self.limit = limit
 
@@ -132,6 +152,8 @@ class Beacon(Detector):
         if conn is None:
             return []
         c = conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull() & conn.ts.notnull())
+        c = c.filter(~is_housekeeping_address(c.dst_ip) & ~is_housekeeping_address(c.src_ip)
+                     & ~((c.proto.lower() == "icmp") & c.src_port.isin(ICMP_ERRORS)).fill_null(False))
         # the fleet is the internal sources (the sensor's flags, else networks.internal): on NetFlow an
         # internet source is not a host of ours, and a Zeek sensor that marks nothing local is not believed
         flags = local_flags(conn)
@@ -152,6 +174,8 @@ class Beacon(Detector):
         # reached by more than fleet ** (1 - min_score) hosts can never score min_score, so skip them early
         reachable = math.floor(max(active, SMALL_FLEET) ** (1.0 - self.min_score))
         limit_hosts = max(2, min(int(self.max_prevalence * active), reachable))
+        if active < self.min_fleet:  # in a handful of hosts, sharing a destination says nothing
+            limit_hosts = max(limit_hosts, active + 1)
         candidates = pairs.filter(pairs.n >= self.min_callbacks).join(dst_prevalence, "dst_ip").join(
             src_reach, "src_ip"
         )
@@ -180,7 +204,8 @@ class Beacon(Detector):
                                   per_channel, _STATS)
         findings = []
         channels = [{**s, "inbound": context[(s["src_ip"], s["dst_ip"])]["inbound"]} for s in stats.to_pylist()
-                    if s["period_s"] >= self.min_period and s["src_bytes_median"] + s["dst_bytes_median"] > 0]
+                    if s["period_s"] >= self.min_period
+                    and (s["replied_share"] > 0 or not context[(s["src_ip"], s["dst_ip"])]["inbound"])]
         behaviour = behaviour_prevalence(channels)
         for s in channels:
             ctx = context[(s["src_ip"], s["dst_ip"])]
@@ -248,7 +273,7 @@ class Beacon(Detector):
                                   per_name_channel, schema)
         findings = []
         for s in stats.to_pylist():
-            if s["period_s"] < self.min_period or s["src_bytes_median"] + s["dst_bytes_median"] <= 0:
+            if s["period_s"] < self.min_period:
                 continue
             ctx = context[(s["src_ip"], s["name"])]
             hosts = int(ctx["name_hosts"])
@@ -292,19 +317,23 @@ class Beacon(Detector):
         ip_hosts = int(ctx["hosts_contacting_dst"])
         name_hosts = max(int(ctx["sni_hosts"] or 0), int(ctx["http_host_hosts"] or 0))
         hosts = max(ip_hosts, name_hosts, same_behaviour)
-        prevalence = 1.0 - math.log(hosts) / math.log(max(active, SMALL_FLEET)) if hosts > 1 else 1.0
-        prevalence = max(0.0, min(1.0, prevalence))
-        components = {k: s[k] for k in WEIGHTS}
-        base = sum(WEIGHTS[k] * components[k] for k in WEIGHTS)
+        small = active < self.min_fleet and not ctx["inbound"]  # an inbound channel's peers: outside sources
+        fleet = math.log(max(active, SMALL_FLEET))
+        prevalence = 1.0 if hosts <= 1 or small else max(0.0, min(1.0, 1.0 - math.log(hosts) / fleet))
+        blend = sum(WEIGHTS[k] * s[k] for k in WEIGHTS)
+        strength = max(s["timing"] ** 3 * (0.8 + 0.2 * s["coverage"]), blend)
+        steadiness = math.sqrt(min(1.0, s["coverage"] / STEADY_COVERAGE))
+        components = {k: s[k] for k in ("timing", "size", "persistence", "confidence")}
+        components["steadiness"] = round(steadiness, 4)
         components["prevalence"] = round(prevalence, 4)
-        service = f"{ctx['proto']}/{s['dport']}"
-        score = base * prevalence
-        if service in self.periodic_services:
-            components["service"] = self.service_weight
-            score *= self.service_weight
+        weight = service_weight_py(ctx["proto"], s["dport"])
+        label = service_label(ctx["proto"], s["dport"])
+        if weight != 1.0:
+            components["service"] = weight
+        score = strength * s["confidence"] * steadiness * prevalence * weight
         evidence = {k: s[k] for k in ("period_s", "jitter_s", "connections", "callbacks", "burst_connections",
                                       "missed_share", "span_s", "timing_spread", "early_ratio",
-                                      "src_bytes_median", "dst_bytes_median", "size_spread")}
+                                      "src_bytes_median", "dst_bytes_median", "size_spread", "replied_share")}
         evidence.update(channel="name" if name else "address", addresses=addresses,
                         hosts_contacting_dst=ip_hosts, hosts_same_name=name_hosts, hosts_same_behaviour=same_behaviour,
                         active_hosts=active, inbound=bool(ctx["inbound"]), server_name=ctx["sni"] or ctx["http_host"],
@@ -321,24 +350,32 @@ class Beacon(Detector):
             others = f"{hosts} {peers} use its name {ctx['sni'] or ctx['http_host']}"
         else:
             others = f"{hosts} {peers} show the same rhythm and sizes on port {s['dport']}"
+        if hosts > 1 and small:
+            others += f" (a network of {active} hosts: no sign of a common service)"
+        replies = s["replied_share"]
         sizes = ("near-constant sizes" if s["size"] >= 0.8 else "varying sizes" if s["size"] < 0.3
                  else "fairly regular sizes")
+        answered = ("; the server never answered (a schedule of retries to a dead or blocked destination)"
+                    if replies == 0 else f"; the server answered only {replies:.0%} of callbacks" if replies < 0.5
+                    else "")
+        port = "" if s["dport"] is None else f":{s['dport']}"
         why = (
             f"{s['src_ip']}{' (outside)' if inbound else ''} reached "
-            + (f"{name} (through {addresses} addresses, mostly {s['dst_ip']}):{s['dport']}" if name
-               else f"{s['dst_ip']}:{s['dport']}")
+            + (f"{name} (through {addresses} addresses, mostly {s['dst_ip']}){port}" if name
+               else f"{s['dst_ip']}{port}")
             + f" every {render.duration(s['period_s'])} "
             f"(±{render.duration(s['jitter_s'])}) {s['callbacks']:,} times over {render.duration(s['span_s'])}"
             + (f", missing ~{s['missed_share']:.0%}" if s["missed_share"] >= 0.05 else "")
             + (f", plus {s['burst_connections']} burst connections" if s["burst_connections"] else "")
-            + f", with {sizes} ({render.size(s['src_bytes_median'])} out / {render.size(s['dst_bytes_median'])} in); "
+            + f", with {sizes} ({render.size(s['src_bytes_median'])} out / {render.size(s['dst_bytes_median'])} in)"
+            + answered + "; "
             + others
-            + (f"; {service} is periodic by design (score x{self.service_weight})"
-               if service in self.periodic_services else "")
+            + (f"; only {s['callbacks']} callbacks (confidence {s['confidence']:.2f})" if s["confidence"] < 0.8 else "")
+            + (f"; {label} is network housekeeping (score x{weight:g})" if weight != 1.0 else "")
         )
         return Finding(
             detector=self.name, score=score,
-            entity=f"{s['src_ip']}->{name or s['dst_ip']}:{s['dport']}",
+            entity=f"{s['src_ip']}->{name or s['dst_ip']}{port}",
             src=s["src_ip"], dst=s["dst_ip"], dport=s["dport"], first_seen=ctx["first_seen"],
             last_seen=ctx["last_seen"], components=components, evidence=evidence, why=why,
         )

@@ -133,10 +133,10 @@ def test_cli_errors_are_one_line_and_exit_1(lake, tmp_path):
 
 
 def test_values_from_text_and_lists():
-    cfg = load(sets=["networks.internal=10.0.0.0/8, 192.0.2.0/24", "beacon.periodic_services=['udp/123','udp/5353']",
+    cfg = load(sets=["networks.internal=10.0.0.0/8, 192.0.2.0/24", "dns_tunnel.tunnel_qtypes=['TXT','NULL']",
                      "spark.verbose=true", "memory=4GB"], env={})
     assert cfg.get("networks.internal") == ("10.0.0.0/8", "192.0.2.0/24")
-    assert cfg.get("beacon.periodic_services") == ("udp/123", "udp/5353")
+    assert cfg.get("dns_tunnel.tunnel_qtypes") == ("TXT", "NULL")
     assert cfg.get("spark.verbose") is True and cfg.get("memory") == "4GB"
     with pytest.raises(ConfigError, match="memory: expected a size"):
         load(sets=["memory=lots"], env={})

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from winnow.sources.netflow_fields import PROTOCOLS
+from winnow.sources.netflow_store import TemplateStore
 from winnow.sources.netflow_template import COLUMN_ROLES, Template
 
 Warn = Callable[[int | None, str, bytes | str], None]
@@ -47,6 +48,8 @@ MAX_PENDING = 512
 #: templates kept over all exporters; a flood of new template ids beyond this is refused
 MAX_TEMPLATES = 16384
 EARLIEST_US, LATEST_US = 631_152_000_000_000, 4_102_444_800_000_000
+#: how a message names the exporter of a raw export file (which has no sender address)
+UNKNOWN = "(unknown)"
 _TIME_UNIT_US = {"ts_s": 1_000_000, "ts_ms": 1_000, "ts_us": 1}
 CONN_TYPES = {
     "ts": pa.timestamp("us", tz="UTC"), "uid": pa.string(), "src_ip": pa.string(), "src_port": pa.int32(),
@@ -117,6 +120,7 @@ class FeedResult:
     ok: bool
     flows: int = 0
     options: int = 0
+    empty: int = 0
 
 
 class Columns:
@@ -144,13 +148,22 @@ class NetflowDecoder:
     Args:
         max_pending: data sets held for a template that has not arrived yet (oldest dropped).
         max_templates: templates kept over all exporters.
+        store: the templates to start from and to keep new ones in (shared across files, ingests
+            and collector runs by their owner); a new empty store by default.
     """
 
-    def __init__(self, max_pending: int = MAX_PENDING, max_templates: int = MAX_TEMPLATES) -> None:
+    def __init__(self, max_pending: int = MAX_PENDING, max_templates: int = MAX_TEMPLATES,
+                 store: TemplateStore | None = None) -> None:
         self.max_pending, self.max_templates = max_pending, max_templates
-        self.templates: dict[tuple, Template] = {}
+        self.store = store if store is not None else TemplateStore()
+        self.templates: dict[tuple, Template] = self.store.templates
         self.pending: deque[tuple[tuple, bytes, Header, int]] = deque()
         self.pending_dropped = 0
+        #: data sets given up for want of a template: key -> [sets, bytes, first packet]
+        self.dropped: dict[tuple, list[int]] = {}
+        #: flow records without addresses and protocol (not written), by template key, since the last report
+        self.empty: dict[tuple, int] = {}
+        self.empty_records = 0
         self.sequences: dict[tuple[str, int, int], SequenceStats] = {}
         self.domains: dict[tuple[str, int, int], DomainState] = {}
         self.flows = 0
@@ -163,7 +176,7 @@ class NetflowDecoder:
     def feed(self, data: bytes, exporter: str = "", packet: int = 0, warn: Warn | None = None) -> FeedResult:
         """Decode one datagram (or several export messages back to back, as a capture to file holds them)."""
         say = _warner(warn, packet, data)
-        before_flows, before_options = self.flows, self.options
+        before_flows, before_options, before_empty = self.flows, self.options, self.empty_records
         off, ok_any, messages = 0, False, 0
         while len(data) - off >= 4:
             version = int.from_bytes(data[off:off + 2], "big")
@@ -184,7 +197,8 @@ class NetflowDecoder:
                 break
             ok_any = True
             off += used
-        return FeedResult(ok_any, self.flows - before_flows, self.options - before_options)
+        return FeedResult(ok_any, self.flows - before_flows, self.options - before_options,
+                          self.empty_records - before_empty)
 
     def _v5(self, data: bytes, off: int, exporter: str, packet: int, say: Callable[[str], None]) -> int:
         if len(data) - off < V5_HEADER.size:
@@ -229,9 +243,10 @@ class NetflowDecoder:
             say(f"IPFIX message truncated: {len(data) - off} of {length} bytes present")
             end = len(data)
         header = Header(10, exporter, domain, secs * 1_000_000, None, seq, packet)
-        flows_before = self.flows
+        flows_before = self.flows + self.empty_records
         records, complete = self._sets(data, off + IPFIX_HEADER.size, end, header, say)
-        self._sequence(header, records if complete else None, self.flows - flows_before, "records")
+        flows = self.flows + self.empty_records - flows_before
+        self._sequence(header, records if complete else None, flows, "records")
         return end - off
 
     def _sets(self, data: bytes, off: int, end: int, header: Header, say: Callable[[str], None]) -> tuple[int, bool]:
@@ -342,16 +357,16 @@ class NetflowDecoder:
         if key not in self.templates and len(self.templates) >= self.max_templates:
             say(f"more than {self.max_templates} templates; template {tid} ignored")
             return
-        self.templates[key] = template
+        self.store.put(key, template)
         self._release(key, say)
 
     def _withdraw(self, header: Header, tid: int, say: Callable[[str], None]) -> None:
         prefix = (header.exporter, header.version, header.domain)
         if tid in (2, 3):  # withdraw all (options) templates of the domain
             for key in [k for k in self.templates if k[:3] == prefix]:
-                del self.templates[key]
+                self.store.remove(key)
         elif tid >= 256:
-            self.templates.pop((*prefix, tid), None)
+            self.store.remove((*prefix, tid))
         else:
             say(f"withdrawal of template id {tid} is invalid")
 
@@ -363,10 +378,11 @@ class NetflowDecoder:
         template = self.templates.get(key)
         if template is None:
             if len(self.pending) >= self.max_pending:
-                old_key, _, old_header, _ = self.pending.popleft()
+                old_key, old_body, old_header, _ = self.pending.popleft()
                 self.pending_dropped += 1
-                say(f"no template for set {old_key[3]} (packet {old_header.packet}) before the pending buffer "
-                    f"filled; set dropped")
+                count = self.dropped.setdefault(old_key, [0, 0, old_header.packet])
+                count[0] += 1
+                count[1] += len(old_body)
             self.pending.append((key, body, header, number))
             return None
         return self._data(template, body, header, number, say)
@@ -396,8 +412,17 @@ class NetflowDecoder:
             self._options(template, columns, header)
             self.options += n
             return n
-        self._flows(template, columns, n, header, number, say)
-        self.flows += n
+        keep = _with_endpoint(template, columns, n)
+        if keep is not None:
+            key = (header.exporter, header.version, header.domain, template.tid)
+            self.empty[key] = self.empty.get(key, 0) + n - len(keep)
+            self.empty_records += n - len(keep)
+            if not keep:
+                return n
+            columns = [[col[i] for i in keep] for col in columns]
+        flows = len(keep) if keep is not None else n
+        self._flows(template, columns, flows, header, number, say)
+        self.flows += flows
         return n
 
     def _options(self, template: Template, columns: list[list], header: Header) -> None:
@@ -580,6 +605,46 @@ class NetflowDecoder:
     def pending_sets(self) -> list[tuple[int, int]]:
         """(packet, set id) of data sets still waiting for their template."""
         return [(h.packet, key[3]) for key, _, h, _ in self.pending]
+
+    def undecoded(self) -> list[tuple[str, str]]:
+        """(exporter, message) per template whose data sets never met it; they are forgotten.
+
+        Without its template the records of a data set cannot be counted (their length is in the
+        template), so the message counts data sets and bytes.
+        """
+        counts: dict[tuple, list[int]] = {k: list(v) for k, v in self.dropped.items()}
+        for key, body, header, _ in self.pending:
+            count = counts.setdefault(key, [0, 0, header.packet])
+            count[0] += 1
+            count[1] += len(body)
+            count[2] = min(count[2], header.packet)
+        self.pending.clear()
+        self.dropped.clear()
+        order = sorted(counts.items(), key=lambda kv: (kv[1][2], kv[0][3]))  # first packet, template id
+        return [(exporter, f"{sets:,} data set{'s' if sets != 1 else ''} ({size:,} bytes) for template {tid} of "
+                           f"exporter {exporter or UNKNOWN} domain {domain} had no template: their flows were not "
+                           "decoded")
+                for (exporter, _, domain, tid), (sets, size, _) in order]
+
+    def without_endpoints(self) -> list[tuple[str, str]]:
+        """(exporter, message) per template whose records had no address and no protocol; forgotten after."""
+        out = [(exporter, f"{n:,} record{'s' if n != 1 else ''} of template {tid} of exporter {exporter or UNKNOWN} "
+                          f"domain {domain} had no address and no protocol: not written as connections")
+               for (exporter, _, domain, tid), n in self.empty.items() if n]
+        self.empty.clear()
+        return out
+
+
+def _with_endpoint(template: Template, columns: list[list], n: int) -> list[int] | None:
+    """Indexes of the records that have an address or a protocol, or None when all of them do."""
+    present = [[isinstance(v, str) and ("." in v or ":" in v) for v in columns[template.roles[r]]]
+               for r in ("src_ip", "dst_ip") if r in template.roles]
+    if "proto" in template.roles:
+        present.append([isinstance(v, int) for v in columns[template.roles["proto"]]])
+    if not present:
+        return []
+    keep = [i for i in range(n) if any(p[i] for p in present)]
+    return None if len(keep) == n else keep
 
 
 def _plausible(times: list) -> list:

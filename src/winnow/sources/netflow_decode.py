@@ -430,7 +430,9 @@ class NetflowDecoder:
         for role in ("sys_init", "sampling"):
             i = template.roles.get(role)
             if i is not None and isinstance(columns[i][-1], int):
-                setattr(state, "sys_init_ms" if role == "sys_init" else "sampling", columns[i][-1])
+                name = "sys_init_ms" if role == "sys_init" else "sampling"
+                setattr(state, name, columns[i][-1])
+                self.store.set_option((header.exporter, header.version, header.domain), name, columns[i][-1])
 
     def _flows(self, template: Template, columns: list[list], n: int, header: Header, number: int,
                say: Callable[[str], None]) -> None:
@@ -511,8 +513,8 @@ class NetflowDecoder:
     def _domain(self, header: Header) -> DomainState:
         key = (header.exporter, header.version, header.domain)
         state = self.domains.get(key)
-        if state is None:
-            state = self.domains[key] = DomainState()
+        if state is None:  # starting from what options records of earlier files or runs said
+            state = self.domains[key] = DomainState(**self.store.options.get(key, {}))
         return state
 
     def _sequence(self, header: Header, total: int | None, flows: int, unit: str) -> None:

@@ -4,7 +4,9 @@ Exporters send a template once every N packets (or minutes) and the data that us
 so the data in one rotated capture often needs a template that arrived in an earlier one. A
 :class:`TemplateStore` holds the templates by (exporter address, version, source id / observation
 domain, template id), in order of arrival: a later template with the same key replaces the earlier
-one, an IPFIX withdrawal removes it. It is plain data with a JSON form (:meth:`TemplateStore.dumps`,
+one, an IPFIX withdrawal removes it. Values that options records give a (exporter, version,
+domain) -- its system start time and sampling interval -- are kept with them, as data decoded with
+a template needs them too. It is plain data with a JSON form (:meth:`TemplateStore.dumps`,
 :meth:`TemplateStore.loads`); the ingest layer and the collector keep it in the lake (a source never
 writes files). A template is stored as its field specifiers and recompiled when loaded.
 """
@@ -21,6 +23,9 @@ FORMAT = 1
 STATE_NAME = "netflow_templates.json"
 
 Key = tuple[str, int, int, int]  # (exporter, netflow version, domain, template id)
+Domain = tuple[str, int, int]  # (exporter, netflow version, domain)
+#: the options values kept per domain
+OPTION_VALUES = ("sys_init_ms", "sampling")
 
 
 class TemplateStore:
@@ -32,7 +37,9 @@ class TemplateStore:
 
     def __init__(self) -> None:
         self.templates: dict[Key, Template] = {}
-        self.changed: set[Key] = set()
+        #: options values by domain (``sys_init_ms``, ``sampling``)
+        self.options: dict[Domain, dict[str, int]] = {}
+        self.changed: set = set()  # template keys and ("options", domain) keys changed since saved
         #: why the stored form could not be read (then the store starts empty), else None
         self.problem: str | None = None
 
@@ -50,15 +57,24 @@ class TemplateStore:
         if self.templates.pop(key, None) is not None:
             self.changed.add(key)
 
-    def snapshot(self) -> tuple[dict[Key, Template], set[Key]]:
-        """The current state, to :meth:`restore` when what was fed since must not count."""
-        return dict(self.templates), set(self.changed)
+    def set_option(self, domain: Domain, name: str, value: int) -> None:
+        """Keep an options value (``sys_init_ms`` or ``sampling``) of a domain."""
+        values = self.options.setdefault(domain, {})
+        if values.get(name) != value:
+            values[name] = value
+            self.changed.add(("options", domain))
 
-    def restore(self, state: tuple[dict[Key, Template], set[Key]]) -> None:
+    def snapshot(self) -> tuple:
+        """The current state, to :meth:`restore` when what was fed since must not count."""
+        return dict(self.templates), {k: dict(v) for k, v in self.options.items()}, set(self.changed)
+
+    def restore(self, state: tuple) -> None:
         """Go back to a :meth:`snapshot`."""
         self.templates.clear()
         self.templates.update(state[0])
-        self.changed = set(state[1])
+        self.options.clear()
+        self.options.update(state[1])
+        self.changed = set(state[2])
 
     def merged_onto(self, text: str | None) -> TemplateStore:
         """This store's changes applied over a stored form (what another writer saved meanwhile).
@@ -69,10 +85,15 @@ class TemplateStore:
         base = TemplateStore.from_state(text)
         for key in [k for k in self.templates if k in self.changed]:  # in order of arrival
             base.put(key, self.templates[key])
-        for key in self.changed - set(self.templates):
-            base.remove(key)
+        for key in self.changed:
+            if key[0] == "options":
+                base.options.setdefault(key[1], {}).update(self.options.get(key[1], {}))
+            elif key not in self.templates:
+                base.remove(key)
         self.templates.clear()
         self.templates.update(base.templates)
+        self.options.clear()
+        self.options.update(base.options)
         return self
 
     def saved(self) -> None:
@@ -85,6 +106,9 @@ class TemplateStore:
             {"exporter": exporter, "version": version, "domain": domain, "template": tid,
              "scope": t.scope_count, "fields": [list(spec) for spec in t.specs]}
             for (exporter, version, domain, tid), t in self.templates.items()
+        ], "options": [
+            {"exporter": exporter, "version": version, "domain": domain, **values}
+            for (exporter, version, domain), values in self.options.items()
         ]}, separators=(",", ":"))
 
     @classmethod
@@ -104,7 +128,11 @@ class TemplateStore:
                 key = (str(item["exporter"]), int(item["version"]), int(item["domain"]), int(item["template"]))
                 specs = [(int(e), int(n), int(p)) for e, n, p in item["fields"]]
                 store.templates[key] = Template.compile(key[3], specs, int(item["scope"]))
+            for item in data.get("options", []):
+                domain = (str(item["exporter"]), int(item["version"]), int(item["domain"]))
+                store.options[domain] = {name: int(item[name]) for name in OPTION_VALUES if name in item}
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             store.templates.clear()
+            store.options.clear()
             store.problem = f"{type(exc).__name__}: {exc}"
         return store

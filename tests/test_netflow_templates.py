@@ -1,0 +1,200 @@
+"""NetFlow v9/IPFIX templates across files, ingests and collector runs (issue 10), on softflowd's real export.
+
+softflowd reads a real capture and exports its flows to a socket the test listens on; the export
+packets (templates in packets 1 and 17 of 22) are then split into rotated captures so that the
+middle one holds data whose template is only in the first.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from winnow.collect.netflow import NetflowCollector
+from winnow.pipeline.ingest import ingest
+
+PCAP = "stratosphere/slips-dataset/pcap/test-cc-capture-1.pcap"
+EXPORTER = "127.0.0.1"  # what the collector sees as the sender, so captures and collector share templates
+PROVENANCE = {"_source_file", "_line", "_ingest_id", "_source_format"}
+STATE = "_state/netflow_templates.json"
+
+
+def softflowd_export(pcap: Path, version: int) -> list[bytes]:
+    """The UDP payloads softflowd sends for a capture (flow times from the capture, in ms)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(1.0)
+        subprocess.run(["softflowd", "-a", "-A", "milli", "-r", str(pcap), "-n", f"127.0.0.1:{sock.getsockname()[1]}",
+                        "-v", str(version)], check=True, capture_output=True, timeout=120)
+        out = []
+        while True:
+            try:
+                out.append(sock.recvfrom(65535)[0])
+            except TimeoutError:
+                return out
+
+
+def has_templates(payload: bytes) -> bool:
+    """Whether an export message carries a (options) template set."""
+    version = int.from_bytes(payload[:2], "big")
+    off, template_sets = (20, (0, 1)) if version == 9 else (16, (2, 3))
+    while off + 4 <= len(payload):
+        set_id, length = struct.unpack_from("!HH", payload, off)
+        if set_id in template_sets:
+            return True
+        off += max(length, 4)
+    return False
+
+
+def data_sets(payloads: list[bytes]) -> tuple[int, int]:
+    """(data sets, bytes of their records) in export messages without templates."""
+    sets = size = 0
+    for payload in payloads:
+        off = 20 if payload[1] == 9 else 16
+        while off + 4 <= len(payload):
+            set_id, length = struct.unpack_from("!HH", payload, off)
+            assert set_id >= 256
+            sets, size, off = sets + 1, size + length - 4, off + length
+    return sets, size
+
+
+def pcap_of(payloads: list[bytes], src: str = EXPORTER) -> bytes:
+    """A pcap of UDP datagrams from ``src`` to port 2055."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, payload in enumerate(payloads):
+        udp = struct.pack("!HHHH", 40000, 2055, 8 + len(payload), 0) + payload
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0,
+                         socket.inet_aton(src), socket.inet_aton("127.0.0.1")) + udp
+        frame = b"\x00" * 12 + b"\x08\x00" + ip
+        out.append(struct.pack("<IIII", 1_700_000_000 + i, 0, len(frame), len(frame)) + frame)
+    return b"".join(out)
+
+
+@pytest.fixture(scope="module", params=[9, 10], ids=["v9", "ipfix"])
+def export(request, shared_data, tmp_path_factory):
+    """softflowd's export of a real capture, whole and as three rotated captures (templates only in the first)."""
+    if not shutil.which("softflowd"):
+        pytest.skip("needs softflowd: apt-get install softflowd")
+    payloads = softflowd_export(shared_data / PCAP, request.param)
+    assert [i for i, p in enumerate(payloads) if has_templates(p)] == [0, 16]
+    folder = tmp_path_factory.mktemp(f"v{request.param}")
+    (folder / "whole").mkdir()
+    (folder / "whole" / "export.pcap").write_bytes(pcap_of(payloads))
+    (folder / "split").mkdir()
+    pieces = [payloads[:8], payloads[8:16], payloads[16:]]
+    for i, piece in enumerate(pieces, 1):
+        (folder / "split" / f"export-{i}.pcap").write_bytes(pcap_of(piece))
+    return folder, payloads
+
+
+def rows(lake: Path) -> list[tuple]:
+    """Every net.conn row without provenance, sorted."""
+    out = []
+    for part in sorted((lake / "net.conn").glob("day=*/*.parquet")):
+        for row in pq.read_table(part).to_pylist():
+            out.append(tuple(sorted((k, str(v)) for k, v in row.items() if k not in PROVENANCE)))
+    return sorted(out)
+
+
+def warnings(lake: Path) -> list[str]:
+    parts = lake.glob("ingest_warnings/day=*/*.parquet")
+    return sorted(r["reason"] for p in parts for r in pq.read_table(p).to_pylist())
+
+
+def test_rotated_captures_in_one_ingest_decode_as_the_whole(export, tmp_path):
+    folder, _ = export
+    whole = rows(_ingested(tmp_path / "whole", folder / "whole"))
+    assert len(whole) == 594
+    split = _ingested(tmp_path / "split", folder / "split")
+    assert rows(split) == whole and not warnings(split)
+
+
+def test_rotated_captures_in_separate_ingests_decode_as_the_whole(export, tmp_path):
+    folder, _ = export
+    whole = rows(_ingested(tmp_path / "whole", folder / "whole"))
+    lake = tmp_path / "split"
+    for i in (1, 2, 3):
+        report = ingest([folder / "split" / f"export-{i}.pcap"], lake)
+        assert report.files[0].status == "ingested" and report.files[0].warnings == 0
+    assert rows(lake) == whole and not warnings(lake)
+    state = (lake / STATE).read_bytes()
+    assert {t["template"] for t in json.loads(state)["templates"]} == {256, 1024, 1025, 2048, 2049}
+    report = ingest([folder / "split"], lake)  # again: nothing new, and the template store is unchanged
+    assert {f.status for f in report.files} == {"already ingested"}
+    assert rows(lake) == whole and (lake / STATE).read_bytes() == state
+
+
+def test_data_without_its_template_is_counted_per_template(export, tmp_path):
+    folder, payloads = export
+    lake = tmp_path / "lake"
+    report = ingest([folder / "split" / "export-2.pcap"], lake)
+    assert report.files[0].total_rows == 0
+    sets, size = data_sets(payloads[8:16])
+    assert sets == 8
+    assert warnings(lake) == [f"{sets} data sets ({size:,} bytes) for template 1024 of exporter {EXPORTER} domain 0 "
+                              "had no template: their flows were not decoded"]
+
+
+def test_an_unreadable_template_store_is_a_warning_and_is_replaced(export, tmp_path):
+    folder, _ = export
+    lake = tmp_path / "lake"
+    (lake / "_state").mkdir(parents=True)
+    (lake / STATE).write_text("{not json")
+    ingest([folder / "split" / "export-1.pcap"], lake)
+    assert any(w.startswith("stored NetFlow templates could not be read") for w in warnings(lake))
+    report = ingest([folder / "split" / "export-2.pcap"], lake)
+    assert report.files[0].total_rows > 0 and report.files[0].warnings == 0
+
+
+def _ingested(lake: Path, path: Path) -> Path:
+    ingest([path], lake)
+    return lake
+
+
+def _send(port: int, payloads: list[bytes]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for payload in payloads:
+            sock.sendto(payload, ("127.0.0.1", port))
+            time.sleep(0.002)
+    time.sleep(0.3)
+
+
+def test_collector_uses_templates_of_an_earlier_capture_and_run(export, tmp_path):
+    folder, payloads = export
+    whole = rows(_ingested(tmp_path / "whole", folder / "whole"))
+    lake = tmp_path / "lake"
+    ingest([folder / "split" / "export-1.pcap"], lake)  # templates arrive in a rotated capture ...
+    first = NetflowCollector(("127.0.0.1", 0), lake, flush_seconds=60).start()
+    _send(first.address[1], payloads[8:12])  # ... the data in a collector, which restarts
+    stats = first.stop()
+    assert stats.records_decoded > 0 and stats.warnings == 0
+    second = NetflowCollector(("127.0.0.1", 0), lake, flush_seconds=60).start()
+    _send(second.address[1], payloads[12:16])
+    stats = second.stop()
+    assert stats.records_decoded > 0 and stats.warnings == 0
+    ingest([folder / "split" / "export-3.pcap"], lake)
+    assert rows(lake) == whole
+    assert not [r for r in rows(lake) if dict(r)["src_ip"] == dict(r)["dst_ip"] == dict(r)["proto"] == "None"]
+
+
+def test_collector_writes_no_row_without_addresses_and_protocol(shared_data, tmp_path):
+    """Real Cisco WLC export: 19 wireless-client records with no address and no protocol."""
+    folder = shared_data / "netflow-packets"
+    packets = [(folder / f"netflow9_test_cisco_wlc_{n}.dat").read_bytes() for n in ("tpl", "data261")]
+    lake = tmp_path / "lake"
+    collector = NetflowCollector(("127.0.0.1", 0), lake, flush_seconds=60).start()
+    _send(collector.address[1], packets)
+    stats = collector.stop()
+    assert stats.empty_records == 19 and stats.records_decoded == stats.rows_written == 0
+    assert not (lake / "net.conn").exists() or not rows(lake)
+    assert warnings(lake) == [f"19 records of template 261 of exporter {EXPORTER} domain 1 had no address and no "
+                              "protocol: not written as connections"]

@@ -194,7 +194,7 @@ def test_collector_writes_no_row_without_addresses_and_protocol(shared_data, tmp
     collector = NetflowCollector(("127.0.0.1", 0), lake, flush_seconds=60).start()
     _send(collector.address[1], packets)
     stats = collector.stop()
+    assert not rows(lake)
     assert stats.empty_records == 19 and stats.records_decoded == stats.rows_written == 0
-    assert not (lake / "net.conn").exists() or not rows(lake)
     assert warnings(lake) == [f"19 records of template 261 of exporter {EXPORTER} domain 1 had no address and no "
                               "protocol: not written as connections"]

@@ -198,3 +198,60 @@ def test_collector_writes_no_row_without_addresses_and_protocol(shared_data, tmp
     assert stats.empty_records == 19 and stats.records_decoded == stats.rows_written == 0
     assert warnings(lake) == [f"19 records of template 261 of exporter {EXPORTER} domain 1 had no address and no "
                               "protocol: not written as connections"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the store itself
+# ---------------------------------------------------------------------------------------------
+
+def _ipfix(sets: list[bytes], domain: int = 1) -> bytes:
+    body = b"".join(sets)
+    return struct.pack("!HHIII", 10, 16 + len(body), 1_700_000_000, 0, domain) + body
+
+
+def _template(tid: int, fields: list[tuple[int, int]], set_id: int = 2, scope: int | None = None) -> bytes:
+    head = struct.pack("!HH", tid, len(fields)) + (b"" if scope is None else struct.pack("!H", scope))
+    body = head + b"".join(struct.pack("!HH", e, n) for e, n in fields)
+    return struct.pack("!HH", set_id, 4 + len(body)) + body
+
+
+def test_store_round_trip_keeps_order_scope_and_options():
+    from winnow.sources.netflow_decode import NetflowDecoder
+    from winnow.sources.netflow_store import TemplateStore
+
+    decoder = NetflowDecoder()
+    options = _template(300, [(149, 4), (160, 8), (34, 4)], set_id=3, scope=1)  # domain; sys init; sampling
+    record = struct.pack("!IQI", 1, 1_700_000_000_000, 100)
+    decoder.feed(_ipfix([_template(257, [(8, 4), (12, 4), (4, 1)]), _template(256, [(8, 4)]), options,
+                         struct.pack("!HH", 300, 4 + len(record)) + record]), "192.0.2.1")
+    store = TemplateStore.loads(decoder.store.dumps())
+    assert store.problem is None
+    assert list(store.templates) == [("192.0.2.1", 10, 1, 257), ("192.0.2.1", 10, 1, 256), ("192.0.2.1", 10, 1, 300)]
+    assert store.templates[("192.0.2.1", 10, 1, 300)].scope_count == 1
+    assert store.options == {("192.0.2.1", 10, 1): {"sys_init_ms": 1_700_000_000_000, "sampling": 100}}
+    assert TemplateStore.loads('{"format": 1, "templates": [{"exporter": 1}]}').problem
+
+
+def test_merging_keeps_what_another_writer_stored():
+    from winnow.sources.netflow_decode import NetflowDecoder
+    from winnow.sources.netflow_store import TemplateStore
+
+    first, second = NetflowDecoder(), NetflowDecoder()
+    first.feed(_ipfix([_template(256, [(8, 4)]), _template(257, [(8, 4)])]), "192.0.2.1")
+    stored = first.store.dumps()
+    second.feed(_ipfix([_template(257, [(12, 4)])]), "192.0.2.1")  # a newer 257
+    merged = TemplateStore.loads(second.store.merged_onto(stored).dumps())
+    assert list(merged.templates) == [("192.0.2.1", 10, 1, 256), ("192.0.2.1", 10, 1, 257)]
+    assert merged.templates[("192.0.2.1", 10, 1, 257)].specs == ((12, 4, 0),)
+
+
+def test_a_full_store_drops_its_oldest_saved_template_for_a_new_one():
+    from winnow.sources.netflow_decode import NetflowDecoder
+
+    decoder = NetflowDecoder(max_templates=2)
+    decoder.feed(_ipfix([_template(256, [(8, 4)]), _template(257, [(8, 4)])]), "192.0.2.1")
+    decoder.feed(_ipfix([_template(258, [(8, 4)])]), "192.0.2.1")  # a flood within one run is refused
+    assert [k[3] for k in decoder.templates] == [256, 257]
+    decoder.store.saved()
+    decoder.feed(_ipfix([_template(258, [(8, 4)])]), "192.0.2.1")
+    assert [k[3] for k in decoder.templates] == [257, 258]

@@ -45,7 +45,8 @@ V5_RECORD = 48
 V5_MAX_COUNT = 30
 #: data sets held while their template is missing, over all exporters
 MAX_PENDING = 512
-#: templates kept over all exporters; a flood of new template ids beyond this is refused
+#: templates kept over all exporters; a flood of new template ids beyond this is refused (stored
+#: templates not refreshed since the store was last saved make room, oldest first)
 MAX_TEMPLATES = 16384
 EARLIEST_US, LATEST_US = 631_152_000_000_000, 4_102_444_800_000_000
 #: how a message names the exporter of a raw export file (which has no sender address)
@@ -355,8 +356,13 @@ class NetflowDecoder:
             return
         key = (header.exporter, header.version, header.domain, tid)
         if key not in self.templates and len(self.templates) >= self.max_templates:
-            say(f"more than {self.max_templates} templates; template {tid} ignored")
-            return
+            # the store outlives runs: make room by dropping its oldest template not refreshed since
+            # it was last saved; a flood of new ids within one run is still refused
+            stale = next((k for k in self.templates if k not in self.store.changed), None)
+            if stale is None:
+                say(f"more than {self.max_templates} templates; template {tid} ignored")
+                return
+            self.store.remove(stale)
         self.store.put(key, template)
         self._release(key, say)
 

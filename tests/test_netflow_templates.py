@@ -133,6 +133,14 @@ def test_rotated_captures_in_separate_ingests_decode_as_the_whole(export, tmp_pa
     assert rows(lake) == whole and (lake / STATE).read_bytes() == state
 
 
+def test_data_before_its_template_in_the_same_capture_waits_for_it(export, tmp_path):
+    folder, payloads = export
+    late = folder / "late.pcap"
+    late.write_bytes(pcap_of(payloads[1:]))  # data first; softflowd repeats its templates in packet 17
+    lake = _ingested(tmp_path / "lake", late)
+    assert len(rows(lake)) == 594 - 20 and not warnings(lake)  # all but the first packet's 20 flows
+
+
 def test_data_without_its_template_is_counted_per_template(export, tmp_path):
     folder, payloads = export
     lake = tmp_path / "lake"

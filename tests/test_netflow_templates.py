@@ -194,6 +194,17 @@ def test_collector_uses_templates_of_an_earlier_capture_and_run(export, tmp_path
     assert not [r for r in rows(lake) if dict(r)["src_ip"] == dict(r)["dst_ip"] == dict(r)["proto"] == "None"]
 
 
+def test_collector_counts_data_that_never_met_its_template(export, tmp_path):
+    _, payloads = export
+    collector = NetflowCollector(("127.0.0.1", 0), tmp_path / "lake", flush_seconds=60).start()
+    _send(collector.address[1], payloads[8:12])
+    stats = collector.stop()
+    sets, size = data_sets(payloads[8:12])
+    assert stats.records_decoded == 0 and stats.warnings == 1
+    assert warnings(tmp_path / "lake") == [f"{sets} data sets ({size:,} bytes) for template 1024 of exporter "
+                                           f"{EXPORTER} domain 0 had no template: their flows were not decoded"]
+
+
 def test_collector_writes_no_row_without_addresses_and_protocol(shared_data, tmp_path):
     """Real Cisco WLC export: 19 wireless-client records with no address and no protocol."""
     folder = shared_data / "netflow-packets"

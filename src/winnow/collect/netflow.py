@@ -17,8 +17,8 @@ with ``winnow ingest`` of captures: the collector starts from it (so a restarted
 data whose template was sent before the restart), and each flush that met new templates publishes
 them merged over the stored ones, in a commit of its own after the flush's parts. Records with no
 address and no protocol (options records are never rows; this covers templates without endpoint
-fields) are counted in a warning, never written; data sets still waiting for their template at
-shutdown are counted in a warning too.
+fields) are counted in a warning, never written; data sets that never met their template (dropped
+from the full pending buffer, or still held at shutdown) are counted in a warning too.
 """
 
 from __future__ import annotations
@@ -319,9 +319,9 @@ class NetflowCollector:
         self.stats.warnings += warnings
 
     def _report_undecoded(self, final: bool) -> None:
-        """Warn, per exporter, about records without endpoints and (at shutdown) data sets that never met
-        their template."""
-        for exporter, message in self.decoder.without_endpoints() + (self.decoder.undecoded() if final else []):
+        """Warn, per exporter, about records without endpoints and data sets that never met their template
+        (dropped from the full pending buffer; at shutdown also those still held)."""
+        for exporter, message in self.decoder.without_endpoints() + self.decoder.undecoded(waiting=final):
             ctx = self._exporters.get(exporter)
             if ctx is None:
                 ctx = self._exporters[exporter] = ParseContext(f"{self.source_prefix}/{exporter}",

@@ -614,19 +614,21 @@ class NetflowDecoder:
         """(packet, set id) of data sets still waiting for their template."""
         return [(h.packet, key[3]) for key, _, h, _ in self.pending]
 
-    def undecoded(self) -> list[tuple[str, str]]:
+    def undecoded(self, waiting: bool = True) -> list[tuple[str, str]]:
         """(exporter, message) per template whose data sets never met it; they are forgotten.
 
-        Without its template the records of a data set cannot be counted (their length is in the
-        template), so the message counts data sets and bytes.
+        With ``waiting`` false only the data sets dropped from the full pending buffer count (the
+        held ones may still meet their template). Without its template the records of a data set
+        cannot be counted (their length is in the template), so the message counts data sets and bytes.
         """
         counts: dict[tuple, list[int]] = {k: list(v) for k, v in self.dropped.items()}
-        for key, body, header, _ in self.pending:
+        for key, body, header, _ in self.pending if waiting else ():
             count = counts.setdefault(key, [0, 0, header.packet])
             count[0] += 1
             count[1] += len(body)
             count[2] = min(count[2], header.packet)
-        self.pending.clear()
+        if waiting:
+            self.pending.clear()
         self.dropped.clear()
         order = sorted(counts.items(), key=lambda kv: (kv[1][2], kv[0][3]))  # first packet, template id
         return [(exporter, f"{sets:,} data set{'s' if sets != 1 else ''} ({size:,} bytes) for template {tid} of "

@@ -274,3 +274,19 @@ def test_a_full_store_drops_its_oldest_saved_template_for_a_new_one():
     decoder.store.saved()
     decoder.feed(_ipfix([_template(258, [(8, 4)])]), "192.0.2.1")
     assert [k[3] for k in decoder.templates] == [257, 258]
+
+
+def test_raw_export_files_keep_their_templates_to_themselves(shared_data, tmp_path):
+    """Raw .dat files name no sender; vendors reuse template ids, so sharing would mis-decode (netscaler: 22 rows)."""
+    import io
+
+    from winnow.sources import ParseContext, sources
+
+    folder = shared_data / "netflow-packets"
+    report = ingest([folder], tmp_path / "lake")
+    source = sources()["netflow"]
+    for item in [f for f in report.files if f.status == "ingested"]:  # not the duplicates
+        alone = sum(b.data.num_rows for b in source.parse(io.BytesIO(Path(item.file).read_bytes()),
+                                                          ParseContext(item.file)))
+        assert item.total_rows == alone, item.file
+    assert not (tmp_path / "lake" / STATE).exists()

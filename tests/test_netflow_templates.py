@@ -290,3 +290,24 @@ def test_raw_export_files_keep_their_templates_to_themselves(shared_data, tmp_pa
                                                           ParseContext(item.file)))
         assert item.total_rows == alone, item.file
     assert not (tmp_path / "lake" / STATE).exists()
+
+
+def test_templates_are_published_in_the_commit_of_the_files_they_came_from(export, tmp_path, monkeypatch):
+    import winnow.ingest.pending as pending
+    from winnow.config import load, use
+
+    folder, _ = export
+    commits = []
+
+    def recording(lake, commit, manifest=None):
+        commits.append(([e.file for e in commit.entries], [str(final) for _, final in commit.moves]))
+        return publish(lake, commit, manifest)
+
+    publish = pending.publish
+    monkeypatch.setattr(pending, "publish", recording)
+    with use(load(sets=["ingest.commit_files=1"])):
+        ingest([folder / "split"], tmp_path / "lake")
+    assert len(commits) == 3
+    with_state = [[Path(f).name for f in files] for files, moves in commits if any(m.endswith(STATE) for m in moves)]
+    # the files that brought templates (softflowd refreshes them in export-3) carry them in their commits
+    assert with_state == [["export-1.pcap"], ["export-3.pcap"]]

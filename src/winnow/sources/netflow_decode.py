@@ -21,16 +21,15 @@ back is counted as reordered.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 
+from winnow.sources.netflow_columns import Columns, conn_table
 from winnow.sources.netflow_fields import PROTOCOLS
 from winnow.sources.netflow_store import TemplateStore
 from winnow.sources.netflow_template import COLUMN_ROLES, Template
@@ -52,12 +51,7 @@ EARLIEST_US, LATEST_US = 631_152_000_000_000, 4_102_444_800_000_000
 #: how a message names the exporter of a raw export file (which has no sender address)
 UNKNOWN = "(unknown)"
 _TIME_UNIT_US = {"ts_s": 1_000_000, "ts_ms": 1_000, "ts_us": 1}
-CONN_TYPES = {
-    "ts": pa.timestamp("us", tz="UTC"), "uid": pa.string(), "src_ip": pa.string(), "src_port": pa.int32(),
-    "dst_ip": pa.string(), "dst_port": pa.int32(), "proto": pa.string(), "duration": pa.float64(),
-    "src_bytes": pa.int64(), "dst_bytes": pa.int64(), "src_pkts": pa.int64(), "dst_pkts": pa.int64(),
-    "src_ip_bytes": pa.int64(), "dst_ip_bytes": pa.int64(), "_line": pa.int64(),
-}
+
 
 
 #: the fixed NetFlow v5 record, decoded as a built-in template
@@ -122,25 +116,6 @@ class FeedResult:
     flows: int = 0
     options: int = 0
     empty: int = 0
-
-
-class Columns:
-    """Column lists that grow by blocks; a column missing from a block is padded with nulls."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self.data: dict[str, list] = {}
-
-    def add(self, block: dict[str, list], n: int) -> None:
-        for name, values in block.items():
-            col = self.data.get(name)
-            if col is None:
-                col = self.data[name] = [None] * self.rows
-            col.extend(values)
-        self.rows += n
-        for col in self.data.values():
-            if len(col) < self.rows:
-                col.extend([None] * (self.rows - len(col)))
 
 
 class NetflowDecoder:
@@ -587,21 +562,9 @@ class NetflowDecoder:
         n = self._core.rows
         if n == 0:
             return []
-        from winnow.sources.coerce import build_extra
-
         core, extra = self._core.data, self._extra.data
         self._core, self._extra = Columns(), Columns()
-        out = {}
-        for name, typ in CONN_TYPES.items():
-            values = core.get(name)
-            if values is None:
-                out[name] = pa.nulls(n, typ)
-            elif name == "ts":
-                out[name] = pa.array(values, pa.int64()).cast(typ)
-            else:
-                out[name] = _typed(values, typ)
-        out["extra"] = build_extra({k: _any_array(v) for k, v in extra.items()}, n)
-        table = pa.table(out)
+        table = conn_table(core, extra, n)
         exporters = core["_exporter"]
         if not split or len(set(exporters)) == 1:
             return [(exporters[0], table)]
@@ -660,33 +623,6 @@ def _with_endpoint(template: Template, columns: list[list], n: int) -> list[int]
 def _plausible(times: list) -> list:
     """Times (epoch microseconds) outside 1990..2100 become None: garbage, not a flow."""
     return [t if t is not None and EARLIEST_US <= t <= LATEST_US else None for t in times]
-
-
-def _typed(values: list, typ: pa.DataType) -> pa.Array:
-    """Arrow array of ``typ``; values that do not fit (a 64-bit counter past int64, text) become null."""
-    if pa.types.is_integer(typ) or pa.types.is_floating(typ):
-        # the common case, no nulls: through numpy, several times faster than from a list
-        with contextlib.suppress(TypeError, ValueError, OverflowError):
-            return pa.array(np.array(values, dtype=typ.to_pandas_dtype()))
-    try:
-        return pa.array(values, typ)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        if pa.types.is_integer(typ):
-            limit = 2**31 - 1 if typ == pa.int32() else 2**63 - 1
-            values = [v if isinstance(v, int) and 0 <= v <= limit else None for v in values]
-        else:
-            values = [v if isinstance(v, int | float) else None for v in values]
-        return pa.array(values, typ)
-
-
-def _any_array(values: list) -> pa.Array:
-    if type(values[0]) is int:
-        with contextlib.suppress(TypeError, ValueError, OverflowError):
-            return pa.array(np.array(values, dtype=np.int64))
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def _warner(warn: Warn | None, packet: int, data: bytes) -> Callable[[str], None]:

@@ -6,13 +6,17 @@ run past their set, variable-length fields (RFC 7011 section 7: one length byte,
 length follows) and zero-filled tails. A problem becomes a warning through the ``warn`` callback
 (the shape of ``ParseContext.warn``) and decoding goes on with the next set or packet.
 
-Templates are kept per (exporter address, version, source id / observation domain, template id);
+Templates are kept per (exporter address, version, source id / observation domain, template id)
+in a :class:`~winnow.sources.netflow_store.TemplateStore` the owner may share across files and runs;
 a refresh replaces the template, IPFIX withdrawals (field count 0) remove it. Data sets that
 arrive before their template are held (bounded, oldest dropped first) and decoded when the
-template comes. NetFlow v5 is decoded as a built-in fixed template, so all three versions share
-one record path: ``struct.iter_unpack`` over whole sets for fixed-length templates, a
-per-record walk only for templates with variable-length fields (templates and their field
-converters live in :mod:`winnow.sources.netflow_template`).
+template comes; what never meets it is counted per template (:meth:`NetflowDecoder.undecoded`).
+Records with no address and no protocol are not connections: counted, not returned
+(:meth:`NetflowDecoder.without_endpoints`). NetFlow v5 is decoded as a built-in fixed template, so
+all three versions share one record path: ``struct.iter_unpack`` over whole sets for fixed-length
+templates, a per-record walk only for templates with variable-length fields (templates and their
+field converters live in :mod:`winnow.sources.netflow_template`, output columns in
+:mod:`winnow.sources.netflow_columns`).
 
 Sequence numbers are checked per exporter and domain: v5 counts flows, v9 counts export packets,
 IPFIX counts data records; a jump forward is a gap (``lost`` counts the missing units), a step

@@ -36,8 +36,10 @@ def netflow(listen: str, lake: str | None, flush_rows: int | None, flush_seconds
             max_buffer: int | None, duration: float | None, sensor: str | None) -> None:
     """Collect NetFlow v5/v9 and IPFIX export datagrams into net.conn.
 
-    Templates are kept per exporter and observation domain; data that arrives before its
-    template waits for it. Rows are flushed atomically, and the small parts of many flushes are merged
+    Templates are kept per exporter and observation domain in the lake, shared with
+    'winnow ingest' of captures and kept across restarts; data that arrives before its
+    template waits for it. Records with no address and no protocol are counted, not
+    written. Rows are flushed atomically, and the small parts of many flushes are merged
     (collect.compact_parts at a time, the rest at exit); SIGINT or SIGTERM flushes and exits 0.
     The counters (datagrams received/decoded/malformed/dropped, records, sequence gaps per
     exporter) are printed at the end.

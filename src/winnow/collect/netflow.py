@@ -11,6 +11,14 @@ are merged by a :class:`~winnow.lake.compact.Compactor` (``collect.compact_parts
 and level at a time, and what is left at shutdown); a collector restarted on the same address
 carries on merging its predecessor's parts. Drops in the kernel's socket buffer are read from
 ``/proc/net/udp`` (the per-socket ``drops`` counter) where Linux provides it.
+
+v9/IPFIX templates live in the lake's template store (``_state/netflow_templates.json``), shared
+with ``winnow ingest`` of captures: the collector starts from it (so a restarted collector decodes
+data whose template was sent before the restart), and each flush that met new templates publishes
+them merged over the stored ones, in a commit of its own after the flush's parts. Records with no
+address and no protocol (options records are never rows; this covers templates without endpoint
+fields) are counted in a warning, never written; data sets that never met their template (dropped
+from the full pending buffer, or still held at shutdown) are counted in a warning too.
 """
 
 from __future__ import annotations
@@ -34,9 +42,11 @@ from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
 from winnow.lake.commit import Commit, publish
 from winnow.lake.compact import Compactor
 from winnow.lake.lock import LakeBusy, lake_lock
+from winnow.lake.state import read_state, stage_merged
 from winnow.lake.warnings import write_warnings
 from winnow.sources.base import ParseContext
 from winnow.sources.netflow_decode import NetflowDecoder
+from winnow.sources.netflow_store import STATE_NAME, TemplateStore
 
 SOURCE_FORMAT = "netflow"
 MAX_DATAGRAM = 65535
@@ -55,6 +65,7 @@ class CollectorStats:
     kernel_drops: int | None = None
     records_decoded: int = 0
     option_records: int = 0
+    empty_records: int = 0
     rows_written: int = 0
     flushes: int = 0
     merges: int = 0
@@ -71,7 +82,8 @@ class CollectorStats:
         out = [f"datagrams received {self.datagrams_received:,}, decoded {self.datagrams_decoded:,}, "
                f"malformed {self.datagrams_malformed:,}, dropped (buffer full) {self.datagrams_dropped:,}, "
                f"dropped by the kernel {'n/a' if self.kernel_drops is None else f'{self.kernel_drops:,}'}",
-               f"flow records {self.records_decoded:,} (+{self.option_records:,} options records), "
+               f"flow records {self.records_decoded:,} (+{self.option_records:,} options records, "
+               f"{self.empty_records:,} records without addresses or protocol not written), "
                f"rows written {self.rows_written:,} in {self.flushes} flushes ({self.merges} part merges), "
                f"{self.warnings:,} warnings"]
         for key, s in sorted(self.sequence.items()):
@@ -116,7 +128,7 @@ class NetflowCollector:
         self.address: tuple[str, int] = self.sock.getsockname()[:2]
         self.stats = CollectorStats()
         self.queue: queue.Queue = queue.Queue(maxsize=max_buffer)
-        self.decoder = NetflowDecoder()
+        self.decoder = NetflowDecoder(store=TemplateStore.from_state(read_state(self.lake, STATE_NAME)))
         self.ingest_id = "collect-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
         self.compactor = Compactor(self.lake, self.ingest_id, config.get("collect.compact_parts"),
                                    config.get("collect.compact_bytes"))
@@ -227,6 +239,7 @@ class NetflowCollector:
             self.stats.datagrams_malformed += 1
         self.stats.records_decoded += result.flows
         self.stats.option_records += result.options
+        self.stats.empty_records += result.empty
 
     def _maybe_flush(self) -> None:
         if self.decoder.buffered_rows >= self.flush_rows or \
@@ -243,6 +256,7 @@ class NetflowCollector:
         self._last_flush = time.monotonic()
         self._update_sequence()
         self._unwritten.extend(self.decoder.take_by_exporter())
+        self._report_undecoded(final)
         contexts = {e: c for e, c in self._exporters.items() if c.warnings}
         news = bool(self._unwritten or contexts)
         if not news and not final:
@@ -258,6 +272,8 @@ class NetflowCollector:
                     part = pa.concat_tables(tables) if tables else None
                     self._publish(exporter, part, manifest, self._exporters.get(exporter))
                 self._unwritten = []
+                publish(self.lake, Commit(moves=stage_merged(self.lake, self.ingest_id, STATE_NAME,
+                                                             self.decoder.store)), manifest)
                 self.stats.flushes += int(news)
                 self.stats.merges += self.compactor.compact(manifest, final)
         except LakeBusy:
@@ -301,6 +317,17 @@ class NetflowCollector:
             self.compactor.add(published)
         self.stats.rows_written += writer.rows.get("net.conn", 0)
         self.stats.warnings += warnings
+
+    def _report_undecoded(self, final: bool) -> None:
+        """Warn, per exporter, about records without endpoints and data sets that never met their template
+        (dropped from the full pending buffer; at shutdown also those still held)."""
+        for exporter, message in self.decoder.without_endpoints() + self.decoder.undecoded(waiting=final):
+            ctx = self._exporters.get(exporter)
+            if ctx is None:
+                ctx = self._exporters[exporter] = ParseContext(f"{self.source_prefix}/{exporter}",
+                                                               max_consecutive_bad=1 << 62)
+            if len(ctx.warnings) < MAX_WARNINGS:
+                ctx.warn(None, message)
 
     def _update_sequence(self) -> None:
         self.stats.sequence = {

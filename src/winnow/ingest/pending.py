@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from winnow.config import current
@@ -19,10 +20,12 @@ class PendingCommits:
     ``ingest.commit_files`` files, when its oldest file has waited ``ingest.commit_seconds``, and at the
     end of the run. A run killed before a group's journal is written has published nothing of it: the
     next run ingests those files again (their temporary parts are dropped, nothing is duplicated).
+    ``state`` gives the moves of state files published with each group (the NetFlow templates).
     """
 
-    def __init__(self, lake: Lake, manifest: Manifest, ingest_id: str) -> None:
-        self.lake, self.manifest = lake, manifest
+    def __init__(self, lake: Lake, manifest: Manifest, ingest_id: str,
+                 state: Callable[[], list[tuple[Path, Path]]] | None = None) -> None:
+        self.lake, self.manifest, self.state = lake, manifest, state
         self.commits: list[tuple[ManifestEntry, list, list]] = []
         self.shas: dict[str, ManifestEntry] = {}
         self.shared = SharedParts(lake, ingest_id)
@@ -62,4 +65,6 @@ class PendingCommits:
             moves = [shared[key] for key in keys] + moves
             parts = [str(final.relative_to(self.lake.root)) for _, final in moves]
             commit.add(dataclasses.replace(entry, parts=parts), moves)
+        if self.state is not None:
+            commit.add(moves=self.state())
         publish(self.lake, commit, self.manifest)

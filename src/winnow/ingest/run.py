@@ -23,9 +23,11 @@ from winnow.ingest.discover import InputFile, discover
 from winnow.ingest.pending import PendingCommits
 from winnow.ingest.report import FileReport, IngestReport
 from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
+from winnow.lake.state import read_state, stage_merged
 from winnow.lake.warnings import write_warnings
 from winnow.sources import AbandonFile, ParseContext, get_source, sniff
 from winnow.sources.base import Source
+from winnow.sources.netflow_store import STATE_NAME, TemplateStore
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class _Run:
     share_bytes: int
     max_consecutive_bad: int
     block_size: int
+    #: NetFlow v9/IPFIX templates, carried from file to file in order and published with the files
+    templates: TemplateStore
 
 
 def ingest_files(
@@ -71,10 +75,14 @@ def ingest_files(
     total = sum(f.size for f in files)
     done = 0
     config = current()
-    pending = PendingCommits(lake, Manifest(lake), report.ingest_id)
+    # NetFlow templates: carried across files in discovery order, published with each group of files
+    templates = TemplateStore.from_state(read_state(lake, STATE_NAME))
+    pending = PendingCommits(lake, Manifest(lake), report.ingest_id,
+                             lambda: stage_merged(lake, report.ingest_id, STATE_NAME, templates))
     run = _Run(lake, pending, get_source(fmt) if fmt else None, sensor, report.ingest_id,
                config.get("ingest.thread_bytes"), config.get("ingest.share_bytes"),
-               _positive(config, "ingest.max_consecutive_bad"), _positive(config, "ingest.block_size"))
+               _positive(config, "ingest.max_consecutive_bad"), _positive(config, "ingest.block_size"),
+               templates)
     for number, item in enumerate(files):
         result = _ingest_one(item, run, number)
         report.files.append(result)
@@ -104,7 +112,12 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
     source = run.forced or sniff(item.head(), item.name)
     if source is None:
         return FileReport(item.name, "unrecognized", message="format not recognized; use --format to force one")
-    ctx = ParseContext(item.name, max_consecutive_bad=run.max_consecutive_bad, block_size=run.block_size)
+    ctx = ParseContext(item.name, max_consecutive_bad=run.max_consecutive_bad, block_size=run.block_size,
+                       netflow_templates=run.templates)
+    if run.templates.problem and source.name == "netflow":
+        ctx.warn(None, f"stored NetFlow templates could not be read ({run.templates.problem}); starting without them")
+        run.templates.problem = None
+    before = run.templates.snapshot() if source.name == "netflow" else None
     writer = FileWriter(lake, f"part-{number:06d}", run.ingest_id, item.name, source.name, run.sensor)
     digest = hashlib.sha256()
     status, message = "ingested", ""
@@ -125,6 +138,8 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
     known = run.pending.get(sha256)
     if known is not None:
         writer.abort()
+        if before is not None:
+            run.templates.restore(before)  # not recorded: its templates must not count either
         return FileReport(item.name, "already ingested", known.source_format,
                           message=f"same content as {known.file}, ingested {known.ingested_at}")
     shared = writer.in_memory and writer.buffered < run.share_bytes  # a small file: its rows go to the group's parts

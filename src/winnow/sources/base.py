@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import pyarrow as pa
 
@@ -38,11 +38,15 @@ class ParseContext:
         max_consecutive_bad: bad lines in a row after which the file is abandoned (default: the
             ``ingest.max_consecutive_bad`` setting in force).
         block_size: bytes of a line-oriented log read and parsed at a time (default: ``ingest.block_size``).
+        netflow_templates: the NetFlow v9/IPFIX template store (a
+            :class:`~winnow.sources.netflow_store.TemplateStore`) the ingest layer carries across the
+            files of an ingest and across ingests of a lake; None: each file starts without templates.
     """
 
     file: str
     max_consecutive_bad: int | None = None
     block_size: int | None = None
+    netflow_templates: Any = None
     warnings: list[Warning_] = field(default_factory=list)
     unsupported: dict[str, int] = field(default_factory=dict)
     _last_bad: int | None = None

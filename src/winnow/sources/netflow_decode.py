@@ -6,13 +6,17 @@ run past their set, variable-length fields (RFC 7011 section 7: one length byte,
 length follows) and zero-filled tails. A problem becomes a warning through the ``warn`` callback
 (the shape of ``ParseContext.warn``) and decoding goes on with the next set or packet.
 
-Templates are kept per (exporter address, version, source id / observation domain, template id);
+Templates are kept per (exporter address, version, source id / observation domain, template id)
+in a :class:`~winnow.sources.netflow_store.TemplateStore` the owner may share across files and runs;
 a refresh replaces the template, IPFIX withdrawals (field count 0) remove it. Data sets that
 arrive before their template are held (bounded, oldest dropped first) and decoded when the
-template comes. NetFlow v5 is decoded as a built-in fixed template, so all three versions share
-one record path: ``struct.iter_unpack`` over whole sets for fixed-length templates, a
-per-record walk only for templates with variable-length fields (templates and their field
-converters live in :mod:`winnow.sources.netflow_template`).
+template comes; what never meets it is counted per template (:meth:`NetflowDecoder.undecoded`).
+Records with no address and no protocol are not connections: counted, not returned
+(:meth:`NetflowDecoder.without_endpoints`). NetFlow v5 is decoded as a built-in fixed template, so
+all three versions share one record path: ``struct.iter_unpack`` over whole sets for fixed-length
+templates, a per-record walk only for templates with variable-length fields (templates and their
+field converters live in :mod:`winnow.sources.netflow_template`, output columns in
+:mod:`winnow.sources.netflow_columns`).
 
 Sequence numbers are checked per exporter and domain: v5 counts flows, v9 counts export packets,
 IPFIX counts data records; a jump forward is a gap (``lost`` counts the missing units), a step
@@ -21,17 +25,17 @@ back is counted as reordered.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 
+from winnow.sources.netflow_columns import Columns, conn_table
 from winnow.sources.netflow_fields import PROTOCOLS
+from winnow.sources.netflow_store import TemplateStore
 from winnow.sources.netflow_template import COLUMN_ROLES, Template
 
 Warn = Callable[[int | None, str, bytes | str], None]
@@ -44,16 +48,14 @@ V5_RECORD = 48
 V5_MAX_COUNT = 30
 #: data sets held while their template is missing, over all exporters
 MAX_PENDING = 512
-#: templates kept over all exporters; a flood of new template ids beyond this is refused
+#: templates kept over all exporters; a flood of new template ids beyond this is refused (stored
+#: templates not refreshed since the store was last saved make room, oldest first)
 MAX_TEMPLATES = 16384
 EARLIEST_US, LATEST_US = 631_152_000_000_000, 4_102_444_800_000_000
+#: how a message names the exporter of a raw export file (which has no sender address)
+UNKNOWN = "(unknown)"
 _TIME_UNIT_US = {"ts_s": 1_000_000, "ts_ms": 1_000, "ts_us": 1}
-CONN_TYPES = {
-    "ts": pa.timestamp("us", tz="UTC"), "uid": pa.string(), "src_ip": pa.string(), "src_port": pa.int32(),
-    "dst_ip": pa.string(), "dst_port": pa.int32(), "proto": pa.string(), "duration": pa.float64(),
-    "src_bytes": pa.int64(), "dst_bytes": pa.int64(), "src_pkts": pa.int64(), "dst_pkts": pa.int64(),
-    "src_ip_bytes": pa.int64(), "dst_ip_bytes": pa.int64(), "_line": pa.int64(),
-}
+
 
 
 #: the fixed NetFlow v5 record, decoded as a built-in template
@@ -117,25 +119,7 @@ class FeedResult:
     ok: bool
     flows: int = 0
     options: int = 0
-
-
-class Columns:
-    """Column lists that grow by blocks; a column missing from a block is padded with nulls."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self.data: dict[str, list] = {}
-
-    def add(self, block: dict[str, list], n: int) -> None:
-        for name, values in block.items():
-            col = self.data.get(name)
-            if col is None:
-                col = self.data[name] = [None] * self.rows
-            col.extend(values)
-        self.rows += n
-        for col in self.data.values():
-            if len(col) < self.rows:
-                col.extend([None] * (self.rows - len(col)))
+    empty: int = 0
 
 
 class NetflowDecoder:
@@ -144,13 +128,22 @@ class NetflowDecoder:
     Args:
         max_pending: data sets held for a template that has not arrived yet (oldest dropped).
         max_templates: templates kept over all exporters.
+        store: the templates to start from and to keep new ones in (shared across files, ingests
+            and collector runs by their owner); a new empty store by default.
     """
 
-    def __init__(self, max_pending: int = MAX_PENDING, max_templates: int = MAX_TEMPLATES) -> None:
+    def __init__(self, max_pending: int = MAX_PENDING, max_templates: int = MAX_TEMPLATES,
+                 store: TemplateStore | None = None) -> None:
         self.max_pending, self.max_templates = max_pending, max_templates
-        self.templates: dict[tuple, Template] = {}
+        self.store = store if store is not None else TemplateStore()
+        self.templates: dict[tuple, Template] = self.store.templates
         self.pending: deque[tuple[tuple, bytes, Header, int]] = deque()
         self.pending_dropped = 0
+        #: data sets given up for want of a template: key -> [sets, bytes, first packet]
+        self.dropped: dict[tuple, list[int]] = {}
+        #: flow records without addresses and protocol (not written), by template key, since the last report
+        self.empty: dict[tuple, int] = {}
+        self.empty_records = 0
         self.sequences: dict[tuple[str, int, int], SequenceStats] = {}
         self.domains: dict[tuple[str, int, int], DomainState] = {}
         self.flows = 0
@@ -163,7 +156,7 @@ class NetflowDecoder:
     def feed(self, data: bytes, exporter: str = "", packet: int = 0, warn: Warn | None = None) -> FeedResult:
         """Decode one datagram (or several export messages back to back, as a capture to file holds them)."""
         say = _warner(warn, packet, data)
-        before_flows, before_options = self.flows, self.options
+        before_flows, before_options, before_empty = self.flows, self.options, self.empty_records
         off, ok_any, messages = 0, False, 0
         while len(data) - off >= 4:
             version = int.from_bytes(data[off:off + 2], "big")
@@ -184,7 +177,8 @@ class NetflowDecoder:
                 break
             ok_any = True
             off += used
-        return FeedResult(ok_any, self.flows - before_flows, self.options - before_options)
+        return FeedResult(ok_any, self.flows - before_flows, self.options - before_options,
+                          self.empty_records - before_empty)
 
     def _v5(self, data: bytes, off: int, exporter: str, packet: int, say: Callable[[str], None]) -> int:
         if len(data) - off < V5_HEADER.size:
@@ -229,9 +223,10 @@ class NetflowDecoder:
             say(f"IPFIX message truncated: {len(data) - off} of {length} bytes present")
             end = len(data)
         header = Header(10, exporter, domain, secs * 1_000_000, None, seq, packet)
-        flows_before = self.flows
+        flows_before = self.flows + self.empty_records
         records, complete = self._sets(data, off + IPFIX_HEADER.size, end, header, say)
-        self._sequence(header, records if complete else None, self.flows - flows_before, "records")
+        flows = self.flows + self.empty_records - flows_before
+        self._sequence(header, records if complete else None, flows, "records")
         return end - off
 
     def _sets(self, data: bytes, off: int, end: int, header: Header, say: Callable[[str], None]) -> tuple[int, bool]:
@@ -340,18 +335,23 @@ class NetflowDecoder:
             return
         key = (header.exporter, header.version, header.domain, tid)
         if key not in self.templates and len(self.templates) >= self.max_templates:
-            say(f"more than {self.max_templates} templates; template {tid} ignored")
-            return
-        self.templates[key] = template
+            # the store outlives runs: make room by dropping its oldest template not refreshed since
+            # it was last saved; a flood of new ids within one run is still refused
+            stale = next((k for k in self.templates if k not in self.store.changed), None)
+            if stale is None:
+                say(f"more than {self.max_templates} templates; template {tid} ignored")
+                return
+            self.store.remove(stale)
+        self.store.put(key, template)
         self._release(key, say)
 
     def _withdraw(self, header: Header, tid: int, say: Callable[[str], None]) -> None:
         prefix = (header.exporter, header.version, header.domain)
         if tid in (2, 3):  # withdraw all (options) templates of the domain
             for key in [k for k in self.templates if k[:3] == prefix]:
-                del self.templates[key]
+                self.store.remove(key)
         elif tid >= 256:
-            self.templates.pop((*prefix, tid), None)
+            self.store.remove((*prefix, tid))
         else:
             say(f"withdrawal of template id {tid} is invalid")
 
@@ -363,10 +363,11 @@ class NetflowDecoder:
         template = self.templates.get(key)
         if template is None:
             if len(self.pending) >= self.max_pending:
-                old_key, _, old_header, _ = self.pending.popleft()
+                old_key, old_body, old_header, _ = self.pending.popleft()
                 self.pending_dropped += 1
-                say(f"no template for set {old_key[3]} (packet {old_header.packet}) before the pending buffer "
-                    f"filled; set dropped")
+                count = self.dropped.setdefault(old_key, [0, 0, old_header.packet])
+                count[0] += 1
+                count[1] += len(old_body)
             self.pending.append((key, body, header, number))
             return None
         return self._data(template, body, header, number, say)
@@ -396,8 +397,17 @@ class NetflowDecoder:
             self._options(template, columns, header)
             self.options += n
             return n
-        self._flows(template, columns, n, header, number, say)
-        self.flows += n
+        keep = _with_endpoint(template, columns, n)
+        if keep is not None:
+            key = (header.exporter, header.version, header.domain, template.tid)
+            self.empty[key] = self.empty.get(key, 0) + n - len(keep)
+            self.empty_records += n - len(keep)
+            if not keep:
+                return n
+            columns = [[col[i] for i in keep] for col in columns]
+        flows = len(keep) if keep is not None else n
+        self._flows(template, columns, flows, header, number, say)
+        self.flows += flows
         return n
 
     def _options(self, template: Template, columns: list[list], header: Header) -> None:
@@ -405,7 +415,9 @@ class NetflowDecoder:
         for role in ("sys_init", "sampling"):
             i = template.roles.get(role)
             if i is not None and isinstance(columns[i][-1], int):
-                setattr(state, "sys_init_ms" if role == "sys_init" else "sampling", columns[i][-1])
+                name = "sys_init_ms" if role == "sys_init" else "sampling"
+                setattr(state, name, columns[i][-1])
+                self.store.set_option((header.exporter, header.version, header.domain), name, columns[i][-1])
 
     def _flows(self, template: Template, columns: list[list], n: int, header: Header, number: int,
                say: Callable[[str], None]) -> None:
@@ -486,8 +498,8 @@ class NetflowDecoder:
     def _domain(self, header: Header) -> DomainState:
         key = (header.exporter, header.version, header.domain)
         state = self.domains.get(key)
-        if state is None:
-            state = self.domains[key] = DomainState()
+        if state is None:  # starting from what options records of earlier files or runs said
+            state = self.domains[key] = DomainState(**self.store.options.get(key, {}))
         return state
 
     def _sequence(self, header: Header, total: int | None, flows: int, unit: str) -> None:
@@ -554,21 +566,9 @@ class NetflowDecoder:
         n = self._core.rows
         if n == 0:
             return []
-        from winnow.sources.coerce import build_extra
-
         core, extra = self._core.data, self._extra.data
         self._core, self._extra = Columns(), Columns()
-        out = {}
-        for name, typ in CONN_TYPES.items():
-            values = core.get(name)
-            if values is None:
-                out[name] = pa.nulls(n, typ)
-            elif name == "ts":
-                out[name] = pa.array(values, pa.int64()).cast(typ)
-            else:
-                out[name] = _typed(values, typ)
-        out["extra"] = build_extra({k: _any_array(v) for k, v in extra.items()}, n)
-        table = pa.table(out)
+        table = conn_table(core, extra, n)
         exporters = core["_exporter"]
         if not split or len(set(exporters)) == 1:
             return [(exporters[0], table)]
@@ -581,37 +581,52 @@ class NetflowDecoder:
         """(packet, set id) of data sets still waiting for their template."""
         return [(h.packet, key[3]) for key, _, h, _ in self.pending]
 
+    def undecoded(self, waiting: bool = True) -> list[tuple[str, str]]:
+        """(exporter, message) per template whose data sets never met it; they are forgotten.
+
+        With ``waiting`` false only the data sets dropped from the full pending buffer count (the
+        held ones may still meet their template). Without its template the records of a data set
+        cannot be counted (their length is in the template), so the message counts data sets and bytes.
+        """
+        counts: dict[tuple, list[int]] = {k: list(v) for k, v in self.dropped.items()}
+        for key, body, header, _ in self.pending if waiting else ():
+            count = counts.setdefault(key, [0, 0, header.packet])
+            count[0] += 1
+            count[1] += len(body)
+            count[2] = min(count[2], header.packet)
+        if waiting:
+            self.pending.clear()
+        self.dropped.clear()
+        order = sorted(counts.items(), key=lambda kv: (kv[1][2], kv[0][3]))  # first packet, template id
+        return [(exporter, f"{sets:,} data set{'s' if sets != 1 else ''} ({size:,} bytes) for template {tid} of "
+                           f"exporter {exporter or UNKNOWN} domain {domain} had no template: their flows were not "
+                           "decoded")
+                for (exporter, _, domain, tid), (sets, size, _) in order]
+
+    def without_endpoints(self) -> list[tuple[str, str]]:
+        """(exporter, message) per template whose records had no address and no protocol; forgotten after."""
+        out = [(exporter, f"{n:,} record{'s' if n != 1 else ''} of template {tid} of exporter {exporter or UNKNOWN} "
+                          f"domain {domain} had no address and no protocol: not written as connections")
+               for (exporter, _, domain, tid), n in self.empty.items() if n]
+        self.empty.clear()
+        return out
+
+
+def _with_endpoint(template: Template, columns: list[list], n: int) -> list[int] | None:
+    """Indexes of the records that have an address or a protocol, or None when all of them do."""
+    present = [[isinstance(v, str) and ("." in v or ":" in v) for v in columns[template.roles[r]]]
+               for r in ("src_ip", "dst_ip") if r in template.roles]
+    if "proto" in template.roles:
+        present.append([isinstance(v, int) for v in columns[template.roles["proto"]]])
+    if not present:
+        return []
+    keep = [i for i in range(n) if any(p[i] for p in present)]
+    return None if len(keep) == n else keep
+
 
 def _plausible(times: list) -> list:
     """Times (epoch microseconds) outside 1990..2100 become None: garbage, not a flow."""
     return [t if t is not None and EARLIEST_US <= t <= LATEST_US else None for t in times]
-
-
-def _typed(values: list, typ: pa.DataType) -> pa.Array:
-    """Arrow array of ``typ``; values that do not fit (a 64-bit counter past int64, text) become null."""
-    if pa.types.is_integer(typ) or pa.types.is_floating(typ):
-        # the common case, no nulls: through numpy, several times faster than from a list
-        with contextlib.suppress(TypeError, ValueError, OverflowError):
-            return pa.array(np.array(values, dtype=typ.to_pandas_dtype()))
-    try:
-        return pa.array(values, typ)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        if pa.types.is_integer(typ):
-            limit = 2**31 - 1 if typ == pa.int32() else 2**63 - 1
-            values = [v if isinstance(v, int) and 0 <= v <= limit else None for v in values]
-        else:
-            values = [v if isinstance(v, int | float) else None for v in values]
-        return pa.array(values, typ)
-
-
-def _any_array(values: list) -> pa.Array:
-    if type(values[0]) is int:
-        with contextlib.suppress(TypeError, ValueError, OverflowError):
-            return pa.array(np.array(values, dtype=np.int64))
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def _warner(warn: Warn | None, packet: int, data: bytes) -> Callable[[str], None]:

@@ -3,9 +3,20 @@
 Two shapes of file: a raw UDP payload as a collector or ``nc -u -l > file`` saves it (one export
 datagram, or several back to back), and a pcap/pcapng capture of export traffic on UDP. In a
 capture every UDP datagram that parses as an export message is decoded, with templates kept per
-sending address; other datagrams are counted as skipped. A data set whose template is not in the
-same file is reported as the warning ``no template for set N`` (feed template and data packets
-to one :class:`~winnow.sources.netflow_decode.NetflowDecoder` to decode them together).
+sending address; other datagrams are counted as skipped.
+
+v9/IPFIX templates of a capture come from the store the ingest layer hands over in
+``ParseContext.netflow_templates``: templates of earlier files of the ingest (in file order) and of
+earlier ingests of the lake, and of the lake's collector, keyed by (exporter, version, source id /
+observation domain, template id); a later template replaces one with the same key, and the
+templates of this file join the store. A raw file names no sender, and exporters of different
+makes reuse the same template ids (256, ...), so a raw file uses only its own templates and adds
+none to the store. A data set that arrives before its template is held until
+the template comes later in the same file; what is still waiting at the end of the file is one
+warning per template, counting data sets and bytes (records cannot be counted without the
+template), e.g. ``12 data sets (3,456 bytes) for template 260 of exporter 10.0.0.1 domain 0 had no
+template: their flows were not decoded``. Records with no address and no protocol are not
+connections: they are counted in a warning, not written.
 """
 
 from __future__ import annotations
@@ -44,18 +55,19 @@ class NetflowFile(Source):
         from winnow.sources.pcap_reader import is_capture
 
         head = stream.read(12)
-        decoder = NetflowDecoder()
         if is_capture(head):
+            decoder = NetflowDecoder(store=ctx.netflow_templates)
             yield from self._capture(_Prefixed(head, stream), decoder, ctx)
         else:
+            decoder = NetflowDecoder()  # no sender address: another file's templates may be another exporter's
             data = head + stream.read(MAX_RAW)
             if stream.read(1):
                 ctx.warn(None, f"raw export file larger than {MAX_RAW} bytes; only the start was read")
             if data:
                 decoder.feed(data, "", 1, ctx.warn)
         yield from _take(decoder)
-        for packet, set_id in decoder.pending_sets():
-            ctx.warn(packet, f"no template for set {set_id}")
+        for _, message in decoder.undecoded() + decoder.without_endpoints():
+            ctx.warn(None, message)  # a summary of the file, not a bad line (never abandons the file)
 
     def _capture(self, stream: BinaryIO, decoder: NetflowDecoder, ctx: ParseContext) -> Iterator[Batch]:
         from winnow.sources.pcap_reader import datagrams

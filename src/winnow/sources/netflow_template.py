@@ -105,6 +105,7 @@ class Template:
     converters: tuple[Callable | None, ...] = ()
     roles: dict[str, int] = field(default_factory=dict)
     extras: tuple[tuple[str, int], ...] = ()
+    specs: tuple[tuple[int, int, int], ...] = ()
 
     @classmethod
     def compile(cls, tid: int, specs: list[tuple[int, int, int]], scope_count: int = 0) -> Template:
@@ -135,7 +136,8 @@ class Template:
         used = set(roles.values())
         extras = tuple((el.key, i) for i, (el, length, _) in enumerate(fields)
                        if i not in used and length and el.kind != "skip")
-        return cls(tid, fields, scope_count, fixed, min_len, converters, roles, extras)
+        return cls(tid, fields, scope_count, fixed, min_len, converters, roles, extras,
+                   tuple(tuple(spec) for spec in specs))
 
     def records(self, body: bytes, warn: Callable[[str], None]) -> list[list]:
         """Decode every record of a data set body into columns (one list per field)."""

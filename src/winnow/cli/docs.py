@@ -14,6 +14,7 @@ def _help(command: click.Command, path: str) -> str:
     parent = None if command is cli else root
     ctx = click.Context(command, info_name=path, parent=parent, terminal_width=88, max_content_width=88,
                         **({} if parent else cli.context_settings))
+    command._help_option = None  # drop the option a run without the group's settings cached (click >= 8.2)
     return command.get_help(ctx)
 
 

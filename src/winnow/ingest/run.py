@@ -12,7 +12,6 @@ import queue
 import shutil
 import threading
 import uuid
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
 from winnow.lake.warnings import write_warnings
 from winnow.sources import AbandonFile, ParseContext, get_source, sniff
 from winnow.sources.base import Source
+from winnow.sources.blocks import READ_ERRORS, read_problem
 
 
 @dataclass(frozen=True)
@@ -101,26 +101,33 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
     if unchanged is not None:
         return FileReport(item.name, "already ingested", unchanged.source_format,
                           message=f"unchanged since it was ingested {unchanged.ingested_at}")
-    source = run.forced or sniff(item.head(), item.name)
-    if source is None:
+    head, head_error = item.read_head()
+    source = run.forced or sniff(head, item.name)
+    if source is None and head_error is None:
         return FileReport(item.name, "unrecognized", message="format not recognized; use --format to force one")
     ctx = ParseContext(item.name, max_consecutive_bad=run.max_consecutive_bad, block_size=run.block_size)
-    writer = FileWriter(lake, f"part-{number:06d}", run.ingest_id, item.name, source.name, run.sensor)
+    name = source.name if source is not None else ""
+    writer = FileWriter(lake, f"part-{number:06d}", run.ingest_id, item.name, name, run.sensor)
     digest = hashlib.sha256()
     status, message = "ingested", ""
+    if source is None:  # nothing readable to sniff: the file is reported, and remembered by its content
+        status, message = "failed", f"{item.name}: {read_problem(head_error)}"
+        ctx.warn(None, read_problem(head_error))
     try:
         stream, hashing = item.open_hashed(digest)
         with stream:
             try:
-                _parse_into(source, stream, ctx, writer, threaded=item.size >= run.thread_bytes)
+                if source is not None:
+                    _parse_into(source, stream, ctx, writer, threaded=item.size >= run.thread_bytes)
             finally:
                 hashing.drain()  # the identity of a file is all of its stored bytes
     except AbandonFile as exc:
         status, message = "abandoned", str(exc)
         ctx.warn(None, str(exc).split(": ", 1)[-1])
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        status, message = "failed", f"{item.name}: {exc}"
-        ctx.warn(None, f"read error: {exc}")
+    except READ_ERRORS as exc:
+        if status != "failed":
+            status, message = "failed", f"{item.name}: {read_problem(exc)}"
+            ctx.warn(None, read_problem(exc))
     sha256 = digest.hexdigest()
     known = run.pending.get(sha256)
     if known is not None:
@@ -130,15 +137,15 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
     shared = writer.in_memory and writer.buffered < run.share_bytes  # a small file: its rows go to the group's parts
     moves = [] if shared else writer.close(sha256)
     if ctx.warnings:
-        moves.append(write_warnings(lake, sha256, run.ingest_id, ctx.file, source.name, ctx.warnings))
+        moves.append(write_warnings(lake, sha256, run.ingest_id, ctx.file, name, ctx.warnings))
     entry = ManifestEntry(
-        sha256=sha256, file=item.name, source_format=source.name, ingest_id=run.ingest_id,
+        sha256=sha256, file=item.name, source_format=name, ingest_id=run.ingest_id,
         ingested_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), rows=dict(writer.rows),
         warnings=len(ctx.warnings), skipped=dict(ctx.unsupported),
         parts=[str(b.relative_to(lake.root)) for _, b in moves], size=item.size, mtime_ns=item.mtime_ns,
     )
     run.pending.add(entry, moves, writer if shared else None)
-    return FileReport(item.name, status, source.name, dict(writer.rows), len(ctx.warnings), dict(ctx.unsupported),
+    return FileReport(item.name, status, name, dict(writer.rows), len(ctx.warnings), dict(ctx.unsupported),
                       message or (ctx.warnings[0].reason if ctx.warnings else ""))
 
 

@@ -26,6 +26,7 @@ from winnow.lake.warnings import write_warnings
 from winnow.sources import AbandonFile, ParseContext, get_source, sniff
 from winnow.sources.base import Source
 from winnow.sources.blocks import READ_ERRORS, read_problem
+from winnow.sources.value_checks import check_values
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
         if status != "failed":
             status, message = "failed", f"{item.name}: {read_problem(exc)}"
             ctx.warn(None, read_problem(exc))
+    if status == "failed":  # what could be read of it is not its content: remembered by name, never "same as"
+        digest.update(f"\0unreadable\0{item.name}\0{item.size}".encode())
     sha256 = digest.hexdigest()
     known = run.pending.get(sha256)
     if known is not None:
@@ -157,6 +160,7 @@ def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: Fil
     """
     if not threaded:
         for batch in source.parse(stream, ctx):
+            batch = check_values(batch, ctx)
             writer.write(batch.table, batch.data)
         return
     batches: queue.Queue = queue.Queue(maxsize=2)
@@ -176,6 +180,7 @@ def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: Fil
         for batch in source.parse(stream, ctx):
             if failure:
                 break
+            batch = check_values(batch, ctx)
             batches.put((batch.table, batch.data))
     finally:
         batches.put(None)

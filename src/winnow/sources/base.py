@@ -2,6 +2,10 @@
 
 A source never writes files and never adds provenance columns other than ``_line`` (and
 ``sensor`` when the log names one); the ingest layer adds the rest.
+
+Ingest also checks every batch's values against the columns' declared ``check`` (ports, addresses,
+counts; :mod:`winnow.sources.value_checks`): an invalid value becomes null with a warning naming the
+line and field, and the row is kept.
 """
 
 from __future__ import annotations

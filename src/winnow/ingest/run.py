@@ -154,7 +154,7 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
 
 def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: FileWriter,
                 threaded: bool = True) -> None:
-    """Parse on this thread while a second thread converts and writes Parquet (both release the GIL).
+    """Parse on this thread while a second thread checks values, converts and writes Parquet (both release the GIL).
 
     With ``threaded`` false (small files) both happen on this thread.
     """
@@ -170,7 +170,8 @@ def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: Fil
         while (item := batches.get()) is not None:
             if not failure:
                 try:
-                    writer.write(*item)
+                    checked = check_values(item, ctx)  # here, off the parsing thread (Arrow releases the GIL)
+                    writer.write(checked.table, checked.data)
                 except BaseException as exc:  # re-raised on the parsing thread
                     failure.append(exc)
 
@@ -180,8 +181,7 @@ def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: Fil
         for batch in source.parse(stream, ctx):
             if failure:
                 break
-            batch = check_values(batch, ctx)
-            batches.put((batch.table, batch.data))
+            batches.put(batch)
     finally:
         batches.put(None)
         thread.join()

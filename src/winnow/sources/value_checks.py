@@ -60,10 +60,10 @@ def _out_of_range(values: pa.ChunkedArray | pa.Array, check: str) -> np.ndarray 
 
 
 def _address_invalid(values: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
-    quad = pc.fill_null(pc.match_substring_regex(values, _IPV4), True)
-    if pc.all(quad).as_py():
+    quad = pc.match_substring_regex(values, _IPV4)
+    if pc.all(quad).as_py() is not False:  # nulls are skipped: null is not invalid
         return None
-    others = pc.unique(pc.filter(values, pc.invert(quad)))
+    others = pc.unique(pc.filter(values, pc.invert(quad)))  # filter drops the nulls
     invalid = [v for v in others.to_pylist() if v is not None and not _is_address(v)]
     if not invalid:
         return None

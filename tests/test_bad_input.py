@@ -100,6 +100,44 @@ def test_compressed_file_ending_early_says_so(tmp_path: Path, cut: str) -> None:
         assert result.status == "ingested" and 0 < result.total_rows < 20_000
 
 
+def flip(data: bytes, at: float, n: int = 20) -> bytes:
+    """``data`` with ``n`` bytes flipped from the fraction ``at`` of its length."""
+    out = bytearray(data)
+    start = int(len(out) * at)
+    for k in range(start, start + n):
+        out[k] ^= 0x55
+    return bytes(out)
+
+
+@pytest.mark.parametrize("kind", ["bz2", "xz", "zip_crc"])
+def test_damage_in_the_middle_keeps_what_came_before_and_warns(tmp_path: Path, kind: str) -> None:
+    """(Damaged deflate data often decodes to garbage lines instead: those are bad lines, tested elsewhere.)"""
+    import lzma
+
+    body = conn_log(50_000)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    if kind == "zip_crc":  # a stored member whose bytes no longer match its CRC
+        path = logs / "a.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("conn.log", body)
+        raw = path.read_bytes()
+        at = raw.index(b"\tC0x40000\t")
+        path.write_bytes(raw[: at + 2] + b"9" + raw[at + 3 :])
+    else:
+        module = {"bz2": bz2, "xz": lzma}[kind]
+        path = logs / f"conn.log.{kind}"
+        path.write_bytes(flip(module.compress(body), 0.6))
+    (logs / "other.log").write_bytes(conn_log(4, 9))
+    lake = tmp_path / "lake"
+    report = {Path(f.file).name: f for f in ingest([logs], lake).files}
+    assert (report["other.log"].status, report["other.log"].total_rows) == ("ingested", 4)
+    [damaged] = [f for name, f in report.items() if name != "other.log"]
+    assert damaged.status in {"ingested", "failed"} and damaged.total_rows < 50_000
+    reasons = [w["reason"] for w in warnings_of(lake) if w["file"] == damaged.file]
+    assert any("compressed data" in r and ("corrupt" in r or "ends early" in r) for r in reasons), reasons
+
+
 def test_encrypted_members_are_each_reported(tmp_path: Path) -> None:
     archive = tmp_path / "secret.zip"
     with zipfile.ZipFile(archive, "w") as z:

@@ -96,6 +96,8 @@ def test_compressed_file_ending_early_says_so(tmp_path: Path, cut: str) -> None:
     assert any("compressed data ends early" in w["reason"] for w in warnings_of(lake))
     if cut == "bz2_no_block":
         assert result.status == "failed"
+        [forced] = ingest([path], tmp_path / "lake2", fmt="zeek_tsv").files  # forcing the format says the same
+        assert forced.status == "failed" and "compressed data ends early" in forced.message
     else:
         assert result.status == "ingested" and 0 < result.total_rows < 20_000
 

@@ -61,7 +61,7 @@ def ingest_files(
 
     Args:
         lake: the lake written.
-        paths: files, folders, compressed files or zip archives.
+        paths: files, folders, compressed files, zip or tar archives.
         fmt: force a registered source instead of sniffing.
         sensor: sensor name for rows whose log does not name one.
         on_file: called with each file's report as soon as it is done.
@@ -111,14 +111,15 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
     writer = FileWriter(lake, f"part-{number:06d}", run.ingest_id, item.name, name, run.sensor)
     digest = hashlib.sha256()
     status, message = "ingested", ""
-    if source is None:  # nothing readable to sniff: the file is reported, and remembered by its content
+    readable = source is not None and (bool(head) or head_error is None)
+    if not readable:  # nothing readable to sniff or parse: the file is reported, and remembered by name
         status, message = "failed", f"{item.name}: {read_problem(head_error)}"
         ctx.warn(None, read_problem(head_error))
     try:
         stream, hashing = item.open_hashed(digest)
         with stream:
             try:
-                if source is not None:
+                if readable and source is not None:
                     _parse_into(source, stream, ctx, writer, threaded=item.size >= run.thread_bytes)
             finally:
                 hashing.drain()  # the identity of a file is all of its stored bytes

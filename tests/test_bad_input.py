@@ -248,6 +248,28 @@ def test_many_invalid_values_in_a_row_do_not_abandon_the_file(tmp_path: Path) ->
     assert (result.status, result.total_rows, result.warnings) == ("ingested", 50, 50)
 
 
+@pytest.mark.parametrize("target", ["int32", "int64", "float64"])
+def test_text_with_a_few_bad_numbers_converts_column_wise_as_value_by_value(target: str) -> None:
+    import pyarrow as pa
+
+    from winnow.sources.coerce import _py_value, coerce
+
+    values = ["1", "-2", " 3 ", "x", "1e2", "2.5", "nan", "inf", "+4", "", None, "70000", "99999999999"] * 50
+    kind = getattr(pa, target)()
+    got, bad = coerce(pa.array(values), kind)
+    expected, expected_bad = [], []
+    for i, value in enumerate(values):
+        try:
+            converted = _py_value(value, kind, ",")
+            pa.array([converted], kind)
+        except (ValueError, OverflowError, pa.ArrowInvalid):
+            converted = None
+            expected_bad.append((i, value))
+        expected.append(converted)
+    assert got.to_pylist() == expected
+    assert sorted(bad) == expected_bad
+
+
 # ---------------------------------------------------------------- noise on standard error
 
 

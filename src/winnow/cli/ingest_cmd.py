@@ -20,14 +20,15 @@ from winnow.cli.progress import progress_bar
 @click.option("--all-files", is_flag=True, help="List every file in the report, not only those with news.")
 def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, sensor: str | None,
            report_fmt: str | None, all_files: bool) -> None:
-    """Ingest log files, folders, .gz files and .zip archives into the lake.
+    """Ingest log files, folders, .gz/.bz2/.xz files and .zip/.tar/.tar.gz archives into the lake.
 
     Reads Zeek logs (TSV or JSON), NetFlow v5/v9 and IPFIX (export packets or pcap), Argus and
     nfdump CSV flows, Windows EVTX files and Windows JSON events (Sysmon, Security), Linux auditd
     and SSH/auth syslog; 'winnow sources' lists every format and the tables it fills. Formats
     are sniffed from content. Files already ingested (same content hash) are skipped, so
-    re-running is safe. Bad lines are counted per file and listed by 'winnow warnings';
-    'winnow lake' shows what the lake holds.
+    re-running is safe. Bad lines, invalid values (stored as null), damaged compressed data and
+    cut files are counted per file and listed by 'winnow warnings'; 'winnow lake' shows what the
+    lake holds.
     """
     from winnow.pipeline.ingest import ingest as run_ingest
 

@@ -1,4 +1,4 @@
-"""Find the input files under the paths a user gave: folders, gzip/bzip2/xz files, zip members."""
+"""Find the input files under the paths a user gave: folders, gzip/bzip2/xz files, zip and tar members."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from winnow.errors import WinnowError
-from winnow.sources.blocks import read_some
+from winnow.ingest.tar_members import is_tar, tar_members
+from winnow.sources.blocks import READ_ERRORS, read_some
 
 HEAD_BYTES = 64 << 10
 _SKIP_NAMES = {"SHA256SUMS", "truth.json"}
@@ -48,11 +49,15 @@ class InputFile:
 
     def head(self) -> bytes:
         """The first 64 KB of decompressed content (what could be read of it; '' when unreadable)."""
+        return self.read_head()[0]
+
+    def read_head(self) -> tuple[bytes, Exception | None]:
+        """The first 64 KB of decompressed content as far as it could be read, and the error that stopped it."""
         try:
             with self.open() as fh:
-                return read_some(fh, HEAD_BYTES)[0]
-        except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, RuntimeError):
-            return b""
+                return read_some(fh, HEAD_BYTES)
+        except (*READ_ERRORS, RuntimeError) as exc:
+            return b"", exc
 
     def sha256(self) -> str:
         """Content hash of the stored bytes: the identity of the file in the manifest."""
@@ -64,11 +69,14 @@ class InputFile:
 
 
 def _decompress(raw: Any) -> BinaryIO:
-    if hasattr(raw, "peek"):
-        magic = raw.peek(6)[:6]
-    else:
-        magic = raw.read(6)
-        raw.seek(0)
+    try:
+        if hasattr(raw, "peek"):
+            magic = raw.peek(6)[:6]
+        else:
+            magic = raw.read(6)
+            raw.seek(0)
+    except READ_ERRORS:
+        return raw  # a damaged zip member: reading it raises again, where the error is reported
     if magic[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     if magic[:3] == b"BZh":
@@ -83,7 +91,10 @@ class HashingReader(io.BufferedIOBase):
 
     def __init__(self, raw: BinaryIO, digest: Any) -> None:
         self.raw, self.digest = raw, digest
-        self._peeked = raw.read(6)
+        try:
+            self._peeked = raw.read(6)
+        except READ_ERRORS:
+            self._peeked = b""  # a damaged zip member: the parser's first read raises again
 
     def readable(self) -> bool:
         return True
@@ -149,6 +160,13 @@ def _member_opener(path: Path, member: str) -> Callable[[], BinaryIO]:
     return opener
 
 
+def _tar_members(path: Path) -> Iterator[InputFile]:
+    mtime = path.stat().st_mtime_ns
+    for name, size, opener in tar_members(path, _decompress):
+        shown = f"{path}!{name}" if name else str(path)
+        yield InputFile(shown, size, lambda o=opener: io.BufferedReader(o()), mtime)
+
+
 def _encrypted(path: Path, member: str) -> Callable[[], BinaryIO]:
     def opener() -> BinaryIO:
         raise OSError(f"{path}!{member} is encrypted; extract it with its password first")
@@ -170,6 +188,8 @@ def discover(paths: list[str | Path], exclude: Path | None = None) -> Iterator[I
                 continue
             if zipfile.is_zipfile(file) and file.suffix.lower() not in {".gz", ".xz", ".bz2"}:
                 yield from _zip_members(file)
+            elif is_tar(file):
+                yield from _tar_members(file)
             else:
                 stat = file.stat()
                 yield InputFile(str(file), stat.st_size, lambda f=file: open(f, "rb"), stat.st_mtime_ns)

@@ -12,7 +12,6 @@ import queue
 import shutil
 import threading
 import uuid
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,9 @@ from winnow.lake.state import read_state, stage_merged
 from winnow.lake.warnings import write_warnings
 from winnow.sources import AbandonFile, ParseContext, get_source, sniff
 from winnow.sources.base import Source
+from winnow.sources.blocks import READ_ERRORS, read_problem
 from winnow.sources.netflow_store import STATE_NAME, TemplateStore
+from winnow.sources.value_checks import check_values
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def ingest_files(
 
     Args:
         lake: the lake written.
-        paths: files, folders, compressed files or zip archives.
+        paths: files, folders, compressed files, zip or tar archives.
         fmt: force a registered source instead of sniffing.
         sensor: sensor name for rows whose log does not name one.
         on_file: called with each file's report as soon as it is done.
@@ -109,31 +110,41 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
     if unchanged is not None:
         return FileReport(item.name, "already ingested", unchanged.source_format,
                           message=f"unchanged since it was ingested {unchanged.ingested_at}")
-    source = run.forced or sniff(item.head(), item.name)
-    if source is None:
+    head, head_error = item.read_head()
+    source = run.forced or sniff(head, item.name)
+    if source is None and head_error is None:
         return FileReport(item.name, "unrecognized", message="format not recognized; use --format to force one")
+    name = source.name if source is not None else ""
     ctx = ParseContext(item.name, max_consecutive_bad=run.max_consecutive_bad, block_size=run.block_size,
                        netflow_templates=run.templates)
-    if run.templates.problem and source.name == "netflow":
+    if run.templates.problem and name == "netflow":
         ctx.warn(None, f"stored NetFlow templates could not be read ({run.templates.problem}); starting without them")
         run.templates.problem = None
-    before = run.templates.snapshot() if source.name == "netflow" else None
-    writer = FileWriter(lake, f"part-{number:06d}", run.ingest_id, item.name, source.name, run.sensor)
+    before = run.templates.snapshot() if name == "netflow" else None
+    writer = FileWriter(lake, f"part-{number:06d}", run.ingest_id, item.name, name, run.sensor)
     digest = hashlib.sha256()
     status, message = "ingested", ""
+    readable = source is not None and (bool(head) or head_error is None)
+    if not readable:  # nothing readable to sniff or parse: the file is reported, and remembered by name
+        status, message = "failed", f"{item.name}: {read_problem(head_error)}"
+        ctx.warn(None, read_problem(head_error))
     try:
         stream, hashing = item.open_hashed(digest)
         with stream:
             try:
-                _parse_into(source, stream, ctx, writer, threaded=item.size >= run.thread_bytes)
+                if readable and source is not None:
+                    _parse_into(source, stream, ctx, writer, threaded=item.size >= run.thread_bytes)
             finally:
                 hashing.drain()  # the identity of a file is all of its stored bytes
     except AbandonFile as exc:
         status, message = "abandoned", str(exc)
         ctx.warn(None, str(exc).split(": ", 1)[-1])
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        status, message = "failed", f"{item.name}: {exc}"
-        ctx.warn(None, f"read error: {exc}")
+    except READ_ERRORS as exc:
+        if status != "failed":
+            status, message = "failed", f"{item.name}: {read_problem(exc)}"
+            ctx.warn(None, read_problem(exc))
+    if status == "failed":  # what could be read of it is not its content: remembered by name, never "same as"
+        digest.update(f"\0unreadable\0{item.name}\0{item.size}".encode())
     sha256 = digest.hexdigest()
     known = run.pending.get(sha256)
     if known is not None:
@@ -145,26 +156,27 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
     shared = writer.in_memory and writer.buffered < run.share_bytes  # a small file: its rows go to the group's parts
     moves = [] if shared else writer.close(sha256)
     if ctx.warnings:
-        moves.append(write_warnings(lake, sha256, run.ingest_id, ctx.file, source.name, ctx.warnings))
+        moves.append(write_warnings(lake, sha256, run.ingest_id, ctx.file, name, ctx.warnings))
     entry = ManifestEntry(
-        sha256=sha256, file=item.name, source_format=source.name, ingest_id=run.ingest_id,
+        sha256=sha256, file=item.name, source_format=name, ingest_id=run.ingest_id,
         ingested_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), rows=dict(writer.rows),
         warnings=len(ctx.warnings), skipped=dict(ctx.unsupported),
         parts=[str(b.relative_to(lake.root)) for _, b in moves], size=item.size, mtime_ns=item.mtime_ns,
     )
     run.pending.add(entry, moves, writer if shared else None)
-    return FileReport(item.name, status, source.name, dict(writer.rows), len(ctx.warnings), dict(ctx.unsupported),
+    return FileReport(item.name, status, name, dict(writer.rows), len(ctx.warnings), dict(ctx.unsupported),
                       message or (ctx.warnings[0].reason if ctx.warnings else ""))
 
 
 def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: FileWriter,
                 threaded: bool = True) -> None:
-    """Parse on this thread while a second thread converts and writes Parquet (both release the GIL).
+    """Parse on this thread while a second thread checks values, converts and writes Parquet (both release the GIL).
 
     With ``threaded`` false (small files) both happen on this thread.
     """
     if not threaded:
         for batch in source.parse(stream, ctx):
+            batch = check_values(batch, ctx)
             writer.write(batch.table, batch.data)
         return
     batches: queue.Queue = queue.Queue(maxsize=2)
@@ -174,7 +186,8 @@ def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: Fil
         while (item := batches.get()) is not None:
             if not failure:
                 try:
-                    writer.write(*item)
+                    checked = check_values(item, ctx)  # here, off the parsing thread (Arrow releases the GIL)
+                    writer.write(checked.table, checked.data)
                 except BaseException as exc:  # re-raised on the parsing thread
                     failure.append(exc)
 
@@ -184,7 +197,7 @@ def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: Fil
         for batch in source.parse(stream, ctx):
             if failure:
                 break
-            batches.put((batch.table, batch.data))
+            batches.put(batch)
     finally:
         batches.put(None)
         thread.join()

@@ -42,7 +42,7 @@ def ingest(
     """Ingest files and folders into the lake, then refresh derived tables; re-ingesting known content adds nothing.
 
     Args:
-        paths: files, folders, compressed files or zip archives.
+        paths: files, folders, compressed files, zip or tar archives.
         lake_path: lake folder (created if missing).
         fmt: force a registered source instead of sniffing.
         sensor: sensor name for rows whose log does not name one.

@@ -20,6 +20,8 @@ class Column:
         doc: what the column holds.
         ecs: the Elastic Common Schema field it corresponds to ("" if none).
         ocsf: the OCSF attribute it corresponds to ("" if none).
+        check: what a valid value is, checked at ingest ("" none, "port" 0-65535, "address" an IPv4
+            or IPv6 address, "count" not negative); an invalid value is stored as null with a warning.
     """
 
     name: str
@@ -27,6 +29,7 @@ class Column:
     doc: str
     ecs: str = ""
     ocsf: str = ""
+    check: str = ""
 
 
 PROVENANCE: tuple[Column, ...] = (
@@ -72,8 +75,8 @@ class Table:
 
 #: the two ends of a connection, shared by every table that has them
 ENDPOINTS: tuple[Column, ...] = (
-    Column("src_ip", pa.string(), "originator address", "source.ip", "src_endpoint.ip"),
-    Column("src_port", pa.int32(), "originator port", "source.port", "src_endpoint.port"),
-    Column("dst_ip", pa.string(), "responder address", "destination.ip", "dst_endpoint.ip"),
-    Column("dst_port", pa.int32(), "responder port", "destination.port", "dst_endpoint.port"),
+    Column("src_ip", pa.string(), "originator address", "source.ip", "src_endpoint.ip", check="address"),
+    Column("src_port", pa.int32(), "originator port", "source.port", "src_endpoint.port", check="port"),
+    Column("dst_ip", pa.string(), "responder address", "destination.ip", "dst_endpoint.ip", check="address"),
+    Column("dst_port", pa.int32(), "responder port", "destination.port", "dst_endpoint.port", check="port"),
 )

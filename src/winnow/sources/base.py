@@ -2,6 +2,10 @@
 
 A source never writes files and never adds provenance columns other than ``_line`` (and
 ``sensor`` when the log names one); the ingest layer adds the rest.
+
+Ingest also checks every batch's values against the columns' declared ``check`` (ports, addresses,
+counts; :mod:`winnow.sources.value_checks`): an invalid value becomes null with a warning naming the
+line and field, and the row is kept.
 """
 
 from __future__ import annotations
@@ -62,13 +66,16 @@ class ParseContext:
             if self.block_size is None:
                 self.block_size = config.get("ingest.block_size")
 
-    def warn(self, line: int | None, reason: str, snippet: bytes | str = b"") -> None:
-        """Record a problem; abandon the file after a run of consecutive bad lines."""
+    def warn(self, line: int | None, reason: str, snippet: bytes | str = b"", kept: bool = False) -> None:
+        """Record a problem; abandon the file after a run of consecutive bad lines.
+
+        With ``kept`` the line's row was kept (one field nulled): it does not count toward abandoning.
+        """
         if isinstance(snippet, bytes):
             snippet = snippet[: SNIPPET * 4].decode("utf-8", "replace")
         snippet = snippet.replace("\t", "\\t")[:SNIPPET]
         self.warnings.append(Warning_(line, reason, snippet))
-        if line is None or line == self._last_bad:
+        if kept or line is None or line == self._last_bad:
             return  # not a line, or another problem on a line already counted
         self._run = self._run + 1 if self._last_bad is not None and line == self._last_bad + 1 else 1
         self._last_bad = line

@@ -18,6 +18,17 @@ BOM = b"\xef\xbb\xbf"
 READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, lzma.LZMAError, OSError)
 
 
+def read_problem(error: BaseException | None) -> str:
+    """Say what a read error means for a person: the compressed data ends early, or is corrupt."""
+    if isinstance(error, EOFError):
+        return f"compressed data ends early: {error}"
+    if isinstance(error, zlib.error | lzma.LZMAError | zipfile.BadZipFile | gzip.BadGzipFile):
+        return f"compressed data is corrupt: {error}"
+    if isinstance(error, OSError) and "Invalid data stream" in str(error):
+        return f"compressed data is corrupt: {error}"
+    return f"read error: {error}"
+
+
 def read_some(stream: BinaryIO, size: int) -> tuple[bytes, Exception | None]:
     """Read up to ``size`` bytes; on a read error return the bytes read before it, and the error.
 

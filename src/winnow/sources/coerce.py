@@ -1,7 +1,10 @@
 """Vectorized conversion of parsed columns to a table's declared types.
 
 Values that cannot be converted become null and are reported (row index, value) so the caller
-can turn them into ``ingest_warnings``; the rest of the row is kept.
+can turn them into ``ingest_warnings``; the rest of the row is kept. Text with a few values that
+are not numbers is still converted column-wise (a regular expression masks the bad ones); only
+what that cannot convert goes value by value in Python. Range rules (ports, addresses, counts) are
+checked afterwards by :mod:`winnow.sources.value_checks`.
 """
 
 from __future__ import annotations
@@ -106,9 +109,13 @@ def coerce(arr: pa.Array, target: pa.DataType, set_sep: str = ",") -> tuple[pa.A
         return pa.nulls(len(arr), target), []
     with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         return _fast(arr, target, set_sep), []
-    # some value does not convert: go value by value, nulling and reporting the bad ones
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+        masked = _masked_numbers(arr, target)
+        if masked is not None:
+            return masked
+    # some value does not convert: go value by value, nulling and reporting the bad ones
     out: list[object] = []
     bad: list[tuple[int, object]] = []
     for i, value in enumerate(arr.to_pylist()):
@@ -130,6 +137,34 @@ def coerce(arr: pa.Array, target: pa.DataType, set_sep: str = ",") -> tuple[pa.A
                 fixed.append(None)
                 bad.append((i, arr[i].as_py()))
         return pa.array(fixed, type=target), bad
+
+
+_INTEGER = r"^\s*[+-]?[0-9]+\s*$"
+_DECIMAL = r"^\s*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:nan|inf|infinity))\s*$"
+
+
+def _masked_numbers(arr: pa.Array, target: pa.DataType) -> tuple[pa.Array, list[tuple[int, object]]] | None:
+    """Text to numbers column-wise when a few values are not numbers: those become null and are returned.
+
+    None when this does not apply (not text to an integer or float); raises when a value still does
+    not convert (the caller then goes value by value).
+    """
+    text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+    integer, floating = pa.types.is_integer(target), pa.types.is_floating(target)
+    if not text or not (integer or floating):
+        return None
+    ok = pc.match_substring_regex(arr, _INTEGER if integer else _DECIMAL)
+    wide = pc.cast(pc.utf8_trim_whitespace(pc.if_else(ok, arr, pa.scalar(None, arr.type))),
+                   pa.int64() if integer else pa.float64())
+    if integer and target != pa.int64():
+        info = np.iinfo(target.to_pandas_dtype())
+        inside = pc.and_(pc.greater_equal(wide, int(info.min)), pc.less_equal(wide, int(info.max)))
+        ok = pc.and_(ok, pc.fill_null(inside, True))
+        wide = pc.if_else(ok, wide, pa.scalar(None, pa.int64()))
+    if floating:
+        wide = pc.if_else(pc.fill_null(pc.is_nan(wide), False), pa.scalar(None, pa.float64()), wide)  # NaN: null
+    rows = np.flatnonzero(~np.asarray(pc.fill_null(ok, True)))
+    return pc.cast(wide, target), [(int(i), arr[int(i)].as_py()) for i in rows]
 
 
 def build_extra(columns: dict[str, pa.Array], n: int, set_sep: str = ",") -> pa.Array:

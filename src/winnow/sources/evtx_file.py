@@ -3,7 +3,9 @@
 The stream is read into memory (or, past 64 MB, spooled to a temporary file: the parser wants a
 seekable file and ours may be a hashing pipe) and read with ``records_json`` as compact JSON, one
 line per record. A damaged chunk or record becomes one warning and reading goes on, so dirty files (more chunks than the
-header says) and files with bad chunks give every record that can be recovered. ``_line`` is the
+header says) and files with bad chunks give every record that can be recovered. A file cut off mid-copy (fewer
+chunks than its header declares, or a partial chunk) is one warning with the counts (chunks declared, chunks read,
+records recovered; see :mod:`winnow.sources.evtx_header`). ``_line`` is the
 record's 1-based position among the records read from the file.
 
 Blocks of fewer than :data:`SMALL_BLOCK` records (small files) are decoded record by record: the
@@ -38,6 +40,7 @@ import pyarrow.json as pj
 
 from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext, Source
+from winnow.sources.evtx_header import HEADER_BYTES, truncation
 from winnow.sources.registry import register
 from winnow.sources.windows_map import (
     COMPUTED,
@@ -124,10 +127,25 @@ class EvtxFile(Source):
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         sink = RowSink(ctx)
+        recovered = 0
         with _spooled(stream) as path:
+            head, size = _head_and_size(path)
             for first, records in _blocks(path, ctx):
+                recovered += len(records)
                 yield from _block(records, first, ctx, sink)
         yield from sink.drain()
+        cut = truncation(head, size, recovered)
+        if cut is not None:
+            ctx.warn(None, cut)
+
+
+def _head_and_size(path: str | BinaryIO) -> tuple[bytes, int]:
+    """The file header's bytes and the file's size, of a spooled file or its in-memory copy."""
+    if isinstance(path, str):
+        with open(path, "rb") as fh:
+            return fh.read(HEADER_BYTES), os.path.getsize(path)
+    data = path.getvalue()  # type: ignore[attr-defined]
+    return data[:HEADER_BYTES], len(data)
 
 
 @contextmanager

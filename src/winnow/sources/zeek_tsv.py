@@ -140,14 +140,13 @@ class ZeekTsv(Source):
         return out
 
     def _fast(self, seg: bytes, header: _Header) -> pa.Table | None:
-        bad: list[object] = []
         try:
             return pacsv.read_csv(
                 io.BytesIO(seg),
                 read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20, use_threads=True),
                 parse_options=pacsv.ParseOptions(
                     delimiter=header.separator.decode("latin-1"), quote_char=False, escape_char=False,
-                    ignore_empty_lines=False, invalid_row_handler=lambda row: bad.append(row) or "skip",
+                    ignore_empty_lines=False,  # a bad row raises: a row handler would decode its text, noisily
                 ),
                 convert_options=pacsv.ConvertOptions(
                     column_types=self._types(header), null_values=[header.unset_field],

@@ -11,8 +11,9 @@ carries on, the first packet it sees starts a new record. If that packet comes f
       the roles and marks it with `^` (Zeek docs, "Connection Handling: Flipping Connections"): the
       originator is the client again, history "^dA", "^dADa" or "^dAa", OTH.
 
-Each client holds 1-3 sessions a day while its user works (each with one ephemeral port); a session
-opens with an ordinary handshake (S1) and then shows as one mid-stream record per idle gap.
+Each client holds 4-15 sessions a day while its user works (10-90 min, each with its own ephemeral
+port); a session opens with an ordinary handshake (S1), then shows as one mid-stream record per
+idle gap (Poisson, one per 15 min on average, at random times).
 truth.json lists both under `zeek_sides` (benign: the real client is internal, the server remote).
 """
 
@@ -85,19 +86,18 @@ def sides(ctx: DayChunk) -> Traffic:
 
 
 def _sessions(ctx: DayChunk, rng: np.random.Generator, s: Side, local: np.ndarray) -> Frame:
-    n_sess = rng.integers(1, 4, len(local))
+    n_sess = rng.integers(4, 16, len(local))
     host = np.repeat(local, n_sess)
     a, b = ctx.pres_start[host], ctx.pres_end[host]
-    start = a + (rng.random(len(host)) * (b - a) * 0.8).astype(np.int64)
-    length = np.minimum(rng.uniform(0.5, 4.0, len(host)) * HOUR, b - start + HOUR).astype(np.int64)
-    n_rec = 1 + np.maximum(length // (25 * 60 * US), 1)  # the opening record, then one per idle gap
+    start = a + (rng.random(len(host)) * (b - a)).astype(np.int64)
+    length = (rng.uniform(10, 90, len(host)) * 60 * US).astype(np.int64)
+    n_rec = 1 + rng.poisson(length / (15 * 60 * US))  # the opening record, then one per idle gap
     sess = np.repeat(np.arange(len(host)), n_rec)
-    pos = arrays.position_in_group(n_rec)
-    ts = start[sess] + (pos * length[sess] // n_rec[sess]) + rng.integers(0, 60 * US, len(sess)) * (pos > 0)
+    first = arrays.position_in_group(n_rec) == 0
+    ts = start[sess] + np.where(first, 0, (rng.random(len(sess)) * length[sess]).astype(np.int64))
     ts = np.minimum(ts, ctx.day0 + 24 * HOUR - 1)
     client = ctx.ip[host][sess]
     eph = rng.integers(49152, 65536, len(host))[sess]
-    first = pos == 0
     n = len(ts)
     values, p = _RESP_SIDE if s.kind == "responder_side" else _FLIPPED
     hist = np.where(first, _OPEN, rng.choice(values, n, p=p))

@@ -10,9 +10,10 @@
     sparse_c2       a dozen HTTPS callbacks over half a day (1 h +- 60 s)     3600
     burst_c2        25 HTTP callbacks in three minutes (7.2 s +- 0.5 s)        7.2
 
-Each gets its own workstation (other than the classic planted items' when the network has room),
-kept on all day. truth.json lists them under `c2_shapes`, each with its `kind`; they are
-positives for beacon scoring exactly like `beacons`.
+Each gets its own workstation among those that stay on all day and carry no classic planted item
+(so every other host's traffic stays as it was); tiny networks share hosts and keep them on.
+truth.json lists them under `c2_shapes`, each with its `kind`; they are positives for beacon
+scoring exactly like `beacons`.
 """
 
 from __future__ import annotations
@@ -56,8 +57,11 @@ class Shape:
 
 def plan_shapes(world: World, rng: np.random.Generator, space: AddressSpace, taken: set[int]) -> list[Shape]:
     """One C2 of every kind in `KINDS`, each on its own workstation when there are enough."""
-    ws = np.flatnonzero(~world.hosts.server)
-    free = np.array([h for h in ws if int(h) not in taken]) if len(ws) > len(taken) + len(KINDS) else ws
+    h = world.hosts
+    ws = np.flatnonzero(~h.server)
+    free = np.array([i for i in ws if int(i) not in taken and h.always_on[i]], dtype=np.int64)
+    if len(free) < len(KINDS):  # tiny networks: share hosts (and keep them on)
+        free = ws
     hosts = rng.choice(free, len(KINDS), replace=len(free) < len(KINDS))
     out = []
     for i, (kind, host) in enumerate(zip(KINDS, hosts, strict=True)):

@@ -13,7 +13,8 @@ carries on, the first packet it sees starts a new record. If that packet comes f
 
 Each client holds 4-15 sessions a day while its user works (10-90 min, each with its own ephemeral
 port); a session opens with an ordinary handshake (S1), then shows as one mid-stream record per
-idle gap (Poisson, one per 15 min on average, at random times).
+idle gap (Poisson, one per 15 min of session on average), each starting 5 min + Exp(10 min)
+after the previous record ended.
 truth.json lists both under `zeek_sides` (benign: the real client is internal, the server remote).
 """
 
@@ -94,11 +95,14 @@ def _sessions(ctx: DayChunk, rng: np.random.Generator, s: Side, local: np.ndarra
     n_rec = 1 + rng.poisson(length / (15 * 60 * US))  # the opening record, then one per idle gap
     sess = np.repeat(np.arange(len(host)), n_rec)
     first = arrays.position_in_group(n_rec) == 0
-    ts = start[sess] + np.where(first, 0, (rng.random(len(sess)) * length[sess]).astype(np.int64))
-    ts = np.minimum(ts, ctx.day0 + 24 * HOUR - 1)
+    n = len(sess)
+    duration = rng.integers(5, 4 * 60, n) * US
+    # a record starts after the previous one ended and Zeek's 5-minute inactivity timeout expired
+    step = np.where(first, 0, 300 * US + rng.exponential(600 * US, n).astype(np.int64))
+    prev = np.concatenate([[0], duration[:-1]]) * ~first
+    ts = np.minimum(start[sess] + arrays.group_cumsum(step + prev, n_rec), ctx.day0 + 24 * HOUR - 1)
     client = ctx.ip[host][sess]
     eph = rng.integers(49152, 65536, len(host))[sess]
-    n = len(ts)
     values, p = _RESP_SIDE if s.kind == "responder_side" else _FLIPPED
     hist = np.where(first, _OPEN, rng.choice(values, n, p=p))
     swap = ~first & (s.kind == "responder_side")
@@ -114,7 +118,7 @@ def _sessions(ctx: DayChunk, rng: np.random.Generator, s: Side, local: np.ndarra
         src=np.where(swap, s.server, client), sport=np.where(swap, s.port, eph),
         dst=np.where(swap, client, s.server), dport=np.where(swap, eph, s.port),
         proto=TCP, service=0,
-        duration=rng.integers(5, 4 * 60, n) * US, orig_bytes=orig_b, resp_bytes=resp_b,
+        duration=duration, orig_bytes=orig_b, resp_bytes=resp_b,
         state=np.where(first, S1, OTH), history=hist,
         orig_pkts=orig_pkts, orig_ip_bytes=orig_b + 40 * orig_pkts, resp_pkts=resp_pkts,
         resp_ip_bytes=resp_b + 40 * resp_pkts,

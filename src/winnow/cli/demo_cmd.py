@@ -11,7 +11,7 @@ DEMO_DIR = Path("winnow-demo")
 
 
 @click.command("demo")
-@click.option("--hosts", type=click.IntRange(min=5), default=50, show_default=True)
+@click.option("--hosts", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--top", type=click.IntRange(min=1), default=12, show_default=True)
 def demo(hosts: int, seed: int, top: int) -> None:

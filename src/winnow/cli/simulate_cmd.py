@@ -9,7 +9,7 @@ from winnow.cli.progress import progress_bar
 
 @click.command("simulate")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write logs and truth.json.")
-@click.option("--hosts", type=click.IntRange(min=5), default=50, show_default=True)
+@click.option("--hosts", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--days", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--start", default="2026-11-02", show_default=True, help="First simulated UTC day.")

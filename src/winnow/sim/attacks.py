@@ -72,6 +72,8 @@ def attack_traffic(ctx: DayChunk) -> Traffic:
 def add_counts(world: World, counts: dict[str, int]) -> None:
     """Record in the truth entries how many rows each planted item produced and on which day."""
     start = dt.date.fromisoformat(world.start)
+    for shape in world.extra.get("c2_shapes", []):
+        shape.truth["connections"] = counts.get(f"c2_shape:{shape.index}", 0)
     for item in world.extra["planted"]:
         if isinstance(item, beacons.Beacon):
             item.truth["connections"] = counts.get(f"beacon:{item.index}", 0)

@@ -38,12 +38,17 @@ TCP_HISTORIES: dict[int, tuple[tuple[str, float], ...]] = {
 SCAN_OPEN_HISTORY = "ShR"
 UDP_HISTORY_REPLIED = "Dd"
 UDP_HISTORY_ONEWAY = "D"
+#: Mid-stream TCP records seen from the server's side (no SYN, first packet from the server: OTH).
+RESPONDER_SIDE_HISTORIES = (("DdA", 0.35), ("Dd", 0.2), ("Ad", 0.2), ("DadA", 0.15), ("Da", 0.1))
+#: Mid-stream TCP records Zeek flipped (`^`: the first packet came from a likely server port).
+FLIPPED_HISTORIES = (("^dA", 0.45), ("^dADa", 0.35), ("^dAa", 0.2))
 
 #: Every history string, indexable by code.
 HISTORIES: tuple[str, ...] = tuple(
     dict.fromkeys(
         [h for hs in TCP_HISTORIES.values() for h, _ in hs]
         + [SCAN_OPEN_HISTORY, UDP_HISTORY_REPLIED, UDP_HISTORY_ONEWAY]
+        + [h for h, _ in RESPONDER_SIDE_HISTORIES + FLIPPED_HISTORIES]
     )
 )
 HISTORY_CODE = {h: i for i, h in enumerate(HISTORIES)}
@@ -63,6 +68,7 @@ SERVICES = (
     "smb",
     "krb,smb,gssapi",
     "dce_rpc",
+    "dhcp",
 )
 SERVICE_CODE = {s: i for i, s in enumerate(SERVICES)}
 

@@ -26,6 +26,7 @@ HOUR = 3_600 * US
 
 # Component keys of `DayChunk.rng`: one per generator so they never share a stream.
 PRESENCE, BROWSING, APPS, PERIODIC, INTERNAL, DNS, DNS_NOISE, RARE, ATTACKS = range(1, 10)
+HOUSEKEEPING, SHAPES, SIDES, DNS_LATE = range(20, 24)
 
 
 def day_start_us(start: str, day: int) -> int:

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from winnow.sim import attacks, dns, frames
+from winnow.sim import attacks, c2_shapes, dns, frames, zeek_sides
 from winnow.sim.browsing import apps, browsing, plan_browsing
-from winnow.sim.context import DayChunk
+from winnow.sim.context import DNS_LATE, DayChunk
 from winnow.sim.endpoint import EndpointSim
 from winnow.sim.frames import Traffic
+from winnow.sim.housekeeping import housekeeping, plan_housekeeping
 from winnow.sim.internal import internal, plan_internal
 from winnow.sim.internet import build_internet
 from winnow.sim.network import World, build_internal, sub_rng
@@ -42,6 +43,12 @@ def build_world(hosts: int, days: int, seed: int, start: str) -> tuple[World, di
     plan_internal(world, sub_rng(seed, 0, 4))
     plan_services(world, sub_rng(seed, 0, 5), space)
     truth = attacks.plan_attacks(world, sub_rng(seed, 0, 6), space)
+    truth["housekeeping"] = plan_housekeeping(world, sub_rng(seed, 0, 7), space)
+    taken = {item.host for item in world.extra["planted"]}
+    world.extra["c2_shapes"] = c2_shapes.plan_shapes(world, sub_rng(seed, 0, 8), space, taken)
+    truth["c2_shapes"] = [s.truth for s in world.extra["c2_shapes"]]
+    world.extra["zeek_sides"] = zeek_sides.plan_sides(world, sub_rng(seed, 0, 9), space)
+    truth["zeek_sides"] = [s.truth for s in world.extra["zeek_sides"]]
     world.sites.freeze()
     world.freeze()
     return world, truth
@@ -53,6 +60,11 @@ def generate(ctx: DayChunk) -> Traffic:
     for gen in (browsing, apps, internal, periodic, attacks.attack_traffic, dns.noise):
         out.extend(gen(ctx))
     out.extend(dns.lookups(ctx, out.frames["conn"]))
+    late = Traffic()  # added after the original generators so their streams stay as they were
+    for gen in (housekeeping, c2_shapes.shape_traffic, zeek_sides.sides):
+        late.extend(gen(ctx))
+    late.extend(dns.lookups(ctx, late.frames["conn"], DNS_LATE))
+    out.extend(late)
     return out
 
 

@@ -136,9 +136,11 @@ def queries(
     return out
 
 
-def lookups(ctx: DayChunk, conns: list[Frame]) -> Traffic:
+def lookups(ctx: DayChunk, conns: list[Frame], component: int = DNS) -> Traffic:
     """A and AAAA queries for every connection to a name whose cached answer has expired."""
-    rng, w = ctx.rng(DNS), ctx.world
+    if not conns:
+        return Traffic()
+    rng, w = ctx.rng(component), ctx.world
     src = np.concatenate([f["src"] for f in conns])
     name = np.concatenate([f["name"] for f in conns])
     ts = np.concatenate([f["ts"] for f in conns])

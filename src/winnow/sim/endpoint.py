@@ -185,6 +185,9 @@ class EndpointSim(ProcessInstances):
                 self.uploads[item.host] = item
             else:
                 self.tunnels[item.host] = item
+        for shape in w.extra.get("c2_shapes", []):
+            if self.inst_of_host[shape.host] >= 0:
+                self.implant.setdefault(shape.host, []).append(shape.dst)
         self.rare_hosts = {"monagent": set(), "licagent": set()}
         for svc in w.extra.get("rare_services", []):
             role = {"monitoring agent": "monagent", "licence check": "licagent"}.get(svc.key)
@@ -233,6 +236,8 @@ class EndpointSim(ProcessInstances):
         udp = proto == catalog.UDP
         role[udp & (dport == 53)] = R["dnscache"]
         role[dport == 123] = R["w32time"]
+        role[udp & ((dport == 5353) | (dport == 5355))] = R["dnscache"]  # mDNS, LLMNR: the DNS client
+        role[udp & ((dport == 137) | (dport == 138) | (dport == 67) | (dport == 1900))] = R["system"]
         role[dport == 88] = R["lsass"]
         role[(dport == 389) | (dport == 135)] = R["gpsvc"]
         role[dport == 445] = R["system"]

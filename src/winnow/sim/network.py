@@ -94,6 +94,7 @@ class World:
     hosts: Hosts = field(default_factory=Hosts.empty)
     sites: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    local_extra: list[int] = field(default_factory=list)
     _ip_index: dict[str, int] = field(default_factory=dict)
     _name_index: dict[str, int] = field(default_factory=dict)
     _ja3_index: dict[str, int] = field(default_factory=dict)
@@ -106,6 +107,13 @@ class World:
             self._ip_index[ip] = len(self.ips)
             self.ips.append(ip)
         return self._ip_index[ip]
+
+    def add_local_ip(self, ip: str) -> int:
+        """Index of an internal address registered after `build_internal` (e.g. a subnet broadcast)."""
+        i = self.add_ip(ip)
+        if i >= self.n_internal:
+            self.local_extra.append(i)
+        return i
 
     def has_ip(self, ip: str) -> bool:
         """Whether an address is already in use."""
@@ -184,6 +192,9 @@ class World:
         self.resolver_of_ip[self.hosts.ip] = self.hosts.resolver
         self.host_of_ip = np.full(self.n_internal, -1, dtype=np.int64)
         self.host_of_ip[self.hosts.ip] = np.arange(len(self.hosts))
+        self.is_local = np.zeros(len(self.ips), dtype=bool)
+        self.is_local[: self.n_internal] = True
+        self.is_local[self.local_extra] = True
         self.is_resolver = np.zeros(len(self.ips), dtype=bool)
         self.is_resolver[[self.server_ip["dns01"], self.server_ip["dns02"]]] = True
 

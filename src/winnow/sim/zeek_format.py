@@ -220,7 +220,7 @@ class Formatter:
         return pa.table(cols, names=[f for f, _ in FIELDS[log]])
 
     def _conn(self, table: pa.Table, c: dict, n: int) -> list[pa.Array]:
-        ni = self.w.n_internal
+        local = self.w.is_local
         return [
             self.protos.take(pa.array(c["proto"])),
             self.services.take(pa.array(c["service"])),
@@ -228,8 +228,8 @@ class Formatter:
             count(c["orig_bytes"]),
             count(c["resp_bytes"]),
             self.states.take(pa.array(c["state"])),
-            _BOOL.take(pa.array((c["src"] < ni).astype(np.int8))),
-            _BOOL.take(pa.array((c["dst"] < ni).astype(np.int8))),
+            _BOOL.take(pa.array(local[c["src"]].astype(np.int8))),
+            _BOOL.take(pa.array(local[c["dst"]].astype(np.int8))),
             const("0", n),
             self.histories.take(pa.array(c["history"])),
             count(c["orig_pkts"]),

@@ -13,6 +13,9 @@ from winnow.scoring import Finding
 class Detector(ABC):
     """Base class. Subclasses declare ``name``, ``description`` and the ``tables`` they read.
 
+    ``tables`` lists every input; a run needs only one of them in the lake (a detector runs when any
+    is present), so ``find`` must handle each absent table (``engine.table`` returns None).
+
     Parameters go in ``__init__`` with documented defaults (scikit-learn style) so that
     ``get_params()`` and ``winnow config defaults`` can list them; learned state ends in ``_``.
     Detectors never import duckdb or pyspark: they build Ibis expressions on ``engine.table``.
@@ -20,7 +23,7 @@ class Detector(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
-    tables: ClassVar[tuple[str, ...]]
+    tables: ClassVar[tuple[str, ...]]  # every input, any one of which is enough to run
 
     def get_params(self) -> dict[str, Any]:
         """The parameters and their current values."""

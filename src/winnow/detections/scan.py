@@ -224,7 +224,8 @@ class Scan(Detector):
             f"{100 * failure:.0f} % unanswered; "
             + (f"flagged after {min(detects)} probes (sequential test)" if detects else
                f"flagged by breadth (the sequential test peaked at {peak:.1f} of {threshold / SCALE:.1f})")
-            + (f"; {label or 'these services are'} network housekeeping (weight {service:g})" if service < 1 else "")
+            + (f"; {label + ' is' if label else 'these services are'} network housekeeping (weight {service:g})"
+               if service < 1 else "")
         )
         return Finding(
             detector=self.name, score=score, entity=f"{src} {kind} scan", src=src, dst=dst,

@@ -221,3 +221,4 @@ def test_detectors_list_every_input():
     out = CliRunner().invoke(detectors, ["--format", "jsonl"]).output
     assert '"tables": "net.conn, net.dns, auth.logon"' in out
     assert '"tables": "net.conn, net.tls, net.http"' in out
+    assert '"tables": "net.conn", "also_reads": "net.open_conn"' in out

@@ -78,6 +78,7 @@ class DnsTunnel(Detector):
         "DNS tunnels: many unique long random names under one domain whose answers nobody uses"
     )
     tables: ClassVar[tuple[str, ...]] = ("net.dns",)
+    optional_tables: ClassVar[tuple[str, ...]] = ("net.conn",)
 
     def __init__(
         self,

@@ -43,7 +43,8 @@ class LongConnections(Detector):
 
     name: ClassVar[str] = "long_conn"
     description: ClassVar[str] = "long-lived connections and pairs with hours of total connected time"
-    tables: ClassVar[tuple[str, ...]] = ("net.conn",)  # and net.open_conn when present
+    tables: ClassVar[tuple[str, ...]] = ("net.conn",)
+    optional_tables: ClassVar[tuple[str, ...]] = ("net.open_conn",)
 
     def __init__(self, min_duration: float = 3600.0, full_duration: float = 86400.0, limit: int = 500) -> None:
         self.min_duration = min_duration

@@ -46,9 +46,13 @@ def _relay_fixture() -> list[str]:
     for port in range(1, 41):
         lines.append(_conn(T0 + 40000 + port, f"S{port}", "192.0.2.99", 61000, "10.0.0.40", port, "S0", "S",
                            sbytes=0, dbytes=0, duration=None))
-    # odd shapes: the originator sent the SYN-ACK; two client ports inward; Zeek's own (right) flip
+    # odd shapes: the originator sent the SYN-ACK; two client ports, both ends talking, inward;
+    # Zeek's own (right) flip
     lines.append(_conn(T0 + 50000, "X1", "10.0.0.60", 443, "198.51.100.30", 50000, "OTH", "HA"))
-    lines.append(_conn(T0 + 50001, "X2", "203.0.113.77", 51000, "10.0.0.61", 52000, "OTH", "D", dbytes=0))
+    lines.append(_conn(T0 + 50001, "X2", "203.0.113.77", 51000, "10.0.0.61", 52000, "OTH", "Dd"))
+    # one-sided leftovers stay as written: a stray reset, backscatter of a spoofed SYN (SYN-ACK, our reset)
+    lines.append(_conn(T0 + 50003, "X4", "203.0.113.78", 51000, "10.0.0.61", 52001, "OTH", "R", dbytes=0))
+    lines.append(_conn(T0 + 50004, "X5", "203.0.113.79", 7172, "10.0.0.63", 13409, "REJ", "Hr", sbytes=0, dbytes=0))
     lines.append(_conn(T0 + 50002, "X3", "10.0.0.62", 50123, "198.51.100.40", 443, "SF", "^hADad"))
     return sorted(lines)
 
@@ -80,7 +84,7 @@ def test_orientation_rule(relay_lake, url):
         rows = fetch(conn.filter(conn.flipped).select("uid", "src_ip", "dst_port", "history")).to_pylist()
     flipped = {r["uid"]: r for r in rows}
     assert set(flipped) == {f"R{h}_{k}" for h in range(5, 10) for k in range(40)} | {f"C{k}" for k in range(30)} | {
-        "X1", "X2"}
+        "X1", "X2", "X5"}
     assert {(r["src_ip"], r["dst_port"]) for r in rows if r["uid"].startswith("R")} == {
         (f"10.0.0.{h}", 447) for h in range(5, 10)}
     assert flipped["C1"]["history"] == "dD" and flipped["X1"]["history"] == "ha"

@@ -13,13 +13,15 @@ letters swapped; ``flipped`` true) when, in this order:
    (``h`` or ``S`` present and no ``H``: kept as written);
 2. the ports say so: a service port talking to a client port (below 1024 to 1024 and up, or below
    32768 to the ephemeral range 32768 and up) is the server's side;
-3. neither port looks like a service: the internal end opened it (``_networks.is_internal`` with the
-   sensor's believed ``local_orig``/``local_resp``, else ``networks.internal``) when the written
-   originator is outside and the responder inside.
+3. neither port looks like a service, and both ends sent something (upper- and lower-case letters):
+   the internal end opened it (``_networks.is_internal`` with the sensor's believed
+   ``local_orig``/``local_resp``, else ``networks.internal``) when the written originator is outside
+   and the responder inside. A one-sided record (a stray reset, backscatter) is kept as written.
 
 Records whose history shows the originator's SYN first, and flow records without a history
-(NetFlow, Argus), are kept as written. ``conn_state`` is kept: the states :mod:`._outcome` reads
-(established, reset, unclear) are the same classes seen from either end.
+(NetFlow, Argus), are kept as written. ``conn_state`` is kept as written; a record turned round
+was written from the responder's side, so the responder was there: :func:`._outcome.answered`
+counts it answered (a missed handshake is no failed attempt).
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def turned(conn: ir.Table) -> ir.BooleanValue:
     resp_server = plain.contains("h") | plain.contains("S")
     ports_turned = _server_to_client(conn.src_port, conn.dst_port).fill_null(False)
     ports_kept = _server_to_client(conn.dst_port, conn.src_port).fill_null(False)
-    inward = ~is_internal(conn.src_ip, conn.local_orig) & is_internal(conn.dst_ip, conn.local_resp)
+    two_way = plain.re_search("[A-Z]") & plain.re_search("[a-z]")
+    inward = two_way & ~is_internal(conn.src_ip, conn.local_orig) & is_internal(conn.dst_ip, conn.local_resp)
     decision = ibis.cases(
         (orig_synack, True),
         (resp_server, False),

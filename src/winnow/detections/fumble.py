@@ -26,6 +26,13 @@ The fleet view (prevalence, spread, campaign) is window functions over the faili
 (src, target) pairs, so one query returns every candidate row; a second, restricted to the
 retrying sources, counts their hours and 10-minute slots with failures. Counts are integers,
 so both engines agree exactly.
+
+Connections are oriented first (``_orient``: responder-side Zeek records are counted from the side
+that opened them). Housekeeping (``_infrastructure``) is left out or weighted: no failure towards a
+broadcast, multicast or link-local address counts; a retry or campaign on an infrastructure service
+(NTP...) or a failed lookup of a service-discovery name (``_ldap._tcp...``) has its score multiplied
+by its weight (component ``service``), and such failures never count towards a spread. The
+detector runs on any one of its tables: failed logons alone are judged as well as connections.
 """
 
 from __future__ import annotations

@@ -24,6 +24,13 @@ Findings are one per source and kind; scores combine the walk's peak, the breadt
 share of unanswered probes. No fleet count enters the score; the evidence says whether the
 scanner is one of ours (``src_internal``, by ``_networks.is_internal``): an internal host
 scanning is lateral movement, an outside one the internet's background.
+
+Connections are counted from the side that opened them (``_orient``): a server whose replies Zeek
+wrote as its own connections (missed handshake) probes nobody. Housekeeping destinations
+(``infrastructure.addresses``) are no targets, and a walk on infrastructure services (NTP, DHCP,
+SSDP... in ``infrastructure.services``) has its score multiplied by their weight (component
+``service``; one ordinary service among the probed ones weighs 1). The pace reads per minute,
+hour or day, whichever shows at least one unanswered probe.
 """
 
 from __future__ import annotations

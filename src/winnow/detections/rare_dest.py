@@ -194,7 +194,9 @@ class RareDestinations(Detector):
         """Rows in scope with ts, pair, dst_port, proto and bytes: the connections, else TLS and HTTP records."""
         conn = engine.table("net.conn", window)
         if conn is not None:
-            conn = self._scope(_from(conn, srcs), direction, flags)
+            if srcs is not None:  # either end: a record turned round has its source on the other side
+                conn = conn.filter(conn.src_ip.isin(srcs) | conn.dst_ip.isin(srcs))
+            conn = _from(self._scope(conn, direction, flags), srcs)
             return conn.select("ts", *_PAIR, "dst_port", "proto", "src_bytes", "dst_bytes")
         parts = []
         for name in ("net.tls", "net.http"):

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 PAIRS = (("src_ip", "dst_ip"), ("src_port", "dst_port"), ("src_bytes", "dst_bytes"), ("src_pkts", "dst_pkts"),
          ("src_ip_bytes", "dst_ip_bytes"), ("local_orig", "local_resp"))
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
+#: the first port of the ephemeral (client) range
 EPHEMERAL = 32768
 
 

@@ -43,16 +43,15 @@ import ibis.expr.types as ir
 
 from winnow.detections._infrastructure import is_housekeeping_address, service_key, service_label, services
 from winnow.detections._networks import is_internal
-from winnow.detections._orient import oriented
+from winnow.detections._orient import EPHEMERAL, oriented
 from winnow.detections._outcome import answered, as_int, initiated
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
 from winnow.scoring import Finding, render
 
-#: UDP to ports from here up is left out: one-way answers to a broadcast query and traceroute probes
-#: land there, and both look like a vertical scan of the host they reach
-EPHEMERAL = 32768
+# UDP to ephemeral ports (``_orient.EPHEMERAL`` and up) is left out: one-way answers to a broadcast
+# query and traceroute probes land there, and both look like a vertical scan of the host they reach
 SCALE = 1000  # walk steps in milli-nats, integers so both engines sum exactly
 KINDS = {
     # kind: (walk key, what one trial is keyed by, tie-break order after first_ts)

@@ -56,7 +56,7 @@ def test_long_conn_known_answer(lake, url):
     assert top["first_seen"] == "2026-11-02T00:00:10Z"
     vpn = findings[1]
     assert vpn.evidence["hosts_long_to_dst"] == 4 and vpn.score < top["score"]
-    assert set(vpn.components) == {"duration", "rarity"}
+    assert set(vpn.components) == {"duration", "rarity", "service"}
 
 
 def test_long_conn_window_excludes(lake):

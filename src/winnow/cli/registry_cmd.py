@@ -21,10 +21,14 @@ def sources(fmt: str | None) -> None:
 @click.command("detectors")
 @format_option
 def detectors(fmt: str | None) -> None:
-    """List the detectors, the tables they read and their parameters with defaults."""
+    """List the detectors, the tables they read and their parameters with defaults.
+
+    A detector runs when any of its ``tables`` is in the lake; ``also_reads`` are used when present.
+    """
     from winnow.detections import detectors as registered
 
-    emit([{"name": name, "tables": ", ".join(cls.tables), "parameters": cls().get_params(),
+    emit([{"name": name, "tables": ", ".join(cls.tables), "also_reads": ", ".join(cls.optional_tables),
+           "parameters": cls().get_params(),
            "description": cls.description} for name, cls in sorted(registered().items())], fmt)
 
 

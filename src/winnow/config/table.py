@@ -67,6 +67,10 @@ SETTINGS: tuple[Setting, ...] = (
                                          "255.255.255.255/32", "::/128", "::1/128", "fe80::/10", "ff00::/8"),
             "cidrs", "destinations that are never an external peer (unspecified, loopback, link-local, multicast, "
             "broadcast): no detector reports them as beacons, long connections, scans or fumbling"),
+    Setting("infrastructure.service_names", 0.2, "float",
+            "weight of a failed lookup of a service-discovery name (a label starting with '_': DNS-SD "
+            "_https._tcp.example.com, Active Directory _ldap._tcp.dc._msdcs.corp, RFC 8552): asked and missed by "
+            "design, so fumbling multiplies the score of such failures by it and never counts them as a spread"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),

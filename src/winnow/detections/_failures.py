@@ -10,7 +10,10 @@ entry in :data:`SOURCES`; the detector unions them.
 
 Each source also names the *group* whose fleet prevalence damps a failure (the destination
 address; for DNS the registered domain, so that a search suffix or WPAD failing everywhere is
-recognised as noise) and which failed targets may count towards a host's *spread* of failures.
+recognised as noise), which failed targets may count towards a host's *spread* of failures, and
+the *weight* of a failure (``_infrastructure``: housekeeping services such as NTP or DHCP, and
+service-discovery names, weigh less). Destinations that are housekeeping addresses (broadcast,
+multicast, link-local...) are left out of connections and lookups alike.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import ibis
 import ibis.expr.types as ir
 
 from winnow.detections._domains import normalized_name, registered_domain
+from winnow.detections._infrastructure import is_housekeeping_address, service_name_weight, service_weight
 from winnow.detections._outcome import answered, as_int, counts_as_failure, initiated, login_like
 
 #: attempt rows: ts, src, target, dport (-1 when none), proto, failed and soft (0/1), local_src, local_dst
@@ -39,11 +43,13 @@ class FailureSource:
     attempts: Callable[[ir.Table, dict], ir.Table]
     group: Callable[[ir.StringValue], ir.StringValue]
     spreadable: Callable[[ir.StringValue], ir.BooleanValue]
+    weight: Callable[[ir.Table], ir.FloatingValue]
 
 
 def conn_attempts(conn: ir.Table, params: dict) -> ir.Table:
-    """Connections: failed when unanswered (``_outcome.counts_as_failure``) or login-like (soft)."""
-    rows = conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull() & initiated(conn))
+    """Connections (oriented, ``_orient``): failed when unanswered (``_outcome.counts_as_failure``) or login-like."""
+    rows = conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull() & initiated(conn)
+                       & ~is_housekeeping_address(conn.dst_ip))
     # two steps, so that the answered test is computed once per row
     base = rows.select(
         "ts",
@@ -70,7 +76,7 @@ def conn_attempts(conn: ir.Table, params: dict) -> ir.Table:
 
 def dns_attempts(dns: ir.Table, params: dict) -> ir.Table:
     """DNS lookups: failed when the answer was NXDOMAIN. The resolver is never a campaign target."""
-    rows = dns.filter(dns.src_ip.notnull() & dns.query.notnull())
+    rows = dns.filter(dns.src_ip.notnull() & dns.query.notnull() & ~is_housekeeping_address(dns.dst_ip))
     nx = (rows.rcode_name == "NXDOMAIN") | (rows.rcode == 3)
     return rows.select(
         "ts",
@@ -119,12 +125,14 @@ SOURCES: dict[str, FailureSource] = {
     "conn": FailureSource(
         "conn", "net.conn", "src_ip", conn_attempts,
         group=lambda t: t, spreadable=lambda t: ibis.literal(True),
+        weight=lambda r: service_weight(r.proto, r.dport),
     ),
     "dns": FailureSource(
         "dns", "net.dns", "src_ip", dns_attempts, group=lambda t: registered_domain(normalized_name(t)),
-        spreadable=_name_spreadable,
+        spreadable=_name_spreadable, weight=lambda r: service_name_weight(r.target),
     ),
     "auth": FailureSource(
         "auth", "auth.logon", "src_ip", auth_attempts, group=lambda t: t, spreadable=lambda t: ibis.literal(True),
+        weight=lambda r: ibis.literal(1.0),
     ),
 }

@@ -88,3 +88,31 @@ def is_housekeeping_address(ip: ir.StringValue) -> ir.BooleanValue:
 def is_housekeeping_address_py(ip: str | None) -> bool:
     """The same test in Python."""
     return bool(ip) and in_networks_py(ip, addresses())
+
+
+# -- service-discovery names ------------------------------------------------------------------
+#: a DNS name is a service-discovery name when one of its labels starts with '_' (RFC 6763 DNS-SD
+#: ``_https._tcp.example.com``, AD's ``_ldap._tcp.dc._msdcs.corp``, RFC 8552 underscored names): clients
+#: ask for them to learn whether a service exists, so NXDOMAIN is a normal answer
+SERVICE_NAMES = "infrastructure.service_names"
+
+
+def service_name_weight_value() -> float:
+    """The ``infrastructure.service_names`` weight in force."""
+    from winnow.config import current
+
+    return float(current().get(SERVICE_NAMES))
+
+
+def service_name_weight(name: ir.StringValue) -> ir.FloatingValue:
+    """Ibis expression: the weight of a looked-up ``name`` (lower case): the setting for a DNS-SD name, else 1."""
+    import ibis
+
+    sd = name.startswith("_") | name.contains("._")
+    return ibis.ifelse(sd.fill_null(False), ibis.literal(service_name_weight_value()), ibis.literal(1.0))
+
+
+def service_name_weight_py(name: str | None) -> float:
+    """The same weight in Python."""
+    sd = bool(name) and (name.startswith("_") or "._" in name)
+    return service_name_weight_value() if sd else 1.0

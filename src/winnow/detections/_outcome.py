@@ -4,7 +4,8 @@ A connection is *answered* when the responder took part: the TCP handshake compl
 S2, S3; RSTO/RSTR when the history shows the responder's SYN-ACK ``h`` or it sent data), or, for
 the states that say nothing about a handshake (OTH, SH, SHR), when the responder sent payload.
 Flows without a Zeek state (NetFlow, Argus) are answered when the responder sent anything.
-Everything else (S0, REJ, RSTOS0, RSTRH, SH/SHR/OTH without data) is a failure.
+Everything else (S0, REJ, RSTOS0, RSTRH, SH/SHR/OTH without data) is a failure. A record
+``_orient`` turned round (column ``flipped``) was written from the responder's side: it answered.
 
 Only exchanges the originator *initiated* are judged: unicast destinations (multicast and
 broadcast never answer) and, for ICMP, request types (echo, timestamp...). Zeek logs an ICMP
@@ -49,8 +50,10 @@ def answered(conn: ir.Table) -> ir.BooleanValue:
     """True when the responder answered the connection (see the module docstring)."""
     state = conn.conn_state
     data_back = conn.dst_bytes.fill_null(0) > 0
+    turned = [(conn.flipped, True)] if "flipped" in conn.columns else []
     return ibis.cases(
         (state == "SF", True),  # the common case first: engines stop at the first match
+        *turned,
         (state.isin(ESTABLISHED), True),
         (state.isin(RESET), conn.history.fill_null("h").contains("h") | data_back),
         (state.isin(UNCLEAR), data_back),

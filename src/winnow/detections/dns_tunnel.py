@@ -22,7 +22,8 @@ Sub-scores, each in [0, 1]:
 score = shape x (0.4 + 0.6 x max(names, rate)) x (0.8 + 0.2 x rarity), where
 shape = 0.2 length + 0.2 entropy + 0.3 qtype + 0.3 unconnected.
 Reverse lookups (in-addr.arpa, ip6.arpa) are ignored by default; single-label names (WPAD,
-Chromium's random probes) are their own domain with no subdomain, so never candidates.
+Chromium's random probes) are their own domain with no subdomain, so never candidates. Queries
+sent to housekeeping addresses (``infrastructure.addresses``: mDNS and LLMNR multicast) are left out.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any, ClassVar
 import ibis
 
 from winnow.detections import _domains
+from winnow.detections._infrastructure import is_housekeeping_address
 from winnow.detections._networks import is_internal, sensor_verdicts
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -78,6 +80,7 @@ class DnsTunnel(Detector):
         "DNS tunnels: many unique long random names under one domain whose answers nobody uses"
     )
     tables: ClassVar[tuple[str, ...]] = ("net.dns",)
+    optional_tables: ClassVar[tuple[str, ...]] = ("net.conn",)
 
     def __init__(
         self,
@@ -107,7 +110,7 @@ class DnsTunnel(Detector):
         The ignore test is on the raw text (cheap suffix tests, before any aggregation), so engines
         never evaluate the name regexes per row.
         """
-        t = dns.filter(dns.query.notnull() & dns.src_ip.notnull())
+        t = dns.filter(dns.query.notnull() & dns.src_ip.notnull() & ~is_housekeeping_address(dns.dst_ip))
         t = t.mutate(q=t.query.lower())
         for ignored in self.ignore_domains:
             d = ignored.lower().strip(".")

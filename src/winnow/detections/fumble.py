@@ -26,6 +26,13 @@ The fleet view (prevalence, spread, campaign) is window functions over the faili
 (src, target) pairs, so one query returns every candidate row; a second, restricted to the
 retrying sources, counts their hours and 10-minute slots with failures. Counts are integers,
 so both engines agree exactly.
+
+Connections are oriented first (``_orient``: responder-side Zeek records are counted from the side
+that opened them). Housekeeping (``_infrastructure``) is left out or weighted: no failure towards a
+broadcast, multicast or link-local address counts; a retry or campaign on an infrastructure service
+(NTP...) or a failed lookup of a service-discovery name (``_ldap._tcp...``) has its score multiplied
+by its weight (component ``service``), and such failures never count towards a spread. The
+detector runs on any one of its tables: failed logons alone are judged as well as connections.
 """
 
 from __future__ import annotations
@@ -39,7 +46,9 @@ import ibis
 import ibis.expr.types as ir
 
 from winnow.detections._failures import SOURCES, FailureSource
-from winnow.detections._networks import is_internal, local_flags
+from winnow.detections._infrastructure import service_label
+from winnow.detections._networks import is_internal
+from winnow.detections._orient import oriented
 from winnow.detections._outcome import as_int
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -74,7 +83,7 @@ class Fumbling(Detector):
         "failed connections, login-like sessions and NXDOMAINs: retry storms, failures spread over many "
         "targets, campaigns against one service"
     )
-    tables: ClassVar[tuple[str, ...]] = ("net.conn",)  # net.dns is used when present
+    tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.dns", "auth.logon")
 
     def __init__(self, min_retries: int = 10, min_failure_ratio: float = 0.5, full_retries: int = 288,
                  full_hours: int = 12, min_targets: int = 10, full_targets: int = 256, rare_hosts: int = 2,
@@ -98,7 +107,7 @@ class Fumbling(Detector):
         for source in SOURCES.values():
             table = engine.table(source.table, window)
             if table is not None and "local_orig" in table.columns:
-                table = local_flags(table).apply(table)  # a sensor's flags count only if it marks something local
+                table = oriented(table)  # believed flags; responder-side records from the side that opened them
             if table is not None:
                 sources.append((source, table))
         if not sources:
@@ -142,6 +151,7 @@ class Fumbling(Detector):
                 local_dst=is_internal(bad.target, bad.local_dst),
                 group=source.group(bad.target),
                 spreadable=source.spreadable(bad.target),
+                weight=source.weight(bad).cast("float64"),
             ))
         return ibis.union(*parts, distinct=False)
 
@@ -151,7 +161,7 @@ class Fumbling(Detector):
         where = ["source", "group", "dport", "proto", "local_src"]
         f = failed.mutate(host_rank=ibis.dense_rank().over(ibis.window(group_by=where, order_by="src")))
         f = f.mutate(hosts_failing=(f.host_rank.max().over(ibis.window(group_by=where)) + 1).cast("int64"))
-        rare = (f.failures == f.attempts) & f.spreadable & (f.hosts_failing <= self.rare_hosts)
+        rare = (f.failures == f.attempts) & f.spreadable & (f.weight >= 1.0) & (f.hosts_failing <= self.rare_hosts)
         f = f.mutate(rare=rare)
         by_src = ibis.window(group_by="src")
         no_ts = ibis.null(f.first_seen.type())
@@ -253,12 +263,13 @@ class Fumbling(Detector):
         ratio = failures / attempts
         rarity = 1.0 / (1.0 + math.log2(max(hosts, 1))) if r["local_src"] else 1.0
         base = 0.45 * volume + 0.15 * persistence + 0.15 * steadiness + 0.25 * ratio
-        score = min(1.0, base * (0.5 + 0.5 * rarity))
+        service = float(r["weight"])
+        score = min(1.0, base * (0.5 + 0.5 * rarity)) * service
         target = _target(r)
         evidence: dict[str, Any] = {
             "kind": "retry", "source": r["source"], "failures": failures, "attempts": attempts,
             "soft_failures": soft, "failure_ratio": round(ratio, 4), "hours_with_failures": hours,
-            "slots_10min_with_failures": slots, "hosts_failing_to_dst": hosts,
+            "slots_10min_with_failures": slots, "hosts_failing_to_dst": hosts, "service_weight": service,
         }
         span = (last - first).total_seconds()
         if r["source"] == "dns":
@@ -277,13 +288,14 @@ class Fumbling(Detector):
             f"{r['src']} {what} over {render.duration(span)}, in {hours} distinct hour(s) "
             f"and {100 * steadiness:.0f} % of their 10-minute slots; "
             + ("no other host fails on it" if others <= 0 else f"{others} other {who} fail on it too")
+            + _housekeeping(r, service)
         )
         dst = None if r["source"] == "dns" else r["target"]
         return Finding(
             detector=self.name, score=score, entity=f"{r['src']}->{target}", src=r["src"], dst=dst,
             dport=None if r["dport"] < 0 else int(r["dport"]), first_seen=first, last_seen=last,
             components={"volume": volume, "persistence": persistence, "steadiness": steadiness,
-                        "failure": ratio, "rarity": rarity},
+                        "failure": ratio, "rarity": rarity, "service": service},
             evidence=evidence, why=why,
         )
 
@@ -325,12 +337,14 @@ class Fumbling(Detector):
         breadth = min(1.0, math.log1p(sources) / math.log1p(self.full_targets))
         volume = self._volume(failures, soft, 10 * self.full_retries)
         repetition = min(1.0, math.log1p(failures / sources) / math.log1p(self.min_retries))
-        score = min(1.0, 0.4 * breadth + 0.3 * volume + 0.3 * repetition)
+        service = float(r["weight"])
+        score = min(1.0, 0.4 * breadth + 0.3 * volume + 0.3 * repetition) * service
         target = _target(r)
         top = [{"src": t["src"], "failures": int(t["failures"])} for t in tops]
         evidence: dict[str, Any] = {
             "kind": "campaign", "source": r["source"], "sources": sources, "failures": failures,
             "soft_failures": soft, "attempts": int(r["campaign_attempts"]), "top_sources": top,
+            "service_weight": service,
         }
         span = (r["campaign_last"] - r["campaign_first"]).total_seconds()
         how = ("failed logons" if r["source"] == "auth" else "short login-like sessions" if soft * 2 >= failures
@@ -338,17 +352,28 @@ class Fumbling(Detector):
         why = (
             f"{sources} outside sources made {failures} {how} to {target} over {render.duration(span)} "
             f"({failures / sources:.0f} each on average); top {top[0]['src']} with {top[0]['failures']}"
+            + _housekeeping(r, service)
         )
         return Finding(
             detector=self.name, score=score, entity=f"*->{target}", src=top[0]["src"], dst=r["target"],
             dport=None if r["dport"] < 0 else int(r["dport"]), first_seen=r["campaign_first"],
             last_seen=r["campaign_last"],
-            components={"breadth": breadth, "volume": volume, "repetition": repetition},
+            components={"breadth": breadth, "volume": volume, "repetition": repetition, "service": service},
             evidence=evidence, why=why,
         )
 
 
 _SOURCE_NOUN = {"conn": "address/port targets", "dns": "DNS names (NXDOMAIN)", "auth": "logon targets"}
+
+
+def _housekeeping(r: dict, weight: float) -> str:
+    """The clause of a ``why`` that says a failure is network housekeeping ('' when it is not)."""
+    if weight >= 1.0:
+        return ""
+    if r["source"] == "dns":
+        return f"; {r['target']} is a service-discovery name, looked up and missed by design (weight {weight:g})"
+    label = service_label(r["proto"], r["dport"]) or f"{r['dport']}/{r['proto']}"
+    return f"; {label} is network housekeeping (weight {weight:g})"
 
 
 def _key(r: dict) -> tuple:

@@ -10,6 +10,11 @@ ranks first. Internal is ``_networks.is_internal`` (the sensor's flags, else
 ``networks.internal``); a pair whose source is outside is compared with the other outside
 sources holding long connections to the destination (remote workers on a VPN concentrator)
 instead.
+
+Every record is counted from the side that opened it (``_orient``: responder-side Zeek records are
+turned round). Destinations that are housekeeping addresses (broadcast, multicast, link-local...)
+are left out, and a pair on an infrastructure service (``infrastructure.services``) has its score
+multiplied by the service's weight (component ``service``), which the ``why`` says.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from typing import ClassVar
 
 import ibis
 
+from winnow.detections._infrastructure import is_housekeeping_address, service_label, service_weight_py
 from winnow.detections._networks import is_internal, local_flags
+from winnow.detections._orient import oriented
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -36,7 +43,8 @@ class LongConnections(Detector):
 
     name: ClassVar[str] = "long_conn"
     description: ClassVar[str] = "long-lived connections and pairs with hours of total connected time"
-    tables: ClassVar[tuple[str, ...]] = ("net.conn",)  # and net.open_conn when present
+    tables: ClassVar[tuple[str, ...]] = ("net.conn",)
+    optional_tables: ClassVar[tuple[str, ...]] = ("net.open_conn",)
 
     def __init__(self, min_duration: float = 3600.0, full_duration: float = 86400.0, limit: int = 500) -> None:
         self.min_duration = min_duration
@@ -50,7 +58,7 @@ class LongConnections(Detector):
         timed = self._with_open(engine, window, conn)
         # NaN durations (some NetFlow v9 exporters) are unknown, like nulls
         timed = timed.filter(timed.duration.notnull() & ~timed.duration.isnan() & timed.src_ip.notnull()
-                             & timed.dst_ip.notnull())
+                             & timed.dst_ip.notnull() & ~is_housekeeping_address(timed.dst_ip))
         pairs = timed.group_by(["src_ip", "dst_ip", "dst_port", "proto"]).aggregate(
             local_orig=timed.local_orig.any(),
             still_open=timed.still_open.sum(),
@@ -84,16 +92,17 @@ class LongConnections(Detector):
     def _with_open(engine: Engine, window: Window, conn):
         """Closed connections plus the latest snapshot of each connection that never closed (Zeek open_conn).
 
-        ``local_orig`` is the sensor's flag where it can be believed (``_networks.local_flags``), else null.
+        ``local_orig`` is the sensor's flag where it can be believed (``_networks.local_flags``), else null;
+        every record is oriented (``_orient``).
         """
         columns = ["uid", "src_ip", "dst_ip", "dst_port", "proto", "ts", "duration", "src_bytes", "dst_bytes",
                    "service", "local_orig"]
         snapshots = engine.table("net.open_conn", window)
         flags = local_flags(conn, snapshots)
-        closed = flags.apply(conn).select(*columns).mutate(still_open=ibis.literal(0, "int64"))
+        closed = oriented(conn, flags).select(*columns).mutate(still_open=ibis.literal(0, "int64"))
         if snapshots is None:
             return closed
-        snapshots = flags.apply(snapshots)
+        snapshots = oriented(snapshots, flags)
         latest = snapshots.filter(snapshots.uid.notnull()).group_by(
             ["uid", "src_ip", "dst_ip", "dst_port", "proto"]
         ).aggregate(
@@ -113,14 +122,15 @@ class LongConnections(Detector):
         internal = bool(r["src_internal"])
         peers = hosts if internal else outside  # the pair counts itself among them
         rarity = 1.0 / (1.0 + math.log2(max(peers, 1)))
-        score = min(1.0, 0.3 + 0.7 * duration_score) * (0.6 + 0.4 * rarity)
         dport = r["dst_port"]
         proto = r["proto"] or "?"
+        service = service_weight_py(proto, dport)
+        score = min(1.0, 0.3 + 0.7 * duration_score) * (0.6 + 0.4 * rarity) * service
         evidence = {
             "connections": r["connections"], "longest_s": longest, "total_duration_s": total,
             "src_bytes": r["src_bytes"], "dst_bytes": r["dst_bytes"], "service": r["service"],
             "proto": proto, "src_internal": internal, "hosts_long_to_dst": hosts,
-            "outside_sources_long_to_dst": outside, "still_open": r["still_open"],
+            "outside_sources_long_to_dst": outside, "still_open": r["still_open"], "service_weight": service,
         }
         if internal:
             others = ("no other internal host holds long connections to it" if hosts <= 1
@@ -137,9 +147,11 @@ class LongConnections(Detector):
             + f", longest {render.duration(longest)}, "
             f"{render.size((r['src_bytes'] or 0) + (r['dst_bytes'] or 0))} moved; "
             + others
+            + (f"; {service_label(proto, dport)} is network housekeeping (weight {service:g})" if service < 1 else "")
         )
         return Finding(
             detector=self.name, score=score, entity=f"{r['src_ip']}->{r['dst_ip']}:{dport}/{proto}",
             src=r["src_ip"], dst=r["dst_ip"], dport=dport, first_seen=r["first_seen"], last_seen=r["last_seen"],
-            components={"duration": duration_score, "rarity": rarity}, evidence=evidence, why=why,
+            components={"duration": duration_score, "rarity": rarity, "service": service}, evidence=evidence,
+            why=why,
         )

@@ -26,10 +26,15 @@ outbound pairs against the internal sources and inbound pairs against the extern
 
 Internal is the one definition of ``_networks.is_internal``: Zeek's ``local_orig``/``local_resp``
 where the sensor sets them, else ``networks.internal``. A connection is outbound when its source is
-internal and its destination neither internal nor unroutable (multicast, loopback...), inbound the
-other way round. TLS handshakes and HTTP requests carry no flags: their addresses take the
-sensor's verdict from the connections (``_networks.sensor_verdicts``), so they are in scope when
-their connections are.
+internal and its destination neither internal nor a housekeeping address (``infrastructure.addresses``:
+multicast, loopback...), inbound the other way round; connections are oriented first (``_orient``).
+TLS handshakes and HTTP requests carry no flags: their addresses take the sensor's verdict from the
+connections (``_networks.sensor_verdicts``), so they are in scope when their connections are.
+
+The detector runs on any of its tables: without ``net.conn`` the pairs, their counts and ports come
+from the TLS handshakes and HTTP requests (bytes unknown, counted 0). A pair whose busiest port is an
+infrastructure service (``infrastructure.services``) has its score multiplied by the service's weight
+(component ``service``).
 """
 
 from __future__ import annotations
@@ -39,15 +44,9 @@ from typing import Any, ClassVar
 
 import ibis
 
-from winnow.detections._networks import (
-    NOT_ROUTED,
-    LocalFlags,
-    Verdicts,
-    in_networks,
-    is_internal,
-    local_flags,
-    sensor_verdicts,
-)
+from winnow.detections._infrastructure import is_housekeeping_address, service_label, service_weight_py
+from winnow.detections._networks import LocalFlags, Verdicts, is_internal, local_flags, sensor_verdicts
+from winnow.detections._orient import oriented
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -101,7 +100,7 @@ class RareDestinations(Detector):
     description: ClassVar[str] = (
         "least-frequency analysis: destinations, SNIs, JA3s and user agents few hosts use, per pair"
     )
-    tables: ClassVar[tuple[str, ...]] = ("net.conn",)
+    tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.tls", "net.http")
 
     def __init__(
         self,
@@ -125,12 +124,12 @@ class RareDestinations(Detector):
     def _crosses(t: Any, direction: str, src_in: Any, dst_in: Any) -> Any:
         """Rows of ``t`` that cross the boundary in ``direction`` (outbound or inbound)."""
         if direction == "outbound":
-            return t.filter(src_in & ~dst_in & ~in_networks(t.dst_ip, NOT_ROUTED))
-        return t.filter(~src_in & dst_in & ~in_networks(t.src_ip, NOT_ROUTED))
+            return t.filter(src_in & ~dst_in & ~is_housekeeping_address(t.dst_ip))
+        return t.filter(~src_in & dst_in & ~is_housekeeping_address(t.src_ip))
 
     def _scope(self, conn: Any, direction: str, flags: LocalFlags) -> Any:
-        """Connections whose (src, dst) crosses the boundary in ``direction``."""
-        t = flags.apply(conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull()))
+        """Connections (oriented) whose (src, dst) crosses the boundary in ``direction``."""
+        t = oriented(conn.filter(conn.src_ip.notnull() & conn.dst_ip.notnull()), flags)
         return self._crosses(t, direction, is_internal(t.src_ip, t.local_orig), is_internal(t.dst_ip, t.local_resp))
 
     def _scope_log(self, t: Any, direction: str, verdicts: Verdicts) -> Any:
@@ -190,6 +189,24 @@ class RareDestinations(Detector):
         http = self._scope_log(http, direction, verdicts)
         return http.group_by([*_PAIR, "ua"]).aggregate(n=http.count())
 
+    def _contacts(self, engine: Engine, window: Window, direction: str, flags: LocalFlags, verdicts: Verdicts,
+                  srcs: list[str] | None = None) -> Any:
+        """Rows in scope with ts, pair, dst_port, proto and bytes: the connections, else TLS and HTTP records."""
+        conn = engine.table("net.conn", window)
+        if conn is not None:
+            if srcs is not None:  # either end: a record turned round has its source on the other side
+                conn = conn.filter(conn.src_ip.isin(srcs) | conn.dst_ip.isin(srcs))
+            conn = _from(self._scope(conn, direction, flags), srcs)
+            return conn.select("ts", *_PAIR, "dst_port", "proto", "src_bytes", "dst_bytes")
+        parts = []
+        for name in ("net.tls", "net.http"):
+            t = engine.table(name, window)
+            if t is not None:
+                t = self._scope_log(_from(t, srcs), direction, verdicts)
+                parts.append(t.select("ts", *_PAIR, "dst_port", proto=ibis.literal("tcp"),
+                                      src_bytes=ibis.literal(0, "int64"), dst_bytes=ibis.literal(0, "int64")))
+        return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+
     def _candidates(self, engine: Engine, window: Window, direction: str, flags: LocalFlags,
                     verdicts: Verdicts) -> Any:
         """Pairs with at least one rare value, with their integer aggregates.
@@ -197,7 +214,7 @@ class RareDestinations(Detector):
         One query: the active sources, the data's extent and the rarity threshold come from the
         pair table itself (a one-row table cross-joined in), so the connections are read once.
         """
-        conn = self._scope(engine.table("net.conn", window), direction, flags)
+        conn = self._contacts(engine, window, direction, flags, verdicts)
         pairs = conn.group_by(_PAIR).aggregate(
             connections=conn.count(),
             src_bytes=conn.src_bytes.fill_null(0).sum(),
@@ -256,17 +273,18 @@ class RareDestinations(Detector):
 
         return pairs.filter(rare_any)
 
-    def _ports(self, engine: Engine, window: Window, direction: str, flags: LocalFlags,
+    def _ports(self, engine: Engine, window: Window, direction: str, flags: LocalFlags, verdicts: Verdicts,
                keys: list[tuple[str, str]]) -> dict:
-        """Per pair: (port, connections), the busiest first."""
+        """Per pair: (port, connections, proto), the busiest first."""
         wanted = ibis.memtable({"src_ip": [s for s, _ in keys], "dst_ip": [d for _, d in keys]})
-        conn = self._scope(_from(engine.table("net.conn", window), sorted({s for s, _ in keys})), direction, flags)
+        conn = self._contacts(engine, window, direction, flags, verdicts, sorted({s for s, _ in keys}))
         conn = conn.join(wanted, _PAIR)
-        out: dict[tuple[str, str], list[tuple[int, int]]] = {k: [] for k in keys}
-        for r in fetch(conn.group_by([*_PAIR, "dst_port"]).aggregate(n=conn.count())).to_pylist():
+        out: dict[tuple[str, str], list[tuple[int, int, str]]] = {k: [] for k in keys}
+        per = conn.group_by([*_PAIR, "dst_port", "proto"]).aggregate(n=conn.count())
+        for r in fetch(per).to_pylist():
             if r["dst_port"] is not None:
-                out[(r["src_ip"], r["dst_ip"])].append((r["dst_port"], r["n"]))
-        return {k: sorted(v, key=lambda p: (-p[1], p[0])) for k, v in out.items()}
+                out[(r["src_ip"], r["dst_ip"])].append((r["dst_port"], r["n"], r["proto"] or ""))
+        return {k: sorted(v, key=lambda p: (-p[1], p[0], p[2])) for k, v in out.items()}
 
     # ------------------------------------------------------------------ scoring
 
@@ -275,9 +293,9 @@ class RareDestinations(Detector):
             raise WinnowError(
                 f"rare_dest: direction must be one of {', '.join(_DIRECTIONS)}, not {self.direction!r}"
             )
-        conn = engine.table("net.conn", window)
-        if conn is None:
+        if not any(engine.table(t, window) is not None for t in self.tables):
             return []
+        conn = engine.table("net.conn", window)
         flags = local_flags(conn)
         verdicts = sensor_verdicts(conn, flags)  # for net.tls and net.http, which carry no flags
         directions = ("outbound", "inbound") if self.direction == "any" else (self.direction,)
@@ -293,14 +311,14 @@ class RareDestinations(Detector):
         findings = []
         for direction in directions:
             keys = [(r["src_ip"], r["dst_ip"]) for _, _, r in scored if r["direction"] == direction]
-            ports = self._ports(engine, window, direction, flags, keys) if keys else {}
+            ports = self._ports(engine, window, direction, flags, verdicts, keys) if keys else {}
             findings += [
                 self._finding(r, s, c, ports[(r["src_ip"], r["dst_ip"])])
                 for s, c, r in scored
                 if r["direction"] == direction
             ]
         order = {(r["src_ip"], r["dst_ip"]): i for i, (_, _, r) in enumerate(scored)}
-        findings.sort(key=lambda f: order[(f.src, f.dst)])
+        findings.sort(key=lambda f: (-f.score, order[(f.src, f.dst)]))  # a housekeeping service's weight can reorder
         return findings
 
     def _score(self, r: dict) -> tuple[float, dict[str, float]]:
@@ -344,7 +362,10 @@ class RareDestinations(Detector):
         }
         return score, {k: round(v, 6) for k, v in components.items()}
 
-    def _finding(self, r: dict, score: float, comp: dict, ports: list[tuple[int, int]]) -> Finding:
+    def _finding(self, r: dict, score: float, comp: dict, ports: list[tuple[int, int, str]]) -> Finding:
+        service = service_weight_py(ports[0][2], ports[0][0]) if ports else 1.0
+        score = round(score * service, 6)
+        comp = {**comp, "service": service}
         rarest = {k: _split(r.get(f"rarest_{k}")) for k in ("ja3", "sni", "ua")}
         evidence = {
             "hosts_contacting_dst": r["dst_hosts"],
@@ -354,7 +375,7 @@ class RareDestinations(Detector):
             "bytes": r["bytes"],
             "src_bytes": r["src_bytes"],
             "dst_bytes": r["dst_bytes"],
-            "dports": [p for p, _ in ports[:10]],
+            "dports": [p[0] for p in ports[:10]],
             "first_seen": r["first_seen"],
             "last_seen": r["last_seen"],
             "span_s": round((r["last_seen"] - r["first_seen"]).total_seconds(), 3),
@@ -368,8 +389,10 @@ class RareDestinations(Detector):
             "ua_hosts": rarest["ua"][0],
             "validation_status": r.get("bad_status"),
             "direction": r["direction"],
+            "service_weight": service,
         }
         dport = ports[0][0] if ports else None
+        label = service_label(ports[0][2], dport) if ports else ""
         return Finding(
             detector=self.name,
             score=score,
@@ -381,7 +404,8 @@ class RareDestinations(Detector):
             last_seen=r["last_seen"],
             components=comp,
             evidence=evidence,
-            why=self._why(r, evidence, comp, dport),
+            why=self._why(r, evidence, comp, dport)
+            + (f"; {label} is network housekeeping (weight {service:g})" if service < 1 else ""),
         )
 
     @staticmethod

@@ -24,6 +24,13 @@ Findings are one per source and kind; scores combine the walk's peak, the breadt
 share of unanswered probes. No fleet count enters the score; the evidence says whether the
 scanner is one of ours (``src_internal``, by ``_networks.is_internal``): an internal host
 scanning is lateral movement, an outside one the internet's background.
+
+Connections are counted from the side that opened them (``_orient``): a server whose replies Zeek
+wrote as its own connections (missed handshake) probes nobody. Housekeeping destinations
+(``infrastructure.addresses``) are no targets, and a walk on infrastructure services (NTP, DHCP,
+SSDP... in ``infrastructure.services``) has its score multiplied by their weight (component
+``service``; one ordinary service among the probed ones weighs 1). The pace reads per minute,
+hour or day, whichever shows at least one unanswered probe.
 """
 
 from __future__ import annotations
@@ -34,16 +41,17 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 
-from winnow.detections._networks import is_internal, local_flags
+from winnow.detections._infrastructure import is_housekeeping_address, service_key, service_label, services
+from winnow.detections._networks import is_internal
+from winnow.detections._orient import EPHEMERAL, oriented
 from winnow.detections._outcome import answered, as_int, initiated
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
 from winnow.scoring import Finding, render
 
-#: UDP to ports from here up is left out: one-way answers to a broadcast query and traceroute probes
-#: land there, and both look like a vertical scan of the host they reach
-EPHEMERAL = 32768
+# UDP to ephemeral ports (``_orient.EPHEMERAL`` and up) is left out: one-way answers to a broadcast
+# query and traceroute probes land there, and both look like a vertical scan of the host they reach
 SCALE = 1000  # walk steps in milli-nats, integers so both engines sum exactly
 KINDS = {
     # kind: (walk key, what one trial is keyed by, tie-break order after first_ts)
@@ -96,6 +104,7 @@ class Scan(Detector):
         conn = engine.table("net.conn", window)
         if conn is None:
             return []
+        conn = oriented(conn)  # responder-side records counted from the side that opened them
         pairs = first_contacts(conn)
         flagged = ibis.union(*(self.walks(pairs, kind) for kind in KINDS), distinct=False)
         rows = fetch(flagged.order_by(["src_ip", "kind", "dst_ip", "dport", "proto"])).to_pylist()
@@ -109,10 +118,10 @@ class Scan(Detector):
 
     @staticmethod
     def _internal(conn: ir.Table, sources: list[str]) -> dict[str, bool]:
-        """Whether each of ``sources`` is internal: the sensor's flags on its connections, else networks.internal."""
+        """Whether each of ``sources`` is internal: believed flags (``conn`` is oriented), else the networks."""
         if not sources:
             return {}
-        mine = local_flags(conn).apply(conn.filter(conn.src_ip.isin(sources)))
+        mine = conn.filter(conn.src_ip.isin(sources))
         per = mine.group_by("src_ip").aggregate(local=mine.local_orig.any())
         per = per.select("src_ip", internal=is_internal(per.src_ip, per.local))
         return {r["src_ip"]: bool(r["internal"]) for r in fetch(per).to_pylist()}
@@ -172,23 +181,31 @@ class Scan(Detector):
         last = max(w["last_seen"] for w in walks)
         span = (last - first).total_seconds()
         rate = fails / max(span, 1.0) * 60.0
+        weights = services()
         if kind == "horizontal":
             hosts = len({t for w in walks for t in w["targets"]})
-            services = [(_service(w["dport"], w["proto"]), w["n"]) for w in walks]
-            ports, breadth_n = len(services), hosts
+            probed = [(_service(w["dport"], w["proto"]), w["n"]) for w in walks]
+            ports, breadth_n = len(probed), hosts
+            # one ordinary service among the probed ones makes it a scan at full weight
+            service = max(weights.get(service_key(w["proto"], w["dport"]), 1.0) for w in walks)
+            label = service_label(walks[0]["proto"], walks[0]["dport"]) if len(walks) == 1 else ""
         else:
-            ports = len({t for w in walks for t in w["targets"]})
-            services = []
+            targets = {int(t) for w in walks for t in w["targets"]}
+            ports = len(targets)
+            probed = []
             hosts, breadth_n = len(walks), ports
+            service = max(weights.get(service_key(p, t), 1.0) for t in targets for p in ("tcp", "udp"))
+            label = ""
         failure = fails / probes
         llr_score = 1.0 - math.exp(-peak / (2 * threshold / SCALE))
         breadth = min(1.0, math.log(max(breadth_n, 1)) / math.log(self.full_targets))
-        score = min(1.0, 0.4 * llr_score + 0.3 * breadth + 0.3 * failure)
+        score = min(1.0, 0.4 * llr_score + 0.3 * breadth + 0.3 * failure) * service
         pace = "slow" if span >= self.slow_span else "fast"
         evidence: dict[str, Any] = {
             "kind": kind, "pace": pace, "src_internal": internal, "probes": probes, "failures": fails,
             "hosts": hosts, "ports": ports,
             "failure_ratio": round(failure, 4), "duration_s": round(span, 3), "rate_per_min": round(rate, 3),
+            "service_weight": service,
             "peak_llr": round(peak, 3), "threshold_llr": round(threshold / SCALE, 3),
             "probes_to_detect": min(detects) if detects else None,
             "flagged_by": "sequential test" if detects else "breadth",
@@ -196,10 +213,10 @@ class Scan(Detector):
         dst: str | None = None
         dport: int | None = None
         if kind == "horizontal":
-            evidence["top_ports"] = [{"port": s, "hosts": n} for s, n in services[:5]]
+            evidence["top_ports"] = [{"port": s, "hosts": n} for s, n in probed[:5]]
             if len(walks) == 1:
                 dport = walks[0]["dport"]
-            where = f"{_count(hosts, 'host')} on {_list([s for s, _ in services])}"
+            where = f"{_count(hosts, 'host')} on {_list([s for s, _ in probed])}"
         else:
             evidence["top_hosts"] = [{"host": w["dst_ip"], "ports": w["n"]} for w in walks[:5]]
             evidence["lowest_ports"] = sorted({int(t) for w in walks for t in w["targets"]})[:10]
@@ -209,15 +226,17 @@ class Scan(Detector):
         how = "slowly over" if pace == "slow" else "in"
         why = (
             f"{src}{'' if internal else ' (outside)'} probed {where} {how} {render.duration(span)} "
-            f"({rate:.1f} unanswered probes/min), "
+            f"({_pace(fails, span)}), "
             f"{100 * failure:.0f} % unanswered; "
             + (f"flagged after {min(detects)} probes (sequential test)" if detects else
                f"flagged by breadth (the sequential test peaked at {peak:.1f} of {threshold / SCALE:.1f})")
+            + (f"; {label + ' is' if label else 'these services are'} network housekeeping (weight {service:g})"
+               if service < 1 else "")
         )
         return Finding(
             detector=self.name, score=score, entity=f"{src} {kind} scan", src=src, dst=dst,
             dport=None if dport is None or dport < 0 else int(dport), first_seen=first, last_seen=last,
-            components={"llr": llr_score, "breadth": breadth, "failure": failure},
+            components={"llr": llr_score, "breadth": breadth, "failure": failure, "service": service},
             evidence=evidence, why=why,
         )
 
@@ -225,7 +244,8 @@ class Scan(Detector):
 def first_contacts(conn: ir.Table) -> ir.Table:
     """One row per (src, dst, dst port, proto): when it was first contacted and whether it ever answered."""
     reply_like = (conn.proto == "udp") & (conn.dst_port >= EPHEMERAL)
-    keep = conn.src_ip.notnull() & conn.dst_ip.notnull() & initiated(conn) & ~reply_like.fill_null(False)
+    keep = (conn.src_ip.notnull() & conn.dst_ip.notnull() & initiated(conn) & ~reply_like.fill_null(False)
+            & ~is_housekeeping_address(conn.dst_ip))
     rows = conn.filter(keep).select(
         "src_ip", "dst_ip", "ts",
         dport=conn.dst_port.fill_null(-1).cast("int32"),
@@ -235,6 +255,15 @@ def first_contacts(conn: ir.Table) -> ir.Table:
     return rows.group_by(["src_ip", "dst_ip", "dport", "proto"]).aggregate(
         first_ts=rows.ts.min(), ok=rows.ok.max()
     )
+
+
+def _pace(fails: int, span: float) -> str:
+    """The unanswered probes per minute, hour or day, whichever reads as at least one."""
+    for unit, seconds in (("min", 60.0), ("hour", 3600.0)):
+        rate = fails / max(span, 1.0) * seconds
+        if rate >= 1.0:
+            return f"{rate:.1f} unanswered probes/{unit}"
+    return f"{fails / max(span, 1.0) * 86400.0:.1f} unanswered probes/day"
 
 
 def _count(n: int, noun: str) -> str:

@@ -27,7 +27,8 @@ from winnow.store import FindingsStore
 log = logging.getLogger(__name__)
 
 #: settings outside a detector's own parameters that change what detectors find (stored with every run)
-GLOBAL_SETTINGS = ("networks.internal",)
+GLOBAL_SETTINGS = ("networks.internal", "infrastructure.services", "infrastructure.addresses",
+                   "infrastructure.service_names")
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,8 @@ def run_detectors(engine: Engine, names: list[str] | None = None, window: Window
 
 
 def _run_one(engine: Engine, det: Detector, window: Window, config: Config, store: FindingsStore) -> DetectorRun:
-    missing = [t for t in det.tables if not engine.lake.has_table(t)]
-    if missing:
-        return DetectorRun(det.name, 0, 0.0, f"no {', '.join(missing)} in the lake")
+    if not any(engine.lake.has_table(t) for t in det.tables):  # any one input is enough to run
+        return DetectorRun(det.name, 0, 0.0, f"none of {', '.join(det.tables)} in the lake")
     started = time.perf_counter()
     try:
         findings = det.find(engine, window)

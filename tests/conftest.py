@@ -32,6 +32,16 @@ def shared_data() -> Path:
     return path
 
 
+def ingested_lake(factory: pytest.TempPathFactory, name: str, write_logs) -> Path:
+    """A lake ingested from the logs ``write_logs(folder)`` writes, in a fresh temporary folder ``name``."""
+    from winnow.ingest import ingest
+
+    root = factory.mktemp(name)
+    write_logs(root / "logs")
+    ingest([root / "logs"], root / "lake")
+    return root / "lake"
+
+
 @pytest.fixture(scope="session")
 def zeek_fixtures() -> Path:
     """Small hand-written Zeek logs named by failure case (tests/data/zeek/)."""

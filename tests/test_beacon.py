@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from conftest import engine_params
+from conftest import engine_params, ingested_lake
 from zeekgen import conn_line, write_conn_log
 
 from winnow.detections import get_detector
@@ -34,10 +34,7 @@ def beacon_fixture(folder):
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    root = tmp_path_factory.mktemp("beacon")
-    beacon_fixture(root / "logs")
-    ingest([root / "logs"], root / "lake")
-    return root / "lake"
+    return ingested_lake(tmp_path_factory, "beacon", beacon_fixture)
 
 
 @pytest.mark.parametrize("url", ["duckdb", "spark"])

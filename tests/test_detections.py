@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from conftest import ingested_lake
 from zeekgen import long_conn_fixture
 
 from winnow.detections import detectors, get_detector
@@ -18,10 +19,7 @@ ENGINES = ["duckdb", "spark"]
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    root = tmp_path_factory.mktemp("detect")
-    long_conn_fixture(root / "logs")
-    ingest([root / "logs"], root / "lake")
-    return root / "lake"
+    return ingested_lake(tmp_path_factory, "detect", long_conn_fixture)
 
 
 @pytest.mark.parametrize("name", sorted(detectors()))

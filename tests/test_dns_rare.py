@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+from conftest import ingested_lake
 from zeekgen import conn_line, write_conn_log
 
 from winnow.config import Config, load, use
@@ -315,18 +316,12 @@ def rare_fixture(folder: Path, local: tuple[str, str] | None = None) -> None:
 
 @pytest.fixture(scope="module")
 def dns_lake(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dnstunnel")
-    dns_fixture(root / "logs")
-    ingest([root / "logs"], root / "lake")
-    return root / "lake"
+    return ingested_lake(tmp_path_factory, "dnstunnel", dns_fixture)
 
 
 @pytest.fixture(scope="module")
 def rare_lake(tmp_path_factory):
-    root = tmp_path_factory.mktemp("raredest")
-    rare_fixture(root / "logs")
-    ingest([root / "logs"], root / "lake")
-    return root / "lake"
+    return ingested_lake(tmp_path_factory, "raredest", rare_fixture)
 
 
 @pytest.fixture(scope="module")

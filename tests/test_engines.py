@@ -11,21 +11,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ingested_lake
 from zeekgen import long_conn_fixture
 
 from winnow.config import load, use
 from winnow.engine import connect
 from winnow.engine.registry import engine_for, url_forms
 from winnow.errors import MissingExtraError, WinnowError
-from winnow.ingest import ingest
 
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    root = tmp_path_factory.mktemp("engines")
-    long_conn_fixture(root / "logs")
-    ingest([root / "logs"], root / "lake")
-    return root / "lake"
+    return ingested_lake(tmp_path_factory, "engines", long_conn_fixture)
 
 
 @pytest.mark.parametrize("url, engine", [

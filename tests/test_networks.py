@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 
 import pytest
+from conftest import ingested_lake
 from zeekgen import conn_line, dns_line, write_conn_log, write_dns_log
 
 from winnow.config import DEFAULT_INTERNAL, load, use
@@ -176,10 +177,7 @@ def netflow_fixture(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def netflow_lake(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("netflow_nets")
-    netflow_fixture(root / "logs")
-    ingest([root / "logs"], root / "lake")
-    return root / "lake"
+    return ingested_lake(tmp_path_factory, "netflow_nets", netflow_fixture)
 
 
 @pytest.mark.parametrize("url", ENGINES)

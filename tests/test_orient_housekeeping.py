@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import ingested_lake
 from test_dns_rare import rare_fixture
 from zeekgen import conn_line, write_conn_log, write_dns_log
 
@@ -135,10 +136,7 @@ def _housekeeping_fixture(folder) -> None:
 
 @pytest.fixture(scope="module")
 def housekeeping_lake(tmp_path_factory):
-    root = tmp_path_factory.mktemp("housekeeping")
-    _housekeeping_fixture(root / "logs")
-    ingest([root / "logs"], root / "lake")
-    return root / "lake"
+    return ingested_lake(tmp_path_factory, "housekeeping", _housekeeping_fixture)
 
 
 @pytest.mark.parametrize("url", ENGINES)

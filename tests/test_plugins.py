@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import engine_params
+from conftest import engine_params, ingested_lake
 from zeekgen import long_conn_fixture
 
 from winnow.engine import Engine, Window, connect, engine_names, engines, fetch
@@ -97,12 +97,8 @@ def test_engine_declares_itself(name):
 
 @pytest.fixture(scope="module")
 def engine_lake(tmp_path_factory):
-    from winnow.ingest import ingest
 
-    root = tmp_path_factory.mktemp("engine-conformance")
-    long_conn_fixture(root / "logs")
-    ingest([root / "logs"], root / "lake")
-    return root / "lake"
+    return ingested_lake(tmp_path_factory, "engine-conformance", long_conn_fixture)
 
 
 PER_PORT = pa.schema([("dst_port", pa.int64()), ("n", pa.int64()), ("first", pa.int64()),

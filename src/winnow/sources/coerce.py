@@ -99,6 +99,10 @@ def _fast(arr: pa.Array, target: pa.DataType, set_sep: str) -> pa.Array:
     return pc.cast(arr, target)
 
 
+#: what a failed Arrow conversion raises: the next, slower step then takes over (its bad values are reported)
+_NOT_CONVERTIBLE = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError)
+
+
 def coerce(arr: pa.Array, target: pa.DataType, set_sep: str = ",") -> tuple[pa.Array, list[tuple[int, object]]]:
     """Convert ``arr`` to ``target``; return the result and the (row, value) pairs that failed.
 
@@ -107,11 +111,11 @@ def coerce(arr: pa.Array, target: pa.DataType, set_sep: str = ",") -> tuple[pa.A
     """
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), target), []
-    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+    with contextlib.suppress(*_NOT_CONVERTIBLE):  # 1. the whole column in one cast
         return _fast(arr, target, set_sep), []
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+    with contextlib.suppress(*_NOT_CONVERTIBLE):  # 2. numbers with the unparsable ones masked, column-wise
         masked = _masked_numbers(arr, target)
         if masked is not None:
             return masked

@@ -159,7 +159,7 @@ def test_scan_known_answer(found, url):
     # the SMB session of the morning is the walk's first trial; the probes then need 4 failures more
     assert (ev["hosts"], ev["ports"], ev["probes"], ev["failures"]) == (1, 41, 41, 38)
     assert ev["probes_to_detect"] == 5 and ev["lowest_ports"][:3] == [1, 2, 3]
-    assert set(vertical.components) == {"llr", "breadth", "failure", "service"}
+    assert set(vertical.components) == {"llr", "breadth", "failure", "service", "background"}
     assert all(0.8 < f.score <= 1.0 for f in findings)
 
 

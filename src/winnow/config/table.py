@@ -71,6 +71,12 @@ SETTINGS: tuple[Setting, ...] = (
             "weight of a failed lookup of a service-discovery name (a label starting with '_': DNS-SD "
             "_https._tcp.example.com, Active Directory _ldap._tcp.dc._msdcs.corp, RFC 8552): asked and missed by "
             "design, so fumbling multiplies the score of such failures by it and never counts them as a spread"),
+    Setting("infrastructure.background", 0.5, "float",
+            "weight of what outside sources do to internal hosts without being answered: scans and unanswered "
+            "connection failures from the internet (its background scanning of exposed addresses by search "
+            "engines, botnets and researchers). scan multiplies an outside scanner's score by it; fumbling its "
+            "retries, spreads and campaigns in proportion to the unanswered share of their failures (answered, "
+            "login-like sessions keep their full weight). 1 judges them like internal activity"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),

@@ -9,6 +9,8 @@ control. Two settings describe it (see :mod:`winnow.config.table`):
   finding about such a service by its weight and says so (component ``service``).
 - ``infrastructure.addresses``: destinations that are housekeeping by nature; detectors leave
   them out (beacon, long_conn, scan, fumbling) or weight them like a service.
+- ``infrastructure.background``: the weight of the internet's background scanning, what outside
+  sources do to internal hosts without being answered (scan, fumbling; component ``background``).
 
 Both are Ibis expressions (DuckDB and Spark) with Python twins for explanations and tests.
 """
@@ -116,3 +118,18 @@ def service_name_weight_py(name: str | None) -> float:
     """The same weight in Python."""
     sd = bool(name) and (name.startswith("_") or "._" in name)
     return service_name_weight_value() if sd else 1.0
+
+
+# -- the internet's background ----------------------------------------------------------------
+BACKGROUND = "infrastructure.background"
+
+
+def background_weight(unanswered_share: float = 1.0) -> float:
+    """The weight of an outside source's activity against internal hosts, ``unanswered_share`` of it unanswered.
+
+    1 - (1 - w) * share: all unanswered weighs ``infrastructure.background``, all answered weighs 1.
+    """
+    from winnow.config import current
+
+    weight = float(current().get(BACKGROUND))
+    return 1.0 - (1.0 - weight) * min(1.0, max(0.0, unanswered_share))

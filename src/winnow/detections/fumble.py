@@ -31,8 +31,12 @@ Connections are oriented first (``_orient``: responder-side Zeek records are cou
 that opened them). Housekeeping (``_infrastructure``) is left out or weighted: no failure towards a
 broadcast, multicast or link-local address counts; a retry or campaign on an infrastructure service
 (NTP...) or a failed lookup of a service-discovery name (``_ldap._tcp...``) has its score multiplied
-by its weight (component ``service``), and such failures never count towards a spread. The
-detector runs on any one of its tables: failed logons alone are judged as well as connections.
+by its weight (component ``service``), and such failures never count towards a spread. What outside
+sources do to internal hosts without an answer is the internet's background scanning: retries, spreads
+and campaigns from outside are weighted by ``infrastructure.background`` in proportion to their
+unanswered connection failures (component ``background``); failed logons and login-like sessions,
+which were answered, keep full weight. The detector runs on any one of its tables: failed logons
+alone are judged as well as connections.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ import ibis
 import ibis.expr.types as ir
 
 from winnow.detections._failures import SOURCES, FailureSource
-from winnow.detections._infrastructure import service_label
+from winnow.detections._infrastructure import background_weight, service_label
 from winnow.detections._networks import is_internal
 from winnow.detections._orient import oriented
 from winnow.detections._outcome import as_int
@@ -264,12 +268,15 @@ class Fumbling(Detector):
         rarity = 1.0 / (1.0 + math.log2(max(hosts, 1))) if r["local_src"] else 1.0
         base = 0.45 * volume + 0.15 * persistence + 0.15 * steadiness + 0.25 * ratio
         service = float(r["weight"])
-        score = min(1.0, base * (0.5 + 0.5 * rarity)) * service
+        outside = r["source"] == "conn" and not r["local_src"] and r["local_dst"]
+        background = _background(outside, (failures - soft) / failures)
+        score = min(1.0, base * (0.5 + 0.5 * rarity)) * service * background
         target = _target(r)
         evidence: dict[str, Any] = {
             "kind": "retry", "source": r["source"], "failures": failures, "attempts": attempts,
             "soft_failures": soft, "failure_ratio": round(ratio, 4), "hours_with_failures": hours,
             "slots_10min_with_failures": slots, "hosts_failing_to_dst": hosts, "service_weight": service,
+            "background_weight": background,
         }
         span = (last - first).total_seconds()
         if r["source"] == "dns":
@@ -288,14 +295,14 @@ class Fumbling(Detector):
             f"{r['src']} {what} over {render.duration(span)}, in {hours} distinct hour(s) "
             f"and {100 * steadiness:.0f} % of their 10-minute slots; "
             + ("no other host fails on it" if others <= 0 else f"{others} other {who} fail on it too")
-            + _housekeeping(r, service)
+            + _housekeeping(r, service) + _background_clause(background)
         )
         dst = None if r["source"] == "dns" else r["target"]
         return Finding(
             detector=self.name, score=score, entity=f"{r['src']}->{target}", src=r["src"], dst=dst,
             dport=None if r["dport"] < 0 else int(r["dport"]), first_seen=first, last_seen=last,
             components={"volume": volume, "persistence": persistence, "steadiness": steadiness,
-                        "failure": ratio, "rarity": rarity, "service": service},
+                        "failure": ratio, "rarity": rarity, "service": service, "background": background},
             evidence=evidence, why=why,
         )
 
@@ -305,13 +312,16 @@ class Fumbling(Detector):
         n = int(r["rare_targets"])
         breadth = min(1.0, math.log1p(n) / math.log1p(self.full_targets))
         ratio = min(1.0, n / max(tried, 1))
-        score = min(1.0, 0.6 * breadth + 0.4 * ratio)
+        # the share of its rare targets that were unanswered connections, not logons or login-like sessions
+        unanswered = int(r["rare_conn"]) / n * (1.0 - int(r["rare_soft"]) / max(int(r["rare_failures"]), 1))
+        background = _background(not r["local_src"], unanswered)
+        score = min(1.0, 0.6 * breadth + 0.4 * ratio) * background
         shown = [_target(e) for e in examples]
         by_source = {name: int(r[f"rare_{name}"]) for name in SOURCES if r[f"rare_{name}"]}
         evidence: dict[str, Any] = {
             "kind": "spread", "rare_failed_targets": n, "by_source": by_source, "targets_tried": tried,
             "failure_ratio": round(ratio, 4), "failures": int(r["rare_failures"]),
-            "soft_failures": int(r["rare_soft"]), "examples": shown,
+            "soft_failures": int(r["rare_soft"]), "examples": shown, "background_weight": background,
         }
         names = [e["target"] for e in examples if e["source"] == "dns"]
         if names:
@@ -321,12 +331,12 @@ class Fumbling(Detector):
         why = (
             f"{r['src']} failed on {n} targets almost nobody else fails on ({', '.join(parts)}) "
             f"over {render.duration(span)}, {100 * ratio:.0f} % of the {tried} targets it tried; "
-            f"e.g. {', '.join(shown[:3])}"
+            f"e.g. {', '.join(shown[:3])}" + _background_clause(background)
         )
         return Finding(
             detector=self.name, score=score, entity=f"{r['src']} failures", src=r["src"],
             first_seen=r["rare_first"], last_seen=r["rare_last"],
-            components={"breadth": breadth, "failure": ratio}, evidence=evidence, why=why,
+            components={"breadth": breadth, "failure": ratio, "background": background}, evidence=evidence, why=why,
         )
 
     def _campaign(self, tops: list[dict]) -> Finding:
@@ -338,13 +348,14 @@ class Fumbling(Detector):
         volume = self._volume(failures, soft, 10 * self.full_retries)
         repetition = min(1.0, math.log1p(failures / sources) / math.log1p(self.min_retries))
         service = float(r["weight"])
-        score = min(1.0, 0.4 * breadth + 0.3 * volume + 0.3 * repetition) * service
+        background = _background(r["source"] == "conn", (failures - soft) / failures)
+        score = min(1.0, 0.4 * breadth + 0.3 * volume + 0.3 * repetition) * service * background
         target = _target(r)
         top = [{"src": t["src"], "failures": int(t["failures"])} for t in tops]
         evidence: dict[str, Any] = {
             "kind": "campaign", "source": r["source"], "sources": sources, "failures": failures,
             "soft_failures": soft, "attempts": int(r["campaign_attempts"]), "top_sources": top,
-            "service_weight": service,
+            "service_weight": service, "background_weight": background,
         }
         span = (r["campaign_last"] - r["campaign_first"]).total_seconds()
         how = ("failed logons" if r["source"] == "auth" else "short login-like sessions" if soft * 2 >= failures
@@ -352,13 +363,14 @@ class Fumbling(Detector):
         why = (
             f"{sources} outside sources made {failures} {how} to {target} over {render.duration(span)} "
             f"({failures / sources:.0f} each on average); top {top[0]['src']} with {top[0]['failures']}"
-            + _housekeeping(r, service)
+            + _housekeeping(r, service) + _background_clause(background)
         )
         return Finding(
             detector=self.name, score=score, entity=f"*->{target}", src=top[0]["src"], dst=r["target"],
             dport=None if r["dport"] < 0 else int(r["dport"]), first_seen=r["campaign_first"],
             last_seen=r["campaign_last"],
-            components={"breadth": breadth, "volume": volume, "repetition": repetition, "service": service},
+            components={"breadth": breadth, "volume": volume, "repetition": repetition, "service": service,
+                        "background": background},
             evidence=evidence, why=why,
         )
 
@@ -368,12 +380,28 @@ _SOURCE_NOUN = {"conn": "address/port targets", "dns": "DNS names (NXDOMAIN)", "
 
 def _housekeeping(r: dict, weight: float) -> str:
     """The clause of a ``why`` that says a failure is network housekeeping ('' when it is not)."""
-    if weight >= 1.0:
+    if weight >= 0.9:  # mostly answered: the weight is in the components, not worth a clause
         return ""
     if r["source"] == "dns":
         return f"; {r['target']} is a service-discovery name, looked up and missed by design (weight {weight:g})"
     label = service_label(r["proto"], r["dport"]) or f"{r['dport']}/{r['proto']}"
     return f"; {label} is network housekeeping (weight {weight:g})"
+
+
+def _background(outside: bool, unanswered_share: float) -> float:
+    """``infrastructure.background`` in proportion to the unanswered share of an outside source's failures.
+
+    Only connection failures from outside are background: a failed logon or a login-like session was
+    answered, and an internal source's failures are never background.
+    """
+    return background_weight(unanswered_share) if outside else 1.0
+
+
+def _background_clause(weight: float) -> str:
+    """The clause of a ``why`` that says failures are the internet's background ('' when they are not)."""
+    if weight >= 0.9:  # mostly answered: the weight is in the components, not worth a clause
+        return ""
+    return f"; unanswered knocking from outside is the internet's background (weight {weight:.2g})"
 
 
 def _key(r: dict) -> tuple:

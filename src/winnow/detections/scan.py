@@ -23,7 +23,8 @@ minimum over integer steps (milli-nats), so both engines compute exactly the sam
 Findings are one per source and kind; scores combine the walk's peak, the breadth and the
 share of unanswered probes. No fleet count enters the score; the evidence says whether the
 scanner is one of ours (``src_internal``, by ``_networks.is_internal``): an internal host
-scanning is lateral movement, an outside one the internet's background.
+scanning is lateral movement, an outside one the internet's background, whose score is multiplied by
+``infrastructure.background`` (component ``background``).
 
 Connections are counted from the side that opened them (``_orient``): a server whose replies Zeek
 wrote as its own connections (missed handshake) probes nobody. Housekeeping destinations
@@ -41,7 +42,13 @@ from typing import Any, ClassVar
 import ibis
 import ibis.expr.types as ir
 
-from winnow.detections._infrastructure import is_housekeeping_address, service_key, service_label, services
+from winnow.detections._infrastructure import (
+    background_weight,
+    is_housekeeping_address,
+    service_key,
+    service_label,
+    services,
+)
 from winnow.detections._networks import is_internal
 from winnow.detections._orient import EPHEMERAL, oriented
 from winnow.detections._outcome import answered, as_int, initiated
@@ -199,13 +206,14 @@ class Scan(Detector):
         failure = fails / probes
         llr_score = 1.0 - math.exp(-peak / (2 * threshold / SCALE))
         breadth = min(1.0, math.log(max(breadth_n, 1)) / math.log(self.full_targets))
-        score = min(1.0, 0.4 * llr_score + 0.3 * breadth + 0.3 * failure) * service
+        background = 1.0 if internal else background_weight()
+        score = min(1.0, 0.4 * llr_score + 0.3 * breadth + 0.3 * failure) * service * background
         pace = "slow" if span >= self.slow_span else "fast"
         evidence: dict[str, Any] = {
             "kind": kind, "pace": pace, "src_internal": internal, "probes": probes, "failures": fails,
             "hosts": hosts, "ports": ports,
             "failure_ratio": round(failure, 4), "duration_s": round(span, 3), "rate_per_min": round(rate, 3),
-            "service_weight": service,
+            "service_weight": service, "background_weight": background,
             "peak_llr": round(peak, 3), "threshold_llr": round(threshold / SCALE, 3),
             "probes_to_detect": min(detects) if detects else None,
             "flagged_by": "sequential test" if detects else "breadth",
@@ -232,11 +240,14 @@ class Scan(Detector):
                f"flagged by breadth (the sequential test peaked at {peak:.1f} of {threshold / SCALE:.1f})")
             + (f"; {label + ' is' if label else 'these services are'} network housekeeping (weight {service:g})"
                if service < 1 else "")
+            + (f"; scanning from outside is the internet's background (weight {background:g})"
+               if background < 1 else "")
         )
         return Finding(
             detector=self.name, score=score, entity=f"{src} {kind} scan", src=src, dst=dst,
             dport=None if dport is None or dport < 0 else int(dport), first_seen=first, last_seen=last,
-            components={"llr": llr_score, "breadth": breadth, "failure": failure, "service": service},
+            components={"llr": llr_score, "breadth": breadth, "failure": failure, "service": service,
+                        "background": background},
             evidence=evidence, why=why,
         )
 

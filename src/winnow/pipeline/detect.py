@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from winnow.config import Config, current, use
+from winnow.config.table import SETTINGS
 from winnow.detections.base import Detector
 from winnow.detections.registry import detectors, get_detector
 from winnow.engine import Engine, Window
@@ -27,8 +28,7 @@ from winnow.store import FindingsStore
 log = logging.getLogger(__name__)
 
 #: settings outside a detector's own parameters that change what detectors find (stored with every run)
-GLOBAL_SETTINGS = ("networks.internal", "infrastructure.services", "infrastructure.addresses",
-                   "infrastructure.service_names")
+GLOBAL_SETTINGS = tuple(s.name for s in SETTINGS if s.name.split(".")[0] in ("networks", "infrastructure"))
 
 
 @dataclass(frozen=True)

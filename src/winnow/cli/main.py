@@ -18,6 +18,7 @@ COMMANDS = {
     "attribute": ("winnow.cli.attribute_cmd", "Attribute connections to the processes that made them (net.conn_proc)."),
     "processes": ("winnow.cli.processes_cmd", "Processes by bytes sent and destinations reached (from net.conn_proc)."),
     "findings": ("winnow.cli.findings_cmd", "List stored findings, highest score first."),
+    "risk": ("winnow.cli.risk_cmd", "Entities (hosts, users, addresses, processes) by risk, with what makes it up."),
     "runs": ("winnow.cli.runs_cmd", "Detection runs and the settings each ran with."),
     "warnings": ("winnow.cli.warnings_cmd", "List problems met while ingesting (bad lines, truncated files)."),
     "simulate": ("winnow.cli.simulate_cmd",

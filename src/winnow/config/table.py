@@ -77,6 +77,22 @@ SETTINGS: tuple[Setting, ...] = (
             "engines, botnets and researchers). scan multiplies an outside scanner's score by it; fumbling its "
             "retries, spreads and campaigns in proportion to the unanswered share of their failures (answered, "
             "login-like sessions keep their full weight). 1 judges them like internal activity"),
+    Setting("risk.window", "7d", "str", "findings whose last sighting falls this far before the newest one make up "
+            "entity risk (7d, 36h, all); winnow risk --window overrides it"),
+    Setting("risk.half_life_hours", 72.0, "float", "hours after which a finding counts half toward entity risk "
+            "(age from its last sighting to the end of the window); 0 turns decay off"),
+    Setting("risk.repeat_weight", 0.3, "float", "an entity's 2nd finding from one detector counts this much, the 3rd "
+            "its square...: one signal repeated adds at most 1/(1-w) times its best finding"),
+    Setting("risk.family_weight", 0.6, "float", "the 2nd detector reading the same kind of data (network, endpoint, "
+            "identity, alerts, intel) about an entity counts this much, the 3rd its square...; independent data "
+            "sources and ATT&CK tactics count whole"),
+    Setting("risk.critical_assets", (), "list[str]", "hosts (names, shell patterns such as dc*) and internal "
+            "networks (CIDR) whose risk is multiplied by risk.critical_weight, shown as a modifier"),
+    Setting("risk.critical_weight", 1.5, "float", "risk multiplier (on the evidence) of a critical asset"),
+    Setting("risk.privileged_users", ("administrator", "admin*", "*-adm", "root", "krbtgt"), "list[str]",
+            "accounts (shell patterns, case-insensitive, without domain) whose risk is multiplied by "
+            "risk.privileged_weight, shown as a modifier"),
+    Setting("risk.privileged_weight", 1.5, "float", "risk multiplier (on the evidence) of a privileged account"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),

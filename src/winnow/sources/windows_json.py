@@ -23,7 +23,8 @@ from typing import Any, BinaryIO, ClassVar
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import read_blocks, split_lines
 from winnow.sources.registry import register
-from winnow.sources.windows_map import EventHeader, map_event, text, to_int
+from winnow.sources.windows_events import WINDOWS_TABLES, map_event
+from winnow.sources.windows_map import EventHeader, text, to_int
 from winnow.sources.windows_rows import RowSink
 
 #: flat keys that fill the event header, by header field, first found wins
@@ -63,7 +64,7 @@ class WindowsJson(Source):
     description: ClassVar[str] = (
         "Windows events as JSON lines: Winlogbeat/Elastic (winlog.*) and Mordor/OTRF exports (NXLog, Sentinel)"
     )
-    tables: ClassVar[tuple[str, ...]] = ("win.event", "proc.exec", "proc.net", "proc.file", "proc.dns", "auth.logon")
+    tables: ClassVar[tuple[str, ...]] = WINDOWS_TABLES
 
     def sniff(self, head: bytes, filename: str) -> bool:
         first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)

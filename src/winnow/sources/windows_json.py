@@ -52,6 +52,13 @@ _ENVELOPE = frozenset({
     "MG", "ManagementGroupName", "Type", "_ResourceId", "EventOriginId", "SourceComputerId", "TimeCollected",
     "Activity", "EventLevelName", "EventData",
 })
+#: envelope keys that events also use as event data, with the shipper's own values: NXLog's ``EventType`` (the
+#: record's level) and Sentinel's ``Type`` (its table). Any other value is event data: Sysmon's registry and pipe
+#: events have an EventType (CreateKey, SetValue, ConnectPipe ...), its 25 a Type (Image is replaced ...)
+_SHIPPER_VALUES = {
+    "EventType": frozenset({"INFO", "WARNING", "ERROR", "CRITICAL", "VERBOSE", "AUDIT_SUCCESS", "AUDIT_FAILURE"}),
+    "Type": frozenset({"WindowsEvent", "SecurityEvent", "Event"}),
+}
 #: Winlogbeat ``winlog`` keys that fill the header
 _WINLOG_USED = frozenset({"event_id", "channel", "provider_name", "computer_name", "record_id", "event_data",
                           "user_data", "process", "user"})
@@ -141,7 +148,7 @@ def _flat(obj: dict) -> tuple[EventHeader, dict, dict | None]:
     data: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in obj.items():
-        if key in _HEADER_KEYS or key in _ENVELOPE:
+        if key in _HEADER_KEYS or key in _ENVELOPE and (key not in _SHIPPER_VALUES or value in _SHIPPER_VALUES[key]):
             if value is not None and key not in used and key != "EventData":
                 extra[key] = text(value)
         else:

@@ -158,15 +158,17 @@ _DS_ACCESS = Mapping("win.ds_access", _logged(
 
 # ---------------------------------------------------------------- PowerShell
 
-_CONTEXT_LINE = re.compile(r"^\s*([A-Za-z ]+?)\s*=\s*(.*?)\s*$", re.M)
-
-
 def context_info(value: Any) -> dict[str, str]:
     """4103 ContextInfo (``Host Application = ...`` lines) as a dict; empty values left out."""
     info = nonempty(value)
     if not info:
         return {}
-    return {key: val for key, val in _CONTEXT_LINE.findall(info) if val}
+    out = {}
+    for line in info.splitlines():
+        key, sep, val = line.partition("=")
+        if sep and key.strip() and val.strip():
+            out[key.strip()] = val.strip()
+    return out
 
 
 def _context(key: str) -> Any:

@@ -7,6 +7,7 @@ import pyarrow as pa
 from winnow.errors import WinnowError
 from winnow.schema.endpoint import ENDPOINT_TABLES
 from winnow.schema.model import ENDPOINTS, TS, Column, Table
+from winnow.schema.windows import WINDOWS_TABLES
 
 S, I64, I32, F64, B = pa.string(), pa.int64(), pa.int32(), pa.float64(), pa.bool_()
 LIST_S, LIST_F = pa.list_(pa.string()), pa.list_(pa.float64())
@@ -136,7 +137,8 @@ INGEST_WARNINGS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (NET_CONN, NET_OPEN_CONN, NET_DNS, NET_HTTP, NET_TLS, *ENDPOINT_TABLES, INGEST_WARNINGS)
+    t.name: t for t in (NET_CONN, NET_OPEN_CONN, NET_DNS, NET_HTTP, NET_TLS, *ENDPOINT_TABLES, *WINDOWS_TABLES,
+                  INGEST_WARNINGS)
 }
 
 

@@ -14,7 +14,7 @@ blocks are handled column by column, with no per-record decoding in Python:
 each record's text is split (in Arrow) at ``},"EventData":`` into the ``System`` part and the event
 data; the ``System`` parts are read as one NDJSON buffer by Arrow's JSON reader against a fixed
 schema, and the event data text is kept as it is for ``win.event.data``. Only events that a table
-maps (Sysmon 1/3/5/11/22, Security 4688 and logon events) have their event data decoded: per kind of
+maps (:data:`winnow.sources.windows_events.EVENTS`) have their event data decoded: per kind of
 event and typed key signature with Arrow's JSON reader, the rules of :mod:`winnow.sources.windows_map`
 run column-wise (see :func:`_map_rows`); small groups and odd event data one by one, with the same
 rules. Records of another layout (UserData,
@@ -42,19 +42,14 @@ from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext, Source
 from winnow.sources.evtx_header import HEADER_BYTES, truncation
 from winnow.sources.registry import register
+from winnow.sources.windows_events import KIND_BASE, KINDS, WINDOWS_TABLES, log_codes, map_event, mapper
 from winnow.sources.windows_map import (
     COMPUTED,
-    SECURITY,
-    SECURITY_EVENTS,
-    SYSMON,
-    SYSMON_EVENTS,
-    TIME,
+    HEADER_INPUTS,
     EventHeader,
     Mapping,
     Row,
     compact_json,
-    map_event,
-    mapper,
     text,
     to_int,
     win_event_row,
@@ -100,8 +95,8 @@ _HEAD_OPTIONS = pj.ParseOptions(explicit_schema=_HEAD_SCHEMA, unexpected_field_b
                                 newlines_in_values=False)
 #: stands in for a record of another layout in the vectorized pass (its rows come from the slow path)
 _PLACEHOLDER = '{"Event":{"System":{' + _DATA + "null}}"
-_SYSMON_IDS = pa.array(sorted(SYSMON_EVENTS), _I)
-_SECURITY_IDS = pa.array(sorted(SECURITY_EVENTS), _I)
+#: the kinds of event a table maps (:data:`winnow.sources.windows_events.KINDS`)
+_KIND_IDS = pa.array(sorted(KINDS), _I)
 #: the value of a field of event data, replaced by a mark of its type (none for text or null, ``#`` for an integer,
 #: ``?`` for a boolean): what is left of an object of plain fields is its typed key signature, e.g.
 #: ``{"UtcTime":,"ProcessId":#,"Initiated":?}``
@@ -120,7 +115,7 @@ class EvtxFile(Source):
     description: ClassVar[str] = (
         "Windows event log files (.evtx): Sysmon, Security and every other channel; damaged chunks are skipped"
     )
-    tables: ClassVar[tuple[str, ...]] = ("win.event", "proc.exec", "proc.net", "proc.file", "proc.dns", "auth.logon")
+    tables: ClassVar[tuple[str, ...]] = WINDOWS_TABLES
 
     def sniff(self, head: bytes, filename: str) -> bool:
         return head.startswith(MAGIC)
@@ -225,10 +220,10 @@ def _block(records: list[dict], first: int, ctx: ParseContext, sink: RowSink) ->
         columns = {name: pc.filter(values, keep) for name, values in columns.items()}
         yield from _slow(records, lines, np.flatnonzero(~fast), ctx, sink)
     fast_lines = lines[fast]
-    mapped, sysmon = _mapped(columns)
+    mapped, kinds = _mapped(columns)
     rows = np.flatnonzero(mapped)
     if len(rows):
-        yield from _map_rows(columns, rows, sysmon[rows], fast_lines, ctx, sink)
+        yield from _map_rows(columns, rows, kinds[rows], fast_lines, ctx, sink)
     batch = typed_batch("win.event", columns, fast_lines, ctx)
     if batch is not None:
         yield batch
@@ -309,14 +304,10 @@ def _join_object(pieces: list[pa.Array], length: int) -> pa.Array:
 
 
 def _mapped(columns: dict[str, pa.Array]) -> tuple[np.ndarray, np.ndarray]:
-    """Which rows a table maps, and which rows are Sysmon's (the same decision as :func:`windows_map.mapper`)."""
-    provider, channel = columns["provider"], columns["channel"]
-    sysmon = pc.fill_null(pc.or_(pc.equal(provider, SYSMON), pc.starts_with(channel, SYSMON)), False)
-    security = pc.fill_null(pc.or_(pc.equal(provider, SECURITY), pc.equal(channel, "Security")), False)
-    event_id = columns["event_id"]
-    mapped = pc.if_else(sysmon, pc.is_in(event_id, _SYSMON_IDS),
-                        pc.and_(security, pc.is_in(event_id, _SECURITY_IDS)))
-    return np.asarray(pc.fill_null(mapped, False)), np.asarray(sysmon)
+    """Which rows a table maps, and each row's kind of event (the same decision as :func:`windows_events.mapper`)."""
+    codes = log_codes(columns["provider"], columns["channel"])
+    kinds = pc.fill_null(pc.add(pc.multiply(codes, KIND_BASE), columns["event_id"]), -1)
+    return np.asarray(pc.is_in(kinds, _KIND_IDS)), np.asarray(kinds)
 
 
 _HEADER_COLUMNS = ("event_id", "channel", "provider", "host", "record_id", "ts", "level", "task", "opcode",
@@ -326,19 +317,17 @@ _HEADER_COLUMNS = ("event_id", "channel", "provider", "host", "record_id", "ts",
 Unique = tuple[list, np.ndarray]
 
 
-def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, sysmon: np.ndarray, lines: np.ndarray,
+def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, kinds: np.ndarray, lines: np.ndarray,
               ctx: ParseContext, sink: RowSink) -> Iterator[Batch]:
     """Add the mapped tables' rows of ``rows`` to ``sink``.
 
     Rows whose event data is an object of plain fields (text, integer, boolean, null) are grouped by kind of
-    event (Sysmon or Security, event id) and typed key signature (the field names in order, each with the
+    event (log and event id, ``kinds``) and typed key signature (the field names in order, each with the
     type of its value). A group of at least :data:`MIN_GROUP_ROWS` is read by Arrow's JSON reader and mapped
     column-wise, each rule of :mod:`winnow.sources.windows_map` run once per distinct combination of its
     inputs. Any other row (small groups, nested values, numbers with a fraction, event data that does not
     read) is decoded and mapped one by one, with the same result.
     """
-    event_ids = np.asarray(pc.take(columns["event_id"], pa.array(rows)))
-    kinds = np.where(sysmon, event_ids, -event_ids)  # the sign tells Sysmon from Security
     kind_groups = _groups(np.arange(len(rows)), kinds)
     one_by_one = [group for group in kind_groups if len(group) < MIN_GROUP_ROWS]
     if len(one_by_one) < len(kind_groups):  # the typed key signatures of the rows of the larger kinds
@@ -352,7 +341,7 @@ def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, sysmon: np.ndarray
         keys = pc.binary_join_element_wise(pc.cast(pa.array(kinds[large]), _S), signature, " ")
         for group in _groups(np.flatnonzero(plain), np.asarray(pc.dictionary_encode(pc.filter(keys, plain)).indices)):
             at = large[group]
-            mapping = (SYSMON_EVENTS if sysmon[at[0]] else SECURITY_EVENTS)[int(event_ids[at[0]])]
+            mapping = KINDS[int(kinds[at[0]])]
             mapped = None if len(group) < MIN_GROUP_ROWS \
                 else _map_group(mapping, pc.take(data, pa.array(group)), columns, rows[at])
             if mapped is None:
@@ -390,7 +379,7 @@ def _map_group(mapping: Mapping, texts: pa.Array, columns: dict[str, pa.Array],
 
     def value(name: str) -> Unique:
         if name not in inputs:
-            inputs[name] = _unique(pc.take(columns["ts"], index)) if name == TIME \
+            inputs[name] = _unique(pc.take(columns[HEADER_INPUTS[name][1]], index)) if name in HEADER_INPUTS \
                 else _unique(fields[name]) if name in fields else absent
         return inputs[name]
 

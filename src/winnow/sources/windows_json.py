@@ -23,7 +23,8 @@ from typing import Any, BinaryIO, ClassVar
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import read_blocks, split_lines
 from winnow.sources.registry import register
-from winnow.sources.windows_map import EventHeader, map_event, text, to_int
+from winnow.sources.windows_events import WINDOWS_TABLES, map_event
+from winnow.sources.windows_map import EventHeader, text, to_int
 from winnow.sources.windows_rows import RowSink
 
 #: flat keys that fill the event header, by header field, first found wins
@@ -51,6 +52,13 @@ _ENVELOPE = frozenset({
     "MG", "ManagementGroupName", "Type", "_ResourceId", "EventOriginId", "SourceComputerId", "TimeCollected",
     "Activity", "EventLevelName", "EventData",
 })
+#: envelope keys that events also use as event data, with the shipper's own values: NXLog's ``EventType`` (the
+#: record's level) and Sentinel's ``Type`` (its table). Any other value is event data: Sysmon's registry and pipe
+#: events have an EventType (CreateKey, SetValue, ConnectPipe ...), its 25 a Type (Image is replaced ...)
+_SHIPPER_VALUES = {
+    "EventType": frozenset({"INFO", "WARNING", "ERROR", "CRITICAL", "VERBOSE", "AUDIT_SUCCESS", "AUDIT_FAILURE"}),
+    "Type": frozenset({"WindowsEvent", "SecurityEvent", "Event"}),
+}
 #: Winlogbeat ``winlog`` keys that fill the header
 _WINLOG_USED = frozenset({"event_id", "channel", "provider_name", "computer_name", "record_id", "event_data",
                           "user_data", "process", "user"})
@@ -63,7 +71,7 @@ class WindowsJson(Source):
     description: ClassVar[str] = (
         "Windows events as JSON lines: Winlogbeat/Elastic (winlog.*) and Mordor/OTRF exports (NXLog, Sentinel)"
     )
-    tables: ClassVar[tuple[str, ...]] = ("win.event", "proc.exec", "proc.net", "proc.file", "proc.dns", "auth.logon")
+    tables: ClassVar[tuple[str, ...]] = WINDOWS_TABLES
 
     def sniff(self, head: bytes, filename: str) -> bool:
         first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)
@@ -140,7 +148,7 @@ def _flat(obj: dict) -> tuple[EventHeader, dict, dict | None]:
     data: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in obj.items():
-        if key in _HEADER_KEYS or key in _ENVELOPE:
+        if key in _HEADER_KEYS or key in _ENVELOPE and (key not in _SHIPPER_VALUES or value in _SHIPPER_VALUES[key]):
             if value is not None and key not in used and key != "EventData":
                 extra[key] = text(value)
         else:

@@ -2,9 +2,12 @@
 
 Every event gives a ``win.event`` row; Sysmon 1/3/5/11/22, Security 4688 and the Security logon
 and Kerberos events also give a row of ``proc.exec``, ``proc.net``, ``proc.file``, ``proc.dns`` or
-``auth.logon``. Rows are plain dicts of column -> Python value; ``ts`` (and ``creation_time``) stay
-text as logged and are parsed per batch by :mod:`winnow.sources.windows_rows`. ``extra`` is a dict
-of the event-data fields that have no column (values as text), or None.
+``auth.logon`` (mapped here); the events attacks leave in other tables are mapped in
+:mod:`~winnow.sources.windows_map_sysmon` and :mod:`~winnow.sources.windows_map_audit`, and
+:mod:`~winnow.sources.windows_events` holds the one table of (log, event id) -> mapping. Rows are
+plain dicts of column -> Python value; ``ts`` (and ``creation_time``) stay text as logged and are parsed
+per batch by :mod:`winnow.sources.windows_rows`. ``extra`` is a dict of the event-data fields that have no
+column (values as text), or None.
 
 The mappings are data: each mapped kind of event has a :class:`Mapping`, a list of :class:`Rule` (a column
 computed by a pure function of event-data fields) and the fields that have a column. Row by row, a mapping
@@ -165,6 +168,13 @@ def _who(head: EventHeader) -> Row:
 
 #: input naming the record's SystemTime (``EventHeader.time``) rather than an event-data field
 TIME = "@time"
+#: input naming the record's System UserID (``EventHeader.user_sid``)
+USER_SID = "@user_sid"
+#: input naming the record's Execution ProcessID (``EventHeader.process_id``)
+PROCESS_ID = "@process_id"
+#: header inputs: the EventHeader attribute and the ``win.event`` column each stands for
+HEADER_INPUTS: dict[str, tuple[str, str]] = {TIME: ("time", "ts"), USER_SID: ("user_sid", "user_sid"),
+                                             PROCESS_ID: ("process_id", "process_id")}
 #: prefix of an input naming a column computed by an earlier rule of the same mapping
 COMPUTED = "$"
 
@@ -173,10 +183,11 @@ COMPUTED = "$"
 class Rule:
     """One column of a mapped row: ``column = fn(*inputs)``.
 
-    An input is an event-data field name (its value as decoded from JSON, None when absent), :data:`TIME`,
-    or ``"$column"``, the value an earlier rule gave. Columns starting with ``_`` are intermediate values,
-    not written. ``fn`` must be pure: the same rules run row by row (:meth:`Mapping.__call__`) and
-    column-wise, once per distinct combination of input values (:mod:`winnow.sources.evtx_file`).
+    An input is an event-data field name (its value as decoded from JSON, None when absent), a header input
+    (:data:`HEADER_INPUTS`: :data:`TIME`, :data:`USER_SID`, :data:`PROCESS_ID`), or ``"$column"``, the value an
+    earlier rule gave. Columns starting with ``_`` are intermediate values, not written. ``fn`` must be pure:
+    the same rules run row by row (:meth:`Mapping.__call__`) and column-wise, once per distinct combination of
+    input values (:mod:`winnow.sources.evtx_file`).
     """
 
     column: str
@@ -205,6 +216,8 @@ class Mapping:
     table: str
     rules: tuple[Rule, ...]
     used: frozenset[str]
+    #: the event's fields sit in a ``UserData`` element (1102, 104): lift them to the top first (:func:`user_data`)
+    unwrap: bool = False
     _mapped: Callable[[EventHeader, dict], Row] = field_(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -212,7 +225,24 @@ class Mapping:
 
     def __call__(self, head: EventHeader, data: dict) -> tuple[str, Row]:
         """The table and row of one event (``host``, ``event_id``, ``record_id``, the rules' columns, ``extra``)."""
-        return self.table, self._mapped(head, data)
+        return self.table, self._mapped(head, user_data(data) if self.unwrap else data)
+
+
+def user_data(data: dict) -> dict:
+    """Event data with the fields of its ``UserData`` element at the top level.
+
+    EVTX renders ``{"UserData": {"LogFileCleared": {"#attributes": .., "SubjectUserName": ..}}}``, Winlogbeat
+    ``{"UserData": {"xml_name": "LogFileCleared", "SubjectUserName": ..}}``; flat exports (Mordor) have the
+    fields at the top already and are returned as they are.
+    """
+    wrapped = data.get("UserData")
+    if not isinstance(wrapped, dict):
+        return data
+    out = {k: v for k, v in data.items() if k != "UserData"}
+    inner = [v for v in wrapped.values() if isinstance(v, dict)]
+    for part in inner or [wrapped]:
+        out.update((k, v) for k, v in part.items() if k not in ("#attributes", "xml_name"))
+    return out
 
 
 def _compile(rules: tuple[Rule, ...], used: frozenset[str]) -> Callable[[EventHeader, dict], Row]:
@@ -224,8 +254,8 @@ def _compile(rules: tuple[Rule, ...], used: frozenset[str]) -> Callable[[EventHe
     for i, rule in enumerate(rules):
         args = []
         for name in rule.inputs:
-            if name == TIME:
-                args.append("head.time")
+            if name in HEADER_INPUTS:
+                args.append(f"head.{HEADER_INPUTS[name][0]}")
             elif name[0] == COMPUTED:
                 args.append(latest[name[1:]])
             else:
@@ -426,19 +456,14 @@ def _auth(event_id: int) -> Mapping:
     ), _AUTH_USED)
 
 
+#: the helpers the other mapping modules (:mod:`~winnow.sources.windows_map_sysmon`,
+#: :mod:`~winnow.sources.windows_map_audit`) build their rules from
+nonempty, boolean, account, identity, sysmon_proc, PROC_USED = _str, _bool, _account, _identity, _sysmon_proc, \
+    _PROC_USED
+
 SYSMON_EVENTS: dict[int, Mapping] = {1: _SYSMON_START, 5: _SYSMON_END, 3: _SYSMON_NET, 11: _SYSMON_FILE,
                                      22: _SYSMON_DNS}
 SECURITY_EVENTS: dict[int, Mapping] = {4688: _SECURITY_EXEC, **{eid: _auth(eid) for eid in LOGON_EVENTS}}
-
-
-def mapper(head: EventHeader) -> Mapping | None:
-    """The mapping of this event to a normalized table, or None when only ``win.event`` takes it."""
-    provider, channel = head.provider or "", head.channel or ""
-    if provider == SYSMON or channel.startswith(SYSMON):
-        return SYSMON_EVENTS.get(head.event_id or -1)
-    if provider == SECURITY or channel == "Security":
-        return SECURITY_EVENTS.get(head.event_id or -1)
-    return None
 
 
 def win_event_row(head: EventHeader, data_json: str | None, extra: dict | None = None) -> Row:
@@ -447,25 +472,3 @@ def win_event_row(head: EventHeader, data_json: str | None, extra: dict | None =
             "channel": head.channel, "provider": head.provider, "level": head.level, "task": head.task,
             "opcode": head.opcode, "keywords": head.keywords, "user_sid": head.user_sid,
             "process_id": head.process_id, "thread_id": head.thread_id, "data": data_json, "extra": extra}
-
-
-def map_event(head: EventHeader, data: dict | None, data_json: str | None = None,
-              extra: dict | None = None) -> list[tuple[str, Row]]:
-    """All rows of one event: ``("win.event", row)`` first, then the mapped table's row if any.
-
-    Args:
-        head: the System fields.
-        data: the event data (EventData / UserData fields); None to decode ``data_json`` only when a
-            table maps the event (EVTX keeps the parser's JSON text for the rest).
-        data_json: ``data`` as JSON text if the caller has it, else rendered here.
-        extra: header fields with no ``win.event`` column.
-    """
-    if data_json is None and data:
-        data_json = compact_json(data)
-    rows = [("win.event", win_event_row(head, data_json, extra))]
-    mapping = mapper(head)
-    if mapping is not None:
-        if data is None and data_json is not None and data_json.startswith("{"):
-            data = json.loads(data_json)
-        rows.append(mapping(head, data if isinstance(data, dict) else {}))
-    return rows

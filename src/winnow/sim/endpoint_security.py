@@ -17,22 +17,27 @@ Benign model, per user (one per workstation, ``WS00001`` ...) and working day (w
       60-120 minutes during the day;
     * administrators (5 % of users) use ``runas`` with their ``adm_`` account once or twice (4648 with one
       target); FS01's backup task logs in its service account (4648 by ``FS01$`` via svchost);
+    * a shop-floor kiosk ``KIOSK01`` where 7 of 20 shift accounts log on around 06, 14 and 22 h, 15 %
+      after a mistyped password: one source, several accounts, a few failures;
+    * ``svc_monitor`` asks for AES service tickets for every user service each hour (breadth without RC4);
     * ``scanner01``, a legacy scanner account without Kerberos pre-authentication, gets a TGT with
       AES every morning (4768 PreAuthType 0, 0x12): a weak account, not an attack;
     * replication: each DC logs 4662 with the replication rights for the other DC's machine account
       every 15 minutes; users' ordinary directory reads are 4662s with other property GUIDs.
 
-Planted (unless ``attacks`` is false), each from its own attacker workstation on a seeded day and hour,
-listed in ``truth["identity"]`` with the fields the scorer matches on:
-    * ``spray``: 40-80 accounts (most real, some not: 4768 0x6), one 4771 each in under 3 minutes,
-      then one real account's password works (4768 success);
+Planted (unless ``attacks`` is false): ``1 + users // 250`` of each kind, variants in turn, each from
+its own attacker workstation on a seeded day and hour, listed in ``truth["identity"]`` with the fields
+the scorer (``score_identity``) matches on:
+    * ``spray``: fast (40-80 accounts, one 4771 each, 0.5-4 s apart) or slow (10-20 accounts, one every
+      5-12 minutes), plus 3 accounts that do not exist (4768 0x6); then one real account's password
+      works (4768 success);
     * ``spray_4648``: a ``LogonUser`` loop, 25-40 explicit-credential logons (4648) for distinct accounts;
-    * ``brute_force``: 60-200 NTLM failures (4625 on FS01, 4776 at the DC) against one account in 5-10
-      minutes, sometimes ending in a success;
-    * ``kerberoast``: RC4 service tickets for every user service (6-8) within seconds;
+    * ``brute_force``: fast (60-200 NTLM failures, 4625 on FS01 and 4776 at the DC, against one account in
+      5-10 minutes) or slow (100-150 failures, one every 40-55 s), half of them ending in a success;
+    * ``kerberoast``: RC4 service tickets for every user service (8) within a second, or for 3 chosen ones;
     * ``asrep``: RC4 TGTs without pre-authentication for the no-pre-auth accounts (1-2);
-    * ``dcsync``: an admin account replicating the directory from a workstation (4662 with
-      Get-Changes and Get-Changes-All).
+    * ``dcsync``: an admin account (``adm_<user>``) or a workstation's machine account (relayed, given the
+      rights) replicating the directory (4662 with Get-Changes and Get-Changes-All).
 """
 
 from __future__ import annotations
@@ -57,6 +62,10 @@ GET_CHANGES_ALL = "{1131f6ad-9c07-11d1-f79f-00c04fc2dcd2}"
 DOMAIN_DNS = "DS-DOMAIN-DNS"  # the ObjectType class GUID Windows logs for the domain object
 USER_READ = "{bf967aba-0de6-11d0-a285-00aa003049e2}"
 KINDS = ("spray", "spray_4648", "brute_force", "kerberoast", "asrep", "dcsync")
+#: variants of each kind, taken in turn
+VARIANTS = {"spray": ("fast", "slow"), "spray_4648": ("loop",), "brute_force": ("fast", "slow"),
+            "kerberoast": ("all", "targeted"), "asrep": ("rc4",), "dcsync": ("admin", "machine")}
+KIOSK = ("KIOSK01", "10.0.0.60")
 NETBIOS = "CORP"
 
 
@@ -219,6 +228,23 @@ def _background(dom: _Domain, day0: float, weekend: bool, users: list[str], ips:
             while s < end:
                 dom.preauth_failure(s, user, ips[(i + 1) % len(ips)] if len(ips) > 1 else ips[i])
                 s += rng.uniform(3600, 7200)
+    # the shop-floor kiosk: shift workers log on at 06, 14 and 22 h, some mistyping (one actor, many accounts)
+    for shift in (6, 14, 22):
+        if weekend:
+            break
+        for k in rng.sample(range(20), 7):
+            t = day0 + shift * 3600 + rng.uniform(-900, 600)
+            if rng.random() < 0.15:
+                dom.failed_logon(t, KIOSK[0], f"shift{k + 1:02d}", 2, ip="127.0.0.1", station=KIOSK[0],
+                                 package="Negotiate")
+                dom.preauth_failure(t + 0.2, f"shift{k + 1:02d}", KIOSK[1])
+                t += rng.uniform(5, 20)
+            dom.tgt(t, f"shift{k + 1:02d}", KIOSK[1])
+            dom.logon(t + 0.2, KIOSK[0], f"shift{k + 1:02d}", 2, ip="127.0.0.1", station=KIOSK[0])
+    # the monitoring account checks every service hourly, with AES tickets
+    for hour in range(24):
+        for j, service in enumerate((*USER_SERVICES, LEGACY_RC4)):
+            dom.ticket(day0 + hour * 3600 + 120 + j * 0.3, "svc_monitor", "10.0.0.70", service)
     # the scanner without pre-authentication, the backup task, replication between the DCs
     dom.tgt(day0 + 6.5 * 3600 + rng.uniform(0, 600), NO_PREAUTH[0], "10.0.0.40", preauth="0", enc="0x12")
     dom.explicit(day0 + 2 * 3600, FS[0], f"{FS[0]}$", "svc_backup", "C:\\Windows\\System32\\svchost.exe", FS[0])
@@ -230,36 +256,40 @@ def _background(dom: _Domain, day0: float, weekend: bool, users: list[str], ips:
 
 
 def _plan(rng: random.Random, users: list[str], ips: list[str], hosts: list[str], days: int) -> list[dict]:
-    """One attack of each kind, each from its own workstation (shared when the network is tiny)."""
+    """``1 + users // 250`` attacks of each kind, alternating variants, each from its own workstation
+    (shared when the network is tiny)."""
     order = rng.sample(range(len(users)), len(users))
+    per_kind = 1 + len(users) // 250
     out = []
-    for k, kind in enumerate(KINDS):
+    for k in range(per_kind * len(KINDS)):
+        kind, n = KINDS[k % len(KINDS)], k // len(KINDS)
         i = order[k % len(order)]
-        day = rng.randrange(days)
-        t0 = rng.uniform(10, 16) * 3600
-        out.append({"kind": kind, "day": day, "host": hosts[i], "ip": ips[i], "user": users[i], "t0": t0})
+        variant = VARIANTS[kind][n % len(VARIANTS[kind])]
+        out.append({"kind": kind, "variant": variant, "day": rng.randrange(days), "host": hosts[i], "ip": ips[i],
+                    "user": users[i], "t0": rng.uniform(9, 15) * 3600})
     return out
 
 
 def _attack(dom: _Domain, day0: float, item: dict, users: list[str]) -> None:
     rng = dom.rng
-    kind, ip, host, user = item["kind"], item["ip"], item["host"], item["user"]
+    kind, variant, ip, host, user = item["kind"], item["variant"], item["ip"], item["host"], item["user"]
     t = day0 + item["t0"]
     others = [u for u in users if u != user]
     if kind == "spray":
-        real = rng.sample(others, min(len(others), rng.randint(40, 80)))
+        fast = variant == "fast"
+        real = rng.sample(others, min(len(others), rng.randint(40, 80) if fast else rng.randint(10, 20)))
         fake = [f"{w}{rng.randint(1, 99)}" for w in rng.sample(("admin", "test", "backup", "sql", "guest"), 3)]
         targets = real + fake
         rng.shuffle(targets)
-        span = rng.uniform(30, 170)
-        for j, target in enumerate(targets):
-            ts = t + span * j / len(targets)
+        ts = t
+        for target in targets:
             if target in fake:
                 dom.tgt(ts, target, ip, status="0x6")
             else:
                 dom.preauth_failure(ts, target, ip)
+            ts += rng.uniform(0.5, 4) if fast else rng.uniform(300, 720)  # slow: one account every 5-12 min
         winner = real[0] if real else user
-        dom.tgt(t + span + 2, winner, ip)
+        dom.tgt(ts + 2, winner, ip)
         item.update(accounts=len(targets), success=winner)
     elif kind == "spray_4648":
         targets = rng.sample(others, min(len(others), rng.randint(25, 40)))
@@ -269,8 +299,8 @@ def _attack(dom: _Domain, day0: float, item: dict, users: list[str]) -> None:
         item.update(accounts=len(targets), actor=f"{user} on {host}.{catalog.CORP_DOMAIN}")
     elif kind == "brute_force":
         target = rng.choice(["administrator", *others[:3]])
-        n = rng.randint(60, 200)
-        span = rng.uniform(300, 600)
+        n = rng.randint(60, 200) if variant == "fast" else rng.randint(100, 150)
+        span = rng.uniform(300, 600) if variant == "fast" else n * rng.uniform(40, 55)  # slow: ~1 a minute
         for j in range(n):
             ts = t + span * j / n
             dom.failed_logon(ts, FS[0], target, 3, ip=ip, station=host)
@@ -281,7 +311,7 @@ def _attack(dom: _Domain, day0: float, item: dict, users: list[str]) -> None:
             item["success"] = target
         item.update(account=target, tries=n)
     elif kind == "kerberoast":
-        services = [*USER_SERVICES, LEGACY_RC4]
+        services = [*USER_SERVICES, LEGACY_RC4] if variant == "all" else rng.sample(USER_SERVICES, 3)
         for j, service in enumerate(services):
             dom.ticket(t + j * 0.05, user, ip, service, enc="0x17")
         item.update(services=len(services))
@@ -290,8 +320,7 @@ def _attack(dom: _Domain, day0: float, item: dict, users: list[str]) -> None:
             dom.tgt(t + j * 0.1, account, ip, preauth="0", enc="0x17")
         item.update(accounts=len(NO_PREAUTH))
     elif kind == "dcsync":
-        account = f"adm_{user}"
+        account = f"adm_{user}" if variant == "admin" else f"{host}$"  # a relayed machine account given the rights
         for j in range(3):
             dom.ds_access(t + j * 0.02, DCS[0][0], account, GET_CHANGES if j == 0 else GET_CHANGES_ALL)
-        item.update(account=account)
-
+        item.update(account=account.lower())

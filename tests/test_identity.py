@@ -147,3 +147,64 @@ def test_event_field_rejects_odd_names() -> None:
 
     with pytest.raises(ValueError):
         event_field(ibis.literal("{}"), "a'] or 1=1")
+
+
+# --------------------------------------------------------------------------------------------
+# Real recordings: EVTX-ATTACK-SAMPLES and Mordor (skipped when the shared data is absent)
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_found(shared_data, tmp_path_factory) -> dict[str, list]:
+    from winnow.detections import get_detector
+    from winnow.ingest import ingest
+
+    samples = shared_data / "evtx-attack-samples" / "Credential Access"
+    lake = tmp_path_factory.mktemp("identity-real") / "lake"
+    ingest([samples / "kerberos_pwd_spray_4771.evtx", samples / "CA_DCSync_4662.evtx",
+            shared_data / "mordor" / "atomic" / "purplesharp_ad_playbook_I_host.zip"], lake)
+    with connect("duckdb", lake) as engine:
+        return {name: get_detector(name).find(engine, Window()) for name in ("guessing", "roasting", "dcsync")}
+
+
+def test_real_kerberos_spray_and_the_account_that_worked(real_found) -> None:
+    spray = next(f for f in real_found["guessing"] if f.entity == "172.16.66.1 spray")
+    assert spray.evidence["accounts"] == 9 and spray.evidence["events"] == {"4768": 7, "4771": 2}
+    assert spray.user == "normal" and spray.severity == "high"  # the one account that got a TGT during the spray
+
+
+def test_real_mordor_spray_and_kerberoast(real_found) -> None:
+    spray = next(f for f in real_found["guessing"] if f.entity == "WORKSTATION5 spray")
+    assert spray.evidence["accounts"] == 7 and set(spray.evidence["examples"]) >= {"pgustavo", "sbeavers", "nxlogsvc"}
+    roast = next(f for f in real_found["roasting"] if f.evidence["kind"] == "kerberoast")
+    assert roast.user == "pgustavo" and roast.src == "172.18.39.5" and roast.evidence["rc4_services"] == 5
+    assert "WEC$" not in str(roast.evidence["services"])  # machine-account tickets (AES) are not roasting
+
+
+def test_real_dcsync(real_found) -> None:
+    (dcsync,) = real_found["dcsync"]
+    assert dcsync.user == "administrator" and dcsync.host == "DC1.insecurebank.local"
+    assert dcsync.evidence["rights"] == {"get_changes": 2, "get_changes_all": 1} and dcsync.severity == "high"
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation: every planted kind found, nothing on a clean domain
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("attacks", [True, False])
+def test_simulated_domain(tmp_path, attacks) -> None:
+    from winnow.detections import get_detector
+    from winnow.ingest import ingest
+    from winnow.sim.endpoint_security import write_security_logs
+    from winnow.sim.score_identity import KINDS, score
+
+    summary = write_security_logs(tmp_path / "logs", 260, 2, 7, "2026-11-06", attacks=attacks)  # Fri + Sat
+    ingest(summary["files"], tmp_path / "lake")
+    with connect("duckdb", tmp_path / "lake") as engine:
+        found = [f for name in ("guessing", "roasting", "dcsync") for f in get_detector(name).find(engine, Window())]
+    result = score(found, {"identity": summary["identity"], "hosts": 260, "days": 2})
+    assert result["false_findings"] == []
+    if attacks:  # two of each kind (260 users), both variants
+        assert {k: (r["attacks"], r["found"]) for k, r in result["kinds"].items()} == dict.fromkeys(KINDS, (2, 2))
+        assert {i["variant"] for i in summary["identity"]} >= {"fast", "slow", "targeted", "machine"}
+    else:
+        assert found == [] and summary["identity"] == []

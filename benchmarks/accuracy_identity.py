@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 DETECTORS = ("guessing", "roasting", "dcsync")
+# this folder holds benchmarks/evtx.py, which would hide the evtx package the EVTX reader imports
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 
 def _simulate(out: Path, hosts: int, days: int, seed: int, clean: bool) -> None:

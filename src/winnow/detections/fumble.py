@@ -33,6 +33,10 @@ broadcast, multicast or link-local address counts; a retry or campaign on an inf
 (NTP...) or a failed lookup of a service-discovery name (``_ldap._tcp...``) has its score multiplied
 by its weight (component ``service``), and such failures never count towards a spread. The
 detector runs on any one of its tables: failed logons alone are judged as well as connections.
+
+Failed logons count here per (source, server), like any failed attempt; *which accounts* were tried
+(password spraying over many Windows accounts, brute force of one account, the success that follows)
+is the ``guessing`` detector's, the one place for account-based guessing.
 """
 
 from __future__ import annotations

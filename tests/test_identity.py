@@ -160,7 +160,8 @@ def real_found(shared_data, tmp_path_factory) -> dict[str, list]:
 
     samples = shared_data / "evtx-attack-samples" / "Credential Access"
     lake = tmp_path_factory.mktemp("identity-real") / "lake"
-    ingest([samples / "kerberos_pwd_spray_4771.evtx", samples / "CA_DCSync_4662.evtx",
+    dcshadow = shared_data / "evtx-attack-samples" / "Persistence" / "persistence_security_dcshadow_4742.evtx"
+    ingest([samples / "kerberos_pwd_spray_4771.evtx", samples / "CA_DCSync_4662.evtx", dcshadow,
             shared_data / "mordor" / "atomic" / "purplesharp_ad_playbook_I_host.zip"], lake)
     with connect("duckdb", lake) as engine:
         return {name: get_detector(name).find(engine, Window()) for name in ("guessing", "roasting", "dcsync")}
@@ -180,10 +181,12 @@ def test_real_mordor_spray_and_kerberoast(real_found) -> None:
     assert "WEC$" not in str(roast.evidence["services"])  # machine-account tickets (AES) are not roasting
 
 
-def test_real_dcsync(real_found) -> None:
-    (dcsync,) = real_found["dcsync"]
-    assert dcsync.user == "administrator" and dcsync.host == "DC1.insecurebank.local"
-    assert dcsync.evidence["rights"] == {"get_changes": 2, "get_changes_all": 1} and dcsync.severity == "high"
+def test_real_dcsync_and_dcshadow(real_found) -> None:
+    (dcsync,) = real_found["dcsync"]  # both recordings: the same lab's DC and account, so one finding
+    assert dcsync.user == "administrator" and dcsync.host == "DC1.insecurebank.local" and dcsync.severity == "high"
+    assert dcsync.evidence["rights"] == {"get_changes": 2, "get_changes_all": 1, "install_replica": 1,
+                                         "manage_topology": 2}
+    assert "DCSync" in dcsync.why and "DCShadow" in dcsync.why
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,7 +5,11 @@ themselves all day, anyone else doing it is Mimikatz ``lsadump::dcsync`` or secr
 auditing "Directory Service Access" logs 4662 for the request, with the replication rights in
 ``Properties``: DS-Replication-Get-Changes ``1131f6aa-…``, DS-Replication-Get-Changes-All
 ``1131f6ad-…`` (the one that returns secrets) and DS-Replication-Get-Changes-In-Filtered-Set
-``89e95b76-…``. The fields come from ``win.event`` through ``_eventdata`` (no typed table needed).
+``89e95b76-…``. DCShadow, its mirror image (a rogue DC pushing changes), first registers a
+replication partner, which the DC logs as 4662s with DS-Install-Replica ``9923a32a-…`` and
+DS-Replication-Manage-Topology ``1131f6ac-…``: these count too (an administrator promoting a real DC
+uses them as well, a few times a year: worth a look). The fields come from ``win.event`` through
+``_eventdata`` (no typed table needed).
 
 **Who counts as a domain controller** (the rule this detector applies):
 
@@ -17,8 +21,8 @@ auditing "Directory Service Access" logs 4662 for the request, with the replicat
    ``MSOL_…`` account) goes in ``allowed_accounts``. A machine account of a DC whose own logs are not
    in the lake fires until it is listed in ``domain_controllers``.
 
-One finding per (account, DC logging it); severity high when Get-Changes-All or the filtered set is
-among the rights (secrets were asked for), a little lower for Get-Changes alone.
+One finding per (account, DC logging it); highest when Get-Changes-All or the filtered set is among
+the rights (secrets were asked for), lower for Get-Changes alone or the DC-registration rights alone.
 """
 
 from __future__ import annotations
@@ -41,9 +45,13 @@ RIGHTS = {
     "get_changes": "1131f6aa-9c07-11d1-f79f-00c04fc2dcd2",
     "get_changes_all": "1131f6ad-9c07-11d1-f79f-00c04fc2dcd2",
     "get_changes_filtered": "89e95b76-444d-4c62-991a-0facbeda640c",
+    "install_replica": "9923a32a-3607-11d2-b9be-0000f87a36b2",
+    "manage_topology": "1131f6ac-9c07-11d1-f79f-00c04fc2dcd2",
 }
 #: the rights that return secrets (password hashes)
 SECRET_RIGHTS = ("get_changes_all", "get_changes_filtered")
+#: the rights that make a machine a replication partner: registering a (rogue) DC
+ROGUE_DC_RIGHTS = ("install_replica", "manage_topology")
 
 
 @register
@@ -103,6 +111,7 @@ class DCSync(Detector):
         rights = [n for n in RIGHTS if r[n]]
         secrets = any(r[n] for n in SECRET_RIGHTS)
         machine = r["account"].endswith("$")
+        rogue = any(r[n] for n in ROGUE_DC_RIGHTS)
         rights_score = 1.0 if secrets else 0.6
         who = 0.8 if machine else 1.0
         score = min(1.0, 0.55 + 0.3 * rights_score + 0.15 * who)
@@ -113,7 +122,8 @@ class DCSync(Detector):
         what = "machine account not known as a DC" if machine else "user account"
         names = ", ".join(f"{n.replace('_', '-')} ({RIGHTS[n][:8]}…)" for n in rights)
         why = (f"{r['account']} ({what}) used directory replication rights on {r['host']} {r['events']} times: "
-               f"{names}" + ("; Get-Changes-All returns password hashes: DCSync" if secrets else ""))
+               f"{names}" + ("; Get-Changes-All returns password hashes: DCSync" if secrets else "")
+               + ("; these rights register a replication partner (a DC): DCShadow or a DC promotion" if rogue else ""))
         return Finding(
             detector=self.name, score=score, entity=f"{r['account']}@{r['host']} dcsync", user=r["account"],
             host=r["host"], first_seen=r["first_seen"], last_seen=r["last_seen"],

@@ -67,7 +67,8 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
     assert files_a == files_b
-    assert len(files_a) == 8  # zeek conn, dns, http, ssl; sysmon.json, audit.log; truth.json, endpoint_truth.parquet
+    assert len(files_a) == 9  # zeek conn, dns, http, ssl; sysmon.json, audit.log, security.json; truth.json,
+    # endpoint_truth.parquet
     for rel in files_a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 

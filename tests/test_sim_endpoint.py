@@ -55,7 +55,8 @@ def test_same_seed_gives_identical_endpoint_files(sim: dict, tmp_path: Path) -> 
     simulate(tmp_path, hosts=12, days=1, seed=5, clock_skew=SKEW, endpoint_loss=0.05)
     again, first = _files(tmp_path), _files(sim["out"])
     assert sorted(again) == sorted(first) == sorted(
-        [f"endpoint/{DAY}/sysmon.json", f"endpoint/{DAY}/audit.log", "endpoint_truth.parquet"]
+        [f"endpoint/{DAY}/sysmon.json", f"endpoint/{DAY}/audit.log", f"endpoint/{DAY}/security.json",
+         "endpoint_truth.parquet"]
     )
     for name, data in first.items():
         assert again[name] == data, name

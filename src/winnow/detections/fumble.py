@@ -37,6 +37,10 @@ and campaigns from outside are weighted by ``infrastructure.background`` in prop
 unanswered connection failures (component ``background``); failed logons and login-like sessions,
 which were answered, keep full weight. The detector runs on any one of its tables: failed logons
 alone are judged as well as connections.
+
+Failed logons count here per (source, server), like any failed attempt; *which accounts* were tried
+(password spraying over many Windows accounts, brute force of one account, the success that follows)
+is the ``guessing`` detector's, the one place for account-based guessing.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from winnow.sim import attacks, c2_shapes, dns, frames, zeek_sides
 from winnow.sim.browsing import apps, browsing, plan_browsing
 from winnow.sim.context import DNS_LATE, DayChunk
 from winnow.sim.endpoint import EndpointSim
+from winnow.sim.endpoint_security import write_security_logs
 from winnow.sim.frames import Traffic
 from winnow.sim.housekeeping import housekeeping, plan_housekeeping
 from winnow.sim.internal import internal, plan_internal
@@ -100,6 +101,7 @@ def simulate(
     endpoint_share: float = 0.5,
     clock_skew: float = 3.0,
     endpoint_loss: float = 0.02,
+    identity_attacks: bool = True,
 ) -> dict:
     """Simulate `hosts` workstations for `days` UTC days and write Zeek logs, endpoint logs and truth.
 
@@ -114,6 +116,9 @@ def simulate(
             process of each of their connections (see `winnow.sim.endpoint`); 0 writes none.
         clock_skew: bound in seconds of each instrumented host's clock offset.
         endpoint_loss: share of endpoint network events not logged.
+        identity_attacks: plant the identity attacks (spraying, brute force, roasting, DCSync) in the
+            Windows Security logs written with the endpoint logs (`winnow.sim.endpoint_security`); false
+            writes a clean domain.
 
     Returns:
         Summary: rows per log, seconds taken, the log files and the truth path.
@@ -161,6 +166,9 @@ def simulate(
         spill.cleanup()
         endpoint_summary = endpoint.close()
     attacks.add_counts(world, counts)
+    security = (write_security_logs(out, hosts, days, seed, start, identity_attacks) if endpoint_share > 0
+                else {"files": [], "events": 0, "identity": [], "domain_controllers": []})
+    truth["identity"] = security["identity"]
     truth.update(
         {
             "seed": seed,
@@ -171,6 +179,8 @@ def simulate(
             "servers": {role: world.ips[i] for role, i in world.server_ip.items()},
             "hard_negatives": _hard_negatives(world),
             "endpoint": _relative_paths(endpoint_summary, out),  # same seed, same bytes, wherever written
+            "security": {"files": [str(Path(f).relative_to(out)) for f in security["files"]],
+                         "events": security["events"], "domain_controllers": security["domain_controllers"]},
         }
     )
     truth_path = out / "truth.json"

@@ -186,7 +186,7 @@ class LinuxAuth(Detector):
         procs = engine.table("proc.exec", Window())
         if procs is not None:
             lin = procs.filter(procs.event_id.isnull() & procs.host.notnull() & (procs.action == "start"))
-            name = lin.image.split("/")[-1]
+            name = lin.image.re_extract(r"([^/]+)$", 1)
             priv = name.isin(PRIVILEGE_PROGRAMS)
             user = ibis.ifelse(lin.auid.notnull() & (lin.auid >= 0) & (lin.auid < 4294967295),
                                lin.auid.cast("string"), lin.user)

@@ -3,7 +3,8 @@
 Detectors that judge something as *first-time* (a user logging on to a host, a user running sudo)
 compare the first sighting of the pair with the first sighting of the user anywhere in the lake:
 a pair first seen in the window, for a user the lake has known for at least ``min_history_days``,
-is new; a pair of a user the lake has only just met is not judged (no history to compare with).
+is new. A user the lake has only just met is new itself when the lake had been watching for
+``min_history_days`` before it appeared; in the lake's own first days nothing is judged.
 History is read with an open :class:`~winnow.engine.Window`, so it reaches back as far as the lake.
 """
 
@@ -27,20 +28,26 @@ def person(user: ir.StringValue) -> ir.BooleanValue:
 
 def first_sightings(rows: ir.Table, key: list[str], who: str, window: Window,
                     min_history_days: float) -> ir.Table:
-    """Pairs ``key`` first seen inside ``window`` whose ``who`` was first seen ``min_history_days`` before.
+    """Pairs ``key`` first seen inside ``window``, with what the lake knew of ``who`` before them.
 
-    ``rows`` is the lake's whole history of the events (columns ``ts`` and ``key``). The result has
-    ``key``, ``first_seen`` (of the pair), ``known_since`` (first sighting of ``who``) and
-    ``known_pairs`` (pairs of ``who`` first seen before this one).
+    ``rows`` is the lake's whole history of the events (columns ``ts`` and ``key``). A pair is kept
+    when ``who`` was first seen ``min_history_days`` before it (a known user on a new host), or when
+    ``who`` itself is new to a lake that had been watching for ``min_history_days`` already
+    (``new_user``: a freshly created account; the detector decides what that is worth). Columns:
+    ``key``, ``first_seen`` (of the pair), ``known_since`` (first sighting of ``who``), ``known_pairs``
+    (pairs of ``who`` first seen before this one) and ``new_user``.
     """
     pairs = rows.group_by(key).aggregate(first_seen=rows.ts.min())
     by_user = ibis.window(group_by=who, order_by="first_seen")
     pairs = pairs.mutate(known_since=pairs.first_seen.min().over(ibis.window(group_by=who)),
+                         lake_start=pairs.first_seen.min().over(ibis.window()),
                          known_pairs=ibis.rank().over(by_user).cast("int64"))
-    gap = pairs.first_seen.epoch_seconds() - pairs.known_since.epoch_seconds()
-    new = pairs.filter(gap >= int(min_history_days * 86400))
+    least = int(min_history_days * 86400)
+    known = (pairs.first_seen.epoch_seconds() - pairs.known_since.epoch_seconds()) >= least
+    watched = (pairs.known_since.epoch_seconds() - pairs.lake_start.epoch_seconds()) >= least
+    new = pairs.filter(known | watched).mutate(new_user=~known)
     if window.since is not None:
         new = new.filter(new.first_seen >= ibis.literal(window.since))
     if window.until is not None:
         new = new.filter(new.first_seen < ibis.literal(window.until))
-    return new
+    return new.drop("lake_start")

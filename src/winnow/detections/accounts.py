@@ -8,9 +8,10 @@ finding (``evidence.kind``):
   When the member is an account created shortly before (4720, matched on its SID), the finding
   says so and weighs more (``chain_window``): the new-admin-account shape of an intrusion. Adds
   to other groups are routine and not reported.
-* **new_account** -- a user account created (4720), with who created it. Low on its own (help desks
-  create accounts every day); an account name ending in ``$`` created by a user (a fake computer
-  account: real computer accounts are created by 4741) weighs more.
+* **new_account** -- a user account created (4720), with who created it. Low on its own, and left
+  out when its creator has created accounts before in the lake's history (a help desk creates
+  accounts every week); an account name ending in ``$`` (a fake computer account: real computer
+  accounts are created by 4741) weighs more.
 * **log_cleared** -- the Security log cleared (1102) or the System log (104 of the Eventlog provider):
   high, an attacker covering tracks; the subject account is in the evidence.
 * **audit_policy** -- a system audit policy changed (4719). Changes made by the machine itself
@@ -87,7 +88,9 @@ class AccountChanges(Detector):
         )
         records = fetch(out.order_by(["ts", "host", "record_id"])).to_pylist()
         created = [r for r in records if r["event_id"] == 4720]
-        findings = [self._new_account(r) for r in created]
+        creators = self._creators(engine) if created else []
+        findings = [self._new_account(r, sum(1 for ts, who in creators if who == r["subject"] and ts < r["ts"]))
+                    for r in created]
         privileged = {g.lower() for g in self.privileged_groups}
         findings += [self._group(r, created) for r in records
                      if r["event_id"] in GROUP_EVENTS and (r["TargetUserName"] or "").lower() in privileged]
@@ -101,17 +104,29 @@ class AccountChanges(Detector):
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
 
-    def _new_account(self, r: dict) -> Finding:
+    def _creators(self, engine: Engine) -> list[tuple]:
+        """(time, creator) of every account creation the lake holds, whatever the window."""
+        events = engine.table("win.event", Window())
+        rows = with_event_fields(events.filter((events.event_id == 4720) & (events.channel == "Security")),
+                                 "SubjectUserName")
+        return [(r["ts"], r["SubjectUserName"]) for r in fetch(rows.select("ts", "SubjectUserName")).to_pylist()]
+
+    def _new_account(self, r: dict, earlier: int) -> Finding:
         name = r["TargetUserName"] or "?"
         fake_machine = 1.0 if name.endswith("$") else 0.0  # real computer accounts are created by 4741, not 4720
-        score = 0.45 + 0.25 * fake_machine
+        unusual = 1.0 if earlier == 0 else 0.0  # a help desk creates accounts every week; a first creator is news
+        score = 0.3 + 0.2 * unusual + 0.25 * fake_machine
         who = _account(r["TargetDomainName"], name)
         why = (f"account {who} was created on {r['host']} by {_account(r['subject_domain'], r['subject'])}"
+               + (", who had created no account before in the lake's history" if unusual else
+                  f", who created {earlier} before")
                + ("; a user account named like a computer ($): a fake computer account" if fake_machine else ""))
         return Finding(
             detector=self.name, score=score, entity=f"{r['host']} new account {name}", host=r["host"], user=name,
-            first_seen=r["ts"], last_seen=r["ts"], components={"fake_machine": fake_machine},
+            first_seen=r["ts"], last_seen=r["ts"],
+            components={"unusual_creator": unusual, "fake_machine": fake_machine},
             evidence={"kind": "new_account", "account": who, "sid": r["TargetSid"], "created_by": r["subject"],
+                      "creator_earlier_accounts": earlier,
                       "record_id": r["record_id"]},
             why=why,
         )

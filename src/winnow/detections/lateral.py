@@ -5,7 +5,9 @@ alone (no ``net.conn`` needed; the detector runs when any of them is in the lake
 
 * **first_logon** -- a user logs on over the network (logon type 3) or by remote desktop (10) to
   a host for the first time in the lake's history, while the lake has known the user for at least
-  ``min_history_days`` (``_logon_history``). One finding per user, naming every new host; scored
+  ``min_history_days`` (``_logon_history``), or an account new to a lake that was already watching,
+  when it logs on with administrative privileges (a new employee's first day is routine; a new
+  account fanning out as an administrator is not). One finding per user, naming every new host; scored
   from the number of new hosts (``full_new_hosts``: an account fanning out), the privilege of the
   logons (a 4672 special-privileges record on the same logon session, or a name matching
   ``privileged_users``) and how few hosts the user had touched before (a new host for a user of one
@@ -117,9 +119,11 @@ class LateralMovement(Detector):
             src=hits.src_ip.min(), workstation=hits.workstation.min(), logon_type=hits.logon_type.max(),
             privileged=hits.priv.max().fill_null(0),
         )
-        out = per_pair.join(new.select("user", "host", "known_since", "known_pairs"), ["user", "host"])
+        out = per_pair.join(new.select("user", "host", "known_since", "known_pairs", "new_user"), ["user", "host"])
         by_user: dict[str, list[dict]] = {}
         for r in fetch(out.order_by(["user", "first", "host"])).to_pylist():
+            if r["new_user"] and not (r["privileged"] or self._privileged_name(r["user"])):
+                continue  # a new employee's first day: only a new account acting as an administrator counts
             by_user.setdefault(r["user"], []).append(r)
         return [self._first_logon(user, pairs) for user, pairs in by_user.items()]
 
@@ -130,20 +134,23 @@ class LateralMovement(Detector):
         known = int(pairs[0]["known_pairs"])
         settled = 1.0 / (1.0 + math.log2(1 + known / 4))  # few known hosts: a new one says more
         rdp = 1.0 if any(p["logon_type"] == "10" for p in pairs) else 0.0
-        score = min(1.0, 0.25 + 0.3 * fanout + 0.25 * privileged + 0.15 * settled + 0.05 * rdp)
+        new_user = bool(pairs[0]["new_user"])
+        score = min(1.0, 0.2 + 0.3 * fanout + 0.3 * privileged + 0.1 * settled + 0.05 * rdp)
         hosts = [p["host"] for p in pairs]
         sources = sorted({p["src"] or p["workstation"] for p in pairs if p["src"] or p["workstation"]})
         evidence: dict[str, Any] = {
             "kind": "first_logon", "new_hosts": n, "hosts": hosts[:EXAMPLES], "sources": sources[:EXAMPLES],
-            "known_hosts_before": known, "known_since": pairs[0]["known_since"],
+            "known_hosts_before": known, "known_since": pairs[0]["known_since"], "new_account": new_user,
             "privileged_logons": sum(1 for p in pairs if p["privileged"]),
             "logons": sum(int(p["logons"]) for p in pairs),
         }
         priv = " with administrative privileges" if privileged else ""
         src = f" from {', '.join(sources[:3])}" if sources else ""
+        history = (f"{user} is an account the lake first saw on {_day(pairs[0]['known_since'])}" if new_user else
+                   f"the lake has known {user} since {_day(pairs[0]['known_since'])} on {known} other "
+                   f"host{'s' if known != 1 else ''}")
         why = (f"{user} logged on over the network{priv} to {n} host{'s' if n > 1 else ''} it had never logged on "
-               f"to before ({', '.join(hosts[:3])}{', ...' if n > 3 else ''}){src}; the lake has known {user} since "
-               f"{_day(pairs[0]['known_since'])} on {known} other host{'s' if known != 1 else ''}")
+               f"to before ({', '.join(hosts[:3])}{', ...' if n > 3 else ''}){src}; {history}")
         return Finding(
             detector=self.name, score=score, entity=f"{user} first logons", user=user, host=hosts[0],
             src=sources[0] if sources else None,

@@ -10,11 +10,14 @@ alone (no ``net.conn`` needed; the detector runs when any of them is in the lake
   account fanning out as an administrator is not). One finding per user, naming every new host; scored
   from the number of new hosts (``full_new_hosts``: an account fanning out), the privilege of the
   logons (a 4672 special-privileges record on the same logon session, or a name matching
-  ``privileged_users``) and how few hosts the user had touched before (a new host for a user of one
+  ``privileged_users``; full when the user had never logged on with privileges before, little for
+  an administrator reaching one more server) and how few hosts the user had touched before (a new host for a user of one
   or two hosts says more than for a roaming help-desk account).
-* **remote_service** -- a service installed (System 7045 or Security 4697) on a host that a network
-  logon or an ADMIN$/IPC$ share access (5140/5145) from another address reached within
-  ``service_window`` seconds before: the psexec / smbexec / impacket shape. A service whose binary
+* **remote_service** -- a service installed (System 7045 or Security 4697) on a host that a
+  privileged network logon (4624 type 3 with a 4672 on the same session), an ADMIN$/C$ share access
+  (5140/5145) or an open of the service-control pipe (5145 IPC$ ``svcctl``) from another address
+  reached within ``service_window`` seconds before: the psexec / smbexec / impacket shape. (Plain
+  network logons are not enough: a busy file server has one every few seconds.) A service whose binary
   is a shell, a script host, a pipe redirection or a path under a share or a temporary folder is
   judged suspicious on its own (``suspicious_service``) and reported even without the logon.
 * **remoting** -- PowerShell remoting or WinRS sessions on the target: ``wsmprovhost.exe`` /
@@ -47,7 +50,8 @@ from winnow.scoring import Finding
 
 EXAMPLES = 10
 REMOTE_LOGON_TYPES = ("3", "10")
-SHARES = ("ADMIN$", "IPC$", "C$")
+#: shares whose access ties a service install to a remote source (IPC$ only for the service control pipe)
+ADMIN_SHARES = ("ADMIN$", "C$")
 REMOTING_IMAGES = ("wsmprovhost.exe", "winrshost.exe")
 WINRM_CHANNEL = "Microsoft-Windows-WinRM/Operational"
 POWERSHELL_CHANNELS = ("Microsoft-Windows-PowerShell/Operational", "Windows PowerShell")
@@ -120,6 +124,9 @@ class LateralMovement(Detector):
             privileged=hits.priv.max().fill_null(0),
         )
         out = per_pair.join(new.select("user", "host", "known_since", "known_pairs", "new_user"), ["user", "host"])
+        mine = rows.semi_join(new, "user").join(privs, ["host", "logon_id"])
+        admin = mine.group_by(admin_user=mine.user).aggregate(admin_since=mine.ts.min())  # first privileged logon
+        out = out.left_join(admin, out.user == admin.admin_user).drop("admin_user")
         by_user: dict[str, list[dict]] = {}
         for r in fetch(out.order_by(["user", "first", "host"])).to_pylist():
             if r["new_user"] and not (r["privileged"] or self._privileged_name(r["user"])):
@@ -130,12 +137,16 @@ class LateralMovement(Detector):
     def _first_logon(self, user: str, pairs: list[dict]) -> Finding:
         n = len(pairs)
         fanout = min(1.0, math.log1p(n) / math.log1p(self.full_new_hosts))
-        privileged = 1.0 if any(p["privileged"] for p in pairs) or self._privileged_name(user) else 0.0
+        first = min(p["first"] for p in pairs)
+        was_admin = pairs[0]["admin_since"] is not None and pairs[0]["admin_since"] < first
+        acting = any(p["privileged"] for p in pairs) or self._privileged_name(user)
+        # privilege new to the user weighs fully; an administrator on one more server is routine, fan-out aside
+        privileged = 0.0 if not acting else 0.15 if was_admin else 1.0
         known = int(pairs[0]["known_pairs"])
         settled = 1.0 / (1.0 + math.log2(1 + known / 4))  # few known hosts: a new one says more
         rdp = 1.0 if any(p["logon_type"] == "10" for p in pairs) else 0.0
         new_user = bool(pairs[0]["new_user"])
-        score = min(1.0, 0.2 + 0.3 * fanout + 0.3 * privileged + 0.1 * settled + 0.05 * rdp)
+        score = min(1.0, 0.05 + 0.4 * fanout + 0.3 * privileged + 0.1 * settled + 0.05 * rdp)
         hosts = [p["host"] for p in pairs]
         sources = sorted({p["src"] or p["workstation"] for p in pairs if p["src"] or p["workstation"]})
         evidence: dict[str, Any] = {
@@ -144,7 +155,8 @@ class LateralMovement(Detector):
             "privileged_logons": sum(1 for p in pairs if p["privileged"]),
             "logons": sum(int(p["logons"]) for p in pairs),
         }
-        priv = " with administrative privileges" if privileged else ""
+        priv = (" with administrative privileges" + (" (an administrator before)" if was_admin else
+                                                     ", which it had never had before") if acting else "")
         src = f" from {', '.join(sources[:3])}" if sources else ""
         history = (f"{user} is an account the lake first saw on {_day(pairs[0]['known_since'])}" if new_user else
                    f"the lake has known {user} since {_day(pairs[0]['known_since'])} on {known} other "
@@ -198,15 +210,19 @@ class LateralMovement(Detector):
         parts = []
         auth = engine.table("auth.logon", widened)
         if auth is not None:
-            rows = auth.filter((auth.action == "logon") & (auth.outcome == "success") & (auth.logon_type == "3")
-                               & auth.host.lower().isin(hosts) & person(auth.user))
+            mine = auth.filter(auth.host.lower().isin(hosts))
+            rows = mine.filter((mine.action == "logon") & (mine.outcome == "success") & (mine.logon_type == "3")
+                               & person(mine.user))
+            privs = mine.filter(mine.action == "special_privileges").select("host", "logon_id").distinct()
+            rows = rows.semi_join(privs, ["host", "logon_id"])  # an administrator's session, not a file share user
             parts.append(rows.select("ts", host=rows.host.lower(), src=rows.src_ip, user=rows.user,
-                                     how=ibis.literal("network logon")))
+                                     how=ibis.literal("privileged network logon")))
         shares = windows_events(engine, widened, (5140, 5145))
         if shares is not None:
             shares = with_event_fields(shares, "ShareName", "IpAddress", "SubjectUserName", "RelativeTargetName")
             name = shares.ShareName.upper()
-            admin = ibis.or_(*[name.endswith(s) for s in SHARES])
+            target = shares.RelativeTargetName.fill_null("").lower()
+            admin = ibis.or_(*[name.endswith(s) for s in ADMIN_SHARES]) | (name.endswith("IPC$") & (target == "svcctl"))
             rows = shares.filter(admin & shares.host.lower().isin(hosts))
             parts.append(rows.select("ts", host=rows.host.lower(), src=rows.IpAddress, user=rows.SubjectUserName,
                                      how=ibis.literal("share ") + rows.ShareName))

@@ -19,8 +19,10 @@ from winnow.cli.progress import progress_bar
               help="Bound (s) of each instrumented host's clock offset; events add up to 0.5 s jitter.")
 @click.option("--endpoint-loss", type=click.FloatRange(0.0, 1.0), default=0.02, show_default=True,
               help="Share of endpoint network events not logged.")
+@click.option("--logons", is_flag=True, help="Also write Windows Security and Linux auth logons (one person per "
+              "workstation) with a planted first-time admin logon chain; truth in logons_truth.json.")
 def simulate(out: str, hosts: int, days: int, seed: int, start: str, endpoint_share: float, clock_skew: float,
-             endpoint_loss: float) -> None:
+             endpoint_loss: float, logons: bool) -> None:
     """Write realistic logs of an enterprise with planted attacks, and truth.json listing them.
 
     Network: Zeek TSV logs (conn, dns, http, ssl) under zeek/<day>/. Endpoint: a share of the
@@ -33,7 +35,7 @@ def simulate(out: str, hosts: int, days: int, seed: int, start: str, endpoint_sh
 
     with progress_bar("simulating") as update:
         summary = run(out, hosts=hosts, days=days, seed=seed, start=start, progress=update,
-                      endpoint_share=endpoint_share, clock_skew=clock_skew, endpoint_loss=endpoint_loss)
+                      endpoint_share=endpoint_share, clock_skew=clock_skew, endpoint_loss=endpoint_loss, logons=logons)
     rows = summary.get("rows", {})
     counts = summary.get("endpoint", {}).get("counts", {})
     events = {k: v for k, v in counts.items() if k.startswith(("sysmon", "auditd")) and v}

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from winnow.sim import attacks, c2_shapes, dns, frames, zeek_sides
+from winnow.sim import logons as logons_sim
 from winnow.sim.browsing import apps, browsing, plan_browsing
 from winnow.sim.context import DNS_LATE, DayChunk
 from winnow.sim.endpoint import EndpointSim
@@ -100,6 +101,7 @@ def simulate(
     endpoint_share: float = 0.5,
     clock_skew: float = 3.0,
     endpoint_loss: float = 0.02,
+    logons: bool = False,
 ) -> dict:
     """Simulate `hosts` workstations for `days` UTC days and write Zeek logs, endpoint logs and truth.
 
@@ -114,6 +116,8 @@ def simulate(
             process of each of their connections (see `winnow.sim.endpoint`); 0 writes none.
         clock_skew: bound in seconds of each instrumented host's clock offset.
         endpoint_loss: share of endpoint network events not logged.
+        logons: also write Windows Security and Linux auth logs of one person per workstation, with a planted
+            first-time admin logon chain (`winnow.sim.logons`; truth in `out/logons_truth.json`).
 
     Returns:
         Summary: rows per log, seconds taken, the log files and the truth path.
@@ -161,6 +165,8 @@ def simulate(
         spill.cleanup()
         endpoint_summary = endpoint.close()
     attacks.add_counts(world, counts)
+    logon_summary = logons_sim.simulate_logons(out, users=max(4, hosts), days=days, seed=seed, start=start) \
+        if logons else None
     truth.update(
         {
             "seed": seed,
@@ -173,6 +179,8 @@ def simulate(
             "endpoint": _relative_paths(endpoint_summary, out),  # same seed, same bytes, wherever written
         }
     )
+    if logon_summary:
+        truth["logons"] = str(Path(logon_summary["truth"]).relative_to(out))
     truth_path = out / "truth.json"
     truth_path.write_text(json.dumps(truth, indent=1) + "\n")
     return {

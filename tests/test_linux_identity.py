@@ -57,6 +57,15 @@ def write_linux(folder):
                 ["ssh-keygen", "-y", "-f", "/home/dave/.ssh/id_rsa"]),
         _execve("srv2", base + 9, 7003, 0, "/usr/bin/python3", ["python3", "-c", "print(open('/etc/shadow').read())"]),
     ]
+    stamp = f"audit({base + 20}.000:7004)"  # a watch rule's open of /etc/gshadow by perl, denied
+    audit.append(
+        f"node=srv2 type=SYSCALL msg={stamp}: arch=c000003e syscall=257 success=no exit=-13 a0=ffffff9c a1=1 a2=0 "
+        f'a3=0 items=1 ppid=900 pid=7004 auid=1000 uid=1000 gid=1000 euid=1000 suid=1000 fsuid=1000 egid=1000 '
+        f'sgid=1000 fsgid=1000 tty=pts0 ses=3 comm="perl" exe="/usr/bin/perl" key="creds"\n'
+        f'node=srv2 type=CWD msg={stamp}: cwd="/tmp"\n'
+        f'node=srv2 type=PATH msg={stamp}: item=0 name="/etc/gshadow" inode=1 dev=08:01 mode=0100640 ouid=0 '
+        f"ogid=42 rdev=00:00 nametype=NORMAL\n"
+        f"node=srv2 type=EOE msg={stamp}: \n")
     (folder / "audit.log").write_text("".join(audit))
 
 
@@ -97,7 +106,8 @@ def test_first_sudo(found):
 
 def test_credential_reads(found):
     reads = {(f.host, f.evidence["program"]): f for f in _kind(found, "credential_read")}
-    assert set(reads) == {("srv2", "cat"), ("srv2", "python3")}  # ssh-keygen reads keys by design
+    assert set(reads) == {("srv2", "cat"), ("srv2", "python3"), ("srv2", "perl")}  # ssh-keygen reads keys by design
+    assert reads[("srv2", "perl")].evidence["examples"][0]["table"] == "proc.file"  # the audit watch's denied open
     assert reads[("srv2", "python3")].evidence["file"] == "/etc/shadow"
     assert reads[("srv2", "python3")].score > reads[("srv2", "cat")].score
 
@@ -129,3 +139,6 @@ def test_real_ssh_sprays(loghub_lake):
     assert sprays["187.141.143.180"].evidence["accounts"] == 28
     assert sprays["187.141.143.180"].severity == "medium"
     assert all(f.evidence["accounts"] >= 5 for f in sprays.values())
+    # izysec UC014/UC015: `cat /etc/sudoers` under a watch rule (key file_access), once denied
+    reads = _kind(findings, "credential_read")
+    assert [(f.evidence["program"], f.evidence["file"]) for f in reads] == [("cat", "/etc/sudoers")]

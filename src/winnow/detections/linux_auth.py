@@ -13,8 +13,9 @@ Kinds of finding (``evidence.kind``), each from one table (``auth.logon``, ``pro
 * **first_privileged** -- a user running sudo / su / pkexec / doas for the first time in the lake's
   history, while the lake has known that user for ``min_history_days`` (``_logon_history``).
 * **credential_read** -- a process touching a credential file (``credential_files``: /etc/shadow,
-  private SSH keys...) on its command line (``proc.exec``) or as a file path (``proc.file``), when
-  the program is not one of ``expected_readers`` (passwd, sshd, ssh-keygen...).
+  private SSH keys...) on its command line (``proc.exec``) or as a file path (``proc.file``: an
+  auditd watch rule's open, denied ones included, or a Sysmon file event), when the program is not
+  one of ``expected_readers`` (passwd, sshd, ssh-keygen...).
 
 Rows of Windows (``event_id`` not null) are left to the Windows detectors.
 """
@@ -255,16 +256,17 @@ class LinuxAuth(Detector):
 
     def _credential(self, key: tuple, rows: list[dict]) -> Finding:
         host, program, file = key
+        where = host or "an unnamed host"
         system = 1.0 if file in SYSTEM_CREDENTIALS else 0.0
         score = 0.6 + 0.15 * system
         users = sorted({str(r["user"]) for r in rows if r["user"] is not None})
         examples: list[dict[str, Any]] = [{"ts": r["ts"], "table": r["table"], "text": r["text"][:200],
                                            "user": r["user"], "pid": r["pid"]} for r in rows[:EXAMPLES]]
-        why = (f"{program} touched {file} on {host} {len(rows)} time{'s' if len(rows) > 1 else ''}"
+        why = (f"{program} touched {file} on {where} {len(rows)} time{'s' if len(rows) > 1 else ''}"
                f"{' as ' + ', '.join(users[:3]) if users else ''}; {program} is not a program that reads credential "
                f"files by design (e.g. {rows[0]['text'][:80]!r})")
         return Finding(
-            detector=self.name, score=score, entity=f"{host} {program} reads {file}", host=host,
+            detector=self.name, score=score, entity=f"{host or '?'} {program} reads {file}", host=host,
             user=users[0] if users else None, first_seen=rows[0]["ts"], last_seen=rows[-1]["ts"],
             components={"system_file": system},
             evidence={"kind": "credential_read", "program": program, "file": file, "events": len(rows),

@@ -357,24 +357,5 @@ def evaluate(out: str | Path, users: int, days: int, seed: int, plant: bool, eng
             **score(findings, judged)}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m winnow.sim.logons --out DIR [--users N] [--days D] [--seed S] [--clean]``: print the score."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--days", type=int, default=7)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--engine", default="duckdb")
-    parser.add_argument("--clean", action="store_true", help="plant nothing: every finding is false")
-    args = parser.parse_args(argv)
-    print(json.dumps(evaluate(args.out, args.users, args.days, args.seed, not args.clean, args.engine), indent=1))
-
-
 def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-if __name__ == "__main__":
-    main()

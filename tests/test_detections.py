@@ -79,7 +79,7 @@ def sim_lake(tmp_path_factory):
     from winnow.sim import simulate
 
     root = tmp_path_factory.mktemp("simlake")
-    simulate(root / "logs", hosts=20, days=1, seed=3)
+    simulate(root / "logs", hosts=20, days=1, seed=3, logons=True)  # logons: the Windows and Linux detectors
     long_conn_fixture(root / "logs" / "extra")  # so every detector has something to find
     ingest([root / "logs"], root / "lake")
     return root / "lake"

@@ -22,8 +22,10 @@ from winnow.cli.progress import progress_bar
               help="Share of endpoint network events not logged.")
 @click.option("--identity-attacks/--no-identity-attacks", default=True, show_default=True,
               help="Plant password spraying, brute force, roasting and DCSync in the Windows Security logs.")
+@click.option("--logons", is_flag=True, help="Also write Windows Security and Linux auth logons (one person per "
+              "workstation) with a planted first-time admin logon chain; truth in logons_truth.json.")
 def simulate(out: str, hosts: int, days: int, seed: int, start: str, endpoint_share: float, clock_skew: float,
-             endpoint_loss: float, identity_attacks: bool) -> None:
+             endpoint_loss: float, identity_attacks: bool, logons: bool) -> None:
     """Write realistic logs of an enterprise with planted attacks, and truth.json listing them.
 
     Network: Zeek TSV logs (conn, dns, http, ssl) under zeek/<day>/. Endpoint: a share of the
@@ -39,7 +41,7 @@ def simulate(out: str, hosts: int, days: int, seed: int, start: str, endpoint_sh
     with progress_bar("simulating") as update:
         summary = run(out, hosts=hosts, days=days, seed=seed, start=start, progress=update,
                       endpoint_share=endpoint_share, clock_skew=clock_skew, endpoint_loss=endpoint_loss,
-                      identity_attacks=identity_attacks)
+                      identity_attacks=identity_attacks, logons=logons)
     rows = summary.get("rows", {})
     counts = summary.get("endpoint", {}).get("counts", {})
     events = {k: v for k, v in counts.items() if k.startswith(("sysmon", "auditd")) and v}

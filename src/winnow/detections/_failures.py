@@ -95,14 +95,22 @@ def dns_attempts(dns: ir.Table, params: dict) -> ir.Table:
 LOGON_ACTIONS = ("logon", "explicit_credentials", "credential_validation", "tgt_request", "service_ticket")
 
 
+def logon_attempt_rows(auth: ir.Table) -> ir.Table:
+    """The ``auth.logon`` rows that are logon attempts with a source address and a known outcome, each counted once.
+
+    Rows that echo an attempt already counted (PAM's repeat of an sshd failure: ``attempts`` = 0)
+    and rows with an unknown outcome are left out. Shared by fumbling and the Linux logon detector.
+    """
+    return auth.filter(auth.src_ip.notnull() & auth.outcome.isin(("success", "failure"))
+                       & auth.action.isin(LOGON_ACTIONS) & (auth.attempts.isnull() | (auth.attempts > 0)))
+
+
 def auth_attempts(auth: ir.Table, params: dict) -> ir.Table:
     """Logons with a source address (sshd, Zeek ssh, Windows network logons): failed when the outcome says so.
 
-    Rows that echo an attempt already counted (PAM's repeat of an sshd failure: ``attempts`` = 0)
-    and rows with an unknown outcome are left out. The target is the server address, else the host.
+    Rows are :func:`logon_attempt_rows`. The target is the server address, else the host.
     """
-    rows = auth.filter(auth.src_ip.notnull() & auth.outcome.isin(("success", "failure"))
-                       & auth.action.isin(LOGON_ACTIONS) & (auth.attempts.isnull() | (auth.attempts > 0)))
+    rows = logon_attempt_rows(auth)
     return rows.select(
         "ts",
         src=rows.src_ip,

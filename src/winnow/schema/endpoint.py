@@ -69,9 +69,10 @@ PROC_NET = Table(
 
 PROC_FILE = Table(
     "proc.file",
-    "One row per file created by a process (Sysmon 11).",
+    "One row per file created by a process (Sysmon 11, auditd creat), or opened under an audit watch rule "
+    "(auditd open/openat).",
     _WHO + _PROC + (
-        Column("action", S, "create", "event.action", "activity_name"),
+        Column("action", S, "create or open", "event.action", "activity_name"),
         Column("path", S, "target file path", "file.path", "file.path"),
         Column("creation_time", TS, "file creation time reported by the event (UTC)", "file.created",
                "file.created_time"),

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from winnow.sim import attacks, c2_shapes, dns, frames, zeek_sides
+from winnow.sim import logons as logons_sim
 from winnow.sim.browsing import apps, browsing, plan_browsing
 from winnow.sim.context import DNS_LATE, DayChunk
 from winnow.sim.endpoint import EndpointSim
@@ -102,6 +103,7 @@ def simulate(
     clock_skew: float = 3.0,
     endpoint_loss: float = 0.02,
     identity_attacks: bool = True,
+    logons: bool = False,
 ) -> dict:
     """Simulate `hosts` workstations for `days` UTC days and write Zeek logs, endpoint logs and truth.
 
@@ -119,6 +121,8 @@ def simulate(
         identity_attacks: plant the identity attacks (spraying, brute force, roasting, DCSync) in the
             Windows Security logs written with the endpoint logs (`winnow.sim.endpoint_security`); false
             writes a clean domain.
+        logons: also write Windows Security and Linux auth logs of one person per workstation, with a planted
+            first-time admin logon chain (`winnow.sim.logons`; truth in `out/logons_truth.json`).
 
     Returns:
         Summary: rows per log, seconds taken, the log files and the truth path.
@@ -169,6 +173,8 @@ def simulate(
     security = (write_security_logs(out, hosts, days, seed, start, identity_attacks) if endpoint_share > 0
                 else {"files": [], "events": 0, "identity": [], "domain_controllers": []})
     truth["identity"] = security["identity"]
+    logon_summary = logons_sim.simulate_logons(out, users=max(4, hosts), days=days, seed=seed, start=start) \
+        if logons else None
     truth.update(
         {
             "seed": seed,
@@ -183,6 +189,8 @@ def simulate(
                          "events": security["events"], "domain_controllers": security["domain_controllers"]},
         }
     )
+    if logon_summary:
+        truth["logons"] = str(Path(logon_summary["truth"]).relative_to(out))
     truth_path = out / "truth.json"
     truth_path.write_text(json.dumps(truth, indent=1) + "\n")
     return {

@@ -17,6 +17,10 @@ assembles multi-record events (:mod:`winnow.sources.auditd_events` documents the
   Unix sockets are kept (``family`` unix, null addresses, the path in ``extra.path``); netlink, AF_UNSPEC
   and other families are counted as unsupported. Syscall numbers are read per ``arch`` (x86_64, i386
   incl. ``socketcall``, aarch64) or taken from the enriched ``SYSCALL=`` name.
+* ``open``/``openat``/``openat2``/``creat`` SYSCALL + PATH -> ``proc.file`` (action ``open``, or ``create`` for
+  creat and a PATH of nametype CREATE): what a watch rule (``-w /etc/shadow -p r``) logs. One row per
+  PATH item that names the file (PARENT items are left out); a relative name is joined to the CWD.
+  Denied opens are kept (``extra.success`` ``no``, ``extra.exit`` the error): an attempt is evidence.
 * USER_AUTH (``credential_validation``), USER_LOGIN / USER_ERR (``logon``), USER_LOGOUT (``logoff``),
   USER_START / USER_END (``session_open`` / ``session_close``), CRED_ACQ (``setcred``) and USER_CMD
   (``sudo``) -> ``auth.logon``: ``user`` = ``acct`` (else ``id``), ``outcome`` from ``res``, ``src_ip`` =
@@ -94,9 +98,10 @@ class Rows:
 class Auditd(Source):
     name: ClassVar[str] = "auditd"
     description: ClassVar[str] = (
-        "Linux auditd audit.log (raw, enriched or ausearch -i text): execve, connect/accept/bind, PAM logins"
+        "Linux auditd audit.log (raw, enriched or ausearch -i text): execve, connect/accept/bind, watched file "
+        "opens, PAM logins"
     )
-    tables: ClassVar[tuple[str, ...]] = ("proc.exec", "proc.net", "auth.logon")
+    tables: ClassVar[tuple[str, ...]] = ("proc.exec", "proc.net", "proc.file", "auth.logon")
 
     def __init__(self, window: int = WINDOW) -> None:
         """Args:

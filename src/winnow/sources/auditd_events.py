@@ -1,4 +1,4 @@
-"""Assemble audit records into events, and map events to ``proc.exec``, ``proc.net`` and ``auth.logon`` rows.
+"""Assemble audit records into events; map them to ``proc.exec``, ``proc.net``, ``proc.file`` and ``auth.logon`` rows.
 
 **Assembly rule.** Records of one event share ``(timestamp, serial)``; they may be interleaved with
 records of other events. A kernel event (SYSCALL and its EXECVE, CWD, PATH, PROCTITLE, SOCKADDR ...)
@@ -63,6 +63,8 @@ AUTH_ACTIONS = {
     "USER_CMD": "sudo",
 }
 EXEC_CALLS = frozenset({"execve", "execveat"})
+#: file opens a watch rule (``-w /etc/shadow -p r``) logs, and the proc.file action each gives
+FILE_CALLS = {"open": "open", "openat": "open", "openat2": "open", "creat": "create"}
 NET_CALLS = {"connect": ("connect", "outbound"), "accept": ("accept", "inbound"),
              "accept4": ("accept", "inbound"), "bind": ("bind", None)}
 _KIND = re.compile(r"[A-Z][A-Z0-9_]{0,39}")
@@ -193,6 +195,8 @@ class Mapper:
             self._exec(event, syscall, fields(syscall))
         elif name in NET_CALLS:
             self._net(event, syscall, fields(syscall), name)
+        elif name in FILE_CALLS:
+            self._file(event, syscall, fields(syscall), name)
         else:
             self._skip("SYSCALL")
 
@@ -273,6 +277,33 @@ class Mapper:
         if title is not None:
             extra["proctitle"] = title
         self.emit("proc.net", values, extra, event[0].line)
+
+    # ------------------------------------------------------------------ open / creat under a watch
+
+    def _file(self, event: list[Record], syscall: Record, found: dict[str, str], name: str) -> None:
+        cwd, paths = None, []
+        for record in event:
+            if record.kind == "CWD":
+                cwd = text(first_field(record, "cwd"), not record.interpreted)
+            elif record.kind == "PATH":
+                part = fields(record)
+                if part.get("nametype", "NORMAL") in ("NORMAL", "CREATE", "UNKNOWN"):
+                    paths.append((part.get("nametype"), text(part.get("name"), not record.interpreted)))
+        paths = [(kind, path) for kind, path in paths if path]
+        if not paths:
+            self._skip(f"{name} without PATH")
+            return
+        title = next((proctitle(first_field(r, "proctitle")) for r in event if r.kind == "PROCTITLE"), None)
+        for kind, path in paths:
+            values, extra = self._process(syscall, found)
+            if not path.startswith("/") and cwd:
+                extra["relative_path"] = path
+                path = cwd.rstrip("/") + "/" + path
+            action = "create" if kind == "CREATE" else FILE_CALLS[name]
+            values.update(action=action, path=path)
+            extra.update(success=found.get("success"), exit=found.get("exit"), uid=found.get("uid"),
+                         auid=found.get("auid"), proctitle=title)
+            self.emit("proc.file", values, extra, event[0].line)
 
     def _process(self, syscall: Record, found: dict[str, str]) -> tuple[dict, dict]:
         """Columns and extra fields every SYSCALL-based row shares."""

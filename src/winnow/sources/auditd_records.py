@@ -61,9 +61,12 @@ UNSET = frozenset({"4294967295", "-1", "unset", "(null)", "?", "(none)", ""})
 ARCHES = {"c000003e": "x86_64", "40000003": "i386", "c00000b7": "aarch64"}
 #: the syscalls this source maps, by architecture (numbers from each arch's unistd table)
 SYSCALLS: dict[str, dict[int, str]] = {
-    "x86_64": {59: "execve", 322: "execveat", 42: "connect", 43: "accept", 288: "accept4", 49: "bind"},
-    "i386": {11: "execve", 358: "execveat", 102: "socketcall", 361: "bind", 362: "connect", 364: "accept4"},
-    "aarch64": {221: "execve", 281: "execveat", 203: "connect", 202: "accept", 242: "accept4", 200: "bind"},
+    "x86_64": {59: "execve", 322: "execveat", 42: "connect", 43: "accept", 288: "accept4", 49: "bind",
+               2: "open", 257: "openat", 437: "openat2", 85: "creat"},
+    "i386": {11: "execve", 358: "execveat", 102: "socketcall", 361: "bind", 362: "connect", 364: "accept4",
+             5: "open", 295: "openat", 437: "openat2", 8: "creat"},
+    "aarch64": {221: "execve", 281: "execveat", 203: "connect", 202: "accept", 242: "accept4", 200: "bind",
+                56: "openat", 437: "openat2"},
 }
 #: i386 socketcall(2): its first argument names the call
 SOCKETCALLS = {2: "bind", 3: "connect", 5: "accept", 18: "accept4"}

@@ -2,7 +2,7 @@
 
 Rules are parsed by pySigma and compiled to Ibis predicates (:mod:`winnow.sigma`); the rules of one log
 source are evaluated in one scan. Matches are grouped per (rule, host), so a rule that matches 10,000 events
-on a host is one finding with the count. The score is the rule's level (``level_scores``: critical and high
+on a host is one finding with the count. The score is the rule's level (``score_<level>``: critical and high
 rules make high findings, medium ones medium...), and the finding carries the rule's id, title, references
 and ATT&CK tags, the table, the event count, the event ids and a few example events.
 
@@ -37,7 +37,11 @@ EXAMPLE_COLUMNS = ("ts", "event_id", "record_id", "channel", "user", "image")
 class SigmaRules(Detector):
     """Args:
     rules: folder (or file) of Sigma rules; empty: the detector finds nothing.
-    level_scores: score of a finding per rule level (informational, low, medium, high, critical).
+    score_informational: score of a finding of an informational rule (info severity).
+    score_low: score of a finding of a low rule (low severity).
+    score_medium: score of a finding of a medium rule (medium severity).
+    score_high: score of a finding of a high rule (high severity).
+    score_critical: score of a finding of a critical rule (high severity, ranked above high rules).
     rules_per_scan: most rules of one log source evaluated in one query.
     examples: example events kept as evidence per finding.
     """
@@ -46,12 +50,15 @@ class SigmaRules(Detector):
     description: ClassVar[str] = "Sigma rules (pySigma-parsed, compiled to Ibis) over win.event and the proc tables"
     tables: ClassVar[tuple[str, ...]] = ("win.event", "proc.exec", "proc.net", "proc.file")
 
-    def __init__(self, rules: str = "",
-                 level_scores: dict[str, float] | None = None,
+    def __init__(self, rules: str = "", score_informational: float = 0.3, score_low: float = 0.5,
+                 score_medium: float = 0.7, score_high: float = 0.85, score_critical: float = 0.95,
                  rules_per_scan: int = 200, examples: int = 3) -> None:
         self.rules = rules
-        self.level_scores = dict(level_scores or {"informational": 0.3, "low": 0.5, "medium": 0.7, "high": 0.85,
-                                                  "critical": 0.95})
+        self.score_informational = score_informational
+        self.score_low = score_low
+        self.score_medium = score_medium
+        self.score_high = score_high
+        self.score_critical = score_critical
         self.rules_per_scan = rules_per_scan
         self.examples = examples
 
@@ -94,7 +101,7 @@ class SigmaRules(Detector):
 
     def _finding(self, rule: Any, table: str, host: str, rows: pa.Table, extra: dict | None = None) -> Finding:
         level = rule.level.name.lower() if getattr(rule, "level", None) else "medium"
-        score = float(self.level_scores.get(level, self.level_scores.get("medium", 0.7)))
+        score = float(getattr(self, f"score_{level}", self.score_medium))
         ts = [t for t in rows.column("ts").to_pylist() if t is not None] if "ts" in rows.column_names else []
         event_ids = sorted({e for e in rows.column("event_id").to_pylist() if e is not None}) \
             if "event_id" in rows.column_names else []

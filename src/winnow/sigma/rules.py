@@ -63,11 +63,12 @@ def rule_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
 
 
-def load_rules(folder: Path | str) -> RuleSet:
-    """Parse and compile every rule under ``folder``."""
+def load_rules(folder: Path | str | list[Path]) -> RuleSet:
+    """Parse and compile every rule under ``folder`` (or in a list of files)."""
     out = RuleSet()
     parsed: list[tuple[str, SigmaRule | SigmaCorrelationRule]] = []
-    for path in rule_files(Path(folder)):
+    files = list(folder) if isinstance(folder, list) else rule_files(Path(folder))
+    for path in files:
         try:
             collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8", errors="replace"),
                                                    collect_errors=True)

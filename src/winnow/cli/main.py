@@ -17,6 +17,7 @@ COMMANDS = {
     "detect": ("winnow.cli.detect_cmd", "Run detectors over the lake and store their findings."),
     "attribute": ("winnow.cli.attribute_cmd", "Attribute connections to the processes that made them (net.conn_proc)."),
     "processes": ("winnow.cli.processes_cmd", "Processes by bytes sent and destinations reached (from net.conn_proc)."),
+    "sigma": ("winnow.cli.sigma_cmd", "Run a folder of Sigma rules over the lake ad hoc, or check which cannot run."),
     "findings": ("winnow.cli.findings_cmd", "List stored findings, highest score first."),
     "risk": ("winnow.cli.risk_cmd", "Entities (hosts, users, addresses, processes) by risk, with what makes it up."),
     "runs": ("winnow.cli.runs_cmd", "Detection runs and the settings each ran with."),

@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from winnow.errors import WinnowError
 from winnow.schema.endpoint import ENDPOINT_TABLES
+from winnow.schema.ids import IDS_ALERT
 from winnow.schema.model import ENDPOINTS, TS, Column, Table
 
 S, I64, I32, F64, B = pa.string(), pa.int64(), pa.int32(), pa.float64(), pa.bool_()
@@ -136,7 +137,8 @@ INGEST_WARNINGS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (NET_CONN, NET_OPEN_CONN, NET_DNS, NET_HTTP, NET_TLS, *ENDPOINT_TABLES, INGEST_WARNINGS)
+    t.name: t
+    for t in (NET_CONN, NET_OPEN_CONN, NET_DNS, NET_HTTP, NET_TLS, *ENDPOINT_TABLES, IDS_ALERT, INGEST_WARNINGS)
 }
 
 

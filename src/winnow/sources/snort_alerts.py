@@ -248,7 +248,10 @@ class SnortCsv(_LineAlerts):
 
     @staticmethod
     def _fields(text: str) -> dict[str, str]:
-        values = next(csv.reader([text], skipinitialspace=True), [])
+        try:
+            values = next(csv.reader([text], skipinitialspace=True), [])
+        except csv.Error as exc:  # a NUL or carriage return inside a field: not alert_csv
+            raise BadAlert(f"not CSV: {exc}") from None
         layout = _CSV_LAYOUTS.get(len(values))
         if layout is None:
             raise BadAlert(f"{len(values)} fields; alert_csv layouts read: {sorted(_CSV_LAYOUTS)}")

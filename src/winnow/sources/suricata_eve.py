@@ -75,6 +75,7 @@ def _careful(raws: list[bytes], first: int, ctx: ParseContext
     """Line by line: JSON objects only, then each line Arrow still rejects on its own is reported."""
     parts: list[pa.Table] = []
     lines: list[int] = []
+    objects: list[dict] = []
     abandon = None
     try:
         for i, raw in enumerate(raws):
@@ -88,14 +89,33 @@ def _careful(raws: list[bytes], first: int, ctx: ParseContext
             if not isinstance(obj, dict):
                 ctx.warn(first + i, "JSON value is not an object", raw)
                 continue
-            try:
-                parts.append(_read_one(raw, obj))
-            except (pa.ArrowInvalid, ValueError) as exc:
-                ctx.warn(first + i, f"a field has an unexpected type: {str(exc).splitlines()[0][:200]}", raw)
-                continue
+            objects.append(obj)
             lines.append(first + i)
     except AbandonFile as exc:
         abandon = exc
+    if not objects:
+        return None, np.empty(0, np.int64), abandon
+    try:  # the objects as Python read them (a key given twice: the last value) in one read
+        text = "\n".join(json.dumps(o) for o in objects).encode() + b"\n"
+        table = pajson.read_json(io.BytesIO(text), read_options=_READ, parse_options=_PARSE)
+        if table.num_rows == len(objects):
+            return table, np.asarray(lines, dtype=np.int64), abandon
+    except (pa.ArrowInvalid, ValueError):
+        pass
+    good: list[int] = []
+    for line, obj in zip(lines, objects, strict=True):  # a field of the wrong type: find the lines
+        raw = raws[line - first]
+        try:
+            parts.append(_read_one(raw, obj))
+        except (pa.ArrowInvalid, ValueError) as exc:
+            try:
+                ctx.warn(line, f"a field has an unexpected type: {str(exc).splitlines()[0][:200]}", raw)
+            except AbandonFile as stop:
+                abandon = abandon or stop
+                break
+            continue
+        good.append(line)
+    lines = good
     if not parts:
         return None, np.empty(0, np.int64), abandon
     return pa.concat_tables(parts), np.asarray(lines, dtype=np.int64), abandon

@@ -41,8 +41,8 @@ def main() -> None:
         rows = {t: n for f in report.files for t, n in f.rows.items()}
         start = time.perf_counter()
         con = duckdb.connect()
-        con.execute(f"COPY (SELECT * FROM read_json('{eve}', format='newline_delimited', union_by_name=true, ignore_errors=true, "
-                    f"sample_size=-1)) TO '{Path(tmp) / 'duck.parquet'}' (FORMAT parquet)")
+        con.execute(f"COPY (SELECT * FROM read_json('{eve}', format='newline_delimited', union_by_name=true, "
+                    f"ignore_errors=true, sample_size=-1)) TO '{Path(tmp) / 'duck.parquet'}' (FORMAT parquet)")
         duck_s = time.perf_counter() - start
     size = len(body) * args.copies / 1e6
     print(f"EVE file: {lines:,} lines, {size:.1f} MB; winnow rows written: {rows}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import shutil
+from pathlib import Path
 
 import pytest
 from conftest import ingested_lake
@@ -81,6 +83,7 @@ def sim_lake(tmp_path_factory):
     root = tmp_path_factory.mktemp("simlake")
     simulate(root / "logs", hosts=20, days=1, seed=3, logons=True)  # logons: the Windows and Linux detectors
     long_conn_fixture(root / "logs" / "extra")  # so every detector has something to find
+    shutil.copy(Path(__file__).parent / "data" / "ids" / "eve.json", root / "logs" / "extra" / "eve.json")  # ids
     ingest([root / "logs"], root / "lake")
     return root / "lake"
 

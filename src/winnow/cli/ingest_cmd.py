@@ -24,7 +24,8 @@ def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, 
 
     Reads Zeek logs (TSV or JSON), NetFlow v5/v9 and IPFIX (export packets or pcap), Argus and
     nfdump CSV flows, Windows EVTX files and Windows JSON events (Sysmon, Security), Linux auditd
-    and SSH/auth syslog; 'winnow sources' lists every format and the tables it fills. Formats
+    and SSH/auth syslog, Suricata EVE JSON and Snort alerts (alert_json, alert_csv, alert_fast);
+    'winnow sources' lists every format and the tables it fills. Formats
     are sniffed from content. Files already ingested (same content hash) are skipped, so
     re-running is safe. Bad lines, invalid values (stored as null), damaged compressed data and
     cut files are counted per file and listed by 'winnow warnings'; 'winnow lake' shows what the

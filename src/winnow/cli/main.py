@@ -60,8 +60,8 @@ def cli(debug: bool) -> None:
       winnow demo                       simulate, ingest, detect, show findings
       winnow ingest LOGS/ --lake LAKE   Zeek (TSV, JSON), NetFlow v5/v9/IPFIX, Argus and
                                         nfdump CSV, Windows EVTX and JSON (Sysmon, Security),
-                                        auditd, SSH/auth syslog; plain, compressed, .zip or
-                                        .tar(.gz), sniffed
+                                        auditd, SSH/auth syslog, Suricata EVE and Snort
+                                        alerts; plain, compressed, .zip or .tar(.gz), sniffed
       winnow lake --lake LAKE           what is in the lake: tables, rows, time range
       winnow detect --lake LAKE         run every detector (DuckDB; --engine spark)
       winnow findings --lake LAKE       highest score first (--format jsonl for tools)

@@ -6,6 +6,7 @@ import pyarrow as pa
 
 from winnow.errors import WinnowError
 from winnow.schema.endpoint import ENDPOINT_TABLES
+from winnow.schema.ids import IDS_ALERT
 from winnow.schema.model import ENDPOINTS, TS, Column, Table
 from winnow.schema.windows import WINDOWS_TABLES
 
@@ -137,8 +138,9 @@ INGEST_WARNINGS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (NET_CONN, NET_OPEN_CONN, NET_DNS, NET_HTTP, NET_TLS, *ENDPOINT_TABLES, *WINDOWS_TABLES,
-                  INGEST_WARNINGS)
+    t.name: t
+    for t in (NET_CONN, NET_OPEN_CONN, NET_DNS, NET_HTTP, NET_TLS, *ENDPOINT_TABLES, *WINDOWS_TABLES, IDS_ALERT,
+              INGEST_WARNINGS)
 }
 
 

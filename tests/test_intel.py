@@ -227,3 +227,56 @@ def test_feeds_folder_from_the_setting_and_no_feeds(lake, tmp_path):
         assert [(f.evidence["indicator"], f.evidence["local"]) for f in found] == [("bad-tls.org", "10.0.0.8")]
         with pytest.raises(WinnowError, match="does not exist"):
             get_detector("intel", feeds=str(tmp_path / "empty")).find(engine, Window())
+
+
+# ----------------------------------------------------------------------------------------------
+# Real captures: the known-bad parties of two shared captures, and nothing else
+# ----------------------------------------------------------------------------------------------
+
+RAT = "stratosphere/security-datasets-for-testing/003-zeek-scenario-malicious"  # 10.8.0.61 -> 147.32.83.234:1337
+RITA_DAY = "rita-zeek-beacon/missing_host/2024-04-19"  # 73.54.23.243 beacons to 64.225.56.201, odd user agent
+RITA_UA = "Modzilla/0.0001 (Atari 7800)"
+
+
+def _zeek_rows(paths: list[Path], field: str, value: str) -> int:
+    """Rows of gzipped Zeek TSV logs whose ``field`` is ``value`` (the oracle, read without Winnow)."""
+    import gzip
+
+    n = 0
+    for path in paths:
+        names: list[str] = []
+        with gzip.open(path, "rt") as fh:
+            for line in fh:
+                if line.startswith("#fields"):
+                    names = line.rstrip("\n").split("\t")[1:]
+                elif not line.startswith("#"):
+                    n += line.rstrip("\n").split("\t")[names.index(field)] == value
+    return n
+
+
+def test_real_captures_known_bad_parties_exactly(shared_data, tmp_path_factory):
+    rita = sorted((shared_data / RITA_DAY).glob("conn.*.log.gz")), sorted((shared_data / RITA_DAY).glob("http.*"))
+
+    def write(folder: Path) -> None:
+        (folder / "rita").mkdir(parents=True)
+        for path in (shared_data / RAT).glob("*.log"):
+            shutil.copy(path, folder / path.name)
+        for path in rita[0] + rita[1]:
+            shutil.copy(path, folder / "rita" / path.name)
+
+    lake = ingested_lake(tmp_path_factory, "intel_real", write)
+    feeds = lake.parent / "feeds"
+    feeds.mkdir()
+    (feeds / "known.csv").write_text("type,value,confidence,source,description\n"
+                                     "ip,147.32.83.234,80,stratosphere,AndroidTester RAT C2 (README)\n"
+                                     "ip,73.54.23.243,80,rita,HTTP beacon source (README)\n"
+                                     f"user_agent,{RITA_UA},90,rita,beacon user agent (README)\n")
+    with connect("duckdb", lake) as engine:
+        found = get_detector("intel", feeds=str(feeds)).find(engine, Window())
+    got = {(f.evidence["indicator"], f.evidence["local"]):
+           {(m["table"], m["column"]): m["rows"] for m in f.evidence["matched"]} for f in found}
+    assert got == {
+        ("147.32.83.234", "10.8.0.61"): {("net.conn", "dst_ip"): 12},  # the 12 RAT connections (MANIFEST)
+        ("73.54.23.243", "64.225.56.201"): {("net.conn", "src_ip"): _zeek_rows(rita[0], "id.orig_h", "73.54.23.243")},
+        (RITA_UA, "73.54.23.243"): {("net.http", "user_agent"): _zeek_rows(rita[1], "user_agent", RITA_UA)},
+    }

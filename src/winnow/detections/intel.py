@@ -81,16 +81,18 @@ class Intel(Detector):
             return []
         feeds = load_feeds(folder)
         merged: dict[tuple[str, str], dict[str, Any]] = {}
+        names = {f: Path(f).name for f in feeds.files}
         for ind in feeds.indicators:
             confidence = self.default_confidence if ind.confidence is None else ind.confidence
             entry = merged.setdefault((ind.kind, ind.value), {"kind": ind.kind, "value": ind.value, "feeds": [],
                                                               "confidence": confidence})
             entry["confidence"] = max(entry["confidence"], confidence)
             named = {"feed": ind.feed, "confidence": confidence, "source": ind.source,
-                     "description": ind.description, "file": Path(ind.file).name, "line": ind.line}
+                     "description": ind.description, "file": names[ind.file], "line": ind.line}
             if named not in entry["feeds"]:
                 entry["feeds"].append(named)
-        return [e for e in merged.values() if e["confidence"] >= self.min_confidence]
+        kept = [e for e in merged.values() if e["confidence"] >= self.min_confidence]
+        return sorted(kept, key=lambda e: (-self.score(e["confidence"]), e["kind"], e["value"]))  # id = rank
 
     def find(self, engine: Engine, window: Window) -> list[Finding]:
         listed = self.indicators(engine)
@@ -99,7 +101,10 @@ class Intel(Detector):
         expr = matches(engine, window, indicator_table([e["kind"] for e in listed], [e["value"] for e in listed]))
         if expr is None:
             return []
-        rows = fetch(expr.order_by(["id", "local", "tbl", "col", "value"])).to_pylist()
+        # ids are ranks (highest score first): only the first ``limit`` (indicator, local entity) pairs come back
+        pairs = expr.select("id", "local").distinct().order_by(["id", "local"]).limit(self.limit)
+        kept = expr.semi_join(pairs, ["id", "local"])
+        rows = fetch(kept.order_by(["id", "local", "tbl", "col", "value"])).to_pylist()
         groups: dict[tuple[int, str], dict[tuple[str, str], dict]] = {}
         for r in rows:
             per = groups.setdefault((r["id"], r["local"]), {})
@@ -108,9 +113,7 @@ class Intel(Detector):
             hit["first_seen"] = min(hit["first_seen"], r["first_seen"])
             hit["last_seen"] = max(hit["last_seen"], r["last_seen"])
             hit["values"].append(r["value"])
-        findings = [self._finding(listed[i], local, list(hits.values())) for (i, local), hits in groups.items()]
-        findings.sort(key=lambda f: (-f.score, f.entity))
-        return findings[: self.limit]
+        return [self._finding(listed[i], local, list(hits.values())) for (i, local), hits in groups.items()]
 
     def _finding(self, indicator: dict[str, Any], local: str, hits: list[dict]) -> Finding:
         kind, value, confidence = indicator["kind"], indicator["value"], indicator["confidence"]

@@ -46,6 +46,7 @@ ALIASES = {
 _HEX = re.compile(r"^[0-9a-f]+$")
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+_QUAD = re.compile(r"^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$")
 
 
 class BadIndicator(ValueError):
@@ -138,6 +139,8 @@ def infer(value: str) -> tuple[str, str]:
 
 def _address(value: str) -> tuple[str, str]:
     text = value.strip("[]")
+    if _QUAD.match(text):  # the common case, already in canonical form
+        return "ip", text
     try:
         if "/" not in text:
             return "ip", str(ipaddress.ip_address(text))
@@ -163,11 +166,9 @@ def _domain(value: str) -> str:
     labels = text.split(".")
     if len(text) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         raise BadIndicator("not a domain name")
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return text
-    raise BadIndicator("an address, not a domain name")
+    if _QUAD.match(text):
+        raise BadIndicator("an address, not a domain name")
+    return text
 
 
 def _url(value: str) -> str:

@@ -220,6 +220,14 @@ def test_confidence_settings_move_severity_and_filter(lake):
     assert ("192.0.2.64/26", "10.0.0.8") not in by and ("198.51.100.23", "10.0.0.7") not in by
 
 
+def test_limit_keeps_the_highest_ranked_pairs(lake):
+    with connect("duckdb", lake) as engine:
+        found = get_detector("intel", limit=3).find(engine, Window())
+    # confidence 95 first, then 90 by kind and value, then the local entity
+    assert [f.entity for f in found] == [f"{HASH} @ WS01.example.local", "malware.example.net @ 10.0.0.5",
+                                         "203.0.113.66 @ 10.0.0.5"]
+
+
 def test_feeds_folder_from_the_setting_and_no_feeds(lake, tmp_path):
     (tmp_path / "only.csv").write_text("value\nbad-tls.org\n")
     with connect("duckdb", lake) as engine:

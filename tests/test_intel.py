@@ -288,3 +288,19 @@ def test_real_captures_known_bad_parties_exactly(shared_data, tmp_path_factory):
         ("73.54.23.243", "64.225.56.201"): {("net.conn", "src_ip"): _zeek_rows(rita[0], "id.orig_h", "73.54.23.243")},
         (RITA_UA, "73.54.23.243"): {("net.http", "user_agent"): _zeek_rows(rita[1], "user_agent", RITA_UA)},
     }
+
+
+def test_intel_command_summarizes_feeds_and_lists_bad_records(capsys, lake):
+    from winnow.cli.main import main
+
+    with pytest.raises(SystemExit) as code:
+        main(["intel", "--lake", str(lake), "--format", "json"])  # the lake's own folder, <lake>/intel
+    rows = {Path(r["file"]).name: r for r in json.loads(capsys.readouterr().out)}
+    assert code.value.code == 0
+    assert rows["event.json"] == {"file": str(lake / "intel" / "event.json"), "format": "misp", "indicators": 4,
+                                  "kinds": "domain 1, ip 1, ja3 1, url 1", "skipped": 2, "bad": 1}
+    assert sum(r["bad"] for r in rows.values()) == 10
+    with pytest.raises(SystemExit):
+        main(["intel", str(FEEDS), "--warnings", "--format", "json"])
+    bad = json.loads(capsys.readouterr().out)
+    assert [(Path(w["file"]).name, w["line"]) for w in bad][:2] == [("blocklist.csv", 4), ("blocklist.csv", 5)]

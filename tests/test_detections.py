@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 import pytest
 from conftest import ingested_lake
@@ -82,6 +83,9 @@ def sim_lake(tmp_path_factory):
     simulate(root / "logs", hosts=20, days=1, seed=3)
     long_conn_fixture(root / "logs" / "extra")  # so every detector has something to find
     ingest([root / "logs"], root / "lake")
+    truth = json.loads((root / "logs" / "truth.json").read_text())  # intel: a feed naming the planted C2
+    (root / "lake" / "intel").mkdir()
+    (root / "lake" / "intel" / "c2.csv").write_text("".join(f"{b['dst']}\n" for b in truth["beacons"]))
     return root / "lake"
 
 

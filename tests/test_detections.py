@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import shutil
 from pathlib import Path
 
@@ -85,6 +86,9 @@ def sim_lake(tmp_path_factory):
     long_conn_fixture(root / "logs" / "extra")  # so every detector has something to find
     shutil.copy(Path(__file__).parent / "data" / "ids" / "eve.json", root / "logs" / "extra" / "eve.json")  # ids
     ingest([root / "logs"], root / "lake")
+    truth = json.loads((root / "logs" / "truth.json").read_text())  # intel: a feed naming the planted C2
+    (root / "lake" / "intel").mkdir()
+    (root / "lake" / "intel" / "c2.csv").write_text("".join(f"{b['dst']}\n" for b in truth["beacons"]))
     return root / "lake"
 
 

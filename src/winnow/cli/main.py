@@ -22,6 +22,7 @@ COMMANDS = {
     "risk": ("winnow.cli.risk_cmd", "Entities (hosts, users, addresses, processes) by risk, with what makes it up."),
     "runs": ("winnow.cli.runs_cmd", "Detection runs and the settings each ran with."),
     "warnings": ("winnow.cli.warnings_cmd", "List problems met while ingesting (bad lines, truncated files)."),
+    "intel": ("winnow.cli.intel_cmd", "Check threat intel feeds: formats, indicators by kind, bad records."),
     "simulate": ("winnow.cli.simulate_cmd",
                  "Write simulated network (Zeek) and endpoint (Sysmon, auditd) logs with planted attacks."),
     "demo": ("winnow.cli.demo_cmd", "Simulate a small network, ingest, detect and show the top findings."),

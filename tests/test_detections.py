@@ -89,7 +89,35 @@ def sim_lake(tmp_path_factory):
     truth = json.loads((root / "logs" / "truth.json").read_text())  # intel: a feed naming the planted C2
     (root / "lake" / "intel").mkdir()
     (root / "lake" / "intel" / "c2.csv").write_text("".join(f"{b['dst']}\n" for b in truth["beacons"]))
+    (root / "lake" / "sigma").mkdir()  # sigma: two rules of our own over what the simulated Windows hosts log
+    (root / "lake" / "sigma" / "spooler.yml").write_text(SPOOLER_RULE)
+    (root / "lake" / "sigma" / "tls.yml").write_text(TLS_RULE)
     return root / "lake"
+
+
+SPOOLER_RULE = """title: Print spooler started by services.exe
+id: 6f0b3c55-8f6d-4b0e-9d7a-1c1f1e0a0001
+status: test
+level: medium
+logsource: {category: process_creation, product: windows}
+detection:
+  selection:
+    Image|endswith: '\\spoolsv.exe'
+    ParentImage|endswith: '\\services.exe'
+  condition: selection
+"""
+
+TLS_RULE = """title: Outbound TLS from a Windows service host
+id: 6f0b3c55-8f6d-4b0e-9d7a-1c1f1e0a0002
+status: test
+level: low
+logsource: {category: network_connection, product: windows}
+detection:
+  selection:
+    Image|endswith: '\\svchost.exe'
+    DestinationPort: 443
+  condition: selection
+"""
 
 
 @pytest.mark.parametrize("name", sorted(detectors()))

@@ -116,6 +116,15 @@ def test_shares_sum_exactly_to_the_score_on_random_findings():
             assert 0 <= risk.score <= 1 and all(s >= 0 for s in shares)
 
 
+def test_targets_count_less_than_actors():
+    """A spray logged by the DC: the workstation that sprayed is the actor, the DC only its target."""
+    spray = finding("guessing", "10.1.0.5 spray", 0.9, src="10.1.0.5", host="DC01")
+    result = {r.entity.key: r for r in entity_risk([spray], Resolver(internal), RiskSettings(), NOW)}
+    actor, target = result[("ip", "10.1.0.5")], result[("host", "dc01")]
+    assert target.contributions[0]["role"] == "target" and actor.contributions[0]["role"] == "actor"
+    assert target.score == pytest.approx(0.9 * 0.3, abs=1e-6) and actor.score == pytest.approx(0.9, abs=1e-6)
+
+
 def test_entity_keys_are_case_insensitive():
     assert Entity("host", "WS01").key == Entity("host", "ws01").key
 
@@ -146,7 +155,7 @@ def test_risk_jsonl_contract_and_planted_hosts_first(risk_lake):
     truth = json.loads((risk_lake / "logs" / "truth.json").read_text())
     address = {h["host"].lower(): h["ip"] for h in truth["endpoint"]["hosts"]}
     planted = {a["src"] for key in ("beacons", "c2_shapes", "fumblers", "scanners", "dns_tunnels", "large_uploads")
-               for a in truth.get(key, []) if "src" in a}
+               for a in truth.get(key, []) if "src" in a} | {a["ip"] for a in truth.get("identity", [])}
     ranked = [address.get(r["entity"], r["entity"]) for r in rows]
     # the two rare but benign periodic jobs the simulator plants may rank among them (analysts' ratings
     # are what demote those); every other place near the top belongs to a planted attacker

@@ -77,6 +77,24 @@ SETTINGS: tuple[Setting, ...] = (
             "engines, botnets and researchers). scan multiplies an outside scanner's score by it; fumbling its "
             "retries, spreads and campaigns in proportion to the unanswered share of their failures (answered, "
             "login-like sessions keep their full weight). 1 judges them like internal activity"),
+    Setting("infrastructure.vendor_services",
+            ("microsoft.com", "windowsupdate.com", "windows.com", "msftncsi.com", "msftconnecttest.com", "live.com",
+             "office.com", "office.net", "office365.com", "microsoftonline.com", "msedge.net", "bing.com", "msn.com",
+             "skype.com", "apple.com", "icloud.com", "mzstatic.com", "aaplimg.com", "google.com", "googleapis.com",
+             "gstatic.com", "gvt1.com", "gvt2.com", "mozilla.com", "mozilla.org", "mozilla.net", "firefox.com",
+             "ubuntu.com", "canonical.com", "snapcraft.io", "debian.org", "fedoraproject.org", "eset.com",
+             "avast.com", "avg.com", "kaspersky.com", "kaspersky-labs.com", "symantec.com", "norton.com",
+             "mcafee.com", "sophos.com", "trendmicro.com", "bitdefender.com", "bitdefender.net",
+             "malwarebytes.com", "dropbox.com", "dropboxapi.com", "adobe.com", "digicert.com", "verisign.com",
+             "lencr.org", "letsencrypt.org", "sectigo.com", "globalsign.com"),
+            "list[str]", "registered domains of operating-system, browser, anti-virus, certificate-status and sync "
+            "services whose clients call home on a schedule on every workstation (updates, telemetry, OCSP). A "
+            "channel whose TLS server name or HTTP host is one of them or under one is weighted by "
+            "infrastructure.vendor_weight (component vendor): still listed, below unknown destinations. Attackers "
+            "do abuse some of these (Dropbox, Google APIs) as C2, which is why they are weighted, not dropped; "
+            "empty the list to judge them like any destination"),
+    Setting("infrastructure.vendor_weight", 0.5, "float",
+            "weight of a periodic channel to a listed vendor service (infrastructure.vendor_services)"),
     Setting("risk.window", "7d", "str", "findings whose last sighting falls this far before the newest one make up "
             "entity risk (7d, 36h, all); winnow risk --window overrides it"),
     Setting("risk.half_life_hours", 72.0, "float", "hours after which a finding counts half toward entity risk "
@@ -93,6 +111,10 @@ SETTINGS: tuple[Setting, ...] = (
             "accounts (shell patterns, case-insensitive, without domain) whose risk is multiplied by "
             "risk.privileged_weight, shown as a modifier"),
     Setting("risk.privileged_weight", 1.5, "float", "risk multiplier (on the evidence) of a privileged account"),
+    Setting("risk.target_weight", 0.3, "float",
+            "weight of a finding on the entity it names as acted on rather than acting: the destination of a "
+            "finding with a source (a scanned server, a C2 address), the server that only logged a source's "
+            "attempts (the domain controller recording a spray); the source, user and process count whole"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),

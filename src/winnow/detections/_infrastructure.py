@@ -11,6 +11,9 @@ control. Two settings describe it (see :mod:`winnow.config.table`):
   them out (beacon, long_conn, scan, fumbling) or weight them like a service.
 - ``infrastructure.background``: the weight of the internet's background scanning, what outside
   sources do to internal hosts without being answered (scan, fumbling; component ``background``).
+- ``infrastructure.vendor_services``: registered domains of OS, browser, anti-virus, certificate and
+  sync services that call home on a schedule from every workstation; a channel named by one is
+  weighted by ``infrastructure.vendor_weight`` (beacon, long_conn; component ``vendor``).
 
 Both are Ibis expressions (DuckDB and Spark) with Python twins for explanations and tests.
 """
@@ -133,3 +136,30 @@ def background_weight(unanswered_share: float = 1.0) -> float:
 
     weight = float(current().get(BACKGROUND))
     return 1.0 - (1.0 - weight) * min(1.0, max(0.0, unanswered_share))
+
+
+# -- vendor services ----------------------------------------------------------------------------
+VENDOR_SERVICES = "infrastructure.vendor_services"
+VENDOR_WEIGHT = "infrastructure.vendor_weight"
+
+
+def vendor_service(name: str | None) -> str | None:
+    """The listed vendor domain ``name`` is or lies under (``i4.c.eset.com`` -> ``eset.com``), else None."""
+    from winnow.config import current
+
+    if not name:
+        return None
+    name = name.strip().lower().rstrip(".")
+    for domain in current().get(VENDOR_SERVICES):
+        domain = domain.strip().lower().lstrip(".")
+        if domain and (name == domain or name.endswith("." + domain)):
+            return domain
+    return None
+
+
+def vendor_weight(name: str | None) -> tuple[float, str | None]:
+    """(weight, matched vendor domain) of a channel named ``name``: (1.0, None) when not listed."""
+    from winnow.config import current
+
+    domain = vendor_service(name)
+    return (float(current().get(VENDOR_WEIGHT)), domain) if domain else (1.0, None)

@@ -29,8 +29,14 @@ import numpy as np
 import pyarrow as pa
 
 from winnow.detections._beacon_stats import channel_stats
-from winnow.detections._infrastructure import is_housekeeping_address, service_label, service_weight_py
+from winnow.detections._infrastructure import (
+    is_housekeeping_address,
+    service_label,
+    service_weight_py,
+    vendor_weight,
+)
 from winnow.detections._networks import is_internal, local_flags, sensor_verdicts
+from winnow.detections._vendor_names import vendor_names
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -146,6 +152,7 @@ class Beacon(Detector):
         self.min_period = min_period
         self.min_score = min_score
         self.limit = limit
+        self._vendors = None  # set per run by find(): the addresses of listed vendor services
 
     def find(self, engine: Engine, window: Window) -> list[Finding]:
         conn = engine.table("net.conn", window)
@@ -184,6 +191,7 @@ class Beacon(Detector):
         ).drop("dst_hosts", "src_targets")
         candidates = candidates.filter(candidates.hosts_contacting_dst <= limit_hosts)
         verdicts = sensor_verdicts(conn, flags)  # for the sources of net.tls / net.http, which carry no flags
+        self._vendors = vendor_names(engine, window)
         candidates = self._with_names(engine, window, candidates, verdicts)
         fetched = fetch(candidates)
         context = {(r["src_ip"], r["dst_ip"]): r for r in fetched.to_pylist()}
@@ -330,7 +338,14 @@ class Beacon(Detector):
         label = service_label(ctx["proto"], s["dport"])
         if weight != 1.0:
             components["service"] = weight
-        score = strength * s["confidence"] * steadiness * prevalence * weight
+        vendor, vendor_domain = vendor_weight(name or ctx["sni"] or ctx["http_host"])
+        known = self._vendors.lookup(s["dst_ip"]) if vendor == 1.0 and self._vendors else None
+        if known:
+            vendor, vendor_domain = vendor_weight(known[0])
+            vendor_domain = f"{known[0]} ({known[1]})"
+        if vendor != 1.0:
+            components["vendor"] = vendor
+        score = strength * s["confidence"] * steadiness * prevalence * weight * vendor
         evidence = {k: s[k] for k in ("period_s", "jitter_s", "connections", "callbacks", "burst_connections",
                                       "missed_share", "span_s", "timing_spread", "early_ratio",
                                       "src_bytes_median", "dst_bytes_median", "size_spread", "replied_share")}
@@ -372,6 +387,8 @@ class Beacon(Detector):
             + others
             + (f"; only {s['callbacks']} callbacks (confidence {s['confidence']:.2f})" if s["confidence"] < 0.8 else "")
             + (f"; {label} is network housekeeping (score x{weight:g})" if weight != 1.0 else "")
+            + (f"; {vendor_domain} is a listed vendor service (infrastructure.vendor_services, score x{vendor:g})"
+               if vendor != 1.0 else "")
         )
         return Finding(
             detector=self.name, score=score,

@@ -24,9 +24,15 @@ from typing import ClassVar
 
 import ibis
 
-from winnow.detections._infrastructure import is_housekeeping_address, service_label, service_weight_py
+from winnow.detections._infrastructure import (
+    is_housekeeping_address,
+    service_label,
+    service_weight_py,
+    vendor_weight,
+)
 from winnow.detections._networks import is_internal, local_flags
 from winnow.detections._orient import oriented
+from winnow.detections._vendor_names import vendor_names
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -84,7 +90,8 @@ class LongConnections(Detector):
             [ibis.desc("total_duration"), "src_ip", "dst_ip", "dst_port", "proto"]
         )
         table = fetch(rows)
-        findings = [self._finding(r) for r in table.to_pylist()]
+        vendors = vendor_names(engine, window)
+        findings = [self._finding(r, vendors.lookup(r["dst_ip"])) for r in table.to_pylist()]
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
 
@@ -113,7 +120,7 @@ class LongConnections(Detector):
         latest = latest.anti_join(conn.filter(conn.uid.notnull()).select("uid"), "uid")
         return closed.union(latest.select(*columns).mutate(still_open=ibis.literal(1, "int64")))
 
-    def _finding(self, r: dict) -> Finding:
+    def _finding(self, r: dict, vendor: tuple[str, str] | None = None) -> Finding:
         longest, total = round(r["max_duration"], 3), round(r["total_duration"], 3)
         span = max(longest, total)
         scale = math.log(self.full_duration / self.min_duration)
@@ -125,12 +132,14 @@ class LongConnections(Detector):
         dport = r["dst_port"]
         proto = r["proto"] or "?"
         service = service_weight_py(proto, dport)
-        score = min(1.0, 0.3 + 0.7 * duration_score) * (0.6 + 0.4 * rarity) * service
+        known, _ = vendor_weight(vendor[0]) if vendor else (1.0, None)
+        score = min(1.0, 0.3 + 0.7 * duration_score) * (0.6 + 0.4 * rarity) * service * known
         evidence = {
             "connections": r["connections"], "longest_s": longest, "total_duration_s": total,
             "src_bytes": r["src_bytes"], "dst_bytes": r["dst_bytes"], "service": r["service"],
             "proto": proto, "src_internal": internal, "hosts_long_to_dst": hosts,
             "outside_sources_long_to_dst": outside, "still_open": r["still_open"], "service_weight": service,
+            "vendor_service": vendor[0] if vendor else None,
         }
         if internal:
             others = ("no other internal host holds long connections to it" if hosts <= 1
@@ -148,10 +157,13 @@ class LongConnections(Detector):
             f"{render.size((r['src_bytes'] or 0) + (r['dst_bytes'] or 0))} moved; "
             + others
             + (f"; {service_label(proto, dport)} is network housekeeping (weight {service:g})" if service < 1 else "")
+            + (f"; {r['dst_ip']} is {vendor[0]}'s ({vendor[1]}), a listed vendor service "
+               f"(infrastructure.vendor_services, weight {known:g})" if vendor else "")
         )
         return Finding(
             detector=self.name, score=score, entity=f"{r['src_ip']}->{r['dst_ip']}:{dport}/{proto}",
             src=r["src_ip"], dst=r["dst_ip"], dport=dport, first_seen=r["first_seen"], last_seen=r["last_seen"],
-            components={"duration": duration_score, "rarity": rarity, "service": service}, evidence=evidence,
+            components={"duration": duration_score, "rarity": rarity, "service": service,
+                        **({"vendor": known} if vendor else {})}, evidence=evidence,
             why=why,
         )

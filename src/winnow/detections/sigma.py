@@ -36,7 +36,8 @@ EXAMPLE_COLUMNS = ("ts", "event_id", "record_id", "channel", "user", "image")
 @register
 class SigmaRules(Detector):
     """Args:
-    rules: folder (or file) of Sigma rules; empty: the detector finds nothing.
+    rules: folder (or file) of Sigma rules; empty: the lake's own ``<lake>/sigma`` folder, and nothing
+        when it does not exist.
     score_informational: score of a finding of an informational rule (info severity).
     score_low: score of a finding of a low rule (low severity).
     score_medium: score of a finding of a medium rule (medium severity).
@@ -63,16 +64,17 @@ class SigmaRules(Detector):
         self.examples = examples
 
     def find(self, engine: Engine, window: Window) -> list[Finding]:
-        if not self.rules:
+        folder = Path(self.rules) if self.rules else engine.lake.root / "sigma"
+        if not self.rules and not folder.is_dir():
             return []
         try:
             from winnow.sigma.rules import load_rules
         except ImportError as exc:
             raise WinnowError(f"the sigma detector needs pySigma: pip install 'winnow[sigma]' ({exc})") from exc
-        ruleset = load_rules(Path(self.rules))
+        ruleset = load_rules(folder)
         if ruleset.problems:
             log.warning("sigma: %d of %d rules cannot run (winnow sigma --check --rules %s lists them)",
-                        len(ruleset.problems), ruleset.total, self.rules)
+                        len(ruleset.problems), ruleset.total, folder)
         return self.find_rules(engine, window, ruleset)
 
     def find_rules(self, engine: Engine, window: Window, ruleset: Any) -> list[Finding]:
@@ -91,9 +93,12 @@ class SigmaRules(Detector):
                 findings.extend(self._findings(compiled.rule, matches.source.table, rows))
         for corr, groups in correlate(ruleset.correlations, matched):
             findings.extend(self._correlation_finding(corr, key, rows) for key, rows in groups)
+        findings.sort(key=lambda f: (-f.score, f.entity))  # engines return rows in no particular order
         return findings
 
     def _findings(self, rule: Any, table: str, rows: pa.Table) -> list[Finding]:
+        order = [(c, "ascending") for c in ("ts", "record_id", "host") if c in rows.column_names]
+        rows = rows.sort_by(order) if order else rows
         by_host: dict[str, list[int]] = defaultdict(list)
         for i, host in enumerate(rows.column("host").to_pylist() if "host" in rows.column_names else []):
             by_host[host or "?"].append(i)

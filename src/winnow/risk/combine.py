@@ -4,6 +4,8 @@ Each finding adds *evidence* to each entity it involves (:mod:`winnow.risk.entit
 
     evidence(f) = -ln(1 - s)   with   s = score × 0.5^(age / half_life) × repeat × overlap
 
+* a finding counts ``risk.target_weight`` on the entity it names as acted on (the destination of a
+  finding with a source, the server that only logged a source's attempts), whole on its actor.
 * ``age``: from the finding's last sighting to the newest finding in the window; ``risk.half_life``.
 * ``repeat``: the entity's findings from one detector, best first, count 1, r, r², ... with
   ``r = risk.repeat_weight``: fifty rare destinations are one signal said fifty times, not fifty
@@ -29,7 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from winnow.risk.entities import Entity, Resolver, entities_of
+from winnow.risk.entities import Entity, Resolver, entities_of, targets_of
 
 #: detector → family of data it reads (a detector not listed is its own family)
 FAMILIES = {
@@ -54,6 +56,7 @@ class RiskSettings:
     critical_weight: float = 1.5
     privileged_users: tuple[str, ...] = ()
     privileged_weight: float = 1.5
+    target_weight: float = 0.3
 
     @classmethod
     def current(cls) -> RiskSettings:
@@ -68,6 +71,7 @@ class RiskSettings:
             critical_weight=float(config.get("risk.critical_weight")),
             privileged_users=tuple(config.get("risk.privileged_users")),
             privileged_weight=float(config.get("risk.privileged_weight")),
+            target_weight=float(config.get("risk.target_weight")),
         )
 
 
@@ -164,11 +168,15 @@ def entity_risk(findings: list[dict[str, Any]], resolver: Resolver, settings: Ri
     resolver.learn(findings)
     last = [t for f in findings if (t := _parse(f.get("last_seen")))]
     now = now or (max(last) if last else dt.datetime.now(dt.UTC))
-    per: dict[tuple[str, str], tuple[Entity, list[dict[str, Any]]]] = {}
+    per: dict[tuple[str, str], tuple[Entity, list[dict[str, Any]], set[int]]] = {}
     for finding in findings:
+        targets = targets_of(finding, resolver)
         for entity in entities_of(finding, resolver):
-            per.setdefault(entity.key, (entity, []))[1].append(finding)
-    out = [_one(entity, items, settings, now) for entity, items in per.values()]
+            entry = per.setdefault(entity.key, (entity, [], set()))
+            entry[1].append(finding)
+            if entity.key in targets:
+                entry[2].add(id(finding))
+    out = [_one(entity, items, settings, now, targeted) for entity, items, targeted in per.values()]
     return sorted(out, key=lambda r: (-r.score, r.entity.type, r.entity.value))
 
 
@@ -179,10 +187,13 @@ def _decayed(finding: dict[str, Any], settings: RiskSettings, now: dt.datetime) 
     return float(finding["score"]) * decay, age
 
 
-def _one(entity: Entity, findings: list[dict[str, Any]], settings: RiskSettings, now: dt.datetime) -> EntityRisk:
+def _one(entity: Entity, findings: list[dict[str, Any]], settings: RiskSettings, now: dt.datetime,
+         targeted: set[int] | frozenset = frozenset()) -> EntityRisk:
     by_detector: dict[str, list[tuple[float, float, dict[str, Any]]]] = defaultdict(list)
     for finding in findings:
         score, age = _decayed(finding, settings, now)
+        if id(finding) in targeted:  # acted on, not acting: what it suffered counts less
+            score *= settings.target_weight
         by_detector[finding["detector"]].append((score, age, finding))
     for items in by_detector.values():
         items.sort(key=lambda t: (-t[0], str(t[2]["entity"])))
@@ -209,7 +220,7 @@ def _one(entity: Entity, findings: list[dict[str, Any]], settings: RiskSettings,
             "finding_score": finding["score"], "severity": finding.get("severity"),
             "first_seen": finding.get("first_seen"), "last_seen": finding.get("last_seen"),
             "age_hours": round(age, 3), "weight": round(weight, 6), "effective": round(decayed * weight, 6),
-            "share": share, "why": finding.get("why"),
+            "role": "target" if id(finding) in targeted else "actor", "share": share, "why": finding.get("why"),
         })
     logs = sum(math.log(m) for _, m in modifiers)
     for reason, m in modifiers:

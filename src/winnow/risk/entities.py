@@ -143,3 +143,24 @@ def entities_of(finding: dict[str, Any], resolver: Resolver) -> list[Entity]:
             seen.add(entity.key)
             unique.append(entity)
     return unique
+
+
+def targets_of(finding: dict[str, Any], resolver: Resolver) -> set[tuple[str, str]]:
+    """Keys of the entities ``finding`` names as what was acted on, not who acted.
+
+    The actor is the source (``src``), or the finding's host when it names no source. The
+    destination of a finding with a source is its target (the scanned server, the C2 address),
+    and so is the host that only logged what a source did to it (the domain controller that
+    recorded a spray from a workstation).
+    """
+    src = resolver.address(finding.get("src"))
+    if src is None:
+        return set()
+    out = set()
+    dst = resolver.address(finding.get("dst"))
+    if dst is not None and dst.key != src.key:
+        out.add(dst.key)
+    host = host_name(finding.get("host"))
+    if host and ("host", host) != src.key:
+        out.add(("host", host))
+    return out

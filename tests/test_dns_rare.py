@@ -464,7 +464,9 @@ def test_rare_dest_directions_and_errors(rare_lake):
             get_detector("rare_dest").find(engine, Window())  # and by the detector for a Config built by hand
 
 
-@pytest.mark.parametrize("url", ENGINES)
+# DuckDB only: four runs under different settings; the same internal test runs on Spark in
+# test_networks.py::test_setting_networks_internal_changes_who_is_internal, and rare_dest's parity in test_detections
+@pytest.mark.parametrize("url", ["duckdb"])
 def test_rare_dest_follows_networks_internal_when_flags_say_nothing(rare_lake, rare_lake_all_false, url):
     """All-false flags are set aside (networks.internal decides); flags that mark hosts local win over it."""
     def entities(lake, *sets):

@@ -115,6 +115,8 @@ SETTINGS: tuple[Setting, ...] = (
             "weight of a finding on the entity it names as acted on rather than acting: the destination of a "
             "finding with a source (a scanned server, a C2 address), the server that only logged a source's "
             "attempts (the domain controller recording a spray); the source, user and process count whole"),
+    Setting("triage.analyst", "", "str",
+            "name stored with each rating and verdict (empty: the login name of the user running winnow)"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),

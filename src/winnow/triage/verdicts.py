@@ -1,0 +1,115 @@
+"""Verdicts: an analyst's tp/fp on a finding or an entity, stored as a rating, optionally a suppression.
+
+A subject is written as the CLI shows it: ``DETECTOR:ENTITY`` for a finding (``beacon:10.1.0.5->
+203.0.113.9:443``) or ``TYPE:VALUE`` for an entity (``host:ws01``, ``user:alice``, ``external:203.0.113.9``).
+A verdict is a rating (tp -> 5, fp -> 1, source ``verdict``) with the subject's features, so the
+expert model learns from it. ``fp --suppress`` also appends a rule to the lake's suppressions file,
+marked with the rating's id so that it is visible there and ``--undo`` removes it again.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+from winnow.errors import WinnowError
+from winnow.risk.entities import ENTITY_TYPES
+from winnow.triage.features import entity_features
+
+RATING = {"tp": 5, "fp": 1}
+_MARK = "# verdict "
+
+
+def resolve(lake_root: Path, subject: str, window: str | None = None) -> tuple[str, str, dict[str, Any]]:
+    """(kind, canonical subject, the finding or entity risk dict) for a subject as typed."""
+    from winnow.detections import detectors
+    from winnow.triage.queue import cached_risk
+
+    prefix, _, rest = subject.partition(":")
+    if not rest:
+        raise WinnowError(f"{subject!r}: write DETECTOR:ENTITY for a finding or TYPE:VALUE for an entity "
+                          f"(types: {', '.join(ENTITY_TYPES)})")
+    if prefix in ENTITY_TYPES:
+        for e in cached_risk(lake_root, window):
+            if e["entity_type"] == prefix and e["entity"].lower() == rest.lower():
+                return "entity", f"{prefix}:{e['entity']}", e
+        raise WinnowError(f"{subject}: no such entity in the lake's risk (see 'winnow risk --type {prefix}')")
+    if prefix in detectors():
+        from winnow.lake import Lake
+        from winnow.store import FindingsStore
+
+        with FindingsStore(Lake.open(str(lake_root)), read_only=True) as store:
+            for f in store.query(detectors=[prefix]):
+                if f["entity"].lower() == rest.lower():
+                    return "finding", f"{prefix}:{f['entity']}", f
+        raise WinnowError(f"{subject}: no such finding (see 'winnow findings --detector {prefix}')")
+    raise WinnowError(f"{subject!r}: {prefix!r} is neither a detector nor an entity type ({', '.join(ENTITY_TYPES)})")
+
+
+def features_of(kind: str, item: dict[str, Any]) -> dict[str, float]:
+    """Features of an entity risk dict, or of one finding seen as an entity with that finding alone."""
+    if kind == "entity":
+        return entity_features(item)
+    as_entity = {"contributions": [{"kind": "finding", "detector": item["detector"], "finding": item["entity"],
+                                    "finding_score": item["score"], "why": item.get("why"),
+                                    "first_seen": item.get("first_seen"), "last_seen": item.get("last_seen")}]}
+    return entity_features(as_entity)
+
+
+def suppression_rule(kind: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The allow-list rule that hides what an fp verdict was about."""
+    if kind == "finding":
+        address = item.get("dst") or item.get("src")
+        name = (item.get("evidence") or {}).get("server_name")
+        if name:
+            return {"domain": name, "detectors": [item["detector"]]}
+        if address:
+            return {"cidr": _host_cidr(address), "detectors": [item["detector"]]}
+    elif item["entity_type"] in ("ip", "external"):
+        return {"cidr": _host_cidr(item["entity"])}
+    elif item["entity_type"] == "domain":
+        return {"domain": item["entity"]}
+    raise WinnowError("a suppression can name an address or a domain; this subject has neither "
+                      "(the verdict can still be stored without --suppress)")
+
+
+def _host_cidr(address: str) -> str:
+    ip = ipaddress.ip_address(address)
+    return f"{address}/{32 if ip.version == 4 else 128}"
+
+
+def add_suppression(path: Path, rule: dict[str, Any], rating_id: str, reason: str) -> str:
+    """Append ``rule`` to the suppressions file, marked with ``rating_id``; returns the text written."""
+    import json
+
+    lines = [f"{_MARK}{rating_id}", "[[rule]]"]
+    for key, value in rule.items():
+        lines.append(f"{key} = {json.dumps(value)}")
+    lines += [f"reason = {json.dumps(reason)}", "factor = 0.0", f"{_MARK}{rating_id} end", ""]
+    text = "\n".join(lines)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(("\n" if path.exists() and path.stat().st_size else "") + text)
+    from winnow.scoring import suppress
+
+    suppress.load_rules(path)  # the file still parses
+    return text
+
+
+def remove_suppression(path: Path, rating_id: str) -> bool:
+    """Remove the rule marked with ``rating_id``; False when there is none."""
+    if not path.exists():
+        return False
+    out, skipping, found = [], False, False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() == f"{_MARK}{rating_id}":
+            skipping = found = True
+            continue
+        if skipping:
+            if line.strip() == f"{_MARK}{rating_id} end":
+                skipping = False
+            continue
+        out.append(line)
+    if found:
+        path.write_text("\n".join(out).strip("\n") + ("\n" if out else ""), encoding="utf-8")
+    return found

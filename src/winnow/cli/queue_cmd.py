@@ -25,10 +25,9 @@ def queue(lake: str, window: str | None, types: tuple[str, ...], limit: int | No
     from winnow.cli.output import emit, resolve
     from winnow.triage.queue import queue as build
 
-    rows = build(Path(lake), window, types)
     table = resolve(fmt) == "table"
     shown = limit if limit is not None else (20 if table else None)
-    rows = rows[:shown] if shown is not None else rows
+    rows = build(Path(lake), window, types, shown)
     if table:
         view = [{**r, "decided": "; ".join(f"{d['analyst']}: {d['rating']}" for d in r["decisions"]) or "-"}
                 for r in rows]

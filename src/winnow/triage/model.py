@@ -85,12 +85,18 @@ class ExpertModel:
     def score(self, features: dict[str, float]) -> float:
         return self.explain(features)["score"]
 
+    def raw_columns(self, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Unbounded scores of ``n`` entities given as one array per feature."""
+        total = np.full(n, self.intercept)
+        for f in NAMES:
+            values = np.asarray(columns.get(f, np.zeros(n)), dtype=float)
+            total += _basis(values, self.knots[f]) @ np.array(self.weights[f]) - self.means[f]
+        return total
+
     def scores(self, rows: list[dict[str, float]], bounded: bool = True) -> np.ndarray:
         """Scores of many feature dicts at once (bounded to [0, 1]; unbounded ones order ties at the bounds)."""
-        total = np.full(len(rows), self.intercept)
-        for f in NAMES:
-            values = np.array([float(r.get(f, 0.0)) for r in rows])
-            total += _basis(values, self.knots[f]) @ np.array(self.weights[f]) - self.means[f]
+        columns = {f: np.array([float(r.get(f, 0.0)) for r in rows]) for f in NAMES}
+        total = self.raw_columns(columns, len(rows))
         return np.clip(total, 0.0, 1.0) if bounded else total
 
     def explain(self, features: dict[str, float]) -> dict[str, Any]:

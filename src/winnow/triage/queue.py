@@ -1,9 +1,12 @@
 """The triage queue: entities in review order, with why, their findings and what was already decided.
 
 Entity risk is computed once per state of the findings store and cached in
-``<lake>/_derived/risk.json`` (keyed by the store file's size and time and the risk settings), so
-``winnow queue`` only reads it back. Entities are ordered by the newest expert model in the lake
-(``winnow model fit``) when there is one, else by entity risk; each row says which (``ranked_by``).
+``<lake>/_derived/risk.parquet``: one row per entity with its features (for the model), its score,
+and its risk dict as JSON (decoded only for the rows shown). The cache is keyed by the findings
+store's and the suppressions file's size and time, the window and the risk settings, so
+``winnow queue`` reads it back instead of recomputing. Entities are ordered by the newest expert
+model in the lake (``winnow model fit``) when there is one, else by entity risk; each row says which
+(``ranked_by``).
 """
 
 from __future__ import annotations
@@ -13,60 +16,96 @@ import json
 from pathlib import Path
 from typing import Any
 
-from winnow.triage.features import entity_features
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-CACHE = Path("_derived") / "risk.json"
+from winnow.triage.features import NAMES, entity_features
+
+CACHE = Path("_derived") / "risk.parquet"
 
 
-def cached_risk(lake_root: Path, window: str | None, suppressions: Path | None = None) -> list[dict[str, Any]]:
-    """Every entity's risk dict (``winnow risk --format json``), from the cache when it is current."""
+def _key(lake_root: Path, window: str | None, rules_file: Path) -> str:
     from winnow.config import current
+
+    store = lake_root / "findings.duckdb"
+    stamp = [store.stat().st_size, store.stat().st_mtime_ns] if store.exists() else []
+    if rules_file.exists():
+        stamp += [rules_file.stat().st_size, rules_file.stat().st_mtime_ns]
+    settings = current().changed(("risk.", "networks.", "infrastructure."))
+    return hashlib.sha256(json.dumps([stamp, window, settings], sort_keys=True).encode()).hexdigest()
+
+
+def risk_table(lake_root: Path, window: str | None = None, suppressions: Path | None = None) -> pa.Table:
+    """The cached risk table (see the module docstring), computed when missing or stale."""
     from winnow.engine import connect
+    from winnow.lake import Lake
     from winnow.risk import lake_risk
     from winnow.scoring import suppress
     from winnow.store import FindingsStore
 
     lake_root = Path(lake_root)
-    store = lake_root / "findings.duckdb"
     rules_file = suppressions or lake_root / suppress.FILE_NAME
-    stamp = [store.stat().st_size, store.stat().st_mtime_ns] if store.exists() else []
-    if rules_file.exists():
-        stamp += [rules_file.stat().st_size, rules_file.stat().st_mtime_ns]
-    settings = current().changed(("risk.", "networks.", "infrastructure."))
-    key = hashlib.sha256(json.dumps([stamp, window, settings], sort_keys=True).encode()).hexdigest()
+    key = _key(lake_root, window, rules_file)
     cache = lake_root / CACHE
     if cache.exists():
         try:
-            data = json.loads(cache.read_text(encoding="utf-8"))
-            if data.get("key") == key:
-                return data["entities"]
-        except ValueError:
+            table = pq.read_table(cache)
+            if (table.schema.metadata or {}).get(b"key") == key.encode():
+                return table
+        except (OSError, pa.ArrowInvalid):
             pass
-    from winnow.lake import Lake
-
-    lake = Lake.open(str(lake_root))
-    with FindingsStore(lake, read_only=True) as findings_store:
+    with FindingsStore(Lake.open(str(lake_root)), read_only=True) as findings_store:
         findings = findings_store.query()
     rules = suppress.load_rules(rules_file)
     if rules:
         findings, _ = suppress.apply(findings, rules)
     with connect("duckdb", lake_root) as engine:
         entities = [e.to_dict() for e in lake_risk(engine, findings, window)]
+    columns: dict[str, list] = {"entity": [], "entity_type": [], "score": [], "risk": []}
+    columns.update({f"f_{n}": [] for n in NAMES})
+    for e in entities:
+        columns["entity"].append(e["entity"])
+        columns["entity_type"].append(e["entity_type"])
+        columns["score"].append(e["score"])
+        columns["risk"].append(json.dumps(e))
+        for name, value in entity_features(e).items():
+            columns[f"f_{name}"].append(value)
+    table = pa.table(columns).replace_schema_metadata({"key": key})
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "entities": entities}), encoding="utf-8")
+    pq.write_table(table, tmp)
     tmp.replace(cache)
-    return entities
+    return table
 
 
-def queue(lake_root: Path, window: str | None = None, types: tuple[str, ...] = (),
+def cached_risk(lake_root: Path, window: str | None = None, suppressions: Path | None = None) -> list[dict[str, Any]]:
+    """Every entity's risk dict (``winnow risk --format json`` objects), riskiest first."""
+    return [json.loads(text) for text in risk_table(lake_root, window, suppressions).column("risk").to_pylist()]
+
+
+def queue(lake_root: Path, window: str | None = None, types: tuple[str, ...] = (), limit: int | None = None,
           suppressions: Path | None = None) -> list[dict[str, Any]]:
-    """Entities in review order (see the module docstring)."""
+    """The first ``limit`` entities in review order (all when None; see the module docstring)."""
+    import pyarrow.compute as pc
+
     from winnow.triage.model import load_model
     from winnow.triage.ratings import RatingStore
 
-    entities = [e for e in cached_risk(lake_root, window, suppressions) if not types or e["entity_type"] in types]
+    table = risk_table(lake_root, window, suppressions)
+    if types:
+        table = table.filter(pc.is_in(table.column("entity_type"), pa.array(list(types))))
     model = load_model(lake_root)
+    risk = np.asarray(table.column("score").to_numpy(zero_copy_only=False), dtype=float)
+    if model is not None:
+        features = {n: table.column(f"f_{n}").to_numpy(zero_copy_only=False) for n in NAMES}
+        raw = model.raw_columns(features, table.num_rows)
+        bounded = np.clip(raw, 0.0, 1.0)
+        order = np.lexsort((-risk, -raw, -bounded))  # the raw output orders what the bound ties
+    else:
+        order = np.argsort(-risk, kind="stable")
+    if limit is not None:
+        order = order[:limit]
     with RatingStore(lake_root, read_only=True) as store:
         ratings = store.all() if store.path.exists() else []
     decided: dict[str, list[dict[str, Any]]] = {}
@@ -74,31 +113,28 @@ def queue(lake_root: Path, window: str | None = None, types: tuple[str, ...] = (
         decided.setdefault(r.subject.lower(), []).append(
             {"analyst": r.analyst, "rating": r.rating, "source": r.source, "note": r.note, "at": r.created_at,
              "subject": r.subject})
-    rows = []
-    for e in entities:
-        subject = f"{e['entity_type']}:{e['entity']}"
-        findings = [c for c in e["contributions"] if c.get("kind") == "finding"]
-        decisions = list(decided.get(subject.lower(), []))
-        for c in findings:
-            decisions += decided.get(f"{c['detector']}:{c['finding']}".lower(), [])
-        row = {"entity": e["entity"], "entity_type": e["entity_type"], "risk": e["score"],
-               "findings": e["findings"], "detectors": e["detectors"],
-               "top_findings": [{"detector": c["detector"], "finding": c["finding"], "score": c["finding_score"],
-                                 "why": c.get("why")} for c in findings[:3]],
-               "decisions": decisions}
-        if model is not None:
-            explained = model.explain(entity_features(e))
-            row.update(ranked_by="model", score=explained["score"], order=explained["raw"], model=explained["model"],
-                       why=f"{explained['score']:.2f} by model {explained['model']}: " + "; ".join(
-                           t["text"] for t in explained["contributions"] if t["feature"] != "(average)")[:400],
-                       contributions=explained["contributions"])
-        else:
-            row.update(ranked_by="risk", score=e["score"], order=e["score"], model=None, why=e["why"],
-                       contributions=[{k: c[k] for k in ("kind", "detector", "finding", "reason", "share") if k in c}
-                                      for c in e["contributions"]])
-        rows.append(row)
-    # the unbounded model output orders entities the bound would tie (several at 1.0)
-    rows.sort(key=lambda r: (-r["score"], -r["order"], -r["risk"], r["entity_type"], r["entity"]))
-    for r in rows:
-        del r["order"]
-    return rows
+    texts = table.column("risk")
+    return [_row(json.loads(texts[int(i)].as_py()), model, decided) for i in order]
+
+
+def _row(e: dict[str, Any], model: Any, decided: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    findings = [c for c in e["contributions"] if c.get("kind") == "finding"]
+    decisions = list(decided.get(f"{e['entity_type']}:{e['entity']}".lower(), []))
+    for c in findings:
+        decisions += decided.get(f"{c['detector']}:{c['finding']}".lower(), [])
+    row = {"entity": e["entity"], "entity_type": e["entity_type"], "risk": e["score"], "findings": e["findings"],
+           "detectors": e["detectors"],
+           "top_findings": [{"detector": c["detector"], "finding": c["finding"], "score": c["finding_score"],
+                             "why": c.get("why")} for c in findings[:3]],
+           "decisions": decisions}
+    if model is not None:
+        explained = model.explain(entity_features(e))
+        terms = "; ".join(t["text"] for t in explained["contributions"] if t["feature"] != "(average)")
+        row.update(ranked_by="model", score=explained["score"], model=explained["model"],
+                   why=f"{explained['score']:.2f} by model {explained['model']}: {terms}"[:400],
+                   contributions=explained["contributions"])
+    else:
+        row.update(ranked_by="risk", score=e["score"], model=None, why=e["why"],
+                   contributions=[{k: c[k] for k in ("kind", "detector", "finding", "reason", "share") if k in c}
+                                  for c in e["contributions"]])
+    return row

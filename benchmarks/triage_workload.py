@@ -59,19 +59,25 @@ def attacks(root: Path) -> list[tuple[str, set[str]]]:
             names = {a["src"]} | ({short(host_of[a["src"]])} if a["src"] in host_of else set())
             out.append((f"{key}:{a['src']}", names))
     for a in truth.get("identity", []):
-        out.append((f"identity/{a['kind']}:{a['ip']}", {a["ip"], short(a["host"]), a["user"].lower()}))
+        names = {a["ip"], short(a["host"]), a["user"].lower()} | ({a["account"].lower()} if a.get("account") else set())
+        out.append((f"identity/{a['kind']}:{a['ip']}", names))
     logons = json.loads((root / "logs" / "logons_truth.json").read_text())
     for a in logons.get("planted", []):
         out.append((f"logons/{a['kind']}:{a['key']}", {short(str(a["key"]))}))
     return out
 
 
-def walk(items: list[set[str]], planted: list[tuple[str, set[str]]]) -> tuple[int, list[str]]:
+LAST: dict[str, list[tuple[int, str]]] = {}
+
+
+def walk(items: list[set[str]], planted: list[tuple[str, set[str]]], name: str = "") -> tuple[int, list[str]]:
     """Items opened until every attack is seen (len(items) + 1 when never), and those never seen."""
     unseen = {label: names for label, names in planted}
+    seen_at = LAST.setdefault(name, [])
     for i, names in enumerate(items, 1):
         for label in [k for k, v in unseen.items() if v & names]:
             del unseen[label]
+            seen_at.append((i, label))
         if not unseen:
             return i, []
     return len(items) + 1, sorted(unseen)
@@ -84,6 +90,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--ratings", type=int, default=100)
     parser.add_argument("--work", type=Path, default=Path("/tmp/triage-workload"))
+    parser.add_argument("--verbose", action="store_true", help="name the attacks each order reaches last")
+    parser.add_argument("--actors-only", action="store_true",
+                        help="queue only hosts, internal addresses and users (what an analyst opens first)")
     args = parser.parse_args()
     from winnow.engine import connect
     from winnow.lake import Lake
@@ -103,8 +112,18 @@ def main() -> None:
         resolver = resolver_for(engine)
         resolver.learn(findings)
         risks = [e.to_dict() for e in lake_risk(engine, findings, "all")]
-    by_finding = [{short(e.value) for e in entities_of(f, resolver)} for f in findings]
-    by_entity = [{short(e["entity"])} for e in risks]
+    addresses: dict[str, set[str]] = {}  # an entity is recognised by its name and the addresses resolved to it
+    for address, host in resolver.ip_hosts.items():
+        addresses.setdefault(short(host), set()).add(address)
+
+    def names(value: str) -> set[str]:
+        return {short(value)} | addresses.get(short(value), set())
+
+    by_finding = [set().union(*(names(e.value) for e in entities_of(f, resolver))) for f in findings]
+    actors = ("host", "ip", "user")
+    if args.actors_only:
+        risks = [e for e in risks if e["entity_type"] in actors]
+    by_entity = [names(e["entity"]) for e in risks]
     attacked = {n for _, names in planted for n in names}
     # the expert model: ratings of designed scenarios anchored on this lake's entities
     features = [entity_features(e) for e in risks]
@@ -127,11 +146,13 @@ def main() -> None:
     attacked_entities = sum(1 for e in by_entity if e & attacked)
     for name, items in (("findings by score", by_finding), ("entities by risk", by_entity),
                         (f"entities by model ({args.ratings} ratings)", by_model)):
-        opened, missed = walk(items, planted)
+        opened, missed = walk(items, planted, name)
         top = items[:2 * attacked_entities]
         covered = sum(1 for _, names in planted if any(names & t for t in top))
         print(f"{name:34} opened {opened:6,}  reduction {1 - opened / total:7.2%}  attacks in top 2x "
               f"({2 * attacked_entities}): {covered}/{len(planted)}" + (f"  never seen: {missed}" if missed else ""))
+        if args.verbose:
+            print("   last seen:", ", ".join(f"#{i} {label}" for i, label in LAST[name][-4:]))
 
 
 if __name__ == "__main__":

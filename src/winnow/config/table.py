@@ -115,6 +115,10 @@ SETTINGS: tuple[Setting, ...] = (
             "weight of a finding on the entity it names as acted on rather than acting: the destination of a "
             "finding with a source (a scanned server, a C2 address), the server that only logged a source's "
             "attempts (the domain controller recording a spray); the source, user and process count whole"),
+    Setting("risk.ran_on_host", ("lateral", "sigma"), "list[str]",
+            "detectors whose finding's host is where the attacker's code or session ran (a remote service, a "
+            "remote shell, a Sigma rule on the host's own events): that host counts whole even when the finding "
+            "names the source it came from, never as a mere target"),
     Setting("triage.analyst", "", "str",
             "name stored with each rating and verdict (empty: the login name of the user running winnow)"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),

@@ -57,6 +57,7 @@ class RiskSettings:
     privileged_users: tuple[str, ...] = ()
     privileged_weight: float = 1.5
     target_weight: float = 0.3
+    ran_on_host: tuple[str, ...] = ("lateral", "sigma")
 
     @classmethod
     def current(cls) -> RiskSettings:
@@ -72,6 +73,7 @@ class RiskSettings:
             privileged_users=tuple(config.get("risk.privileged_users")),
             privileged_weight=float(config.get("risk.privileged_weight")),
             target_weight=float(config.get("risk.target_weight")),
+            ran_on_host=tuple(config.get("risk.ran_on_host")),
         )
 
 
@@ -170,7 +172,7 @@ def entity_risk(findings: list[dict[str, Any]], resolver: Resolver, settings: Ri
     now = now or (max(last) if last else dt.datetime.now(dt.UTC))
     per: dict[tuple[str, str], tuple[Entity, list[dict[str, Any]], set[int]]] = {}
     for finding in findings:
-        targets = targets_of(finding, resolver)
+        targets = targets_of(finding, resolver, settings.ran_on_host)
         for entity in entities_of(finding, resolver):
             entry = per.setdefault(entity.key, (entity, [], set()))
             entry[1].append(finding)

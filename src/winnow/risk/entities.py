@@ -145,13 +145,16 @@ def entities_of(finding: dict[str, Any], resolver: Resolver) -> list[Entity]:
     return unique
 
 
-def targets_of(finding: dict[str, Any], resolver: Resolver) -> set[tuple[str, str]]:
+def targets_of(finding: dict[str, Any], resolver: Resolver,
+               ran_on_host: tuple[str, ...] = ("lateral", "sigma")) -> set[tuple[str, str]]:
     """Keys of the entities ``finding`` names as what was acted on, not who acted.
 
     The actor is the source (``src``), or the finding's host when it names no source. The
     destination of a finding with a source is its target (the scanned server, the C2 address),
     and so is the host that only logged what a source did to it (the domain controller that
-    recorded a spray from a workstation).
+    recorded a spray from a workstation). Findings of the detectors in ``ran_on_host``
+    (``risk.ran_on_host``: a remote service, a remote session, a Sigma rule on the host's own events)
+    are about what ran on their host: that host counts whole.
     """
     src = resolver.address(finding.get("src"))
     if src is None:
@@ -161,6 +164,6 @@ def targets_of(finding: dict[str, Any], resolver: Resolver) -> set[tuple[str, st
     if dst is not None and dst.key != src.key:
         out.add(dst.key)
     host = host_name(finding.get("host"))
-    if host and ("host", host) != src.key:
+    if host and ("host", host) != src.key and finding.get("detector") not in ran_on_host:
         out.add(("host", host))
     return out

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from winnow.triage.features import NAMES, entity_features
 
 CACHE = Path("_derived") / "risk.parquet"
+ROW_GROUP = 2048  # rows per Parquet row group: the queue reads the risk JSON of the row groups it shows
 
 
 def _key(lake_root: Path, window: str | None, rules_file: Path) -> str:
@@ -36,8 +37,9 @@ def _key(lake_root: Path, window: str | None, rules_file: Path) -> str:
     return hashlib.sha256(json.dumps([stamp, window, settings], sort_keys=True).encode()).hexdigest()
 
 
-def risk_table(lake_root: Path, window: str | None = None, suppressions: Path | None = None) -> pa.Table:
-    """The cached risk table (see the module docstring), computed when missing or stale."""
+def risk_table(lake_root: Path, window: str | None = None, suppressions: Path | None = None,
+               columns: list[str] | None = None) -> pa.Table:
+    """The cached risk table (``columns`` of it; see the module docstring), computed when missing or stale."""
     from winnow.engine import connect
     from winnow.lake import Lake
     from winnow.risk import lake_risk
@@ -50,9 +52,8 @@ def risk_table(lake_root: Path, window: str | None = None, suppressions: Path | 
     cache = lake_root / CACHE
     if cache.exists():
         try:
-            table = pq.read_table(cache)
-            if (table.schema.metadata or {}).get(b"key") == key.encode():
-                return table
+            if (pq.read_schema(cache).metadata or {}).get(b"key") == key.encode():
+                return pq.read_table(cache, columns=columns)
         except (OSError, pa.ArrowInvalid):
             pass
     with FindingsStore(Lake.open(str(lake_root)), read_only=True) as findings_store:
@@ -74,9 +75,9 @@ def risk_table(lake_root: Path, window: str | None = None, suppressions: Path | 
     table = pa.table(columns).replace_schema_metadata({"key": key})
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp")
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, row_group_size=ROW_GROUP)
     tmp.replace(cache)
-    return table
+    return table.select(columns) if columns else table
 
 
 def cached_risk(lake_root: Path, window: str | None = None, suppressions: Path | None = None) -> list[dict[str, Any]]:
@@ -92,7 +93,9 @@ def queue(lake_root: Path, window: str | None = None, types: tuple[str, ...] = (
     from winnow.triage.model import load_model
     from winnow.triage.ratings import RatingStore
 
-    table = risk_table(lake_root, window, suppressions)
+    table = risk_table(lake_root, window, suppressions,
+                       columns=["entity_type", "score"] + [f"f_{n}" for n in NAMES])
+    table = table.append_column("row", pa.array(np.arange(table.num_rows)))
     if types:
         table = table.filter(pc.is_in(table.column("entity_type"), pa.array(list(types))))
     model = load_model(lake_root)
@@ -113,8 +116,21 @@ def queue(lake_root: Path, window: str | None = None, types: tuple[str, ...] = (
         decided.setdefault(r.subject.lower(), []).append(
             {"analyst": r.analyst, "rating": r.rating, "source": r.source, "note": r.note, "at": r.created_at,
              "subject": r.subject})
-    texts = table.column("risk")
-    return [_row(json.loads(texts[int(i)].as_py()), model, decided) for i in order]
+    rows = table.column("row").to_numpy()[order]
+    return [_row(json.loads(text), model, decided) for text in _risk_texts(Path(lake_root) / CACHE, rows)]
+
+
+def _risk_texts(cache: Path, rows: np.ndarray) -> list[str]:
+    """The risk JSON of ``rows`` (cache row numbers), reading only their row groups."""
+    parquet = pq.ParquetFile(cache)
+    groups: dict[int, pa.Array] = {}
+    out = []
+    for row in rows:
+        group, offset = divmod(int(row), ROW_GROUP)
+        if group not in groups:
+            groups[group] = parquet.read_row_group(group, columns=["risk"]).column("risk")
+        out.append(groups[group][offset].as_py())
+    return out
 
 
 def _row(e: dict[str, Any], model: Any, decided: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

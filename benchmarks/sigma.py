@@ -102,7 +102,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/attack-samples"))
     parser.add_argument("--rules", type=Path, default=None)
     args = parser.parse_args()
-    from attack_samples import ingest_once
+    import importlib.util
+
+    # by path: on sys.path, benchmarks/sigma.py would hide pySigma's namespace package 'sigma'
+    spec = importlib.util.spec_from_file_location("attack_samples", Path(__file__).with_name("attack_samples.py"))
+    attack_samples = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(attack_samples)
+    ingest_once = attack_samples.ingest_once
 
     from winnow.engine import connect
 

@@ -28,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # appended: benchmarks/evtx.py must not hide evtx
 from triage_learning import rate  # noqa: E402  (the same simulated expert)
 
 

@@ -111,6 +111,9 @@ SETTINGS: tuple[Setting, ...] = (
             "accounts (shell patterns, case-insensitive, without domain) whose risk is multiplied by "
             "risk.privileged_weight, shown as a modifier"),
     Setting("risk.privileged_weight", 1.5, "float", "risk multiplier (on the evidence) of a privileged account"),
+    Setting("risk.min_finding_score", 0.4, "float",
+            "findings scoring below this (info severity) add no risk: every host has a few, and summed they would "
+            "rank busy hosts above attacked ones; 0 counts every finding"),
     Setting("risk.target_weight", 0.3, "float",
             "weight of a finding on the entity it names as acted on rather than acting: the destination of a "
             "finding with a source (a scanned server, a C2 address), the server that only logged a source's "

@@ -6,6 +6,9 @@ Each finding adds *evidence* to each entity it involves (:mod:`winnow.risk.entit
 
 * a finding counts ``risk.target_weight`` on the entity it names as acted on (the destination of a
   finding with a source, the server that only logged a source's attempts), whole on its actor.
+* findings below ``risk.min_finding_score`` (info severity) are context, not evidence: every host
+  has a few (an NTP pool's rhythm, a missed service lookup) and summed they would rank busy hosts
+  above attacked ones.
 * ``age``: from the finding's last sighting to the newest finding in the window; ``risk.half_life``.
 * ``repeat``: the entity's findings from one detector, best first, count 1, r, r², ... with
   ``r = risk.repeat_weight``: fifty rare destinations are one signal said fifty times, not fifty
@@ -57,6 +60,7 @@ class RiskSettings:
     privileged_users: tuple[str, ...] = ()
     privileged_weight: float = 1.5
     target_weight: float = 0.3
+    min_finding_score: float = 0.4
     ran_on_host: tuple[str, ...] = ("lateral", "sigma")
 
     @classmethod
@@ -73,6 +77,7 @@ class RiskSettings:
             privileged_users=tuple(config.get("risk.privileged_users")),
             privileged_weight=float(config.get("risk.privileged_weight")),
             target_weight=float(config.get("risk.target_weight")),
+            min_finding_score=float(config.get("risk.min_finding_score")),
             ran_on_host=tuple(config.get("risk.ran_on_host")),
         )
 
@@ -166,8 +171,8 @@ def entity_risk(findings: list[dict[str, Any]], resolver: Resolver, settings: Ri
         key = _finding_key(finding)
         if key not in unique or finding["score"] > unique[key]["score"]:
             unique[key] = finding
-    findings = list(unique.values())
-    resolver.learn(findings)
+    resolver.learn(list(unique.values()))  # every finding's process attribution names hosts
+    findings = [f for f in unique.values() if f["score"] >= settings.min_finding_score]
     last = [t for f in findings if (t := _parse(f.get("last_seen")))]
     now = now or (max(last) if last else dt.datetime.now(dt.UTC))
     per: dict[tuple[str, str], tuple[Entity, list[dict[str, Any]], set[int]]] = {}

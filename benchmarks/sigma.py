@@ -30,7 +30,7 @@ def flatten(engine) -> tuple[list[str], list[tuple]]:
 
     events = engine.table("win.event")
     rows = fetch(events.select("channel", "event_id", "host", "data")).to_pylist()
-    columns: dict[str, None] = {"Channel": None, "EventID": None, "Computer": None}
+    columns: dict[str, str] = {"channel": "Channel", "eventid": "EventID", "computer": "Computer"}
     flat = []
     for row in rows:
         try:
@@ -43,10 +43,12 @@ def flatten(engine) -> tuple[list[str], list[tuple]]:
         for key, value in data.items():
             if isinstance(value, (dict, list)):
                 value = json.dumps(value)
-            record[key] = value
-            columns.setdefault(key, None)
+            elif isinstance(value, int) and not -2**63 <= value < 2**63:
+                value = str(value)  # beyond SQLite's integers
+            name = columns.setdefault(key.lower(), key)  # SQLite column names ignore case, as Windows' do
+            record[name] = value
         flat.append(record)
-    names = list(columns)
+    names = list(columns.values())
     return names, [tuple(r.get(n) for n in names) for r in flat]
 
 
@@ -64,7 +66,7 @@ def peer(rules_dir: Path, names: list[str], rows: list[tuple]) -> dict:
     for path in sorted(rules_dir.rglob("*.yml")):
         try:
             collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"))
-            queries += [q for q in backend.convert(collection) if isinstance(q, str)]
+            queries += [q.replace("<TABLE_NAME>", "logs") for q in backend.convert(collection) if isinstance(q, str)]
         except Exception:  # noqa: BLE001 - a rule the peer cannot convert is left out, as Zircolite does
             continue
     convert_s = time.perf_counter() - started

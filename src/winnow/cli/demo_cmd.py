@@ -44,6 +44,7 @@ def demo(hosts: int, seed: int, top: int) -> None:
         rows = store.query(limit=top)
     print_findings(rows, title=f"Top {len(rows)} findings")
     say(f"done in {time.perf_counter() - started:.1f} s. Next:")
+    say(f"  winnow queue --lake {lake}                               # which host or user first, and why")
     say(f"  winnow lake --lake {lake}                                # what the lake holds")
     say(f"  winnow findings --lake {lake} --format jsonl | head      # every field, for tools")
     say(f"  winnow findings --lake {lake} --detector beacon         # one detector")

@@ -125,7 +125,14 @@ class _Compiler:
         self.fields: set[FieldKey] = set()
 
     def node(self, node: Any) -> Builder:
-        if isinstance(node, ConditionAND | ConditionOR):
+        if isinstance(node, ConditionOR):
+            args, merged = _merge_alternatives(node.args)
+            parts = [self.node(a) for a in args] + [self.alternation(name, lower, patterns)
+                                                     for name, lower, patterns in merged]
+            if len(parts) == 1:
+                return parts[0]
+            return lambda get: any_of([p(get) for p in parts])
+        if isinstance(node, ConditionAND):
             parts = [self.node(a) for a in node.args]
             if len(parts) == 1:
                 return parts[0]
@@ -140,6 +147,17 @@ class _Compiler:
             self.fields.add((KEYWORDS, None))
             return self.keyword(node.value)
         raise Unsupported("unsupported condition", type(node).__name__)
+
+    def alternation(self, name: str, lower: bool, patterns: list[str]) -> Builder:
+        """Many values of one field as a few regular expressions (one per ``ALTERNATION`` values).
+
+        A rule listing hundreds of hashes or paths would otherwise be hundreds of LIKE predicates, and
+        planning such an expression costs more than scanning the events.
+        """
+        key = self.key(name)
+        chunks = ["(?s)(?:" + "|".join(patterns[i:i + ALTERNATION]) + ")"
+                  for i in range(0, len(patterns), ALTERNATION)]
+        return lambda get: any_of([get(key, lower).re_search(c).fill_null(False) for c in chunks])
 
     def key(self, name: str) -> FieldKey:
         key = self.source.column(name)
@@ -215,6 +233,42 @@ def _string(key: FieldKey, value: SigmaString) -> Builder:
     body = "".join(_escape(p) if isinstance(p, str) else (".*" if p == star else ".") for p in parts)
     pattern = "(?s)^" + body + "$"
     return lambda get: get(key, lower).re_search(pattern).fill_null(False)
+
+
+#: values of one field an OR merges into one regular expression, at most this many per expression
+ALTERNATION = 200
+#: fewest values of one field in an OR worth merging
+MERGE_FROM = 8
+
+
+def _merge_alternatives(args: list[Any]) -> tuple[list[Any], list[tuple[str, bool, list[str]]]]:
+    """Split an OR's arguments: those kept as they are, and (field, lower, patterns) groups to merge."""
+    groups: dict[tuple[str, bool], list[tuple[Any, str]]] = {}
+    for arg in args:
+        if isinstance(arg, ConditionFieldEqualsValueExpression) and isinstance(arg.value, SigmaString):
+            pattern = _pattern(arg.value)
+            if pattern is not None:
+                groups.setdefault((arg.field, pattern[1]), []).append((arg, pattern[0]))
+    merged, taken = [], set()
+    for (name, lower), members in groups.items():
+        if len(members) >= MERGE_FROM:
+            merged.append((name, lower, [p for _, p in members]))
+            taken.update(id(a) for a, _ in members)
+    return [a for a in args if id(a) not in taken], merged
+
+
+def _pattern(value: SigmaString) -> tuple[str, bool] | None:
+    """An unanchored-where-possible regular expression for a Sigma string, and whether it reads lower case."""
+    if value.contains_placeholder():
+        return None
+    cased = isinstance(value, SigmaCasedString)
+    star = SpecialChars.WILDCARD_MULTI
+    parts = [p.lower() if isinstance(p, str) and not cased else p for p in value.s]
+    lead = bool(parts) and parts[0] == star
+    trail = len(parts) > 1 and parts[-1] == star
+    middle = parts[int(lead):len(parts) - int(trail)]
+    body = "".join(_escape(p) if isinstance(p, str) else (".*" if p == star else ".") for p in middle)
+    return ("" if lead else "^") + body + ("" if trail else "$"), not cased
 
 
 def _escape(text: str) -> str:

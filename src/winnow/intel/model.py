@@ -11,6 +11,7 @@ loader warns with its file and line and keeps the rest.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -124,11 +125,9 @@ def normalize(kind: str, value: str) -> tuple[str, str]:
 def infer(value: str) -> tuple[str, str]:
     """Kind and normalized value of a bare indicator (one per line lists). BadIndicator when none fits."""
     text = value.strip()
-    for kind in ("ip", "hash"):
-        try:
+    for kind in ("ip", "hash"):  # the unambiguous shapes first; a value that is neither goes on below
+        with contextlib.suppress(BadIndicator):
             return normalize(kind, text)
-        except BadIndicator:
-            pass
     if _SCHEME.match(text) or "/" in text:
         return normalize("url", text)
     try:

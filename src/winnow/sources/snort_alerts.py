@@ -30,6 +30,7 @@ import csv
 import datetime as dt
 import json
 import re
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import BinaryIO, ClassVar
 
@@ -156,8 +157,9 @@ def _row(fields: dict, years: YearGuess) -> dict:
 class _LineAlerts(Source):
     """A line-per-alert Snort log: each line through ``read_line``; bad lines are located warnings."""
 
+    @abstractmethod
     def read_line(self, text: str, years: YearGuess) -> dict:
-        raise NotImplementedError
+        """One alert line as an ``ids.alert`` row; BadAlert (or ValueError) when the line is not one."""
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         years = YearGuess(dt.datetime.now(dt.UTC))

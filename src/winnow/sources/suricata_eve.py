@@ -9,6 +9,7 @@ are decoded by Python's ``json`` for their rule metadata (any keys).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -95,13 +96,13 @@ def _careful(raws: list[bytes], first: int, ctx: ParseContext
         abandon = exc
     if not objects:
         return None, np.empty(0, np.int64), abandon
-    try:  # the objects as Python read them (a key given twice: the last value) in one read
+    # the objects as Python read them (a key given twice: the last value) in one read; when a field has
+    # the wrong type somewhere, Arrow refuses the block and the loop below finds and reports the lines
+    with contextlib.suppress(pa.ArrowInvalid, ValueError):
         text = "\n".join(json.dumps(o) for o in objects).encode() + b"\n"
         table = pajson.read_json(io.BytesIO(text), read_options=_READ, parse_options=_PARSE)
         if table.num_rows == len(objects):
             return table, np.asarray(lines, dtype=np.int64), abandon
-    except (pa.ArrowInvalid, ValueError):
-        pass
     good: list[int] = []
     for line, obj in zip(lines, objects, strict=True):  # a field of the wrong type: find the lines
         raw = raws[line - first]

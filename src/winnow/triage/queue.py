@@ -11,6 +11,7 @@ model in the lake (``winnow model fit``) when there is one, else by entity risk;
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -51,11 +52,9 @@ def risk_table(lake_root: Path, window: str | None = None, suppressions: Path | 
     key = _key(lake_root, window, rules_file)
     cache = lake_root / CACHE
     if cache.exists():
-        try:
+        with contextlib.suppress(OSError, pa.ArrowInvalid):  # a damaged cache is computed again below
             if (pq.read_schema(cache).metadata or {}).get(b"key") == key.encode():
                 return pq.read_table(cache, columns=columns)
-        except (OSError, pa.ArrowInvalid):
-            pass
     with FindingsStore(Lake.open(str(lake_root)), read_only=True) as findings_store:
         findings = findings_store.query()
     rules = suppress.load_rules(rules_file)

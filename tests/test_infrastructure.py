@@ -37,3 +37,12 @@ def test_labels_and_settings():
         assert infra.service_label("tcp", 443) == "" and infra.service_key("udp", float("nan")) == ""
     with pytest.raises(ConfigError, match='infrastructure.services: expected a table of weights'):
         load(sets=["infrastructure.services=[1, 2]"], env={})
+
+
+def test_reverse_and_service_discovery_lookups_are_missed_by_design():
+    from winnow.detections._infrastructure import service_name_weight_py, service_name_weight_value
+
+    weight = service_name_weight_value()
+    for name in ("201.56.225.64.in-addr.arpa", "b.a.9.8.ip6.arpa", "_ldap._tcp.dc._msdcs.corp"):
+        assert service_name_weight_py(name) == weight
+    assert service_name_weight_py("arpa-lookup.example.com") == 1.0

@@ -175,3 +175,17 @@ def test_verdict_rate_fit_and_queue_end_to_end(lake, tmp_path):
     assert winnow("model", "import", str(tmp_path / "m.json"), "--lake", str(other)).returncode == 0
     assert json.loads((tmp_path / "m.json").read_text())["version"] in winnow(
         "model", "show", "--lake", str(other)).stdout
+
+
+def test_damaged_model_files_and_unnamed_addresses_are_one_line_errors(tmp_path):
+    from winnow.errors import WinnowError
+    from winnow.triage.verdicts import suppression_rule
+
+    damaged = {"kind": "winnow-expert-model", "features": ["beacon"], "knots": {"beacon": "x"}}
+    (tmp_path / "m.json").write_text(json.dumps(damaged))
+    with pytest.raises(WinnowError, match="damaged model file"):
+        ExpertModel.load(tmp_path / "m.json")
+    finding = {"detector": "linux_auth", "entity": "a->LabSZ spray", "src": "198.51.100.7", "dst": "LabSZ"}
+    assert suppression_rule("finding", finding)["cidr"] == "198.51.100.7/32"  # the source when the target is a name
+    with pytest.raises(WinnowError, match="not an address"):
+        suppression_rule("entity", {"entity_type": "ip", "entity": "not-an-ip"})

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from conftest import raw_evtx_systems
 
 from winnow.ingest import ingest
 from winnow.sources import ParseContext, evtx_file, get_source
@@ -263,24 +264,11 @@ def test_odd_values_become_nulls_not_errors(fixture_rows) -> None:
 
 def _raw_counts(paths: list[Path]) -> tuple[Counter, Counter]:
     """((log, event id) -> records, event id -> records), read with the raw Rust parser and nothing of ours."""
-    from evtx import PyEvtxParser
-
     by_log, by_id = Counter(), Counter()
-    for path in paths:
-        records = PyEvtxParser(str(path)).records_json()
-        while True:
-            try:
-                record = next(records)
-            except StopIteration:
-                break
-            except RuntimeError:
-                continue
-            system = json.loads(record["data"])["Event"]["System"]
-            provider = (system.get("Provider") or {}).get("#attributes", {}).get("Name")
-            event_id = system.get("EventID")
-            event_id = event_id if isinstance(event_id, int) else event_id["#text"]
-            by_log[log_of(provider, system.get("Channel")), event_id] += 1
-            by_id[event_id] += 1
+    for system in raw_evtx_systems(paths):
+        provider = (system.get("Provider") or {}).get("#attributes", {}).get("Name")
+        by_log[log_of(provider, system.get("Channel")), system["EventID"]] += 1
+        by_id[system["EventID"]] += 1
     return by_log, by_id
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import raw_evtx_systems
 
 from winnow.ingest import FileReport, ingest
 
@@ -44,23 +45,8 @@ class Lake:
 
 def _raw_counts(paths: list[Path]) -> Counter:
     """(provider, event id) -> records, read with the raw Rust parser and nothing of ours."""
-    from evtx import PyEvtxParser
-
-    counts: Counter = Counter()
-    for path in paths:
-        records = PyEvtxParser(str(path)).records_json()
-        while True:
-            try:
-                record = next(records)
-            except StopIteration:
-                break
-            except RuntimeError:
-                continue
-            system = json.loads(record["data"])["Event"]["System"]
-            provider = (system.get("Provider") or {}).get("#attributes", {}).get("Name")
-            event_id = system.get("EventID")
-            counts[provider, event_id if isinstance(event_id, int) else event_id["#text"]] += 1
-    return counts
+    return Counter(((s.get("Provider") or {}).get("#attributes", {}).get("Name"), s["EventID"])
+                   for s in raw_evtx_systems(paths))
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,8 @@ SETTINGS: tuple[Setting, ...] = (
             "broadcast): no detector reports them as beacons, long connections, scans or fumbling"),
     Setting("infrastructure.service_names", 0.2, "float",
             "weight of a failed lookup of a service-discovery name (a label starting with '_': DNS-SD "
-            "_https._tcp.example.com, Active Directory _ldap._tcp.dc._msdcs.corp, RFC 8552): asked and missed by "
+            "_https._tcp.example.com, Active Directory _ldap._tcp.dc._msdcs.corp, RFC 8552) or of a reverse "
+            "lookup (in-addr.arpa, ip6.arpa: most internet addresses have no PTR record): asked and missed by "
             "design, so fumbling multiplies the score of such failures by it and never counts them as a spread"),
     Setting("infrastructure.background", 0.5, "float",
             "weight of what outside sources do to internal hosts without being answered: scans and unanswered "

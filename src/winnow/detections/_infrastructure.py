@@ -98,7 +98,9 @@ def is_housekeeping_address_py(ip: str | None) -> bool:
 # -- service-discovery names ------------------------------------------------------------------
 #: a DNS name is a service-discovery name when one of its labels starts with '_' (RFC 6763 DNS-SD
 #: ``_https._tcp.example.com``, AD's ``_ldap._tcp.dc._msdcs.corp``, RFC 8552 underscored names): clients
-#: ask for them to learn whether a service exists, so NXDOMAIN is a normal answer
+#: ask for them to learn whether a service exists, so NXDOMAIN is a normal answer. Reverse lookups
+#: (``4.3.2.1.in-addr.arpa``, ``ip6.arpa``) are weighted alike: servers ask them of every client (sshd's
+#: UseDNS, loggers) and most addresses on the internet have no PTR record
 SERVICE_NAMES = "infrastructure.service_names"
 
 
@@ -113,13 +115,13 @@ def service_name_weight(name: ir.StringValue) -> ir.FloatingValue:
     """Ibis expression: the weight of a looked-up ``name`` (lower case): the setting for a DNS-SD name, else 1."""
     import ibis
 
-    sd = name.startswith("_") | name.contains("._")
+    sd = name.startswith("_") | name.contains("._") | name.endswith(".in-addr.arpa") | name.endswith(".ip6.arpa")
     return ibis.ifelse(sd.fill_null(False), ibis.literal(service_name_weight_value()), ibis.literal(1.0))
 
 
 def service_name_weight_py(name: str | None) -> float:
     """The same weight in Python."""
-    sd = bool(name) and (name.startswith("_") or "._" in name)
+    sd = bool(name) and (name.startswith("_") or "._" in name or name.endswith((".in-addr.arpa", ".ip6.arpa")))
     return service_name_weight_value() if sd else 1.0
 
 

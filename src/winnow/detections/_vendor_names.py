@@ -9,6 +9,7 @@ another name (a vendor's own netblock, not shared hosting). The explanation says
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -53,13 +54,28 @@ def _vendor_match(name: ir.StringValue, domains: tuple[str, ...]) -> ir.BooleanV
     return test
 
 
+#: per engine (a connection, whose tables are fixed at first use): (window, domains) -> names, so the
+#: detectors of one run that weigh vendors (beacon, long_conn) read the TLS and HTTP names once
+_MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def vendor_names(engine: Engine, window: Window) -> VendorNames:
     """The addresses of ``engine``'s lake (in ``window``) that serve listed vendor services."""
     from winnow.config import current
-    from winnow.detections._infrastructure import VENDOR_SERVICES, vendor_service
+    from winnow.detections._infrastructure import VENDOR_SERVICES
+
+    domains = tuple(d.strip().lower().lstrip(".") for d in current().get(VENDOR_SERVICES) if d.strip())
+    memo = _MEMO.setdefault(engine, {})
+    key = (window.since, window.until, domains)
+    if key not in memo:
+        memo[key] = _vendor_names(engine, window, domains)
+    return memo[key]
+
+
+def _vendor_names(engine: Engine, window: Window, domains: tuple[str, ...]) -> VendorNames:
+    from winnow.detections._infrastructure import vendor_service
 
     out = VendorNames()
-    domains = tuple(d.strip().lower().lstrip(".") for d in current().get(VENDOR_SERVICES) if d.strip())
     if not domains:
         return out
     parts = []

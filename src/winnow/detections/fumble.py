@@ -30,7 +30,8 @@ so both engines agree exactly.
 Connections are oriented first (``_orient``: responder-side Zeek records are counted from the side
 that opened them). Housekeeping (``_infrastructure``) is left out or weighted: no failure towards a
 broadcast, multicast or link-local address counts; a retry or campaign on an infrastructure service
-(NTP...) or a failed lookup of a service-discovery name (``_ldap._tcp...``) has its score multiplied
+(NTP...) or a failed lookup of a service-discovery or reverse name (``_ldap._tcp...``, ``...in-addr.arpa``) has
+its score multiplied
 by its weight (component ``service``), and such failures never count towards a spread. What outside
 sources do to internal hosts without an answer is the internet's background scanning: retries, spreads
 and campaigns from outside are weighted by ``infrastructure.background`` in proportion to their
@@ -387,7 +388,8 @@ def _housekeeping(r: dict, weight: float) -> str:
     if weight >= 0.9:  # mostly answered: the weight is in the components, not worth a clause
         return ""
     if r["source"] == "dns":
-        return f"; {r['target']} is a service-discovery name, looked up and missed by design (weight {weight:g})"
+        kind = "a reverse lookup" if str(r["target"]).endswith(".arpa") else "a service-discovery name"
+        return f"; {r['target']} is {kind}, looked up and missed by design (weight {weight:g})"
     label = service_label(r["proto"], r["dport"]) or f"{r['dport']}/{r['proto']}"
     return f"; {label} is network housekeeping (weight {weight:g})"
 

@@ -142,12 +142,17 @@ class ExpertModel:
             raise WinnowError(f"{path}: not a model file ({exc})") from None
         if not isinstance(data, dict) or data.get("kind") != "winnow-expert-model":
             raise WinnowError(f"{path}: not a Winnow expert model (no kind: winnow-expert-model)")
-        unknown = set(data["features"]) - set(NAMES)
+        unknown = set(data.get("features") or ()) - set(NAMES)
         if unknown:
             raise WinnowError(f"{path}: features this version does not know: {sorted(unknown)}")
-        model = cls(knots=data["knots"], weights=data["weights"], means=data["means"],
-                    intercept=float(data["intercept"]), ratings=int(data["ratings"]),
-                    created_at=data["created_at"], version=data["version"])
+        try:
+            model = cls(knots={k: [float(v) for v in vs] for k, vs in data["knots"].items()},
+                        weights={k: [float(v) for v in vs] for k, vs in data["weights"].items()},
+                        means={k: float(v) for k, v in data["means"].items()},
+                        intercept=float(data["intercept"]), ratings=int(data["ratings"]),
+                        created_at=str(data["created_at"]), version=str(data["version"]))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise WinnowError(f"{path}: a damaged model file ({type(exc).__name__}: {exc})") from None
         for f in NAMES:  # a feature added since the model was made: flat, no contribution
             model.knots.setdefault(f, [0.0, 1.0] + [1.0] * (KNOTS - 1))
             model.weights.setdefault(f, [0.0] * KNOTS)

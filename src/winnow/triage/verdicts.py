@@ -60,12 +60,12 @@ def features_of(kind: str, item: dict[str, Any]) -> dict[str, float]:
 def suppression_rule(kind: str, item: dict[str, Any]) -> dict[str, Any]:
     """The allow-list rule that hides what an fp verdict was about."""
     if kind == "finding":
-        address = item.get("dst") or item.get("src")
         name = (item.get("evidence") or {}).get("server_name")
         if name:
             return {"domain": name, "detectors": [item["detector"]]}
-        if address:
-            return {"cidr": _host_cidr(address), "detectors": [item["detector"]]}
+        for address in (item.get("dst"), item.get("src")):  # the destination, else the source (a host name is no rule)
+            if address and _is_address(address):
+                return {"cidr": _host_cidr(address), "detectors": [item["detector"]]}
     elif item["entity_type"] in ("ip", "external"):
         return {"cidr": _host_cidr(item["entity"])}
     elif item["entity_type"] == "domain":
@@ -74,8 +74,20 @@ def suppression_rule(kind: str, item: dict[str, Any]) -> dict[str, Any]:
                       "(the verdict can still be stored without --suppress)")
 
 
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _host_cidr(address: str) -> str:
-    ip = ipaddress.ip_address(address)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        raise WinnowError(f"{address!r} is not an address, so no allow-list rule can name it "
+                          "(the verdict can still be stored without --suppress)") from None
     return f"{address}/{32 if ip.version == 4 else 128}"
 
 

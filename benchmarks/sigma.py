@@ -1,16 +1,19 @@
 """Sigma rules over the shared EVTX attack samples: Winnow (DuckDB) against pySigma's SQLite backend.
 
     PYTHONPATH=src python -P benchmarks/sigma.py [--data ../shared/data] [--work /tmp/attack-samples]
-        [--rules ../shared/data/sigma/rules/windows]
+        [--rules ../shared/data/sigma/rules/windows] [--scale N]
 
 The events are the lake ``benchmarks/attack_samples.py`` builds from ``evtx-attack-samples`` (reused
-from --work). Winnow: every rule of --rules that compiles runs through ``winnow.sigma.scan`` (rules of
-one log source share one scan), timed from the parsed rules to the matched rows in Python. Peer: the
+from --work); ``--scale N`` repeats every event N times (one Parquet file per table and day, as a large
+ingest writes them; the peer gets the same N copies), to see the cost per event rather than per query.
+Winnow: every rule of --rules that compiles runs through ``winnow.sigma.scan`` (rules of one log source
+share one read of its rows), timed from the compiled SQL to the matched rows in Python. Peer: the
 approach of Zircolite (wagga40/Zircolite): the same events flattened into one SQLite table (one
 column per event data field, as Zircolite does), every rule converted to SQL by pySigma's SQLite
 backend (``pysigma-backend-sqlite``, extra ``[bench]``) and run by Python's sqlite3, timed from the
 converted queries to the fetched rows. Rule parsing and conversion are timed apart and excluded
-from both. Reported: events, rules run, seconds and events/s (events × rules / s is the same ratio).
+from both (Winnow's compilation to SQL is the peer's conversion). Reported: events, rules run, seconds
+and events/s (events × rules / s is the same ratio).
 """
 
 from __future__ import annotations
@@ -84,18 +87,42 @@ def peer(rules_dir: Path, names: list[str], rows: list[tuple]) -> dict:
 
 def winnow(engine, rules_dir: Path) -> dict:
     from winnow.sigma.rules import load_rules
-    from winnow.sigma.scan import scan
+    from winnow.sigma.scan import compile_scans, run_scans
 
     started = time.perf_counter()
     ruleset = load_rules(rules_dir)
     parse_s = time.perf_counter() - started
     started = time.perf_counter()
+    scans = compile_scans(engine, ruleset.rules, 200)
+    compile_s = time.perf_counter() - started
+    started = time.perf_counter()
     matched = 0
-    for matches in scan(engine, ruleset.rules, None, 200):
+    for matches in run_scans(engine, scans):
         for index in range(len(matches.rules)):
             matched += matches.of(index).num_rows
     return {"rules": len(ruleset.rules), "seconds": round(time.perf_counter() - started, 2),
-            "parse_s": round(parse_s, 1), "matches": matched}
+            "parse_s": round(parse_s, 1), "compile_s": round(compile_s, 1), "matches": matched}
+
+
+def scaled(lake: Path, work: Path, times: int) -> Path:
+    """A copy of ``lake`` with every row of every table ``times`` times, one Parquet file per table and day."""
+    import shutil
+
+    import duckdb
+
+    out = work / f"lake-x{times}"
+    if (out / ".complete").exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(lake, out, ignore=shutil.ignore_patterns("day=*"))
+    con = duckdb.connect()
+    for table in sorted(p for p in lake.iterdir() if p.is_dir() and any(p.glob("day=*"))):
+        glob = str(table / "day=*" / "*.parquet").replace("'", "''")
+        target = str(out / table.name).replace("'", "''")
+        con.execute(f"COPY (SELECT x.* FROM read_parquet('{glob}', hive_partitioning = true, union_by_name = true) "
+                    f"AS x, range({times})) TO '{target}' (FORMAT parquet, PARTITION_BY (day), OVERWRITE_OR_IGNORE)")
+    (out / ".complete").touch()
+    return out
 
 
 def main() -> None:
@@ -103,6 +130,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=Path("/tmp/attack-samples"))
     parser.add_argument("--rules", type=Path, default=None)
+    parser.add_argument("--scale", type=int, default=1, help="repeat every event this many times")
     args = parser.parse_args()
     import importlib.util
 
@@ -117,6 +145,8 @@ def main() -> None:
     rules_dir = args.rules or args.data / "sigma" / "rules" / "windows"
     args.work.mkdir(parents=True, exist_ok=True)
     lake = ingest_once(args.data, args.work)
+    if args.scale > 1:
+        lake = scaled(lake, args.work, args.scale)
     with connect("duckdb", lake) as engine:
         names, rows = flatten(engine)
         ours = winnow(engine, rules_dir)

@@ -8,6 +8,7 @@ import io
 import re
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -133,6 +134,15 @@ def test_engine_honours_the_contract(name, engine_lake):
         assert all(b.num_rows <= 16 for b in batches) and len(batches) >= 4
         assert [r for b in batches for r in b.to_pylist()] == whole.to_pylist()
         grouped = engine.map_groups(conn, ["dst_port"], ["ts", "duration"], per_port, PER_PORT)
+        # SQL compiled once over an unbound table runs on a temporary table materialized from the lake
+        engine.materialize(conn.filter(conn.dst_port == 22).select("ts", "uid", "dst_port"), "contract_tmp")
+        unbound = ibis.table({"ts": "timestamp('UTC')", "uid": "string", "dst_port": "int32"}, name="contract_tmp")
+        sql = engine.sql(unbound.filter(unbound.uid == "CLong1").select("ts", "uid"))
+        assert engine.query(sql).to_pylist() == [{"ts": whole.to_pylist()[0]["ts"], "uid": "CLong1"}]
+        engine.drop("contract_tmp")
+        engine.drop("contract_tmp")  # dropping what is gone is no error
+        with pytest.raises(Exception):  # noqa: B017,PT011 - each engine raises its own "no such table"
+            engine.query(sql)
     assert grouped.schema == PER_PORT
     expected = {}
     for row in whole.to_pylist():

@@ -69,6 +69,28 @@ class Engine(ABC):
         See :mod:`winnow.engine.groups` for the contract of ``func``.
         """
 
+    #: the Ibis/sqlglot dialect of the backend's SQL
+    dialect = "duckdb"
+
+    def sql(self, expr: ir.Table) -> str:
+        """The SQL of ``expr`` in this engine's dialect; ``expr`` may read unbound tables (named by
+        :meth:`materialize`), so SQL compiled once runs again over other data."""
+        import ibis
+
+        return str(ibis.to_sql(expr, dialect=self.dialect, pretty=False))
+
+    @abstractmethod
+    def materialize(self, expr: ir.Table, name: str) -> None:
+        """Compute ``expr`` once into the temporary table ``name`` (for several queries to read)."""
+
+    @abstractmethod
+    def drop(self, name: str) -> None:
+        """Drop the temporary table ``name`` made by :meth:`materialize`."""
+
+    @abstractmethod
+    def query(self, sql: str) -> Any:
+        """Run SQL text (from :meth:`sql`) and return a pyarrow Table, timestamps as in :func:`fetch`."""
+
     def batches(self, expr: ir.Table, rows: int = 1 << 17) -> Iterator[Any]:
         """Execute ``expr`` and stream its result as pyarrow RecordBatches of at most ``rows`` rows, timestamps
         as in :func:`fetch`: for results too large to hold in memory at once."""

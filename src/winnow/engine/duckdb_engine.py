@@ -13,12 +13,13 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 
 import duckdb
 import ibis
 
 from winnow.config import current
-from winnow.engine.base import Engine
+from winnow.engine.base import Engine, _utc
 from winnow.errors import WinnowError
 from winnow.lake import Lake
 
@@ -85,6 +86,19 @@ class DuckDBEngine(Engine):
     def _reader(self, expr, rows):
         # ibis's own batch reader calls an API DuckDB 2.0 removed
         return self.backend.con.sql(self._sql(expr)).to_arrow_reader(rows)
+
+    def materialize(self, expr, name):
+        self.backend.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {self._sql(expr)}')
+
+    def drop(self, name):
+        self.backend.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+    def query(self, sql):
+        # not con.sql(): DuckDB 2.0's Python layer tokenizes the text of con.sql() in Python to find
+        # parameter markers (a second per sixty big Sigma queries); the copy execute() makes is cheaper
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Arrow output on a DB-API result", UserWarning)
+            return _utc(self.backend.con.execute(sql).to_arrow_table())
 
     def map_groups(self, expr, keys, values, func, schema):
         from winnow.engine.groups import apply_to_batch, to_table

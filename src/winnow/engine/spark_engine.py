@@ -12,7 +12,7 @@ import sys
 import threading
 
 from winnow.config import current
-from winnow.engine.base import Engine
+from winnow.engine.base import Engine, _utc
 from winnow.errors import MissingExtraError, WinnowError
 from winnow.lake import Lake
 
@@ -115,6 +115,23 @@ class SparkEngine(Engine):
         )
         frame.drop("day").createOrReplaceTempView(view)
         return self.backend.table(view)
+
+    dialect = "pyspark"
+
+    def materialize(self, expr, name):
+        session = self.backend._session
+        self.backend._run_pre_execute_hooks(expr)
+        session.sql(self.backend.compile(expr)).createOrReplaceTempView(name)
+        session.catalog.cacheTable(name)
+
+    def drop(self, name):
+        catalog = self.backend._session.catalog
+        if catalog.tableExists(name):
+            catalog.uncacheTable(name)
+            catalog.dropTempView(name)
+
+    def query(self, sql):
+        return _utc(self.backend._session.sql(sql).toArrow())
 
     def map_groups(self, expr, keys, values, func, schema):
         import pyarrow as pa

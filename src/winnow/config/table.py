@@ -86,7 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
              "ubuntu.com", "canonical.com", "snapcraft.io", "debian.org", "fedoraproject.org", "eset.com",
              "avast.com", "avg.com", "kaspersky.com", "kaspersky-labs.com", "symantec.com", "norton.com",
              "mcafee.com", "sophos.com", "trendmicro.com", "bitdefender.com", "bitdefender.net",
-             "malwarebytes.com", "dropbox.com", "dropboxapi.com", "adobe.com", "digicert.com", "verisign.com",
+             "malwarebytes.com", "dropbox.com", "dropboxapi.com", "sfx.ms", "adobe.com", "digicert.com",
+             "verisign.com",
              "lencr.org", "letsencrypt.org", "sectigo.com", "globalsign.com"),
             "list[str]", "registered domains of operating-system, browser, anti-virus, certificate-status and sync "
             "services whose clients call home on a schedule on every workstation (updates, telemetry, OCSP). A "

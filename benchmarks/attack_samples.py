@@ -22,6 +22,7 @@ files (72 %), per issue 11; it has no count-based detection.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import time
 from collections import defaultdict
@@ -82,6 +83,11 @@ def sigma_flags(engine, rules_dir: Path) -> tuple[dict[str, set[str]], dict]:
     return flagged, stats
 
 
+#: a finding's times come from the event's own clock (Sysmon UtcTime), a file's from its records'
+#: TimeCreated, written a little later: the two ranges are compared with this much slack
+SKEW = dt.timedelta(seconds=60)
+
+
 def builtin_flags(engine, index: dict[str, dict]) -> dict[str, set[str]]:
     from winnow.detections import detectors, get_detector
     from winnow.engine import Window
@@ -100,7 +106,7 @@ def builtin_flags(engine, index: dict[str, dict]) -> dict[str, set[str]]:
                 for host, (start, end) in entry["hosts"].items():
                     if not _same_host(host, hosts):
                         continue
-                    if first is None or last is None or (start <= _ts(last) and _ts(first) <= end):
+                    if first is None or last is None or (start - SKEW <= _ts(last) and _ts(first) <= end + SKEW):
                         flagged[path].add(f"{name}: {finding.entity}")
     return flagged
 
@@ -117,8 +123,6 @@ def _digest(path: Path) -> str:
 
 
 def _ts(value):
-    import datetime as dt
-
     if isinstance(value, str):
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     return value

@@ -13,7 +13,8 @@ PowerView's remote enumeration ask under a person's account. Per (host, account,
   Administrators, Remote Desktop Users, Domain Admins ...);
 * ``breadth`` ``+breadth_bonus`` when ``breadth`` or more distinct users or groups were listed.
 
-Machine accounts and the system's own accounts (SYSTEM, LOCAL SERVICE, NETWORK SERVICE) never count.
+Machine accounts and the system's own accounts (SYSTEM, LOCAL SERVICE, NETWORK SERVICE) never count;
+enumerations more than ``gap_hours`` apart are separate findings.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, ClassVar
 
+from winnow.detections._episodes import episode_label, episodes
 from winnow.detections._eventdata import windows_events, with_event_fields
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -41,6 +43,7 @@ class AccountDiscovery(Detector):
     privileged_bonus: added when a privileged group was listed.
     breadth: distinct users or groups listed from which ``breadth_bonus`` is added.
     breadth_bonus: added for broad enumeration.
+    gap_hours: enumerations of one (host, account, caller) further apart than this are separate findings.
     limit: most findings kept, highest scores first.
     """
 
@@ -58,7 +61,7 @@ class AccountDiscovery(Detector):
                                                        "enterprise admins", "backup operators", "account operators",
                                                        "remote management users"),
                  privileged_bonus: float = 0.1, breadth: int = 3, breadth_bonus: float = 0.1,
-                 limit: int = 500) -> None:
+                 gap_hours: float = 12.0, limit: int = 500) -> None:
         self.tools = tools
         self.tool_score = tool_score
         self.remote_score = remote_score
@@ -67,6 +70,7 @@ class AccountDiscovery(Detector):
         self.privileged_bonus = privileged_bonus
         self.breadth = breadth
         self.breadth_bonus = breadth_bonus
+        self.gap_hours = gap_hours
         self.limit = limit
 
     def find(self, engine: Engine, window: Window) -> list[Finding]:
@@ -83,11 +87,14 @@ class AccountDiscovery(Detector):
         for r in fetch(rows.select(*keep)).to_pylist():
             caller = r["CallerProcessName"] or ""
             groups[(r["host"] or "?", r["SubjectUserName"], caller)].append(r)
-        findings = [self._finding(host, user, caller, rs) for (host, user, caller), rs in groups.items()]
+        findings = []
+        for (host, user, caller), rs in groups.items():
+            parts = episodes(rs, self.gap_hours)
+            findings += [self._finding(host, user, caller, part, episode_label(part, len(parts) > 1)) for part in parts]
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
 
-    def _finding(self, host: str, user: str, caller: str, rows: list[dict]) -> Finding:
+    def _finding(self, host: str, user: str, caller: str, rows: list[dict], label: str = "") -> Finding:
         exe = caller.replace("/", "\\").rsplit("\\", 1)[-1].lower()
         remote = not exe
         base = self.remote_score if remote else self.tool_score if exe in self.tools else self.other_score
@@ -110,7 +117,8 @@ class AccountDiscovery(Detector):
             "record_ids": [r["record_id"] for r in rows[:10]],
         }
         return Finding(
-            detector=self.name, score=score, entity=f"{user}@{host} account discovery {how}", host=host, user=user,
+            detector=self.name, score=score, entity=f"{user}@{host} account discovery {how}{label}", host=host,
+            user=user,
             first_seen=min(ts) if ts else None, last_seen=max(ts) if ts else None,
             components={"caller": base, "privileged": privileged, "breadth": broad}, evidence=evidence, why=why,
         )

@@ -20,8 +20,9 @@ it means. A change matching one scores its weight, then:
   they turn a dangerous feature on (``DWORD (0x00000001)``), so routine re-writes of the same value do not
   fire.
 
-One finding per (host, location, writing image): the changes as evidence (count, key paths, values,
-first and last time), the location's weight and the modifiers as components.
+One finding per (host, location, writing image) and episode (changes more than ``gap_hours`` apart are
+separate findings): the changes as evidence (count, key paths, values, first and last time), the
+location's weight and the modifiers as components.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import re
 from collections import defaultdict
 from typing import Any, ClassVar
 
+from winnow.detections._episodes import episode_label, episodes
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -140,6 +142,7 @@ class RegistryChange(Detector):
         command interpreter (%COMSPEC%, cmd /c), a named pipe (Meterpreter's getsystem), encoded
         PowerShell, a URL.
     installer_discount: taken off when the writer is an installer.
+    gap_hours: changes of one (host, location, writer) further apart than this are separate findings.
     examples: changes kept as evidence per finding.
     limit: most findings kept, highest scores first.
     """
@@ -163,7 +166,7 @@ class RegistryChange(Detector):
                                                        " -enc", "frombase64", "http://", "https://"),
                  benign: tuple[tuple[str, str], ...] = BENIGN, writer_bonus: float = 0.15,
                  value_bonus: float = 0.1, installer_discount: float = 0.2,
-                 examples: int = 5, limit: int = 500) -> None:
+                 gap_hours: float = 12.0, examples: int = 5, limit: int = 500) -> None:
         self.locations = locations
         self.script_hosts = script_hosts
         self.writable_dirs = writable_dirs
@@ -173,6 +176,7 @@ class RegistryChange(Detector):
         self.writer_bonus = writer_bonus
         self.value_bonus = value_bonus
         self.installer_discount = installer_discount
+        self.gap_hours = gap_hours
         self.examples = examples
         self.limit = limit
 
@@ -192,7 +196,11 @@ class RegistryChange(Detector):
             if location is not None:
                 groups[(row.get("host") or "?", location[0], row.get("image") or "?")].append(row)
         by_name = {loc[0]: loc for loc in self.locations}
-        findings = [self._finding(by_name[name], host, image, rows) for (host, name, image), rows in groups.items()]
+        findings = []
+        for (host, name, image), rows in groups.items():
+            parts = episodes(rows, self.gap_hours)
+            findings += [self._finding(by_name[name], host, image, part, episode_label(part, len(parts) > 1))
+                         for part in parts]
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
 
@@ -213,9 +221,8 @@ class RegistryChange(Detector):
             return loc
         return None
 
-    def _finding(self, loc: tuple, host: str, image: str, rows: list[dict]) -> Finding:
+    def _finding(self, loc: tuple, host: str, image: str, rows: list[dict], label: str = "") -> Finding:
         name, _, technique, weight, _, meaning = loc
-        rows.sort(key=lambda r: (r.get("ts") is None, r.get("ts"), r.get("record_id") or 0))
         exe = image.replace("/", "\\").rsplit("\\", 1)[-1].lower()
         low = image.lower()
         writer = self.writer_bonus if (exe in self.script_hosts or any(d in low for d in self.writable_dirs)) else 0.0
@@ -240,7 +247,7 @@ class RegistryChange(Detector):
                + ("; the value runs a script host, a user-writable file, a pipe or a URL" if value else "")
                + ("; the writer is an installer" if installer else ""))
         return Finding(
-            detector=self.name, score=score, entity=f"{host}: {name} by {exe}", host=host,
+            detector=self.name, score=score, entity=f"{host}: {name} by {exe}{label}", host=host,
             user=rows[0].get("user"), first_seen=min(ts) if ts else None, last_seen=max(ts) if ts else None,
             components={"location": weight, "writer": writer, "value": value, "installer": installer},
             evidence=evidence, why=why,

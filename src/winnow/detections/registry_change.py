@@ -68,8 +68,8 @@ LOCATIONS: tuple[tuple[str, str, str, float, str, str], ...] = (
      "a time-provider DLL"),
     ("com_hijack", r"^HKU\\[^\\]+\\Software\\Classes\\CLSID\\[^\\]+\\(InprocServer32|LocalServer32)",
      "T1546.015", 0.6, "", "a per-user COM server overriding the machine's (COM hijack)"),
-    ("shell_open_hijack", r"\\Software\\Classes\\(ms-settings|exefile|mscfile|Folder|Launcher\.SystemSettings|"
-     r"AppX[0-9a-z]+)\\shell\\open\\command", "T1548.002", 0.8, "",
+    ("shell_open_hijack", r"(\\Software\\Classes|_Classes)\\(ms-settings|exefile|mscfile|Folder|"
+     r"Launcher\.SystemSettings|AppX[0-9a-z]+)\\shell\\open\\command", "T1548.002", 0.8, "",
      "a per-user shell open command that auto-elevating programs run (UAC bypass)"),
     ("service_binary", r"\\CurrentControlSet\\Services\\[^\\]+\\(ImagePath|ServiceDll|FailureCommand)$",
      "T1543.003", 0.5, "", "the program a service runs"),

@@ -1,36 +1,33 @@
-"""Named pipes (Sysmon 17/18, ``proc.pipe``): attack tools' default pipes, unmanaged PowerShell, getsystem, RPC enumeration.
+"""Named pipes (Sysmon 17/18, ``proc.pipe``): tools' default pipes, unmanaged PowerShell, getsystem, RPC enumeration.
 
 Sysmon logs a pipe on the machine it lives on. A client opening ``\\\\dc1\\pipe\\srvsvc`` is logged on DC1, where the
-SMB server opens the pipe in the kernel: the image is ``System`` and the client is not named. So a workstation shows
-its processes' local RPC calls (``\\wkssvc`` for the domain, ``\\lsass``, the pipe behind samr/lsarpc/netlogon, for
-names), a server shows what remote clients reached, as ``System``. Components (the score is the strongest plus
-``extra_weight`` for each other one, capped at 1):
+SMB server opens the pipe in the kernel: the image is ``System`` and the client is not named. A workstation shows its
+processes' local RPC calls (``\\wkssvc`` for the domain, ``\\lsass``, the pipe behind samr/lsarpc/netlogon, for
+names), a server what remote clients reached. Components (score: the strongest plus ``extra_weight`` per other one):
 
 * **tool**: a pipe name an attack tool uses by default (``tool_pipes``, shell patterns, case-insensitive): PsExec's
-  ``\\PSEXESVC`` and ``<service>-<host>-<pid>-stdin/stdout/stderr`` (also with a renamed service), PAExec, RemCom,
-  CSExec, Cobalt Strike's defaults (``MSSE-*-server``, ``msagent_*``, ``postex_*``, ``status_*``) and the look-alikes
-  of Windows pipes of its public malleable profiles (``wkssvc_*``, ``ntsvcs_*``...), Covenant, PoshC2, Koh, kekeo's
-  tsssp server, WCE/fgdump, and the ``<x>\\pipe\\<name>`` trick of the Potato exploits (PrintSpoofer, EfsPotato,
-  RoguePotato) that makes a service connect to the attacker's pipe: ``tool_score``;
-* **powershell**: a ``\\PSHost.*`` pipe (every PowerShell host creates one) from an image not in ``powershell_hosts``
-  or run from a user-writable folder: PowerShell loaded into another process (unmanaged PowerShell): ``powershell_score``;
-* **impersonation**: a pipe one process created and a shell (``impersonation_clients``) connected to, the getsystem
-  of Meterpreter and Cobalt Strike (``cmd /c echo x > \\\\.\\pipe\\x``, rundll32), on both processes:
-  ``impersonation_score``; or a pipe created by an unusual image (a script host, a user-writable folder, a system
-  name outside System32) that a client reached over SMB or the loopback (``System`` connected): ``served_score``;
+  ``\\PSEXESVC`` and ``<service>-<host>-<pid>-stdin/stdout/stderr`` (a renamed service too), PAExec, RemCom, CSExec,
+  Cobalt Strike's defaults (``MSSE-*-server``, ``msagent_*``, ``postex_*``, ``status_*``) and the Windows look-alikes
+  of public malleable profiles (``wkssvc_*``, ``ntsvcs_*``...), Covenant, PoshC2, Koh, kekeo's tsssp server,
+  WCE/fgdump, and the ``<x>\\pipe\\<name>`` trick of the Potato exploits (PrintSpoofer, EfsPotato, RoguePotato);
+* **powershell**: a ``\\PSHost.*`` pipe (every PowerShell host makes one) from an image not in ``powershell_hosts``,
+  or from one run out of a user-writable folder: PowerShell loaded into another process (unmanaged PowerShell);
+* **impersonation**: a pipe a shell (``impersonation_clients``) connected to, unless a Windows service made it, the
+  getsystem of Meterpreter and Cobalt Strike (``cmd /c echo x > \\\\.\\pipe\\x``, rundll32), on the shell and on the
+  process that made the pipe; or (``served_score``) a pipe made by an unusual image that a client reached over SMB or
+  the loopback (``System`` connected): Potato and Decoder impersonation, an SMB beacon;
 * **rpc**: connections to the RPC pipes of discovery and remote execution (``rpc_pipes``) by a process that is not a
-  Windows service (``system_images`` run from System32/SysWOW64): ``rpc_script`` for an unusual image, ``rpc_admin``
-  for ``admin_images`` (explorer, mmc: administrators browse), ``rpc_other`` otherwise, plus ``fanout_weight`` per
-  distinct RPC pipe after the first, up to ``full_fanout`` pipes;
-* **sweep**: ``System`` opening ``sweep_pipes`` distinct pipes within ``sweep_seconds`` for remote clients: a client
-  probing which pipes a host has. One remote srvsvc (NetSessionEnum, a share listing) looks like any user opening a
-  share and is not judged. ``sweep_score``, up to 0.1 more at twice ``sweep_pipes``;
-* **odd_name**: an unusual image creating a pipe with a random-looking name (6-16 letters and digits mixing upper
-  case, lower case and digits) or a Windows RPC pipe's name: ``odd_score``, weak on purpose.
+  Windows service (``system_images`` run from System32/SysWOW64): ``rpc_unusual``, ``rpc_admin`` (explorer, mmc:
+  administrators browse) or ``rpc_other``, plus ``fanout_weight`` per distinct pipe after the first (``full_fanout``);
+* **sweep**: ``System`` opening ``sweep_pipes`` distinct pipes within ``sweep_seconds``: a client probing which pipes
+  a host has. One remote srvsvc (NetSessionEnum, a share listing) looks like any user opening a share: not judged;
+* **odd_name**: an unusual image making a pipe with a random-looking name (6-16 letters and digits mixing upper case,
+  lower case and digits) or a Windows RPC pipe's name: weak on purpose.
 
-``writable_bonus`` is added to tool, powershell and impersonation for an image in a user-writable folder. One finding
-per (host, process: Sysmon ProcessGuid, else image); the evidence lists the pipes behind it with counts, event ids,
-record ids and first/last times.
+*Unusual* images are script hosts and LOLBins (``script_images``), images under a user-writable folder
+(``user_writable``, which adds ``writable_bonus`` to tool, powershell and impersonation) and Windows service names
+outside System32 (a masquerade). One finding per (host, process: Sysmon ProcessGuid, else image); the evidence lists
+the pipes behind it with counts, event ids, record ids and first/last times.
 """
 
 from __future__ import annotations
@@ -76,38 +73,35 @@ EXAMPLES = 20
 
 
 def glob_regex(pattern: str) -> str:
-    """A shell pattern (``*``, ``?``, ``[0-9]``) as a regular expression both RE2 and Java read alike."""
-    out = []
-    for c in pattern:
-        out.append(".*" if c == "*" else "." if c == "?" else c if c.isalnum() or c in "[]_-" else
-                   "\\\\" if c == "\\" else f"[{c}]" if c != "^" else "\\^")
-    return "".join(out)
+    """A shell pattern (``*``, ``?``, ``[0-9]``) as a regular expression RE2 and Java read alike."""
+    return "".join(".*" if c == "*" else "." if c == "?" else c if c.isalnum() or c in "[]_-" else
+                   "\\\\" if c == "\\" else "\\^" if c == "^" else f"[{c}]" for c in pattern)
 
 
 @register
 class NamedPipes(Detector):
     """Args:
     tool_pipes: pipe names attack tools use by default (shell patterns, case-insensitive, with the leading backslash).
-    rpc_pipes: RPC pipes of discovery and remote execution (names without backslash; lsass is samr/lsarpc/netlogon).
-    system_images: Windows service images (file names) whose RPC connections are routine when run from System32/SysWOW64.
+    rpc_pipes: RPC pipes of discovery and remote execution (no backslash; lsass serves samr, lsarpc and netlogon).
+    system_images: Windows service images (file names) whose RPC connections are routine, run from System32/SysWOW64.
     admin_images: images administrators browse shares and computers with (their RPC connections weigh little).
-    script_images: script hosts and LOLBins whose RPC connections and pipes are unusual.
+    script_images: script hosts and LOLBins, unusual images wherever they are.
     user_writable: path fragments (lower case) of user-writable folders; images there are unusual.
     powershell_hosts: images that host PowerShell themselves (their PSHost pipes are not unmanaged PowerShell).
-    impersonation_clients: images whose connection to another process's pipe is the getsystem shape.
+    impersonation_clients: images whose connection to a pipe no Windows service made is getsystem's shape.
     tool_score: sub-score of a tool's default pipe.
     powershell_score: sub-score of PowerShell hosted in another process.
-    impersonation_score: sub-score of a pipe a shell connected to (getsystem), on creator and shell.
+    impersonation_score: sub-score of a pipe a shell connected to (getsystem), on the shell and the pipe's maker.
     served_score: sub-score of an unusual image's pipe that a client reached over SMB (System connected).
-    rpc_script: RPC sub-score of an unusual image (script host, user-writable folder, system name outside System32).
+    rpc_unusual: RPC sub-score of an unusual image.
     rpc_admin: RPC sub-score of admin_images.
     rpc_other: RPC sub-score of any other image.
     fanout_weight: added to the RPC sub-score for each distinct RPC pipe after the first.
     full_fanout: distinct RPC pipes at which the fan-out stops adding.
     sweep_pipes: distinct pipes System must open within sweep_seconds to be a remote sweep.
-    sweep_seconds: window of a sweep, in seconds.
+    sweep_seconds: window of a sweep, in seconds (two grids of windows, half a window apart).
     sweep_score: sub-score of a sweep of sweep_pipes pipes (up to 0.1 more at twice as many).
-    odd_score: sub-score of a random-looking or system-named pipe created by an unusual image.
+    odd_score: sub-score of a random-looking or system-named pipe made by an unusual image.
     writable_bonus: added to tool, powershell and impersonation when the image is in a user-writable folder.
     extra_weight: added to the strongest sub-score for each other component.
     min_score: findings scoring below this are left out.
@@ -122,55 +116,29 @@ class NamedPipes(Detector):
     tables: ClassVar[tuple[str, ...]] = ("proc.pipe",)
 
     def __init__(self, tool_pipes: tuple[str, ...] = tuple(TOOL_LABELS), rpc_pipes: tuple[str, ...] = tuple(PURPOSE),
-                 system_images: tuple[str, ...] = ("lsass.exe", "services.exe", "svchost.exe", "spoolsv.exe",
-                                                   "wininit.exe", "winlogon.exe", "csrss.exe", "smss.exe",
-                                                   "wmiprvse.exe", "searchprotocolhost.exe", "searchindexer.exe",
-                                                   "dsregcmd.exe", "taskhostw.exe", "dllhost.exe", "msiexec.exe",
-                                                   "gpupdate.exe", "wsmprovhost.exe", "dfsrs.exe", "ntfrs.exe",
-                                                   "dns.exe", "ismserv.exe", "lsm.exe", "sihost.exe"),
+                 system_images: tuple[str, ...] = (
+                     "lsass.exe", "services.exe", "svchost.exe", "spoolsv.exe", "wininit.exe", "winlogon.exe",
+                     "csrss.exe", "smss.exe", "wmiprvse.exe", "searchprotocolhost.exe", "searchindexer.exe",
+                     "dsregcmd.exe", "taskhostw.exe", "dllhost.exe", "msiexec.exe", "gpupdate.exe", "wsmprovhost.exe",
+                     "dfsrs.exe", "dns.exe", "ismserv.exe", "lsm.exe", "sihost.exe"),
                  admin_images: tuple[str, ...] = ("explorer.exe", "mmc.exe", "servermanager.exe"),
-                 script_images: tuple[str, ...] = ("powershell.exe", "pwsh.exe", "powershell_ise.exe", "cmd.exe",
-                                                   "wscript.exe", "cscript.exe", "mshta.exe", "rundll32.exe",
-                                                   "regsvr32.exe", "msbuild.exe", "installutil.exe", "wmic.exe",
-                                                   "net.exe", "net1.exe", "nltest.exe", "python.exe", "java.exe"),
-                 user_writable: tuple[str, ...] = ("\\users\\", "\\programdata\\", "\\temp\\", "\\tmp\\",
-                                                   "\\appdata\\", "\\perflogs\\", "\\$recycle.bin\\"),
-                 powershell_hosts: tuple[str, ...] = ("powershell.exe", "pwsh.exe", "powershell_ise.exe",
-                                                      "wsmprovhost.exe", "wmiprvse.exe", "sdiagnhost.exe",
-                                                      "servermanager.exe", "dsac.exe", "sqlps.exe", "w3wp.exe"),
+                 script_images: tuple[str, ...] = (
+                     "powershell.exe", "pwsh.exe", "powershell_ise.exe", "cmd.exe", "wscript.exe", "cscript.exe",
+                     "mshta.exe", "rundll32.exe", "regsvr32.exe", "msbuild.exe", "installutil.exe", "wmic.exe",
+                     "net.exe", "net1.exe", "nltest.exe", "python.exe", "java.exe"),
+                 user_writable: tuple[str, ...] = ("\\users\\", "\\programdata\\", "\\temp\\", "\\tmp\\", "\\appdata\\",
+                                                   "\\perflogs\\", "\\$recycle.bin\\"),
+                 powershell_hosts: tuple[str, ...] = (
+                     "powershell.exe", "pwsh.exe", "powershell_ise.exe", "wsmprovhost.exe", "wmiprvse.exe",
+                     "sdiagnhost.exe", "servermanager.exe", "dsac.exe", "sqlps.exe", "w3wp.exe"),
                  impersonation_clients: tuple[str, ...] = ("cmd.exe", "rundll32.exe"),
                  tool_score: float = 0.9, powershell_score: float = 0.85, impersonation_score: float = 0.75,
-                 served_score: float = 0.65, rpc_script: float = 0.5, rpc_admin: float = 0.1, rpc_other: float = 0.25,
+                 served_score: float = 0.65, rpc_unusual: float = 0.5, rpc_admin: float = 0.1, rpc_other: float = 0.25,
                  fanout_weight: float = 0.1, full_fanout: int = 3, sweep_pipes: int = 8, sweep_seconds: int = 10,
                  sweep_score: float = 0.65, odd_score: float = 0.4, writable_bonus: float = 0.05,
                  extra_weight: float = 0.05, min_score: float = 0.4, limit: int = 500) -> None:
-        self.tool_pipes = tool_pipes
-        self.rpc_pipes = rpc_pipes
-        self.system_images = system_images
-        self.admin_images = admin_images
-        self.script_images = script_images
-        self.user_writable = user_writable
-        self.powershell_hosts = powershell_hosts
-        self.impersonation_clients = impersonation_clients
-        self.tool_score = tool_score
-        self.powershell_score = powershell_score
-        self.impersonation_score = impersonation_score
-        self.served_score = served_score
-        self.rpc_script = rpc_script
-        self.rpc_admin = rpc_admin
-        self.rpc_other = rpc_other
-        self.fanout_weight = fanout_weight
-        self.full_fanout = full_fanout
-        self.sweep_pipes = sweep_pipes
-        self.sweep_seconds = sweep_seconds
-        self.sweep_score = sweep_score
-        self.odd_score = odd_score
-        self.writable_bonus = writable_bonus
-        self.extra_weight = extra_weight
-        self.min_score = min_score
-        self.limit = limit
+        vars(self).update({k: v for k, v in locals().items() if k != "self"})  # every parameter, as given
 
-    # -- queries ------------------------------------------------------------------------------
     def find(self, engine: Engine, window: Window) -> list[Finding]:
         table = engine.table("proc.pipe", window)
         if table is None:
@@ -178,12 +146,10 @@ class NamedPipes(Detector):
         rows = self._prepared(table)
         procs: dict[tuple, dict] = {}
         for r in fetch(self._candidates(rows)).to_pylist():
-            procs.setdefault((r["host"], r["key"]), {"rows": [], "sweep": None})["rows"].append(r)
-        for r in fetch(self._sweeps(rows)).to_pylist():
-            best = procs.setdefault((r["host"], r["key"]), {"rows": [], "sweep": None})
-            if best["sweep"] is None or (r["pipes"], -r["first"].timestamp()) > (best["sweep"]["pipes"],
-                                                                               -best["sweep"]["first"].timestamp()):
-                best["sweep"] = r
+            procs.setdefault((r["host"] or "", r["key"]), {"rows": [], "sweep": None})["rows"].append(r)
+        for r in sorted(fetch(self._sweeps(rows)).to_pylist(), key=lambda r: (-r["pipes"], r["first"])):
+            proc = procs.setdefault((r["host"] or "", r["key"]), {"rows": [], "sweep": None})
+            proc["sweep"] = proc["sweep"] or r  # the widest sweep, then the earliest
         findings = [f for f in (self._finding(host, key, p) for (host, key), p in sorted(procs.items()))
                     if f is not None and f.score >= self.min_score]
         findings.sort(key=lambda f: (-f.score, f.entity))
@@ -191,36 +157,41 @@ class NamedPipes(Detector):
 
     def _prepared(self, t: ir.Table) -> ir.Table:
         low = t.image.fill_null("").lower()
-        base = low.re_extract(r"([^\\]*)$", 1)
-        system = (low == "system") | (base.isin(self.system_images) & ibis.or_(*(low.contains(d) for d in SYSTEM_DIRS)))
-        unusual = ibis.or_(base.isin(self.script_images), *(low.contains(w) for w in self.user_writable))
-        pipe = t.pipe_name.lower()
+        base, pipe = low.re_extract(r"([^\\]*)$", 1), t.pipe_name.lower()
+        in_system = (low == "system") | ibis.or_(*(low.contains(d) for d in SYSTEM_DIRS))
+        system = (low == "system") | (base.isin(self.system_images) & in_system)
+        unusual = ibis.or_(base.isin(self.script_images), base.isin(self.system_images) & ~in_system,
+                           *(low.contains(w) for w in self.user_writable))
         return t.mutate(pname=pipe, low=low, base=base, system=system, unusual=unusual,
                         key=ibis.coalesce(t.process_guid, t.image, ibis.literal("?")),
                         named=t.pipe_name.notnull() & ~pipe.isin(ANONYMOUS))
 
     def _candidates(self, rows: ir.Table) -> ir.Table:
-        """Per (host, process, action, pipe): the rows any component may judge, with who else connected to the pipe."""
+        """Per (host, process, action, pipe): the rows a component may judge, with who else connected to the pipe."""
         rpc_names = [f"\\{p.lower()}" for p in self.rpc_pipes]
         tools = "^(?:" + "|".join(glob_regex(p.lower()) for p in self.tool_pipes) + ")$"
         create, connect = rows.action == "create", rows.action == "connect"
         rpc, pshost = rows.pname.isin(rpc_names), rows.pname.startswith("\\pshost.")
-        client = connect & rows.base.isin(self.impersonation_clients) & ~rpc & ~pshost
-        callers = rows.filter(rows.named & connect & (client | (rows.low == "system")))
+        shell = rows.named & connect & rows.base.isin(self.impersonation_clients) & ~rpc & ~pshost
+        callers = rows.filter(shell | (rows.named & connect & (rows.low == "system")))
         callers = callers.group_by(["host", "pname"]).aggregate(
-            by_shell=ibis.ifelse(callers.base.isin(self.impersonation_clients), 1, 0).max(),
-            shell=ibis.ifelse(callers.base.isin(self.impersonation_clients), callers.base, ibis.null("string")).max(),
+            shell=ibis.ifelse(callers.low == "system", ibis.null("string"), callers.base).max(),
             by_smb=ibis.ifelse(callers.low == "system", 1, 0).max())
-        rows = rows.left_join(callers, ["host", "pname"]).drop("host_right", "pname_right")
+        made = rows.filter(create & rows.system).semi_join(callers, ["host", "pname"])
+        callers = callers.left_join(made.select("host", "pname", by_service=ibis.literal(1)).distinct(),
+                                    ["host", "pname"]).select(callers, "by_service")
+        rows = rows.left_join(callers, ["host", "pname"]).select(rows, "shell", "by_smb", "by_service")
+        getsystem = rows.shell.notnull() & rows.by_service.isnull()
         odd = create & rows.unusual & (rows.pipe_name.re_search(r"^\\[A-Za-z0-9]{6,16}$") | rpc)
-        keep = rows.named & (rows.pname.re_search(tools) | (pshost & create) | (rpc & connect & ~rows.system) | client
-                             | odd | (create & rows.by_shell.notnull()) | (create & rows.unusual & rows.by_smb.notnull()))
+        keep = rows.named & (rows.pname.re_search(tools) | (pshost & create) | (rpc & connect & ~rows.system) | odd
+                             | (shell & rows.by_service.isnull()) | (create & getsystem)
+                             | (create & rows.unusual & (rows.by_smb == 1)))
         kept = rows.filter(keep)
         return kept.group_by(["host", "key", "action", "pname"]).aggregate(
             image=kept.image.max(), name=kept.pipe_name.min(), events=kept.count(), first=kept.ts.min(),
             last=kept.ts.max(), event_id=kept.event_id.min(), pid=kept.pid.min(), user=kept.user.max(),
-            records=kept.record_id.collect(), by_shell=kept.by_shell.max(), shell=kept.shell.max(),
-            by_smb=kept.by_smb.max())
+            records=kept.record_id.collect(), shell=kept.shell.max(), by_smb=kept.by_smb.max(),
+            by_service=kept.by_service.max())
 
     def _sweeps(self, rows: ir.Table) -> ir.Table:
         """Windows of sweep_seconds (two grids) in which System opened at least sweep_pipes distinct pipes."""
@@ -234,7 +205,6 @@ class NamedPipes(Detector):
             first=per_pipe.first.min(), last=per_pipe.last.max(), records=per_pipe.record.collect())
         return per_slot.filter(per_slot.pipes >= self.sweep_pipes)
 
-    # -- judging one process --------------------------------------------------------------------
     def _finding(self, host: str, key: str, proc: dict) -> Finding | None:
         rows, sweep = sorted(proc["rows"], key=lambda r: (r["first"], r["action"], r["pname"])), proc["sweep"]
         image = (rows[0]["image"] if rows else sweep["image"]) or key
@@ -243,28 +213,29 @@ class NamedPipes(Detector):
         system = low == "system" or (base in self.system_images and any(d in low for d in SYSTEM_DIRS))
         masquerade = base in self.system_images and not system
         writable = any(w in low for w in self.user_writable)
-        unusual = writable or masquerade or base in self.script_images
-        bonus = self.writable_bonus if writable else 0.0
-        tools = [glob_regex(p.lower()) for p in self.tool_pipes]
+        unusual, bonus = writable or masquerade or base in self.script_images, self.writable_bonus * writable
+        tools = [(p, re.compile(glob_regex(p.lower()))) for p in self.tool_pipes]
         rpc_names = {p.lower() for p in self.rpc_pipes}
         hits: dict[str, list[tuple[dict, str]]] = {}
         for r in rows:
-            create, bare = r["action"] == "create", r["pname"].lstrip("\\")
-            tool = next((p for p, rx in zip(self.tool_pipes, tools, strict=True) if re.fullmatch(rx, r["pname"])), None)
+            create, bare, pshost = r["action"] == "create", r["pname"].lstrip("\\"), r["pname"].startswith("\\pshost.")
+            tool = next((p for p, rx in tools if rx.fullmatch(r["pname"])), None)
             if tool is not None:
                 hits.setdefault("tool", []).append((r, TOOL_LABELS.get(tool.lower(), "listed in pipes.tool_pipes")))
-            if create and r["pname"].startswith("\\pshost.") and (base not in self.powershell_hosts or writable):
-                hits.setdefault("powershell", []).append((r, "unmanaged PowerShell"))
-            if r["action"] == "connect" and bare in rpc_names and not system:
-                hits.setdefault("rpc", []).append((r, PURPOSE.get(bare, bare)))
-            if r["action"] == "connect" and base in self.impersonation_clients and bare not in rpc_names:
+            if create and pshost and (base not in self.powershell_hosts or writable):
+                hits.setdefault("powershell", []).append((r, ""))
+            if not create and bare in rpc_names and not system:
+                hits.setdefault("rpc", []).append((r, ""))
+            if not create and base in self.impersonation_clients and not (bare in rpc_names or pshost or
+                                                                          r["by_service"]):
                 hits.setdefault("impersonation", []).append((r, "shell"))
-            elif create and r["by_shell"] and base not in self.impersonation_clients:
-                hits.setdefault("impersonation", []).append((r, "creator"))
+            elif create and r["shell"] and not r["by_service"] and base not in self.impersonation_clients:
+                hits.setdefault("impersonation", []).append((r, "maker"))
             elif create and r["by_smb"] and unusual:
                 hits.setdefault("impersonation", []).append((r, "served"))
             if create and unusual and (_RANDOM.fullmatch(r["name"] or "") or bare in rpc_names):
-                hits.setdefault("odd_name", []).append((r, "system name" if bare in rpc_names else "random"))
+                hits.setdefault("odd_name", []).append((r, "the name of a Windows RPC pipe" if bare in rpc_names
+                                                        else "a random-looking name"))
         components: dict[str, float] = {}
         if "tool" in hits:
             components["tool"] = self.tool_score + bonus
@@ -275,72 +246,69 @@ class NamedPipes(Detector):
             components["impersonation"] = (self.impersonation_score if getsystem else self.served_score) + bonus
         if "rpc" in hits:
             distinct = len({r["pname"] for r, _ in hits["rpc"]})
-            base_score = (self.rpc_script + (bonus if base in self.script_images else 0.0) if unusual else
-                          self.rpc_admin if base in self.admin_images else self.rpc_other)
-            components["rpc"] = base_score + self.fanout_weight * (min(distinct, self.full_fanout) - 1)
+            components["rpc"] = ((self.rpc_unusual + (bonus if base in self.script_images else 0.0)) if unusual else
+                                 self.rpc_admin if base in self.admin_images else self.rpc_other) + \
+                self.fanout_weight * (min(distinct, self.full_fanout) - 1)
         if sweep is not None:
-            more = min(1.0, (sweep["pipes"] - self.sweep_pipes) / max(self.sweep_pipes, 1))
-            components["sweep"] = self.sweep_score + 0.1 * more
+            components["sweep"] = self.sweep_score + 0.1 * min(1.0, (sweep["pipes"] - self.sweep_pipes)
+                                                                / max(self.sweep_pipes, 1))
         if "odd_name" in hits:
             components["odd_name"] = self.odd_score
         if not components:
             return None
         components = {k: min(1.0, v) for k, v in components.items()}
         score = min(1.0, max(components.values()) + self.extra_weight * (len(components) - 1))
-        return self._render(host, key, image, base, rows, sweep, hits, components, score,
-                            {"writable": writable, "masquerade": masquerade})
+        return self._render(host, key, image, rows, sweep, hits, components, score, writable, masquerade)
 
-    def _render(self, host: str, key: str, image: str, base: str, rows: list[dict], sweep: dict | None,
+    def _render(self, host: str, key: str, image: str, rows: list[dict], sweep: dict | None,
                 hits: dict[str, list[tuple[dict, str]]], components: dict[str, float], score: float,
-                flags: dict[str, bool]) -> Finding:
+                writable: bool, masquerade: bool) -> Finding:
         shown = image.rsplit("\\", 1)[-1]
         parts = []
         if "tool" in hits:
-            labels = sorted({label for _, label in hits["tool"]})
-            parts.append(f"{_acts(r for r, _ in hits['tool'])} (pipe names of {_and(labels)})")
+            parts.append(f"{_acts(r for r, _ in hits['tool'])} (pipe names of {_and({t for _, t in hits['tool']})})")
         if "powershell" in hits:
-            what = ("a PowerShell host run from a user-writable folder" if base in self.powershell_hosts else
-                    f"PowerShell hosted inside {shown}, not a PowerShell host (unmanaged PowerShell)")
-            parts.append(f"{_acts(r for r, _ in hits['powershell'])}: {what}")
-        for r, kind in hits.get("impersonation", []):
-            parts.append(f"connected to the named pipe {r['name']} (a shell writing to a pipe: getsystem's named-pipe "
-                         "impersonation)" if kind == "shell" else
-                         f"created {r['name']}, which {r['shell']} connected to (getsystem's named-pipe impersonation)"
-                         if kind == "creator" else
-                         f"created {r['name']}, which a client reached over SMB or the loopback (System connected)")
+            parts.append(f"{_acts(r for r, _ in hits['powershell'])}: " + (
+                "a PowerShell host run from a user-writable folder" if shown.lower() in self.powershell_hosts else
+                f"PowerShell hosted inside {shown}, not a PowerShell host (unmanaged PowerShell)"))
+        for r, kind in hits.get("impersonation", [])[:3]:
+            parts.append({"shell": f"connected to the pipe {r['name']} (a shell opening a pipe: getsystem's "
+                                   "named-pipe impersonation)",
+                          "maker": f"created {r['name']}, which {r['shell']} connected to (getsystem's named-pipe "
+                                   "impersonation)",
+                          "served": f"created {r['name']}, which a client reached over SMB or the loopback "
+                                    "(System connected)"}[kind])
         if "rpc" in hits:
             names = sorted({r["pname"].lstrip("\\") for r, _ in hits["rpc"]})
-            uses = list(dict.fromkeys(PURPOSE.get(n, f"the {n} interface") for n in names))
-            parts.append(f"connected to the {_and(names)} pipe{'s' if len(names) > 1 else ''} (RPC used for "
-                         f"{_and(uses)})")
+            uses = {PURPOSE.get(n, f"the {n} interface") for n in names}
+            parts.append(f"connected to the {_and(names)} pipe{'s' * (len(names) > 1)} (RPC used for {_and(uses)})")
         if sweep is not None:
-            names = sorted(sweep["names"])
-            span = (sweep["last"] - sweep["first"]).total_seconds()
+            names, span = sorted(sweep["names"]), (sweep["last"] - sweep["first"]).total_seconds()
             parts.append(f"opened {sweep['pipes']} distinct pipes in {span:.1f} s ({', '.join(names[:6])}"
-                         f"{', ...' if len(names) > 6 else ''}): a client probing the host's pipes")
-        for r, kind in hits.get("odd_name", [])[:3]:
-            what = "the name of a Windows RPC pipe" if kind == "system name" else "a random-looking name"
-            parts.append(f"created {r['name']} ({what})")
-        if flags["writable"]:
-            parts.append(f"{image} is in a user-writable folder")
-        if flags["masquerade"]:
-            parts.append(f"{image} has the name of a Windows service outside System32")
+                         f"{', ...' * (len(names) > 6)}): a client probing the host's pipes")
+        parts += [f"created {r['name']} ({what})" for r, what in hits.get("odd_name", [])[:3]]
+        parts += [f"{image} is in a user-writable folder"] * writable
+        parts += [f"{image} has the name of a Windows service outside System32"] * masquerade
         who = (f"System on {host} (the SMB server, for remote or loopback clients)" if image.lower() == "system"
                else f"{shown} on {host}")
-        judged = {id(r): c for c, pairs in hits.items() for r, _ in pairs}
+        judged: dict[int, list[str]] = {}
+        for component, pairs in hits.items():
+            for r, _ in pairs:
+                judged.setdefault(id(r), []).append(component)
+        mine = [r for r in rows if id(r) in judged]
         pipes = [{"name": r["name"], "action": r["action"], "event_id": r["event_id"], "count": int(r["events"]),
                   "first": r["first"], "last": r["last"], "records": _records(r["records"]),
-                  "component": judged.get(id(r))} for r in rows if id(r) in judged]
+                  "components": judged[id(r)]} for r in mine]
         evidence: dict[str, Any] = {
             "process": {"host": host, "image": image, "pid": rows[0]["pid"] if rows else None,
                         "user": next((r["user"] for r in rows if r["user"]), None),
                         "process_guid": key if key != image else None},
-            "pipes": pipes[:EXAMPLES], "distinct_pipes": len({r["pname"] for r in rows if id(r) in judged}),
-            "events": sum(p["count"] for p in pipes), "tools": sorted({label for _, label in hits.get("tool", [])}),
+            "pipes": pipes[:EXAMPLES], "distinct_pipes": len({r["pname"] for r in mine}),
+            "events": sum(p["count"] for p in pipes), "tools": sorted({t for _, t in hits.get("tool", [])}),
             "rpc_pipes": sorted({r["pname"].lstrip("\\") for r, _ in hits.get("rpc", [])}),
-            "user_writable": flags["writable"], "masquerade": flags["masquerade"],
+            "user_writable": writable, "masquerade": masquerade,
         }
-        times = [r["first"] for r in rows if id(r) in judged] + [r["last"] for r in rows if id(r) in judged]
+        times = [r["first"] for r in mine] + [r["last"] for r in mine]
         if sweep is not None:
             evidence["sweep"] = {"pipes": int(sweep["pipes"]), "names": sorted(sweep["names"]),
                                  "events": int(sweep["events"]), "first": sweep["first"], "last": sweep["last"],
@@ -348,7 +316,7 @@ class NamedPipes(Detector):
             times += [sweep["first"], sweep["last"]]
         return Finding(
             detector=self.name, score=score, entity=f"{host}:{shown}" + (f" {key}" if key != image else ""),
-            host=host, user=evidence["process"]["user"], first_seen=min(times), last_seen=max(times),
+            host=host or None, user=evidence["process"]["user"], first_seen=min(times), last_seen=max(times),
             components=components, evidence=evidence, why=f"{who} " + "; ".join(parts),
         )
 
@@ -358,12 +326,12 @@ def _acts(rows) -> str:
     by: dict[str, list[str]] = {}
     for r in rows:
         names = by.setdefault("created" if r["action"] == "create" else "connected to", [])
-        if r["name"] not in names:
-            names.append(r["name"])
-    return " and ".join(f"{verb} {', '.join(names[:4])}{', ...' if len(names) > 4 else ''}" for verb, names in by.items())
+        names += [r["name"]] * (r["name"] not in names)
+    return " and ".join(f"{verb} {', '.join(names[:4])}{', ...' * (len(names) > 4)}" for verb, names in by.items())
 
 
-def _and(items: list[str]) -> str:
+def _and(items) -> str:
+    items = sorted(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 

@@ -146,7 +146,7 @@ class PowerShell(Detector):
     def find(self, engine: Engine, window: Window) -> list[Finding]:
         groups: dict[tuple[str, str], tuple[str, list[dict]]] = {}
         for item in [*self._scripts(engine, window), *self._classic(engine, window), *self._commands(engine, window)]:
-            text = _SIG.sub("", item.pop("text") or "").strip()
+            text = (item.pop("text") or "").strip()
             if text:
                 groups.setdefault(((item["host"] or "").lower(), _digest(text)), (text, []))[1].append(item)
         findings = [f for text, items in groups.values() if (f := self._finding(text, items)) is not None]
@@ -230,6 +230,7 @@ class PowerShell(Detector):
 
     def features(self, text: str) -> tuple[dict[str, float], dict[str, Any]]:
         """Sub-scores and evidence of one PowerShell text (an encoded command is decoded and scored with it)."""
+        text = _SIG.sub("", text)
         decoded = [d for m in _ENC.finditer(text) if (d := _decode(m.group(1)))]
         full = "\n".join([text, *decoded])
         plain = re.sub(r"""['"]\s*\+\s*['"]""", "", full.replace("`", ""))

@@ -85,6 +85,7 @@ def sim_lake(tmp_path_factory):
     simulate(root / "logs", hosts=20, days=1, seed=3, logons=True)  # logons: the Windows and Linux detectors
     long_conn_fixture(root / "logs" / "extra")  # so every detector has something to find
     shutil.copy(Path(__file__).parent / "data" / "ids" / "eve.json", root / "logs" / "extra" / "eve.json")  # ids
+    _endpoint_fixtures(root / "logs" / "endpoint-extra")
     ingest([root / "logs"], root / "lake")
     truth = json.loads((root / "logs" / "truth.json").read_text())  # intel: a feed naming the planted C2
     (root / "lake" / "intel").mkdir()
@@ -93,6 +94,28 @@ def sim_lake(tmp_path_factory):
     (root / "lake" / "sigma" / "spooler.yml").write_text(SPOOLER_RULE)
     (root / "lake" / "sigma" / "tls.yml").write_text(TLS_RULE)
     return root / "lake"
+
+
+def _endpoint_fixtures(folder: Path) -> None:
+    """The hand-made events of the endpoint detectors' own tests, which the simulator does not write."""
+    import datetime as dt
+
+    from test_account_discovery import EVENTS as DISCOVERY
+    from test_bits_jobs import EVENTS as BITS
+    from test_notable_events import EVENTS as NOTABLE
+    from test_pipes import _write as write_pipes
+    from test_powershell import _attack_events
+    from test_powershell import _write as write_powershell
+    from test_registry_change import EVENTS as REGISTRY
+    from test_sensor_health import write_feed
+
+    for name, events in (("discovery", DISCOVERY), ("bits", BITS), ("notable", NOTABLE), ("registry", REGISTRY)):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "events.json").write_text("".join(json.dumps(e) + "\n" for e in events))
+    write_pipes(folder / "pipes")
+    write_powershell(folder / "powershell", _attack_events())
+    # sensor_health: a Sysmon host that reported for three days before the simulated day, then stopped
+    write_feed(folder / "feed", dt.datetime(2026, 10, 29, tzinfo=dt.UTC), {"WS-QUIET": [72, 72, 72]})
 
 
 SPOOLER_RULE = """title: Print spooler started by services.exe

@@ -18,6 +18,7 @@ COMMANDS = {
     "attribute": ("winnow.cli.attribute_cmd", "Attribute connections to the processes that made them (net.conn_proc)."),
     "processes": ("winnow.cli.processes_cmd", "Processes by bytes sent and destinations reached (from net.conn_proc)."),
     "sigma": ("winnow.cli.sigma_cmd", "Run a folder of Sigma rules over the lake ad hoc, or check which cannot run."),
+    "sensors": ("winnow.cli.sensors_cmd", "Coverage: which hosts and feeds went silent, dropped or have clocks off."),
     "findings": ("winnow.cli.findings_cmd", "List stored findings, highest score first."),
     "risk": ("winnow.cli.risk_cmd", "Entities (hosts, users, addresses, processes) by risk, with what makes it up."),
     "queue": ("winnow.cli.queue_cmd", "Entities to review in order (expert model, else risk), with why and verdicts."),

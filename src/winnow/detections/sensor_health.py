@@ -1,0 +1,252 @@
+"""Sensor and feed health from the data itself: endpoints gone silent, feeds that dropped, clocks off.
+
+"How do you make sure you are getting data from all endpoints? What if one goes offline?" Every row of
+the lake says which feed wrote it (``_source_format``: sysmon_json, evtx, auditd, zeek_tsv ...) and which
+reporter (the endpoint's ``host``, or the network ``sensor``). For each feed, time is cut into periods of
+``period_hours`` counted back from the feed's newest event (period 0 is the last one), and for each
+(feed, reporter):
+
+* **expected**: the median count of the reporter's periods before the last, from its first period on
+  (a period it sent nothing counts 0); **actual**: the last period's count;
+* **silent** when it sent nothing for ``silence_hours`` before the feed's newest event although it
+  reported in at least ``min_history`` earlier periods: an agent stopped, a host was switched off or
+  wiped, logging was disabled (ATT&CK T1562.002/T1070 look like this too);
+* **dropped** when ``actual`` is below ``drop_ratio`` × ``expected`` (and ``expected`` is at least
+  ``min_volume``): a half-broken forwarder, a filter pushed by mistake, or an attacker's;
+* the **feed** as a whole (all reporters summed) is judged the same way: a collector losing most of
+  its input;
+* **clock**: the process ↔ connection join (``net.conn_proc``) measures each endpoint's clock against
+  the network sensor's; a median offset beyond ``skew_seconds`` over ``min_matches`` matches is a
+  finding (timelines across sources are wrong by that much);
+* **coverage**: internal addresses sending at least ``min_connections`` connections in ``net.conn``
+  that no endpoint log maps to a host (``proc.net``) are devices without an agent: one summary
+  finding, and rows of ``winnow sensors``.
+
+``coverage()`` is the table ``winnow sensors`` prints: feed × reporter, last seen, expected and actual
+volume, state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from typing import Any, ClassVar
+
+from winnow.detections.base import Detector
+from winnow.detections.registry import register
+from winnow.engine import Engine, Window, fetch
+from winnow.scoring import Finding
+
+#: tables whose rows are a feed's output (derived tables such as net.conn_proc are not)
+WATCHED = ("win.event", "proc.exec", "proc.net", "proc.file", "proc.dns", "auth.logon", "net.conn", "net.dns",
+           "net.http", "net.tls", "net.flow", "ids.alert")
+
+
+@register
+class SensorHealth(Detector):
+    """Args:
+    tables: lake tables whose feeds are watched (rows per feed and reporter).
+    period_hours: length of the periods counted back from each feed's newest event.
+    history: periods of history read.
+    min_history: earlier periods a reporter must have reported in before its silence or drop counts.
+    silence_hours: a reporter that sent nothing for this long before its feed's newest event is silent.
+    drop_ratio: the last period below this share of the expected volume is a drop.
+    min_volume: expected volume (events per period) below which drops are not judged.
+    skew_seconds: median endpoint clock offset (net.conn_proc) beyond which a host's clock is off.
+    min_matches: matched connections a host needs before its clock offset is judged.
+    min_connections: connections an internal address must send to count as an active device.
+    limit: most findings kept, highest scores first.
+    """
+
+    name: ClassVar[str] = "sensor_health"
+    description: ClassVar[str] = (
+        "endpoints and feeds gone silent or dropped, endpoint clocks off, devices with network but no endpoint data"
+    )
+    tables: ClassVar[tuple[str, ...]] = WATCHED
+
+    def __init__(self, tables: tuple[str, ...] = WATCHED, period_hours: float = 24.0, history: int = 14,
+                 min_history: int = 2, silence_hours: float = 12.0, drop_ratio: float = 0.25,
+                 min_volume: float = 50.0, skew_seconds: float = 120.0, min_matches: int = 20,
+                 min_connections: int = 20, limit: int = 500) -> None:
+        self.tables = tables
+        self.period_hours = period_hours
+        self.history = history
+        self.min_history = min_history
+        self.silence_hours = silence_hours
+        self.drop_ratio = drop_ratio
+        self.min_volume = min_volume
+        self.skew_seconds = skew_seconds
+        self.min_matches = min_matches
+        self.min_connections = min_connections
+        self.limit = limit
+
+    # ------------------------------------------------------------------ the coverage table
+
+    def coverage(self, engine: Engine, window: Window | None = None) -> list[dict[str, Any]]:
+        """Feed × reporter rows: last seen, expected and actual volume per period, state; worst first."""
+        window = window or Window()
+        rows: list[dict[str, Any]] = []
+        for table in self.tables:
+            t = engine.table(table, window)
+            if t is None or "_source_format" not in t.columns:
+                continue
+            reporter = "host" if "host" in t.columns else "sensor"
+            for feed, end in self._ends(t):
+                rows += self._feed_rows(t, table, reporter, feed, end)
+        rows = _one_per_reporter(rows)
+        rows += self._clock_rows(engine, window)
+        rows += self._unmanaged_rows(engine, window)
+        order = {"silent": 0, "dropped": 1, "clock off": 2, "no endpoint data": 3, "new": 4, "ok": 5}
+        rows.sort(key=lambda r: (order.get(r["state"], 9), -(r.get("silent_hours") or 0), str(r["feed"]),
+                                 str(r["reporter"])))
+        return rows
+
+    def _ends(self, t: Any) -> list[tuple[str, dt.datetime]]:
+        ends = t.filter(t.ts.notnull()).group_by("_source_format").aggregate(end=t.ts.max())
+        return [(r["_source_format"] or "?", r["end"]) for r in fetch(ends).to_pylist() if r["end"] is not None]
+
+    def _feed_rows(self, t: Any, table: str, reporter: str, feed: str, end: dt.datetime) -> list[dict[str, Any]]:
+        seconds = int(self.period_hours * 3600)
+        end_s = int(end.timestamp())
+        rows = t.filter((t._source_format == feed) if feed != "?" else t._source_format.isnull())
+        rows = rows.filter(rows.ts.notnull()).mutate(
+            who=rows[reporter].fill_null("?"), period=((end_s - rows.ts.epoch_seconds().cast("int64")) // seconds))
+        rows = rows.filter(rows.period < self.history)
+        per = rows.group_by(["who", "period"]).aggregate(n=rows.count(), last=rows.ts.max())
+        counts: dict[str, dict[int, int]] = defaultdict(dict)
+        last: dict[str, dt.datetime] = {}
+        for r in fetch(per).to_pylist():
+            counts[r["who"]][int(r["period"])] = int(r["n"])
+            last[r["who"]] = max(last.get(r["who"], r["last"]), r["last"])
+        out = [self._judge(table, feed, who, c, last[who], end) for who, c in counts.items()]
+        total: dict[int, int] = defaultdict(int)
+        for c in counts.values():
+            for p, n in c.items():
+                total[p] += n
+        out.append(self._judge(table, feed, "(whole feed)", dict(total), end, end))
+        return out
+
+    def _judge(self, table: str, feed: str, who: str, counts: dict[int, int], last: dt.datetime,
+               end: dt.datetime) -> dict[str, Any]:
+        oldest = max(counts)
+        before = [counts.get(p, 0) for p in range(1, oldest + 1)]
+        reported = sum(1 for n in before if n)
+        expected = statistics.median(before) if before else None
+        actual = counts.get(0, 0)
+        silent_hours = (end - last).total_seconds() / 3600
+        state = "ok"
+        if reported == 0:
+            state = "new"
+        elif silent_hours >= self.silence_hours and reported >= self.min_history:
+            state = "silent"
+        elif (reported >= self.min_history and (expected or 0) >= self.min_volume
+              and actual < self.drop_ratio * expected):
+            state = "dropped"
+        return {"feed": feed, "table": table, "reporter": who, "state": state, "last_seen": last,
+                "silent_hours": round(silent_hours, 2), "expected": expected, "actual": actual,
+                "periods_reported": reported + (1 if actual else 0), "feed_end": end}
+
+    def _clock_rows(self, engine: Engine, window: Window) -> list[dict[str, Any]]:
+        joined = engine.table("net.conn_proc", window)
+        if joined is None:
+            return []
+        rows = joined.filter(joined.skew_s.notnull() & joined.match.isin(["exact", "skew"]))
+        per = rows.group_by("host").aggregate(matches=rows.count(), skew=rows.skew_s.median(), last=rows.ts.max())
+        out = []
+        for r in fetch(per).to_pylist():
+            if r["matches"] < self.min_matches or r["skew"] is None:
+                continue
+            off = abs(float(r["skew"])) >= self.skew_seconds
+            out.append({"feed": "net.conn_proc", "table": "net.conn_proc", "reporter": r["host"],
+                        "state": "clock off" if off else "ok", "last_seen": r["last"], "silent_hours": None,
+                        "expected": 0.0, "actual": round(float(r["skew"]), 1), "periods_reported": None,
+                        "feed_end": None, "skew_s": round(float(r["skew"]), 1), "matches": int(r["matches"])})
+        return out
+
+    def _unmanaged_rows(self, engine: Engine, window: Window) -> list[dict[str, Any]]:
+        conn, net = engine.table("net.conn", window), engine.table("proc.net", window)
+        if conn is None or net is None:
+            return []
+        from winnow.risk.lake_context import resolver_for
+
+        resolver = resolver_for(engine)
+        per = conn.group_by("src_ip").aggregate(n=conn.count(), last=conn.ts.max())
+        per = per.filter(per.n >= self.min_connections)
+        out = []
+        for r in fetch(per).to_pylist():
+            ip = r["src_ip"]
+            if not ip or not resolver.internal(ip) or ip in resolver.ip_hosts:
+                continue
+            out.append({"feed": "net.conn", "table": "net.conn", "reporter": ip, "state": "no endpoint data",
+                        "last_seen": r["last"], "silent_hours": None, "expected": None, "actual": int(r["n"]),
+                        "periods_reported": None, "feed_end": None})
+        return out
+
+    # ------------------------------------------------------------------ findings
+
+    def find(self, engine: Engine, window: Window) -> list[Finding]:
+        rows = self.coverage(engine, window)
+        findings = [self._finding(r) for r in rows if r["state"] in ("silent", "dropped", "clock off")]
+        unmanaged = [r for r in rows if r["state"] == "no endpoint data"]
+        if unmanaged:
+            findings.append(self._unmanaged(unmanaged))
+        findings.sort(key=lambda f: (-f.score, f.entity))
+        return findings[: self.limit]
+
+    def _finding(self, r: dict[str, Any]) -> Finding:
+        whole = r["reporter"] == "(whole feed)"
+        who = f"the {r['feed']} feed" if whole else f"{r['reporter']} ({r['feed']})"
+        if r["state"] == "silent":
+            regular = r["periods_reported"] / max(1, self.history)
+            score = min(0.9, 0.6 + 0.1 * min(2.0, r["silent_hours"] / max(self.silence_hours, 1e-9) - 1)
+                        + 0.1 * regular)
+            why = (f"{who} sent nothing for {r['silent_hours']:.1f} h before the feed's newest event (last seen "
+                   f"{r['last_seen']:%Y-%m-%d %H:%M} UTC), after reporting in {r['periods_reported']} periods of "
+                   f"{self.period_hours:g} h (usually {r['expected']:g} events per period)")
+            components = {"silence": round(r["silent_hours"] / self.silence_hours, 3), "regularity": round(regular, 3)}
+        elif r["state"] == "dropped":
+            share = r["actual"] / r["expected"] if r["expected"] else 0.0
+            score = 0.6 + 0.2 * (1 - share / self.drop_ratio)
+            why = (f"{who} sent {r['actual']} events in the last {self.period_hours:g} h against a usual "
+                   f"{r['expected']:g} ({share:.0%}): the feed dropped")
+            components = {"share": round(share, 4)}
+        else:
+            score = min(0.8, 0.6 + 0.1 * abs(r["skew_s"]) / self.skew_seconds)
+            why = (f"{r['reporter']}'s clock is {abs(r['skew_s']):.0f} s {'ahead of' if r['skew_s'] > 0 else 'behind'} "
+                   f"the network sensor's (median over {r['matches']} matched connections): its events are "
+                   "misplaced on every timeline by that much")
+            components = {"skew": round(abs(r["skew_s"]) / self.skew_seconds, 3)}
+        host = None if whole or r["table"].startswith("net.") and r["state"] != "clock off" else r["reporter"]
+        return Finding(
+            detector=self.name, score=round(min(1.0, score), 6), entity=f"{r['reporter']} {r['feed']} {r['state']}",
+            host=host, first_seen=r["last_seen"], last_seen=r.get("feed_end") or r["last_seen"],
+            components=components, evidence={k: v for k, v in r.items() if k not in ("last_seen", "feed_end")},
+            why=why,
+        )
+
+    def _unmanaged(self, rows: list[dict[str, Any]]) -> Finding:
+        rows = sorted(rows, key=lambda r: -r["actual"])
+        top = ", ".join(f"{r['reporter']} ({r['actual']} connections)" for r in rows[:5])
+        why = (f"{len(rows)} internal addresses sent traffic but no endpoint log maps them to a host (no agent, or "
+               f"an unmanaged device): {top}" + (" ..." if len(rows) > 5 else ""))
+        return Finding(
+            detector=self.name, score=0.45, entity="devices without endpoint data", host=None,
+            first_seen=None, last_seen=max(r["last_seen"] for r in rows), components={"devices": float(len(rows))},
+            evidence={"devices": len(rows), "top": [{"address": r["reporter"], "connections": r["actual"]}
+                                                     for r in rows[:20]]},
+            why=why,
+        )
+
+
+
+def _one_per_reporter(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (feed, reporter): a feed writes several tables (Sysmon: win.event and proc.*), the one
+    with the most events speaks for it."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        key = (r["feed"], r["reporter"])
+        volume = (r["expected"] or 0, r["actual"] or 0)
+        if key not in best or volume > ((best[key]["expected"] or 0), best[key]["actual"] or 0):
+            best[key] = r
+    return list(best.values())

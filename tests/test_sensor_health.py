@@ -1,0 +1,74 @@
+"""sensor_health and winnow sensors: a host that stopped reporting, one whose volume dropped, one steady."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import engine_params, ingested_lake
+
+from winnow.engine import Window, connect
+
+_S = {"SourceName": "Microsoft-Windows-Sysmon", "Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1,
+      "ProcessGuid": "{p}", "ProcessId": "42", "Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd"}
+
+
+def write_feed(folder: Path, start: dt.datetime, plan: dict[str, list[int]]) -> None:
+    """Sysmon JSON lines: per host, per day from ``start``, that many events spread over the day."""
+    lines = []
+    for host, per_day in plan.items():
+        for day, n in enumerate(per_day):
+            for i in range(n):
+                t = start + dt.timedelta(days=day, minutes=i * 1440 // n)
+                lines.append({**_S, "Computer": host, "UtcTime": f"{t:%Y-%m-%d %H:%M:%S}.000",
+                              "TimeCreated": f"{t:%Y-%m-%dT%H:%M:%S}Z"})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sysmon.json").write_text("".join(json.dumps(e) + "\n" for e in lines))
+
+
+PLAN = {"WS1": [72] * 5, "WS2": [72] * 4 + [6], "WS3": [72] * 3 + [0, 0]}
+START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Path:
+    return ingested_lake(tmp_path_factory, "sensor-health", lambda d: write_feed(d, START, PLAN))
+
+
+@pytest.mark.parametrize("engine_name", engine_params())
+def test_silent_and_dropped_hosts(lake, engine_name) -> None:
+    from winnow.detections import get_detector
+
+    with connect(engine_name, lake) as engine:
+        found = {f.entity: f for f in get_detector("sensor_health").find(engine, Window())}
+    assert sorted(found) == ["WS2 windows_json dropped", "WS3 windows_json silent"]
+    silent = found["WS3 windows_json silent"]
+    assert silent.host == "WS3" and silent.severity == "high" and silent.evidence["expected"] == 72
+    assert silent.why == ("WS3 (windows_json) sent nothing for 48.0 h before the feed's newest event (last seen "
+                          "2024-01-03 23:40 UTC), after reporting in 3 periods of 24 h (usually 72 events per period)")
+    dropped = found["WS2 windows_json dropped"]
+    assert dropped.severity == "medium" and dropped.components == {"share": round(6 / 72, 4)}
+
+
+def test_thresholds_are_settings(lake) -> None:
+    from winnow.detections import get_detector
+
+    with connect("duckdb", lake) as engine:  # 60 h of silence needed, drops below 5 %: WS2's 8 % is no drop
+        found = get_detector("sensor_health", silence_hours=60.0, drop_ratio=0.05).find(engine, Window())
+    assert [f.entity for f in found] == ["WS3 windows_json dropped"]  # 48 h of nothing is still 0 of 72
+
+
+def test_winnow_sensors_names_the_silent_host_first(lake) -> None:
+    from winnow.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["sensors", "--lake", str(lake), "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["reporter"], r["state"]) for r in rows] == [("WS3", "silent"), ("WS2", "dropped")]
+    assert rows[0]["last_seen"].startswith("2024-01-03 23:40")
+    every = CliRunner().invoke(cli, ["sensors", "--lake", str(lake), "--format", "jsonl", "--all"])
+    states = {json.loads(line)["reporter"]: json.loads(line)["state"] for line in every.output.splitlines()}
+    assert states == {"WS1": "ok", "WS2": "dropped", "WS3": "silent", "(whole feed)": "ok"}

@@ -1,42 +1,34 @@
 """Obfuscated or downloading PowerShell: script text scored on generic obfuscation and download-cradle features.
 
 Droppers (Emotet's macros), Invoke-Obfuscation and download cradles leave PowerShell no administrator writes. The
-features are techniques Invoke-Obfuscation implements and Revoke-Obfuscation measures (Bohannon and Holmes, 2017),
-each a sub-score in [0, 1] (``components``), its counts in ``evidence``:
+features are the techniques Invoke-Obfuscation implements and Revoke-Obfuscation measures (Bohannon and Holmes,
+2017), each a sub-score in [0, 1] (``components``) with its counts in ``evidence``. Counted ones reach 1 at
+``<feature>_full`` occurrences, scaled down when rarer than ``min_density`` per 1,000 characters:
 
-* ``concat``: string literals joined to split words (``('ne'+'w-'+'item')``); ``ticks``: backticks inside
-  identifiers (``Se`cUr`iT``), not escapes (`` `n `t``) or generic arities (``List`1``); ``format``: ``-f``
-  reordering (three or more placeholders out of order, ``"{2}{0}{1}" -f``, or a format string built by
-  concatenation); ``chars``: ``[char]`` casts and long numeric arrays (with ``-join`` when there are casts);
-  ``mixed_case``: randomly cased words (``neT.WEbcLiENt``): not lower, upper, Title, camel or PascalCase (with
-  acronyms of two letters or more), or four case flips with 45 % capitals;
-* ``base64``: the longest base64 run (upper, lower case and digits) from ``base64_min`` to ``base64_full``; 1 for
-  ``-EncodedCommand`` (any prefix, ``-ec``), decoded (UTF-16LE) and scored with the rest, or ``FromBase64String``
-  with a long run;
-* ``invoke``: dynamic execution: 1 when obfuscated (``&('i'+'ex')``, ``.( $env:comspec[4,15,25]-join'')``,
-  ``$pshome[4]``...), ``plain_invoke`` for ``iex`` / ``Invoke-Expression`` / ``[scriptblock]::Create``;
-* ``download``: a cradle (Net.WebClient Download*, Invoke-WebRequest/iwr, Invoke-RestMethod/irm,
-  Start-BitsTransfer, XMLHTTP, HttpClient): 1 with execution in the text (an invoke, Start-Process, Invoke-Item,
-  rundll32...), ``download_alone`` without;
-* ``characters``: the share of special (not alphanumeric, not space) characters from ``special_low`` to
-  ``special_high``, for texts of ``min_length`` characters or more (Shannon entropy is evidence only).
+* ``concat`` string literals joined to split words (``('ne'+'w-'+'item')``); ``ticks`` backticks inside
+  identifiers (``Se`cUr`iT``; not escapes such as `` `n`` nor generic arities ``List`1``); ``format`` ``-f``
+  reordering (three or more placeholders out of order, or a format string built by concatenation); ``chars``
+  ``[char]`` casts and numeric arrays (and ``-join`` with them); ``mixed_case`` randomly cased words
+  (``neT.WEbcLiENt``: not lower, upper, Title, camel or PascalCase, or four case flips with 45 % capitals);
+* ``base64`` the longest base64 run from ``base64_min`` to ``base64_full``, 1 for ``-EncodedCommand`` (any
+  prefix; decoded from UTF-16LE and scored with the rest) or ``FromBase64String`` with a long run;
+* ``invoke`` dynamic execution, 1 when obfuscated (``&('i'+'ex')``, ``.( $env:comspec[4,15,25]-join'')``),
+  ``plain_invoke`` for ``iex`` / ``Invoke-Expression`` / ``[scriptblock]::Create``; ``download`` a cradle
+  (Net.WebClient, Invoke-WebRequest, Invoke-RestMethod, BITS, XMLHTTP, HttpClient), 1 with execution in the text,
+  ``download_alone`` without; ``characters`` the share of special characters from ``special_low`` to
+  ``special_high`` (texts of ``min_length`` or more; Shannon entropy is evidence only).
 
-Counted features reach 1 at ``<feature>_full`` occurrences, scaled down when rarer than ``min_density`` per 1,000
-characters (a long plain module with a few joins stays low). Words are looked for after backticks are removed and
-``'+'`` joins closed; an Authenticode ``# SIG #`` block is dropped first.
+Words are looked for after backticks are removed and ``'+'`` joins closed, an Authenticode ``# SIG #`` block
+dropped. **Score** = 1 - prod(1 - w_f * s_f) (a noisy-OR; ``weight_obfuscation`` for the six obfuscation
+features). Fewer than ``min_features`` features at ``present_at`` (``characters`` does not count: it follows from
+the others) cap it at 0.59: one feature alone is at most low; an encoded command with a cradle is two.
 
-**Score** = 1 - prod(1 - w_f * s_f) over the features (a noisy-OR): ``weight_obfuscation`` for concat, ticks,
-format, chars, base64 and mixed_case, ``weight_invoke``, ``weight_download``, ``weight_characters``. With fewer
-than ``min_features`` features at ``present_at`` or more (``characters`` does not count: it follows from the
-others) the score is capped at 0.59, so one feature alone is at most low; an encoded command with a cradle is two.
-
-Inputs: ``proc.script`` (4104 blocks, parts of one block joined in order; 4103 payloads and host applications),
-``win.event`` of the Windows PowerShell log (800 pipeline text, ``HostApplication`` of 400/403/800, from the
-event data or an export's ``Message``), ``proc.exec`` command lines of powershell.exe / pwsh.exe and the
-PowerShell part of other command lines that start it (``cmd /c powershell ...``). An Ibis pre-filter keeps rows
-with a cheap signal (``'+'``, a backtick before a letter, ``{1}``, ``[char``, ``frombase64``, ``-enc``,
-``webclient``, ``download``, ``iex``...); Python scores those. One finding per (host, text, white space
-collapsed): one text logged as a 4104, an 800 and a command line is one finding.
+Inputs: ``proc.script`` (4104 blocks, parts joined in order; 4103 payloads and host applications), ``win.event``
+of the Windows PowerShell log (800 pipeline text, ``HostApplication`` of 400/403/800, from event data or an
+export's ``Message``), ``proc.exec`` command lines of powershell.exe / pwsh.exe and the PowerShell part of others
+that start it (``cmd /c powershell ...``). An Ibis pre-filter keeps rows with a cheap signal (``'+'``, a backtick
+before a letter, ``{1}``, ``[char``, ``-enc``, ``webclient``, ``iex``...); Python scores those. One finding per
+(host, text with white space collapsed): a text logged as a 4104, an 800 and a command line is one finding.
 """
 
 from __future__ import annotations
@@ -198,7 +190,9 @@ class PowerShell(Detector):
         out = []
         for r in fetch(rows.select("ts", "host", "event_id", "record_id", "process_id", "user_sid", "data",
                                    "extra")).to_pylist():
-            strings = _strings(_loads(r["data"])) or [str(_loads(r["extra"]).get("Message") or "")]
+            extra = _loads(r["extra"])
+            message = str(extra.get("Message") or "") if isinstance(extra, dict) else ""
+            strings = _strings(_loads(r["data"])) or [message]
             texts = []
             if r["event_id"] == 800:  # the pipeline: the first EventData string, or inside an export's Message
                 found = _MESSAGE_800.search(strings[0])
@@ -359,7 +353,5 @@ def _loads(text: str | None) -> Any:
 
 def _strings(value: Any) -> list[str]:
     """Every string of a JSON value, in order (an event's EventData)."""
-    if isinstance(value, str):
-        return [value]
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    return [s for v in items for s in _strings(v)]
+    return [value] if isinstance(value, str) else [s for v in items for s in _strings(v)]

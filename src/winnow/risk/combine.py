@@ -42,7 +42,9 @@ FAMILIES = {
     "fumbling": "network", "dns_tunnel": "network",
     "guessing": "identity", "roasting": "identity", "dcsync": "identity", "lateral": "identity",
     "accounts": "identity", "linux_auth": "identity",
-    "sigma": "endpoint", "powershell": "endpoint", "ids": "alerts", "intel": "intel",
+    "sigma": "endpoint", "powershell": "endpoint", "pipes": "endpoint", "registry_change": "endpoint",
+    "notable_events": "endpoint", "bits_jobs": "endpoint", "account_discovery": "endpoint",
+    "sensor_health": "health", "ids": "alerts", "intel": "intel",
 }
 
 _CAP = 1 - 1e-9  # a score of 1.0 is strong evidence, not infinite evidence

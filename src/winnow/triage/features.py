@@ -53,7 +53,8 @@ BY_NAME = {f.name: f for f in FEATURES}
 
 _GROUPS = {
     "beacon": {"beacon"}, "rare": {"rare_dest", "dns_tunnel"}, "failures": {"scan", "fumbling", "long_conn"},
-    "identity": {d for d, fam in FAMILIES.items() if fam == "identity"}, "endpoint": {"sigma"},
+    "identity": {d for d, fam in FAMILIES.items() if fam == "identity"},
+    "endpoint": {d for d, fam in FAMILIES.items() if fam == "endpoint"},
     "alerts": {"ids", "intel"},
 }
 _SYSTEM = ("c:\\windows\\", "c:\\program files", "/usr/", "/bin/", "/sbin/", "/lib/", "/opt/google/", "/snap/")

@@ -91,7 +91,9 @@ class SensorHealth(Detector):
             t = engine.table(table, window)
             if t is None or "_source_format" not in t.columns:
                 continue
-            reporter = "host" if "host" in t.columns else "sensor"
+            # network tables' host column is a name the traffic carried (HTTP Host), not who logged it
+            network = table.startswith("net.") or table == "ids.alert"
+            reporter = "sensor" if network or "host" not in t.columns else "host"
             for feed, end in self._ends(t):
                 rows += self._feed_rows(t, table, reporter, feed, end)
         rows = _one_per_reporter(rows)
@@ -213,7 +215,8 @@ class SensorHealth(Detector):
             components = {"share": round(share, 4)}
         else:
             score = min(0.8, 0.6 + 0.1 * abs(r["skew_s"]) / self.skew_seconds)
-            why = (f"{r['reporter']}'s clock is {abs(r['skew_s']):.0f} s {'ahead of' if r['skew_s'] > 0 else 'behind'} "
+            side = "ahead of" if r["skew_s"] > 0 else "behind"
+            why = (f"{r['reporter']}'s clock is {_span(abs(r['skew_s']))} {side} "
                    f"the network sensor's (median over {r['matches']} matched connections): its events are "
                    "misplaced on every timeline by that much")
             components = {"skew": round(abs(r["skew_s"]) / self.skew_seconds, 3)}
@@ -250,3 +253,11 @@ def _one_per_reporter(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if key not in best or volume > ((best[key]["expected"] or 0), best[key]["actual"] or 0):
             best[key] = r
     return list(best.values())
+
+
+def _span(seconds: float) -> str:
+    """A duration a person reads: 95 s, 12.5 min, 3.2 h, 5.6 days."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from winnow.detections._eventdata import windows_events, with_event_fields
+from winnow.detections._windows_paths import SCRIPT_HOSTS, USER_WRITABLE
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -64,11 +65,8 @@ class BitsJobs(Detector):
     tables: ClassVar[tuple[str, ...]] = ("win.event",)
 
     def __init__(self, base: float = 0.3, local_source: float = 0.4, creator: float = 0.3, payload: float = 0.15,
-                 tools: tuple[str, ...] = ("bitsadmin.exe", "powershell.exe", "pwsh.exe", "cmd.exe",
-                                           "desktopimgdownldr.exe", "wscript.exe", "cscript.exe", "mshta.exe",
-                                           "rundll32.exe", "regsvr32.exe", "wmic.exe"),
-                 writable_dirs: tuple[str, ...] = ("\\users\\", "\\programdata\\", "\\temp\\", "\\appdata\\",
-                                                   "\\downloads\\", "\\perflogs\\"),
+                 tools: tuple[str, ...] = (*SCRIPT_HOSTS, "desktopimgdownldr.exe"),
+                 writable_dirs: tuple[str, ...] = USER_WRITABLE,
                  payload_extensions: tuple[str, ...] = (".exe", ".dll", ".scr", ".ps1", ".bat", ".cmd", ".vbs",
                                                         ".js", ".hta", ".msi", ".zip", ".7z", ".rar", ".cab"),
                  vendor_weight: float = 0.3, min_score: float = 0.4, limit: int = 500) -> None:

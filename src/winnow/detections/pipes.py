@@ -39,6 +39,7 @@ import ibis
 import ibis.expr.types as ir
 
 from winnow.detections._slots import two_grids
+from winnow.detections._windows_paths import USER_WRITABLE
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -126,8 +127,7 @@ class NamedPipes(Detector):
                      "powershell.exe", "pwsh.exe", "powershell_ise.exe", "cmd.exe", "wscript.exe", "cscript.exe",
                      "mshta.exe", "rundll32.exe", "regsvr32.exe", "msbuild.exe", "installutil.exe", "wmic.exe",
                      "net.exe", "net1.exe", "nltest.exe", "python.exe", "java.exe"),
-                 user_writable: tuple[str, ...] = ("\\users\\", "\\programdata\\", "\\temp\\", "\\tmp\\", "\\appdata\\",
-                                                   "\\perflogs\\", "\\$recycle.bin\\"),
+                 user_writable: tuple[str, ...] = USER_WRITABLE,
                  powershell_hosts: tuple[str, ...] = (
                      "powershell.exe", "pwsh.exe", "powershell_ise.exe", "wsmprovhost.exe", "wmiprvse.exe",
                      "sdiagnhost.exe", "servermanager.exe", "dsac.exe", "sqlps.exe", "w3wp.exe"),

@@ -32,6 +32,7 @@ from collections import defaultdict
 from typing import Any, ClassVar
 
 from winnow.detections._episodes import episode_label, episodes
+from winnow.detections._windows_paths import SCRIPT_HOSTS, USER_WRITABLE
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -154,12 +155,8 @@ class RegistryChange(Detector):
     tables: ClassVar[tuple[str, ...]] = ("proc.registry",)
 
     def __init__(self, locations: tuple[tuple[str, str, str, float, str, str], ...] = LOCATIONS,
-                 script_hosts: tuple[str, ...] = ("reg.exe", "regedit.exe", "powershell.exe", "pwsh.exe", "cmd.exe",
-                                                  "wscript.exe", "cscript.exe", "mshta.exe", "rundll32.exe",
-                                                  "regsvr32.exe", "regini.exe", "wmic.exe"),
-                 writable_dirs: tuple[str, ...] = ("\\users\\", "\\programdata\\", "\\temp\\", "\\appdata\\",
-                                                   "\\downloads\\", "\\desktop\\", "\\perflogs\\",
-                                                   "\\windows\\tasks\\"),
+                 script_hosts: tuple[str, ...] = SCRIPT_HOSTS,
+                 writable_dirs: tuple[str, ...] = USER_WRITABLE,
                  installers: tuple[str, ...] = ("msiexec.exe", "trustedinstaller.exe", "tiworker.exe",
                                                 "wuauclt.exe", "usoclient.exe", "musnotification.exe"),
                  suspicious_values: tuple[str, ...] = ("%comspec%", "cmd.exe /c", "cmd /c", "\\\\.\\pipe\\",

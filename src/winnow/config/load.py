@@ -107,6 +107,10 @@ def coerce(setting: Setting, value: Any, where: str) -> Any:
                                            for v in value.values()):
             return {str(k): float(v) for k, v in value.items()}
         raise bad('a table of weights such as {"udp/123" = 0.5}')
+    if kind == "records":
+        if isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) for v in value):
+            return tuple(_frozen(v) for v in value)
+        raise bad('a list of records such as [["name", "pattern", 0.5], ...]')
     if kind in ("list[str]", "list[int]", "cidrs"):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
@@ -220,3 +224,8 @@ def layered(lake: str | Path | None = None, path: str | Path | None = None, sets
     values.update(read_env(env, known))
     values.update(read_sets(sets, known))
     return values
+
+
+def _frozen(value: Any) -> Any:
+    """Lists within a record as tuples (a record's event ids ...), so settings stay hashable."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, (list, tuple)) else value

@@ -197,6 +197,8 @@ def type_of(value: Any) -> str:
     if isinstance(value, float):
         return "float"
     if isinstance(value, (tuple, list)):
+        if value and all(isinstance(v, (tuple, list)) for v in value):
+            return "records"
         return "list[int]" if value and all(isinstance(v, int) for v in value) else "list[str]"
     return "str"
 

@@ -102,6 +102,7 @@ def _endpoint_fixtures(folder: Path) -> None:
 
     from test_account_discovery import EVENTS as DISCOVERY
     from test_bits_jobs import EVENTS as BITS
+    from test_first_seen import _write as write_first_seen
     from test_notable_events import EVENTS as NOTABLE
     from test_pipes import _write as write_pipes
     from test_powershell import _attack_events
@@ -113,6 +114,7 @@ def _endpoint_fixtures(folder: Path) -> None:
         (folder / name).mkdir(parents=True)
         (folder / name / "events.json").write_text("".join(json.dumps(e) + "\n" for e in events))
     write_pipes(folder / "pipes")
+    write_first_seen(folder / "first-seen", 4)
     write_powershell(folder / "powershell", _attack_events())
     # sensor_health: a Sysmon host that reported for three days before the simulated day, then stopped
     write_feed(folder / "feed", dt.datetime(2026, 10, 29, tzinfo=dt.UTC), {"WS-QUIET": [72, 72, 72]})

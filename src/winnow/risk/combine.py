@@ -43,7 +43,7 @@ FAMILIES = {
     "guessing": "identity", "roasting": "identity", "dcsync": "identity", "lateral": "identity",
     "accounts": "identity", "linux_auth": "identity",
     "sigma": "endpoint", "powershell": "endpoint", "pipes": "endpoint", "registry_change": "endpoint",
-    "notable_events": "endpoint", "bits_jobs": "endpoint", "account_discovery": "endpoint",
+    "notable_events": "endpoint", "bits_jobs": "endpoint", "account_discovery": "endpoint", "first_seen": "endpoint",
     "sensor_health": "health", "ids": "alerts", "intel": "intel",
 }
 

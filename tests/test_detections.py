@@ -101,6 +101,7 @@ def _endpoint_fixtures(folder: Path) -> None:
     import datetime as dt
 
     from test_account_discovery import EVENTS as DISCOVERY
+    from test_baseline import _write_logs as write_baseline
     from test_bits_jobs import EVENTS as BITS
     from test_first_seen import _write as write_first_seen
     from test_notable_events import EVENTS as NOTABLE
@@ -115,6 +116,7 @@ def _endpoint_fixtures(folder: Path) -> None:
         (folder / name / "events.json").write_text("".join(json.dumps(e) + "\n" for e in events))
     write_pipes(folder / "pipes")
     write_first_seen(folder / "first-seen", 4)
+    write_baseline(folder / "baseline")  # baseline: four weeks of a few hosts' traffic, one 40x spike
     write_powershell(folder / "powershell", _attack_events())
     # sensor_health: a Sysmon host that reported for three days before the simulated day, then stopped
     write_feed(folder / "feed", dt.datetime(2026, 10, 29, tzinfo=dt.UTC), {"WS-QUIET": [72, 72, 72]})

@@ -97,6 +97,15 @@ SETTINGS: tuple[Setting, ...] = (
             "empty the list to judge them like any destination"),
     Setting("infrastructure.vendor_weight", 0.5, "float",
             "weight of a periodic channel to a listed vendor service (infrastructure.vendor_services)"),
+    Setting("profiles.builtin", ("bytes_out", "destinations", "dst_ports", "dns_queries", "logons", "logon_hosts",
+                                 "failed_logons", "processes"), "list[str]",
+            "built-in profiles kept in the lake (winnow.profiles.definitions): bytes out, distinct destinations and "
+            "destination ports and DNS queries per internal address, logons and hosts logged on to per user, failed "
+            "logons per source, processes started per host, each per hour"),
+    Setting("profiles.custom", (), "records",
+            "your own profiles: a list of [name, table, entity column, metric (count, sum:<column>, "
+            "distinct:<column>), filter (column=value, column!=value or empty), unit] records, kept per hour like "
+            "the built-in ones"),
     Setting("risk.window", "7d", "str", "findings whose last sighting falls this far before the newest one make up "
             "entity risk (7d, 36h, all); winnow risk --window overrides it"),
     Setting("risk.half_life_hours", 72.0, "float", "hours after which a finding counts half toward entity risk "

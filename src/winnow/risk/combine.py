@@ -44,7 +44,7 @@ FAMILIES = {
     "accounts": "identity", "linux_auth": "identity",
     "sigma": "endpoint", "powershell": "endpoint", "pipes": "endpoint", "registry_change": "endpoint",
     "notable_events": "endpoint", "bits_jobs": "endpoint", "account_discovery": "endpoint", "first_seen": "endpoint",
-    "sensor_health": "health", "ids": "alerts", "intel": "intel",
+    "sensor_health": "health", "baseline": "baseline", "ids": "alerts", "intel": "intel",
 }
 
 _CAP = 1 - 1e-9  # a score of 1.0 is strong evidence, not infinite evidence

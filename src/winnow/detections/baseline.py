@@ -1,0 +1,227 @@
+"""Baselines: an entity's hour against its own history at that hour of day, its peers, and explained.
+
+Reads the hourly profiles (:mod:`winnow.profiles`, brought up to date first, only new days read). For
+each profile, entity and hour of the window, the **baseline** is the entity's own values at the same
+hour of day on its last ``history_days`` days before (zero where the entity was active that day but not
+that hour; days it was not seen at all are left out; looking back at most ``lookback`` × that), judged
+on a log scale (``ln(1 + value)``) since volumes are heavy-tailed:
+
+* **expected** = the median, **spread** = 1.4826 × the median absolute deviation (at least
+  ``min_spread``), **z** = (observed − expected) / spread, with at least ``min_history`` days behind it;
+* **adaptive**: only the last ``history_days`` days count, so a host whose normal traffic grows is
+  followed once most of its history has grown;
+* **guard**: days are judged in order, and an hour that was above ``guard_z`` against its own baseline
+  when it happened never enters a later baseline: an attacker ramping exfiltration up 20 % a day is
+  admitted only while each step is small against a baseline that lags a week behind, and once the ramp
+  outruns it the baseline stops following (a slow, steady growth of normal traffic stays within
+  ``guard_z`` and is followed);
+* **peers**: for addresses, the median of the same hour over the other active addresses of its /24
+  (``peer_prefix``), shown as context.
+
+An hour is anomalous when z ≥ ``z_threshold`` and the observed value is at least ``min_ratio`` times
+the expected one (plus ``min_excess`` in the profile's unit, so "3 logons instead of 1" is not an
+alert). All anomalous hours of one entity on one day become **one finding**: the strongest hour's score
+(``z_threshold`` → 0.6, ``z_high`` → 0.8, up to 0.9), plus ``more_weight`` per further profile that is
+off, each profile's z as a component, the hours as evidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections import defaultdict
+from typing import Any, ClassVar
+
+import numpy as np
+
+from winnow.detections.base import Detector
+from winnow.detections.registry import register
+from winnow.engine import Engine, Window
+from winnow.scoring import Finding
+
+_TABLES = ("net.conn", "net.dns", "auth.logon", "proc.exec")
+
+
+@register
+class Baseline(Detector):
+    """Args:
+    history_days: days of history before each observed day that make its baseline.
+    min_history: days of history an entity needs at that hour of day before it is judged.
+    lookback: how far back (in multiples of history_days) the last history_days admitted days are looked for.
+    z_threshold: robust z (log scale) from which an hour is anomalous (medium).
+    z_high: robust z from which an hour is high.
+    min_spread: least spread on the log scale (a very regular entity is not an alert for every wobble).
+    guard_z: hours beyond this robust z when they happened never enter a later baseline (slow attacks stay out).
+    min_ratio: an anomalous hour is at least this many times its expected value.
+    min_excess: and exceeds it by at least this much, in the profile's unit.
+    peer_prefix: prefix length of an address's peer group (its /24).
+    more_weight: added for each further profile off on the same entity and day.
+    limit: most findings kept, highest scores first.
+    """
+
+    name: ClassVar[str] = "baseline"
+    description: ClassVar[str] = (
+        "hours far above an entity's own history at that hour of day (bytes out, destinations, ports, DNS, logons, "
+        "failed logons, processes), with what was expected and what its peers did"
+    )
+    tables: ClassVar[tuple[str, ...]] = _TABLES
+
+    def __init__(self, history_days: int = 14, min_history: int = 5, lookback: int = 4, z_threshold: float = 4.0,
+                 z_high: float = 8.0, min_spread: float = 0.35, guard_z: float = 3.0, min_ratio: float = 3.0,
+                 min_excess: float = 10.0, peer_prefix: int = 24, more_weight: float = 0.05, limit: int = 500) -> None:
+        self.history_days = history_days
+        self.min_history = min_history
+        self.lookback = lookback
+        self.z_threshold = z_threshold
+        self.z_high = z_high
+        self.min_spread = min_spread
+        self.guard_z = guard_z
+        self.min_ratio = min_ratio
+        self.min_excess = min_excess
+        self.peer_prefix = peer_prefix
+        self.more_weight = more_weight
+        self.limit = limit
+
+    def find(self, engine: Engine, window: Window) -> list[Finding]:
+        from winnow.profiles import profiles, read_profile, update_profiles
+
+        chosen = profiles()
+        update_profiles(engine, chosen)
+        hits: dict[tuple[str, dt.date], list[dict[str, Any]]] = defaultdict(list)
+        for profile in chosen:
+            since = window.since - dt.timedelta(days=self.history_days) if window.since else None
+            rows = read_profile(engine.lake.root, profile.name, since, window.until)
+            if rows.num_rows:
+                for hit in self._judge(profile, rows, window):
+                    hits[(hit["entity"], hit["hour"].date())].append(hit)
+        findings = [self._finding(entity, day, hs) for (entity, day), hs in hits.items()]
+        findings.sort(key=lambda f: (-f.score, f.entity))
+        return findings[: self.limit]
+
+    def _judge(self, profile: Any, rows: Any, window: Window) -> list[dict[str, Any]]:
+        entities = rows["entity"].to_pylist()
+        hours = rows["hour"].to_pylist()
+        values = rows["value"].to_numpy(zero_copy_only=False).astype(float)
+        first = min(hours).date()
+        days = (max(hours).date() - first).days + 1
+        index = {e: i for i, e in enumerate(sorted(set(entities)))}
+        grid = np.full((len(index), days, 24), np.nan)
+        for e, h, v in zip(entities, hours, values, strict=True):
+            grid[index[e], (h.date() - first).days, h.hour] = v
+        active = ~np.all(np.isnan(grid), axis=2)  # the entity was seen that day
+        grid = np.where(np.isnan(grid) & active[:, :, None], 0.0, grid)
+        logs = np.log1p(grid)
+        names = sorted(index, key=index.get)
+        admitted = np.ones(logs.shape, dtype=bool)  # the guard: hours that were anomalous when they happened stay out
+        out = []
+        for d in range(days):
+            lo = max(0, d - self.lookback * self.history_days)
+            if d < self.min_history:
+                continue
+            history = np.where(admitted[:, lo:d, :], logs[:, lo:d, :], np.nan)
+            present = ~np.isnan(history)  # the last history_days admitted days of each (entity, hour)
+            from_end = np.cumsum(present[:, ::-1, :], axis=1)[:, ::-1, :]
+            history = np.where(present & (from_end <= self.history_days), history, np.nan)
+            expected, spread, count = self._baseline(history)
+            z = (logs[:, d, :] - expected) / spread
+            admitted[:, d, :] = ~((count >= self.min_history) & (z > self.guard_z))
+            day = first + dt.timedelta(days=d)
+            start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+            before = window.since and start + dt.timedelta(days=1) <= window.since
+            if before or (window.until and start >= window.until):
+                continue
+            observed = grid[:, d, :]
+            plain_expected = np.expm1(expected)
+            with np.errstate(invalid="ignore"):
+                anomalous = ((count >= self.min_history) & (z >= self.z_threshold)
+                             & (observed >= self.min_ratio * np.maximum(plain_expected, 1e-9))
+                             & (observed - plain_expected >= self.min_excess))
+            for e_i, hour in zip(*np.nonzero(np.nan_to_num(anomalous, nan=False).astype(bool)), strict=True):
+                at = start + dt.timedelta(hours=int(hour))
+                if (window.since and at < window.since) or (window.until and at >= window.until):
+                    continue
+                entity = names[e_i]
+                out.append({"profile": profile.name, "unit": profile.unit, "column": profile.entity,
+                            "entity": entity, "hour": at,
+                            "observed": float(observed[e_i, hour]), "expected": float(plain_expected[e_i, hour]),
+                            "spread": float(np.expm1(expected[e_i, hour] + spread[e_i, hour])
+                                            - plain_expected[e_i, hour]),
+                            "z": float(z[e_i, hour]), "history_days": int(count[e_i, hour]),
+                            "peers": self._peers(entity, names, grid[:, d, hour])})
+        return out
+
+    def _baseline(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Median and robust spread of each (entity, hour) over the days axis (NaN: not in the baseline)."""
+        import warnings
+
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(history, axis=1)
+            spread = np.maximum(1.4826 * np.nanmedian(np.abs(history - med[:, None, :]), axis=1), self.min_spread)
+            count = np.sum(~np.isnan(history), axis=1)
+        return med, spread, count
+
+    def _peers(self, entity: str, names: list[str], column: np.ndarray) -> float | None:
+        try:
+            net = ipaddress.ip_network(f"{entity}/{self.peer_prefix}", strict=False)
+        except ValueError:
+            return None
+        values = [column[i] for i, n in enumerate(names) if n != entity and _in(n, net) and not np.isnan(column[i])]
+        return float(np.median(values)) if values else None
+
+    def _finding(self, entity: str, day: dt.date, hits: list[dict[str, Any]]) -> Finding:
+        hits.sort(key=lambda h: -h["z"])
+        top = hits[0]
+        per_profile: dict[str, float] = {}
+        for h in hits:
+            per_profile[h["profile"]] = max(per_profile.get(h["profile"], 0.0), round(h["z"], 3))
+        base = 0.6 + 0.2 * min(1.0, (top["z"] - self.z_threshold) / max(self.z_high - self.z_threshold, 1e-9))
+        if top["z"] > self.z_high:
+            base = min(0.9, 0.8 + 0.1 * (top["z"] - self.z_high) / self.z_high)
+        score = min(1.0, base + self.more_weight * (len(per_profile) - 1))
+        peers = (f"; its /{self.peer_prefix} peers: {_fmt(top['peers'], top['unit'])}"
+                 if top["peers"] is not None else "")
+        others = [p for p in per_profile if p != top["profile"]]
+        why = (f"{entity}: {_fmt(top['observed'], top['unit'])} between {top['hour']:%H:00} and "
+               f"{top['hour'] + dt.timedelta(hours=1):%H:00} on {top['hour']:%a %Y-%m-%d} ({top['profile']}); "
+               f"its usual for that hour is {_fmt(top['expected'], top['unit'])} "
+               f"(spread {_fmt(top['spread'], top['unit'])}, {top['history_days']} days){peers}; z = {top['z']:.1f}"
+               + (f"; also off: {', '.join(others)}" if others else ""))
+        column = top["column"]
+        return Finding(
+            detector=self.name, score=round(score, 6), entity=f"{entity} baseline {day:%Y-%m-%d}",
+            src=entity if _is_address(entity) else None, host=entity if column == "host" else None,
+            user=entity if column == "user" else None,
+            first_seen=min(h["hour"] for h in hits), last_seen=max(h["hour"] for h in hits) + dt.timedelta(hours=1),
+            components={f"z_{p}": z for p, z in per_profile.items()},
+            evidence={"hours": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in h.items()}
+                                for h in hits[:24]], "profiles": sorted(per_profile)},
+            why=why)
+
+
+def _in(name: str, net: Any) -> bool:
+    try:
+        return ipaddress.ip_address(name) in net
+    except ValueError:
+        return False
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "?"
+    value = float(round(value, 6))  # expm1(log1p(x)) is x to within rounding
+    if unit == "bytes":
+        value = float(round(value))
+        for suffix, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+            if value >= size:
+                return f"{value / size:.1f} {suffix}"
+        return f"{value:.0f} B"
+    return f"{value:.0f} {unit}" if value >= 10 or value == int(value) else f"{value:.1f} {unit}"

@@ -1,0 +1,82 @@
+"""What is profiled: an entity's metric per hour over one lake table, with an optional row filter.
+
+In the spirit of Apache Metron's Profiler: a profile is (name, table, entity column, metric, filter).
+The metric is ``count``, ``sum:<column>`` or ``distinct:<column>``; the filter is ``column=value`` or
+``column!=value`` (empty: every row). Connections (``net.conn``) are read oriented
+(:mod:`winnow.detections._orient`): bytes out are what the host that opened the connection sent.
+Users add their own in the configuration (``profiles.custom``: a list of [name, table, entity,
+metric, filter, unit] records).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis.expr.types as ir
+
+from winnow.errors import WinnowError
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    table: str
+    entity: str
+    metric: str  # count | sum:<column> | distinct:<column>
+    filter: str = ""  # column=value | column!=value | ""
+    unit: str = "events"
+
+    def rows(self, table: ir.Table) -> ir.Table:
+        """``table``'s rows this profile counts."""
+        if not self.filter:
+            return table
+        negate = "!=" in self.filter
+        column, value = self.filter.split("!=" if negate else "=", 1)
+        column, value = column.strip(), value.strip()
+        if column not in table.columns:
+            raise WinnowError(f"profile {self.name}: filter column {column!r} is not in {self.table}")
+        test = table[column].cast("string") == value
+        return table.filter(~test.fill_null(False) if negate else test.fill_null(False))
+
+    def value(self, rows: ir.Table) -> ir.NumericValue:
+        """The metric over ``rows`` (an aggregation)."""
+        kind, _, column = self.metric.partition(":")
+        if kind == "count":
+            return rows.count()
+        if column not in rows.columns:
+            raise WinnowError(f"profile {self.name}: metric column {column!r} is not in {self.table}")
+        if kind == "sum":
+            return rows[column].sum()
+        if kind == "distinct":
+            return rows[column].nunique()
+        raise WinnowError(f"profile {self.name}: metric {self.metric!r} is not count, sum:<column> or "
+                          "distinct:<column>")
+
+
+BUILTIN: tuple[Profile, ...] = (
+    Profile("bytes_out", "net.conn", "src_ip", "sum:src_bytes", unit="bytes"),
+    Profile("destinations", "net.conn", "src_ip", "distinct:dst_ip", unit="destinations"),
+    Profile("dst_ports", "net.conn", "src_ip", "distinct:dst_port", unit="destination ports"),
+    Profile("dns_queries", "net.dns", "src_ip", "count", unit="DNS queries"),
+    Profile("logons", "auth.logon", "user", "count", "outcome=success", unit="logons"),
+    Profile("logon_hosts", "auth.logon", "user", "distinct:host", "outcome=success", unit="hosts logged on to"),
+    Profile("failed_logons", "auth.logon", "src_ip", "count", "outcome=failure", unit="failed logons"),
+    Profile("processes", "proc.exec", "host", "count", unit="processes started"),
+)
+
+
+def profiles() -> tuple[Profile, ...]:
+    """The built-in profiles named in ``profiles.builtin`` and the user's ``profiles.custom``."""
+    from winnow.config import current
+
+    config = current()
+    wanted = set(config.get("profiles.builtin"))
+    out = [p for p in BUILTIN if p.name in wanted]
+    for record in config.get("profiles.custom"):
+        if not 4 <= len(record) <= 6:
+            raise WinnowError(f"profiles.custom: {list(record)!r} is not [name, table, entity, metric, filter, unit]")
+        out.append(Profile(*[str(v) for v in record]))
+    names = [p.name for p in out]
+    if len(set(names)) != len(names):
+        raise WinnowError(f"profiles: a name is used twice: {names}")
+    return tuple(out)

@@ -1,0 +1,89 @@
+"""baseline: a host's hour against its own history at that hour; sudden spikes fire, growth is followed,
+a slow ramp stays out of the baseline; profiles are kept in the lake and only new days are read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from conftest import engine_params
+from zeekgen import conn_line, write_conn_log
+
+from winnow.engine import Window, connect
+from winnow.ingest import ingest
+
+START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+DAYS = 28
+PEERS = [f"10.1.1.{i}" for i in range(10, 16)]
+
+
+def _bytes(host: str, day: int) -> int:
+    """MB sent per busy hour by each host on ``day``."""
+    if host == "10.1.1.20":  # sudden 40x spike on the last day
+        return 40 if day == DAYS - 1 else 1
+    if host == "10.1.1.21":  # normal traffic growing 3x over two weeks (days 7-20), then steady
+        return round(1 + 2 * min(1.0, max(0.0, (day - 7) / 14)), 2)
+    if host == "10.1.1.22":  # exfiltration ramping up 20 % a day from day 10
+        return round(1.2 ** max(0, day - 10), 2)
+    return 1
+
+
+def _write_logs(folder: Path) -> None:
+    for day in range(DAYS):
+        lines = []
+        for h, host in enumerate([*PEERS, "10.1.1.20", "10.1.1.21", "10.1.1.22"]):
+            for hour in (9, 10, 11, 14, 15):
+                ts = (START + dt.timedelta(days=day, hours=hour, minutes=h)).timestamp()
+                mb = _bytes(host, day)
+                for c in range(4):  # four connections an hour, a quarter of the volume each
+                    lines.append(conn_line(ts + c * 60, f"C{day}x{h}x{hour}x{c}", host, 50000 + c, "203.0.113.9", 443,
+                                           sbytes=int(mb * 250_000), dbytes=5000))
+        write_conn_log(folder / f"{START + dt.timedelta(days=day):%Y-%m-%d}" / "conn.log", lines)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("baseline")
+    _write_logs(root / "logs")
+    ingest([root / "logs"], root / "lake")
+    return root / "lake"
+
+
+def _by_day(findings: list) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for f in findings:
+        out.setdefault(f.src, set()).add(f.entity.rsplit(" ", 1)[-1])
+    return out
+
+
+@pytest.mark.parametrize("engine_name", engine_params())
+def test_spike_fires_growth_is_followed_and_a_ramp_stays_out(lake, engine_name) -> None:
+    from winnow.detections import get_detector
+
+    with connect(engine_name, lake) as engine:
+        found = get_detector("baseline").find(engine, Window())
+    days = _by_day(found)
+    last = f"{START + dt.timedelta(days=DAYS - 1):%Y-%m-%d}"
+    assert last in days["10.1.1.20"]  # the sudden 40x spike
+    assert not any(h in days for h in PEERS)  # steady hosts: nothing
+    grown = days.get("10.1.1.21", set())  # the growth may fire while it happens, not once it has settled
+    assert not {d for d in grown if d >= f"{START + dt.timedelta(days=24):%Y-%m-%d}"}
+    ramp = days["10.1.1.22"]  # 20 % a day: still anomalous at the end, the ramp never became normal
+    assert last in ramp
+    spike = next(f for f in found if f.src == "10.1.1.20" and f.entity.endswith(last))
+    assert spike.severity in ("medium", "high") and "z_bytes_out" in spike.components
+    assert spike.why.startswith("10.1.1.20: 40.0 MB between 09:00 and 10:00 on Wed 2026-10-28 (bytes_out); its usual "
+                                "for that hour is 1.0 MB (spread 419.1 kB, 14 days); its /24 peers: 1.0 MB; z = 10.5")
+
+
+def test_profiles_are_incremental(lake) -> None:
+    from winnow.profiles import profiles, read_profile, update_profiles
+
+    with connect("duckdb", lake) as engine:
+        update_profiles(engine, profiles())
+        again = update_profiles(engine, profiles())  # nothing new: no day is read again
+    assert again["bytes_out"] == 0
+    rows = read_profile(lake, "bytes_out").to_pylist()
+    first = [r for r in rows if r["entity"] == "10.1.1.10" and r["hour"] == START + dt.timedelta(hours=9)]
+    assert first == [{"entity": "10.1.1.10", "hour": START + dt.timedelta(hours=9), "value": 1_000_000.0}]

@@ -18,11 +18,14 @@ on a log scale (``ln(1 + value)``) since volumes are heavy-tailed:
 * **peers**: for addresses, the median of the same hour over the other active addresses of its /24
   (``peer_prefix``), shown as context.
 
-An hour is anomalous when z ≥ ``z_threshold`` and the observed value is at least ``min_ratio`` times
-the expected one (plus ``min_excess`` in the profile's unit, so "3 logons instead of 1" is not an
-alert). All anomalous hours of one entity on one day become **one finding**: the strongest hour's score
-(``z_threshold`` → 0.6, ``z_high`` → 0.8, up to 0.9), plus ``more_weight`` per further profile that is
-off, each profile's z as a component, the hours as evidence.
+An entity with fewer than ``min_history`` days of its own (a new host, a source never seen before) is
+compared with the **population**: every entity of the profile at that hour of day over the same days.
+An hour is anomalous when z >= ``z_threshold``, the observed value is at least ``min_ratio`` times the
+expected one and exceeds it by the profile's ``floor`` (10 events; 10 MB for bytes out), so "3 logons
+instead of 1" or one large download at a quiet hour is not an alert. All anomalous hours of one entity
+on one day become **one finding**: the strongest hour's score (``z_threshold`` -> 0.6, ``z_high`` -> 0.8,
+up to 0.9), plus ``more_weight`` per further profile that is off, each profile's z as a component, the
+hours as evidence.
 """
 
 from __future__ import annotations
@@ -53,7 +56,6 @@ class Baseline(Detector):
     min_spread: least spread on the log scale (a very regular entity is not an alert for every wobble).
     guard_z: hours beyond this robust z when they happened never enter a later baseline (slow attacks stay out).
     min_ratio: an anomalous hour is at least this many times its expected value.
-    min_excess: and exceeds it by at least this much, in the profile's unit.
     peer_prefix: prefix length of an address's peer group (its /24).
     more_weight: added for each further profile off on the same entity and day.
     limit: most findings kept, highest scores first.
@@ -68,7 +70,7 @@ class Baseline(Detector):
 
     def __init__(self, history_days: int = 14, min_history: int = 5, lookback: int = 4, z_threshold: float = 4.0,
                  z_high: float = 8.0, min_spread: float = 0.35, guard_z: float = 3.0, min_ratio: float = 3.0,
-                 min_excess: float = 10.0, peer_prefix: int = 24, more_weight: float = 0.05, limit: int = 500) -> None:
+                 peer_prefix: int = 24, more_weight: float = 0.05, limit: int = 500) -> None:
         self.history_days = history_days
         self.min_history = min_history
         self.lookback = lookback
@@ -77,7 +79,6 @@ class Baseline(Detector):
         self.min_spread = min_spread
         self.guard_z = guard_z
         self.min_ratio = min_ratio
-        self.min_excess = min_excess
         self.peer_prefix = peer_prefix
         self.more_weight = more_weight
         self.limit = limit
@@ -123,6 +124,13 @@ class Baseline(Detector):
             from_end = np.cumsum(present[:, ::-1, :], axis=1)[:, ::-1, :]
             history = np.where(present & (from_end <= self.history_days), history, np.nan)
             expected, spread, count = self._baseline(history)
+            own = count >= self.min_history
+            # entities without enough history of their own are compared with the whole population at that hour
+            pooled = history.transpose(1, 0, 2).reshape(1, -1, 24)
+            pop_expected, pop_spread, pop_count = (a[0] for a in self._baseline(pooled))
+            expected = np.where(own, expected, pop_expected[None, :])
+            spread = np.where(own, spread, pop_spread[None, :])
+            count = np.where(own, count, pop_count[None, :])
             z = (logs[:, d, :] - expected) / spread
             admitted[:, d, :] = ~((count >= self.min_history) & (z > self.guard_z))
             day = first + dt.timedelta(days=d)
@@ -135,7 +143,7 @@ class Baseline(Detector):
             with np.errstate(invalid="ignore"):
                 anomalous = ((count >= self.min_history) & (z >= self.z_threshold)
                              & (observed >= self.min_ratio * np.maximum(plain_expected, 1e-9))
-                             & (observed - plain_expected >= self.min_excess))
+                             & (observed - plain_expected >= profile.floor))
             for e_i, hour in zip(*np.nonzero(np.nan_to_num(anomalous, nan=False).astype(bool)), strict=True):
                 at = start + dt.timedelta(hours=int(hour))
                 if (window.since and at < window.since) or (window.until and at >= window.until):
@@ -147,6 +155,7 @@ class Baseline(Detector):
                             "spread": float(np.expm1(expected[e_i, hour] + spread[e_i, hour])
                                             - plain_expected[e_i, hour]),
                             "z": float(z[e_i, hour]), "history_days": int(count[e_i, hour]),
+                            "basis": "own" if own[e_i, hour] else "population",
                             "peers": self._peers(entity, names, grid[:, d, hour])})
         return out
 
@@ -182,10 +191,12 @@ class Baseline(Detector):
         peers = (f"; its /{self.peer_prefix} peers: {_fmt(top['peers'], top['unit'])}"
                  if top["peers"] is not None else "")
         others = [p for p in per_profile if p != top["profile"]]
+        whose = "its usual" if top["basis"] == "own" else "the usual of any entity (it has no history of its own)"
         why = (f"{entity}: {_fmt(top['observed'], top['unit'])} between {top['hour']:%H:00} and "
                f"{top['hour'] + dt.timedelta(hours=1):%H:00} on {top['hour']:%a %Y-%m-%d} ({top['profile']}); "
-               f"its usual for that hour is {_fmt(top['expected'], top['unit'])} "
-               f"(spread {_fmt(top['spread'], top['unit'])}, {top['history_days']} days){peers}; z = {top['z']:.1f}"
+               f"{whose} for that hour is {_fmt(top['expected'], top['unit'])} "
+               f"(spread {_fmt(top['spread'], top['unit'])}, {top['history_days']} "
+               f"{'days' if top['basis'] == 'own' else 'entity-days'}){peers}; z = {top['z']:.1f}"
                + (f"; also off: {', '.join(others)}" if others else ""))
         column = top["column"]
         return Finding(

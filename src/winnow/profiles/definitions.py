@@ -5,7 +5,9 @@ The metric is ``count``, ``sum:<column>`` or ``distinct:<column>``; the filter i
 ``column!=value`` (empty: every row). Connections (``net.conn``) are read oriented
 (:mod:`winnow.detections._orient`): bytes out are what the host that opened the connection sent.
 Users add their own in the configuration (``profiles.custom``: a list of [name, table, entity,
-metric, filter, unit] records).
+metric, filter, unit, floor] records; ``floor`` is the least excess over the expected value that can be
+an anomaly, in the unit). The per-host network profiles keep internal addresses only
+(``networks.internal``); failed logons per source keep every source, outside ones first of all.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class Profile:
     metric: str  # count | sum:<column> | distinct:<column>
     filter: str = ""  # column=value | column!=value | ""
     unit: str = "events"
+    floor: float = 10.0  # least excess over the expected value that can be an anomaly, in ``unit``
+    internal_only: bool = False  # entities are addresses, and only the internal ones are profiled
 
     def rows(self, table: ir.Table) -> ir.Table:
         """``table``'s rows this profile counts."""
@@ -54,10 +58,10 @@ class Profile:
 
 
 BUILTIN: tuple[Profile, ...] = (
-    Profile("bytes_out", "net.conn", "src_ip", "sum:src_bytes", unit="bytes"),
-    Profile("destinations", "net.conn", "src_ip", "distinct:dst_ip", unit="destinations"),
-    Profile("dst_ports", "net.conn", "src_ip", "distinct:dst_port", unit="destination ports"),
-    Profile("dns_queries", "net.dns", "src_ip", "count", unit="DNS queries"),
+    Profile("bytes_out", "net.conn", "src_ip", "sum:src_bytes", unit="bytes", floor=10e6, internal_only=True),
+    Profile("destinations", "net.conn", "src_ip", "distinct:dst_ip", unit="destinations", internal_only=True),
+    Profile("dst_ports", "net.conn", "src_ip", "distinct:dst_port", unit="destination ports", internal_only=True),
+    Profile("dns_queries", "net.dns", "src_ip", "count", unit="DNS queries", floor=100, internal_only=True),
     Profile("logons", "auth.logon", "user", "count", "outcome=success", unit="logons"),
     Profile("logon_hosts", "auth.logon", "user", "distinct:host", "outcome=success", unit="hosts logged on to"),
     Profile("failed_logons", "auth.logon", "src_ip", "count", "outcome=failure", unit="failed logons"),
@@ -73,9 +77,11 @@ def profiles() -> tuple[Profile, ...]:
     wanted = set(config.get("profiles.builtin"))
     out = [p for p in BUILTIN if p.name in wanted]
     for record in config.get("profiles.custom"):
-        if not 4 <= len(record) <= 6:
-            raise WinnowError(f"profiles.custom: {list(record)!r} is not [name, table, entity, metric, filter, unit]")
-        out.append(Profile(*[str(v) for v in record]))
+        if not 4 <= len(record) <= 7:
+            raise WinnowError(f"profiles.custom: {list(record)!r} is not [name, table, entity, metric, filter, unit, "
+                              "floor]")
+        fields = [str(v) for v in record[:6]]
+        out.append(Profile(*fields, floor=float(record[6])) if len(record) == 7 else Profile(*fields))
     names = [p.name for p in out]
     if len(set(names)) != len(names):
         raise WinnowError(f"profiles: a name is used twice: {names}")

@@ -67,6 +67,11 @@ def _compute(engine: Engine, profile: Profile, day: dt.date) -> pa.Table:
         table = oriented(table)
     rows = profile.rows(table)
     rows = rows.filter(rows[profile.entity].notnull() & rows.ts.notnull())
+    if profile.internal_only:
+        from winnow.detections._networks import internal_networks, is_internal
+
+        internal_networks()  # a bad networks.internal is a user error here as in the detectors
+        rows = rows.filter(is_internal(rows[profile.entity]))
     rows = rows.mutate(entity=rows[profile.entity].cast("string"), hour=rows.ts.truncate("h"))
     per = rows.group_by(["entity", "hour"]).aggregate(value=profile.value(rows).cast("float64"))
     return fetch(per.order_by(["entity", "hour"])).cast(SCHEMA)

@@ -49,5 +49,6 @@ def demo(hosts: int, seed: int, top: int) -> None:
     say(f"  winnow findings --lake {lake} --format jsonl | head      # every field, for tools")
     say(f"  winnow findings --lake {lake} --detector beacon         # one detector")
     say(f"  winnow processes --lake {lake}                          # which process moved the bytes")
+    say(f"  winnow sensors --lake {lake} --all                      # which hosts and feeds report, and how much")
     say(f"  winnow detect --lake {lake} --engine spark               # same analytics on Spark")
     say(f"  cat {logs}/truth.json                                # what was planted")

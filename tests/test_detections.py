@@ -118,8 +118,8 @@ def _endpoint_fixtures(folder: Path) -> None:
     write_first_seen(folder / "first-seen", 4)
     write_baseline(folder / "baseline")  # baseline: four weeks of a few hosts' traffic, one 40x spike
     write_powershell(folder / "powershell", _attack_events())
-    # sensor_health: a Sysmon host that reported for three days before the simulated day, then stopped
-    write_feed(folder / "feed", dt.datetime(2026, 10, 29, tzinfo=dt.UTC), {"WS-QUIET": [72, 72, 72]})
+    # sensor_health: a Sysmon host that reported for nine days before the simulated day, then stopped
+    write_feed(folder / "feed", dt.datetime(2026, 10, 23, tzinfo=dt.UTC), {"WS-QUIET": [72] * 9})
 
 
 SPOOLER_RULE = """title: Print spooler started by services.exe

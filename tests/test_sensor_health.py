@@ -1,4 +1,5 @@
-"""sensor_health and winnow sensors: a host that stopped reporting, one whose volume dropped, one steady."""
+"""sensor_health and winnow sensors: a host that stopped reporting, one whose volume dropped, one steady, one
+that is off every weekend (its silence is nothing new)."""
 
 from __future__ import annotations
 
@@ -29,13 +30,24 @@ def write_feed(folder: Path, start: dt.datetime, plan: dict[str, list[int]]) -> 
     (folder / "sysmon.json").write_text("".join(json.dumps(e) + "\n" for e in lines))
 
 
-PLAN = {"WS1": [72] * 5, "WS2": [72] * 4 + [6], "WS3": [72] * 3 + [0, 0]}
+PLAN = {"WS1": [72] * 10, "WS2": [72] * 9 + [6], "WS3": [72] * 8 + [0, 0]}
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory) -> Path:
     return ingested_lake(tmp_path_factory, "sensor-health", lambda d: write_feed(d, START, PLAN))
+
+
+def test_a_silence_like_earlier_ones_is_no_news(tmp_path) -> None:
+    from winnow.detections import get_detector
+    from winnow.ingest import ingest
+
+    weekends = [72, 72, 72, 72, 72, 0, 0] * 2  # off every weekend, two weeks: the second weekend is routine
+    write_feed(tmp_path / "logs", START, {"WS4": weekends, "WS5": [72] * 14})
+    ingest([tmp_path / "logs"], tmp_path / "lake")
+    with connect("duckdb", tmp_path / "lake") as engine:
+        assert get_detector("sensor_health").find(engine, Window()) == []
 
 
 @pytest.mark.parametrize("engine_name", engine_params())
@@ -48,7 +60,7 @@ def test_silent_and_dropped_hosts(lake, engine_name) -> None:
     silent = found["WS3 windows_json silent"]
     assert silent.host == "WS3" and silent.severity == "high" and silent.evidence["expected"] == 72
     assert silent.why == ("WS3 (windows_json) sent nothing for 48.0 h before the feed's newest event (last seen "
-                          "2024-01-03 23:40 UTC), after reporting in 3 periods of 24 h (usually 72 events per period)")
+                          "2024-01-08 23:40 UTC), after reporting in 8 periods of 24 h (usually 72 events per period)")
     dropped = found["WS2 windows_json dropped"]
     assert dropped.severity == "medium" and dropped.components == {"share": round(6 / 72, 4)}
 
@@ -68,7 +80,7 @@ def test_winnow_sensors_names_the_silent_host_first(lake) -> None:
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert [(r["reporter"], r["state"]) for r in rows] == [("WS3", "silent"), ("WS2", "dropped")]
-    assert rows[0]["last_seen"].startswith("2024-01-03 23:40")
+    assert rows[0]["last_seen"].startswith("2024-01-08 23:40")
     every = CliRunner().invoke(cli, ["sensors", "--lake", str(lake), "--format", "jsonl", "--all"])
     states = {json.loads(line)["reporter"]: json.loads(line)["state"] for line in every.output.splitlines()}
     assert states == {"WS1": "ok", "WS2": "dropped", "WS3": "silent", "(whole feed)": "ok"}

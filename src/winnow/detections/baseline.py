@@ -8,6 +8,8 @@ on a log scale (``ln(1 + value)``) since volumes are heavy-tailed:
 
 * **expected** = the median, **spread** = 1.4826 × the median absolute deviation (at least
   ``min_spread``), **z** = (observed − expected) / spread, with at least ``min_history`` days behind it;
+* **seasonal**: weekdays are compared with weekdays and weekend days with weekend days (a quiet
+  Saturday morning is not a weekday's);
 * **adaptive**: only the last ``history_days`` days count, so a host whose normal traffic grows is
   followed once most of its history has grown;
 * **guard**: days are judged in order, and an hour that was above ``guard_z`` against its own baseline
@@ -18,8 +20,9 @@ on a log scale (``ln(1 + value)``) since volumes are heavy-tailed:
 * **peers**: for addresses, the median of the same hour over the other active addresses of its /24
   (``peer_prefix``), shown as context.
 
-An entity with fewer than ``min_history`` days of its own (a new host, a source never seen before) is
-compared with the **population**: every entity of the profile at that hour of day over the same days.
+For profiles marked ``population`` (failed logons per source), an entity with fewer than
+``min_history`` days of its own (a source never seen before) is compared with every entity of the
+profile at that hour of day over the same days; elsewhere it is not judged until it has a history.
 An hour is anomalous when z >= ``z_threshold``, the observed value is at least ``min_ratio`` times the
 expected one and exceeds it by the profile's ``floor`` (10 events; 10 MB for bytes out), so "3 logons
 instead of 1" or one large download at a quiet hour is not an alert. All anomalous hours of one entity
@@ -113,24 +116,26 @@ class Baseline(Detector):
         grid = np.where(np.isnan(grid) & active[:, :, None], 0.0, grid)
         logs = np.log1p(grid)
         names = sorted(index, key=index.get)
+        weekend = np.array([(first + dt.timedelta(days=d)).weekday() >= 5 for d in range(days)])
         admitted = np.ones(logs.shape, dtype=bool)  # the guard: hours that were anomalous when they happened stay out
         out = []
         for d in range(days):
             lo = max(0, d - self.lookback * self.history_days)
             if d < self.min_history:
                 continue
-            history = np.where(admitted[:, lo:d, :], logs[:, lo:d, :], np.nan)
+            same_kind = (weekend[lo:d] == weekend[d])[None, :, None]  # weekdays against weekdays, weekends apart
+            history = np.where(admitted[:, lo:d, :] & same_kind, logs[:, lo:d, :], np.nan)
             present = ~np.isnan(history)  # the last history_days admitted days of each (entity, hour)
             from_end = np.cumsum(present[:, ::-1, :], axis=1)[:, ::-1, :]
             history = np.where(present & (from_end <= self.history_days), history, np.nan)
             expected, spread, count = self._baseline(history)
             own = count >= self.min_history
-            # entities without enough history of their own are compared with the whole population at that hour
-            pooled = history.transpose(1, 0, 2).reshape(1, -1, 24)
-            pop_expected, pop_spread, pop_count = (a[0] for a in self._baseline(pooled))
-            expected = np.where(own, expected, pop_expected[None, :])
-            spread = np.where(own, spread, pop_spread[None, :])
-            count = np.where(own, count, pop_count[None, :])
+            if profile.population:  # entities without history of their own against all of them at that hour
+                pooled = history.transpose(1, 0, 2).reshape(1, -1, 24)
+                pop_expected, pop_spread, pop_count = (a[0] for a in self._baseline(pooled))
+                expected = np.where(own, expected, pop_expected[None, :])
+                spread = np.where(own, spread, pop_spread[None, :])
+                count = np.where(own, count, pop_count[None, :])
             z = (logs[:, d, :] - expected) / spread
             admitted[:, d, :] = ~((count >= self.min_history) & (z > self.guard_z))
             day = first + dt.timedelta(days=d)

@@ -8,9 +8,11 @@ reporter (the endpoint's ``host``, or the network ``sensor``). For each feed, ti
 
 * **expected**: the median count of the reporter's periods before the last, from its first period on
   (a period it sent nothing counts 0); **actual**: the last period's count;
-* **silent** when it sent nothing for ``silence_hours`` before the feed's newest event although it
-  reported in at least ``min_history`` earlier periods: an agent stopped, a host was switched off or
-  wiped, logging was disabled (ATT&CK T1562.002/T1070 look like this too);
+* **silent** when it sent nothing for ``silence_hours`` before the feed's newest event, longer than any
+  silence in its history, although it had reported for at least ``min_history`` periods (a week and
+  a day by default, so a workstation's weekends are known) and usually sends ``min_volume`` events a
+  period (a host logging two logons a day says nothing by being quiet): an agent stopped, a host was
+  switched off or wiped, logging was disabled (ATT&CK T1562.002/T1070 look like this too);
 * **dropped** when ``actual`` is below ``drop_ratio`` × ``expected`` (and ``expected`` is at least
   ``min_volume``): a half-broken forwarder, a filter pushed by mistake, or an attacker's;
 * the **feed** as a whole (all reporters summed) is judged the same way: a collector losing most of
@@ -49,7 +51,7 @@ class SensorHealth(Detector):
     tables: lake tables whose feeds are watched (rows per feed and reporter).
     period_hours: length of the periods counted back from each feed's newest event.
     history: periods of history read.
-    min_history: earlier periods a reporter must have reported in before its silence or drop counts.
+    min_history: periods a reporter's history must span before its silence or drop counts.
     silence_hours: a reporter that sent nothing for this long before its feed's newest event is silent.
     drop_ratio: the last period below this share of the expected volume is a drop.
     min_volume: expected volume (events per period) below which drops are not judged.
@@ -66,7 +68,7 @@ class SensorHealth(Detector):
     tables: ClassVar[tuple[str, ...]] = WATCHED
 
     def __init__(self, tables: tuple[str, ...] = WATCHED, period_hours: float = 24.0, history: int = 14,
-                 min_history: int = 2, silence_hours: float = 12.0, drop_ratio: float = 0.25,
+                 min_history: int = 8, silence_hours: float = 12.0, drop_ratio: float = 0.25,
                  min_volume: float = 50.0, skew_seconds: float = 120.0, min_matches: int = 20,
                  min_connections: int = 20, limit: int = 500) -> None:
         self.tables = tables
@@ -137,13 +139,14 @@ class SensorHealth(Detector):
         expected = statistics.median(before) if before else None
         actual = counts.get(0, 0)
         silent_hours = (end - last).total_seconds() / 3600
+        longest = _longest_gap(counts, oldest) * self.period_hours  # the longest silence it had before
+        judged = oldest >= self.min_history and (expected or 0) >= self.min_volume
         state = "ok"
         if reported == 0:
             state = "new"
-        elif silent_hours >= self.silence_hours and reported >= self.min_history:
+        elif judged and silent_hours >= self.silence_hours and silent_hours > longest + self.period_hours:
             state = "silent"
-        elif (reported >= self.min_history and (expected or 0) >= self.min_volume
-              and actual < self.drop_ratio * expected):
+        elif judged and actual < self.drop_ratio * expected and silent_hours < self.silence_hours:
             state = "dropped"
         return {"feed": feed, "table": table, "reporter": who, "state": state, "last_seen": last,
                 "silent_hours": round(silent_hours, 2), "expected": expected, "actual": actual,
@@ -241,6 +244,18 @@ class SensorHealth(Detector):
             why=why,
         )
 
+
+
+def _longest_gap(counts: dict[int, int], oldest: int) -> int:
+    """The longest run of periods without events between the reporter's first and its latest before the last."""
+    latest = min((p for p in counts if p >= 1 and counts[p]), default=None)
+    if latest is None:
+        return 0
+    run = longest = 0
+    for period in range(oldest, latest - 1, -1):  # the silence going on now is not history
+        run = 0 if counts.get(period) else run + 1
+        longest = max(longest, run)
+    return longest
 
 
 def _one_per_reporter(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,7 +7,9 @@ The metric is ``count``, ``sum:<column>`` or ``distinct:<column>``; the filter i
 Users add their own in the configuration (``profiles.custom``: a list of [name, table, entity,
 metric, filter, unit, floor] records; ``floor`` is the least excess over the expected value that can be
 an anomaly, in the unit). The per-host network profiles keep internal addresses only
-(``networks.internal``); failed logons per source keep every source, outside ones first of all.
+(``networks.internal``); failed logons per source keep every source, outside ones first of all, and
+a source never seen before is compared with all sources (``population``): most attacking sources
+have no history of their own.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Profile:
     unit: str = "events"
     floor: float = 10.0  # least excess over the expected value that can be an anomaly, in ``unit``
     internal_only: bool = False  # entities are addresses, and only the internal ones are profiled
+    population: bool = False  # an entity without history of its own is compared with all of them
 
     def rows(self, table: ir.Table) -> ir.Table:
         """``table``'s rows this profile counts."""
@@ -64,7 +67,8 @@ BUILTIN: tuple[Profile, ...] = (
     Profile("dns_queries", "net.dns", "src_ip", "count", unit="DNS queries", floor=100, internal_only=True),
     Profile("logons", "auth.logon", "user", "count", "outcome=success", unit="logons"),
     Profile("logon_hosts", "auth.logon", "user", "distinct:host", "outcome=success", unit="hosts logged on to"),
-    Profile("failed_logons", "auth.logon", "src_ip", "count", "outcome=failure", unit="failed logons"),
+    Profile("failed_logons", "auth.logon", "src_ip", "count", "outcome=failure", unit="failed logons",
+            population=True),
     Profile("processes", "proc.exec", "host", "count", unit="processes started"),
 )
 

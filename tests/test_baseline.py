@@ -18,10 +18,10 @@ DAYS = 28
 PEERS = [f"10.1.1.{i}" for i in range(10, 16)]
 
 
-def _bytes(host: str, day: int) -> int:
-    """MB sent per busy hour by each host on ``day``."""
+def _bytes(host: str, day: int, days: int = DAYS) -> int:
+    """MB sent per busy hour by each host on ``day`` of ``days``."""
     if host == "10.1.1.20":  # sudden 40x spike on the last day
-        return 40 if day == DAYS - 1 else 1
+        return 40 if day == days - 1 else 1
     if host == "10.1.1.21":  # normal traffic growing 3x over two weeks (days 7-20), then steady
         return round(1 + 2 * min(1.0, max(0.0, (day - 7) / 14)), 2)
     if host == "10.1.1.22":  # exfiltration ramping up 20 % a day from day 10
@@ -29,13 +29,14 @@ def _bytes(host: str, day: int) -> int:
     return 1
 
 
-def _write_logs(folder: Path) -> None:
-    for day in range(DAYS):
+def _write_logs(folder: Path, days: int = DAYS) -> None:
+    """``days`` days of conn logs from 2026-10-01 (a Thursday); 8 days end on a weekday with 5 weekdays before."""
+    for day in range(days):
         lines = []
         for h, host in enumerate([*PEERS, "10.1.1.20", "10.1.1.21", "10.1.1.22"]):
             for hour in (9, 10, 11, 14, 15):
                 ts = (START + dt.timedelta(days=day, hours=hour, minutes=h)).timestamp()
-                mb = _bytes(host, day)
+                mb = _bytes(host, day, days)
                 for c in range(4):  # four connections an hour, a quarter of the volume each
                     lines.append(conn_line(ts + c * 60, f"C{day}x{h}x{hour}x{c}", host, 50000 + c, "203.0.113.9", 443,
                                            sbytes=int(mb * 250_000), dbytes=5000))

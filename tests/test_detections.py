@@ -116,7 +116,7 @@ def _endpoint_fixtures(folder: Path) -> None:
         (folder / name / "events.json").write_text("".join(json.dumps(e) + "\n" for e in events))
     write_pipes(folder / "pipes")
     write_first_seen(folder / "first-seen", 4)
-    write_baseline(folder / "baseline")  # baseline: four weeks of a few hosts' traffic, one 40x spike
+    write_baseline(folder / "baseline", 8)  # baseline: eight days of a few hosts' traffic, one 40x spike
     write_powershell(folder / "powershell", _attack_events())
     # sensor_health: a Sysmon host that reported for nine days before the simulated day, then stopped
     write_feed(folder / "feed", dt.datetime(2026, 10, 23, tzinfo=dt.UTC), {"WS-QUIET": [72] * 9})

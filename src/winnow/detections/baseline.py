@@ -119,7 +119,7 @@ class Baseline(Detector):
         weekend = np.array([(first + dt.timedelta(days=d)).weekday() >= 5 for d in range(days)])
         admitted = np.ones(logs.shape, dtype=bool)  # the guard: hours that were anomalous when they happened stay out
         out = []
-        for d in range(days):
+        for d in (int(i) for i in np.nonzero(active.any(axis=0))[0]):  # days without data judge and teach nothing
             lo = max(0, d - self.lookback * self.history_days)
             if d < self.min_history:
                 continue

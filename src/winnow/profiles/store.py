@@ -3,7 +3,8 @@
 Each profile is stored as ``<lake>/_derived/profiles/<name>/day=YYYY-MM-DD.parquet`` with one row per
 (entity, hour): ``entity``, ``hour`` (UTC, start of the hour), ``value``. ``_sources.json`` beside them
 remembers, per day, a signature of the source table's Parquet files for that day (names, sizes,
-modification times): a day whose files did not change is not read again, so re-running over the same
+modification times): a day whose files did not change is not read again (the changed days are read in
+one query, from the first to the last), so re-running over the same
 days changes nothing and one new day costs one day's scan. A file is written to a temporary name and
 renamed, so a killed run leaves the previous state.
 """
@@ -17,6 +18,7 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from winnow.engine import Engine, Window, fetch
@@ -45,22 +47,28 @@ def _update(engine: Engine, profile: Profile) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ledger_path = out / "_sources.json"
     ledger = json.loads(ledger_path.read_text()) if ledger_path.exists() else {}
-    days = 0
+    changed = {}
     for day_dir in sorted(lake.table_dir(profile.table).glob("day=*")):
         day = day_dir.name[len("day="):]
         signature = _signature(day_dir)
-        if ledger.get(day) == signature and (out / f"day={day}.parquet").exists():
-            continue
-        _write(out / f"day={day}.parquet", _compute(engine, profile, dt.date.fromisoformat(day)))
+        if ledger.get(day) != signature or not (out / f"day={day}.parquet").exists():
+            changed[day] = signature
+    if not changed:
+        return 0
+    # one query from the first changed day to the last (days between them that did not change are dropped)
+    first, last = dt.date.fromisoformat(min(changed)), dt.date.fromisoformat(max(changed))
+    rows = _compute(engine, profile, first, (last - first).days + 1)
+    days = pc.strftime(rows["hour"], format="%Y-%m-%d")
+    for day, signature in changed.items():
+        _write(out / f"day={day}.parquet", rows.filter(pc.equal(days, day)))
         ledger[day] = signature
-        days += 1
         _write_json(ledger_path, ledger)
-    return days
+    return len(changed)
 
 
-def _compute(engine: Engine, profile: Profile, day: dt.date) -> pa.Table:
+def _compute(engine: Engine, profile: Profile, day: dt.date, days: int = 1) -> pa.Table:
     since = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-    table = engine.table(profile.table, Window(since, since + dt.timedelta(days=1)))
+    table = engine.table(profile.table, Window(since, since + dt.timedelta(days=days)))
     if profile.table == "net.conn":
         from winnow.detections._orient import oriented
 
@@ -88,8 +96,6 @@ def read_profile(root: Path, name: str, since: dt.datetime | None = None,
             continue
         parts.append(pq.read_table(path).cast(SCHEMA))
     table = pa.concat_tables(parts) if parts else SCHEMA.empty_table()
-    import pyarrow.compute as pc
-
     keep = None
     if since is not None:
         keep = pc.greater_equal(table["hour"], pa.scalar(since, pa.timestamp("us", tz="UTC")))

@@ -81,7 +81,7 @@ def test_the_same_finding_stored_twice_counts_once():
 def test_old_findings_decay_with_the_half_life():
     fresh = risk_of([finding("scan", "10.1.0.5 horizontal scan", 0.8, 0, src="10.1.0.5"),
                      finding("beacon", "x", 0.1, 0, src="10.1.0.9")], ("ip", "10.1.0.5"))
-    old = risk_of([finding("scan", "10.1.0.5 horizontal scan", 0.8, 72, src="10.1.0.5"),
+    old = risk_of([finding("scan", "10.1.0.5 horizontal scan", 0.8, 168, src="10.1.0.5"),
                    finding("beacon", "x", 0.1, 0, src="10.1.0.9")], ("ip", "10.1.0.5"))
     assert old.contributions[0]["effective"] == pytest.approx(0.4, abs=1e-6)  # one half-life
     assert old.score < fresh.score

@@ -108,8 +108,10 @@ SETTINGS: tuple[Setting, ...] = (
             "the built-in ones"),
     Setting("risk.window", "7d", "str", "findings whose last sighting falls this far before the newest one make up "
             "entity risk (7d, 36h, all); winnow risk --window overrides it"),
-    Setting("risk.half_life_hours", 72.0, "float", "hours after which a finding counts half toward entity risk "
-            "(age from its last sighting to the end of the window); 0 turns decay off"),
+    Setting("risk.half_life_hours", 168.0, "float", "hours after which a finding counts half toward entity risk "
+            "(age from its last sighting to the end of the window); 0 turns decay off. A week, like risk.window: a "
+            "strong finding from the start of the week an analyst reviews still counts half (at 72 h a spray six "
+            "days old counted a quarter and its source fell below hosts with several weak recent findings)"),
     Setting("risk.repeat_weight", 0.3, "float", "an entity's 2nd finding from one detector counts this much, the 3rd "
             "its square...: one signal repeated adds at most 1/(1-w) times its best finding"),
     Setting("risk.family_weight", 0.6, "float", "the 2nd detector reading the same kind of data (network, endpoint, "

@@ -54,7 +54,7 @@ _CAP = 1 - 1e-9  # a score of 1.0 is strong evidence, not infinite evidence
 class RiskSettings:
     """The ``risk.*`` settings (documented in :mod:`winnow.config.table`)."""
 
-    half_life_hours: float = 72.0
+    half_life_hours: float = 168.0
     repeat_weight: float = 0.3
     family_weight: float = 0.6
     critical_assets: tuple[str, ...] = ()

@@ -212,18 +212,19 @@ def _items(kind: str, t: ir.Table) -> ir.Table | None:
             rows = rows.filter(rows.command_line.notnull())
             item = _base(rows.image) + " " + _shape(rows.command_line)
         detail = rows.command_line if "command_line" in cols else rows.image
-        return rows.select(ts=rows.ts, who=rows.host, item=item, detail=detail)
+        return rows.select(ts=rows.ts, who=rows.host.fill_null("?"), item=item, detail=detail)
     if kind == "service" and "image_path" in cols:
         rows = t.filter(t.image_path.notnull())
-        return rows.select(ts=rows.ts, who=rows.host, item=_shape(rows.image_path),
+        return rows.select(ts=rows.ts, who=rows.host.fill_null("?"), item=_shape(rows.image_path),
                            detail=rows.service_name.fill_null("") + ": " + rows.image_path)
     if kind == "task" and "command" in cols:
         rows = t.filter(t.command.notnull() & (t.event_id == 4698))
-        return rows.select(ts=rows.ts, who=rows.host, item=_shape(rows.command),
+        return rows.select(ts=rows.ts, who=rows.host.fill_null("?"), item=_shape(rows.command),
                            detail=rows.task_name.fill_null("") + ": " + rows.command)
     if kind == "logon_type" and "logon_type" in cols:
         rows = t.filter(t.user.notnull() & t.logon_type.notnull() & (t.outcome == "success"))
-        return rows.select(ts=rows.ts, who=rows.host, item=rows.user.lower() + " type " + rows.logon_type,
+        return rows.select(ts=rows.ts, who=rows.host.fill_null("?"),
+                           item=rows.user.lower() + " type " + rows.logon_type,
                            detail=rows.src_ip.fill_null("") + " -> " + rows.host.fill_null(""))
     return None
 

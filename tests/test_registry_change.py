@@ -106,3 +106,13 @@ def test_real_mordor_hosts_only_attack_services(tmp_path) -> None:
     medium = [f for f in findings if f.severity in ("medium", "high")]
     assert len(medium) == 3 and {f.evidence["location"] for f in medium} == {"service_binary"}
     assert all("%comspec%" in (f.why.lower()) or "\\temp\\" in f.why.lower() for f in medium)
+
+
+def test_bad_locations_are_one_line_user_errors() -> None:
+    from winnow.detections import get_detector
+    from winnow.errors import WinnowError
+
+    with pytest.raises(WinnowError, match=r"registry_change.locations: '\(unclosed' is not a regular expression"):
+        get_detector("registry_change", locations=(("x", "(unclosed", "T1112", 0.5, "", "m"),))
+    with pytest.raises(WinnowError, match=r"notable_events.catalog: .* is not a record \[name, channel"):
+        get_detector("notable_events", catalog=(("short", "Security", (1,)),))

@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from winnow.detections._networks import in_networks_py
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window
@@ -180,7 +181,9 @@ class Baseline(Detector):
             net = ipaddress.ip_network(f"{entity}/{self.peer_prefix}", strict=False)
         except ValueError:
             return None
-        values = [column[i] for i, n in enumerate(names) if n != entity and _in(n, net) and not np.isnan(column[i])]
+        peers = (str(net),)
+        values = [column[i] for i, n in enumerate(names)
+                  if n != entity and not np.isnan(column[i]) and in_networks_py(n, peers)]
         return float(np.median(values)) if values else None
 
     def _finding(self, entity: str, day: dt.date, hits: list[dict[str, Any]]) -> Finding:
@@ -213,13 +216,6 @@ class Baseline(Detector):
             evidence={"hours": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in h.items()}
                                 for h in hits[:24]], "profiles": sorted(per_profile)},
             why=why)
-
-
-def _in(name: str, net: Any) -> bool:
-    try:
-        return ipaddress.ip_address(name) in net
-    except ValueError:
-        return False
 
 
 def _is_address(name: str) -> bool:

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from winnow.detections._eventdata import windows_events, with_event_fields
+from winnow.detections._infrastructure import vendor_service
 from winnow.detections._windows_paths import SCRIPT_HOSTS, USER_WRITABLE
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -100,13 +101,12 @@ class BitsJobs(Detector):
             job["creator"] = job.get("creator") or r["processPath"]
             if r["url"] and r["url"] not in job["urls"]:
                 job["urls"].append(r["url"])
-        vendors = _vendor_domains()
         findings = [f for (host, job_id), job in jobs.items() if job["urls"]
-                    for f in [self._finding(host, job_id, job, vendors)] if f.score >= self.min_score]
+                    for f in [self._finding(host, job_id, job)] if f.score >= self.min_score]
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
 
-    def _finding(self, host: str, job_id: str, job: dict, vendors: tuple[str, ...]) -> Finding:
+    def _finding(self, host: str, job_id: str, job: dict) -> Finding:
         urls = job["urls"]
         creator = job.get("creator") or ""
         exe = creator.replace("/", "\\").rsplit("\\", 1)[-1].lower()
@@ -116,7 +116,7 @@ class BitsJobs(Detector):
         files = [urlsplit(u).path.lower() if "://" in u else u.lower() for u in urls]
         payload = self.payload if any(f.endswith(self.payload_extensions) for f in files) else 0.0
         hosts = [(urlsplit(u).hostname or "").lower() for u in urls if "://" in u]
-        vendor = bool(hosts) and len(hosts) == len(urls) and all(_under(h, vendors) for h in hosts)
+        vendor = bool(hosts) and len(hosts) == len(urls) and all(vendor_service(h) for h in hosts)
         weight = self.vendor_weight if vendor else 1.0
         score = min(1.0, self.base + local + by_tool + payload) * weight
         ts = [t for t in job["ts"] if t is not None]
@@ -137,13 +137,3 @@ class BitsJobs(Detector):
             why=why,
         )
 
-
-def _vendor_domains() -> tuple[str, ...]:
-    from winnow.config import current
-    from winnow.detections._infrastructure import VENDOR_SERVICES
-
-    return tuple(d.strip().lower().lstrip(".") for d in current().get(VENDOR_SERVICES) if d.strip())
-
-
-def _under(host: str, domains: tuple[str, ...]) -> bool:
-    return any(host == d or host.endswith("." + d) for d in domains)

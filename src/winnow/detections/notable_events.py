@@ -22,11 +22,13 @@ One finding per (host, entry) and episode (events more than ``gap_hours`` apart 
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from typing import Any, ClassVar
 
+import ibis
+
 from winnow.detections._episodes import episode_label, episodes
+from winnow.detections._records import checked, pattern
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
 from winnow.engine import Engine, Window, fetch
@@ -69,6 +71,10 @@ class NotableEvents(Detector):
     def __init__(self, catalog: tuple[tuple[str, str, tuple[int, ...], str, str, str, float, str], ...] = CATALOG,
                  gap_hours: float = 12.0, examples: int = 3, limit: int = 500) -> None:
         self.catalog = catalog
+        fields = ("name", "channel", "event ids", "data regex", "exclusion regex", "technique", "score", "meaning")
+        self._entries = [(entry, pattern("notable_events.catalog", entry[3]),
+                          pattern("notable_events.catalog", entry[4]) if entry[4] else None)
+                         for entry in checked("notable_events.catalog", catalog, fields)]
         self.gap_hours = gap_hours
         self.examples = examples
         self.limit = limit
@@ -79,13 +85,11 @@ class NotableEvents(Detector):
             return []
         wanted = [(events.channel == channel) & events.event_id.isin(list(ids))
                   for _, channel, ids, *_ in self.catalog]
-        rows = events.filter(_any(wanted)).select("ts", "host", "channel", "event_id", "record_id", "data")
-        entries = [(entry, re.compile(entry[3], re.I), re.compile(entry[4], re.I) if entry[4] else None)
-                   for entry in self.catalog]
+        rows = events.filter(ibis.or_(*wanted)).select("ts", "host", "channel", "event_id", "record_id", "data")
         groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for row in fetch(rows).to_pylist():
             data = row["data"] or ""
-            for entry, match, exclude in entries:
+            for entry, match, exclude in self._entries:
                 if (row["channel"] == entry[1] and row["event_id"] in entry[2] and match.search(data)
                         and not (exclude and exclude.search(data))):
                     groups[(row["host"] or "?", entry[0])].append(row)
@@ -116,9 +120,3 @@ class NotableEvents(Detector):
             components={"event": float(score)}, evidence=evidence, why=why,
         )
 
-
-def _any(exprs: list) -> Any:
-    out = exprs[0]
-    for e in exprs[1:]:
-        out = out | e
-    return out

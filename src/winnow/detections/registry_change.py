@@ -32,6 +32,7 @@ from collections import defaultdict
 from typing import Any, ClassVar
 
 from winnow.detections._episodes import episode_label, episodes
+from winnow.detections._records import checked, pattern
 from winnow.detections._windows_paths import SCRIPT_HOSTS, USER_WRITABLE
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -169,6 +170,11 @@ class RegistryChange(Detector):
         self.writable_dirs = writable_dirs
         self.installers = installers
         self.benign = benign
+        fields = ("name", "key regex", "technique", "weight", "condition", "meaning")
+        self._compiled = [(pattern("registry_change.locations", loc[1]), loc)
+                          for loc in checked("registry_change.locations", locations, fields)]
+        self._benign = [(name, pattern("registry_change.benign", regex))
+                        for name, regex in checked("registry_change.benign", benign, ("location", "regex"))]
         self.suspicious_values = suspicious_values
         self.writer_bonus = writer_bonus
         self.value_bonus = value_bonus
@@ -181,15 +187,13 @@ class RegistryChange(Detector):
         table = engine.table("proc.registry", window)
         if table is None:
             return []
-        pattern = "(?i)(?:" + "|".join(f"(?:{loc[1]})" for loc in self.locations) + ")"
-        rows = table.filter(table.target_object.re_search(pattern).fill_null(False))
+        combined = "(?i)(?:" + "|".join(f"(?:{loc[1]})" for loc in self.locations) + ")"
+        rows = table.filter(table.target_object.re_search(combined).fill_null(False))
         keep = [c for c in ("ts", "host", "event_id", "record_id", "image", "user", "process_guid", "action",
                             "event_type", "target_object", "details") if c in table.columns]
-        compiled = [(re.compile(loc[1], re.I), loc) for loc in self.locations]
-        self._benign = [(name, re.compile(regex, re.I)) for name, regex in self.benign]
         groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
         for row in fetch(rows.select(*keep)).to_pylist():
-            location = self._location(row, compiled)
+            location = self._location(row)
             if location is not None:
                 groups[(row.get("host") or "?", location[0], row.get("image") or "?")].append(row)
         by_name = {loc[0]: loc for loc in self.locations}
@@ -201,11 +205,11 @@ class RegistryChange(Detector):
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
 
-    def _location(self, row: dict, compiled: list) -> tuple | None:
+    def _location(self, row: dict) -> tuple | None:
         """The first watched location ``row`` changes in a way that counts, or None."""
         key, value = row.get("target_object") or "", (row.get("details") or "").strip()
         deleted = (row.get("action") or "") == "delete" or (row.get("event_type") or "").startswith("Delete")
-        for regex, loc in compiled:
+        for regex, loc in self._compiled:
             if not regex.search(key):
                 continue
             condition = loc[4]

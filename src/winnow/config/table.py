@@ -98,10 +98,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("infrastructure.vendor_weight", 0.5, "float",
             "weight of a periodic channel to a listed vendor service (infrastructure.vendor_services)"),
     Setting("profiles.builtin", ("bytes_out", "destinations", "dst_ports", "dns_queries", "logons", "logon_hosts",
-                                 "failed_logons", "processes"), "list[str]",
+                                 "interactive_logons", "failed_logons", "processes"), "list[str]",
             "built-in profiles kept in the lake (winnow.profiles.definitions): bytes out, distinct destinations and "
-            "destination ports and DNS queries per internal address, logons and hosts logged on to per user, failed "
-            "logons per source, processes started per host, each per hour"),
+            "destination ports and DNS queries per internal address, logons, interactive logons (judged by the hour "
+            "too) and hosts logged on to per user, failed logons per source, processes started per host, each per "
+            "hour"),
     Setting("profiles.custom", (), "records",
             "your own profiles: a list of [name, table, entity column, metric (count, sum:<column>, "
             "distinct:<column>), filter (column=value, column!=value or empty), unit] records, kept per hour like "

@@ -20,6 +20,11 @@ on a log scale (``ln(1 + value)``) since volumes are heavy-tailed:
 * **peers**: for addresses, the median of the same hour over the other active addresses of its /24
   (``peer_prefix``), shown as context.
 
+For profiles marked ``rare_hours`` (interactive logons per user), activity at an hour with no activity
+within ``hour_margin`` hours of it on any of the entity's history days (at least ``min_history`` of them)
+is anomalous whatever its volume — "jdoe logged on by remote desktop at 03:20; in 14 weekdays of history
+jdoe's logons were between 08:00 and 17:00" — scored ``rare_hour_score``.
+
 For profiles marked ``population`` (failed logons per source), an entity with fewer than
 ``min_history`` days of its own (a source never seen before) is compared with every entity of the
 profile at that hour of day over the same days; elsewhere it is not judged until it has a history.
@@ -62,6 +67,8 @@ class Baseline(Detector):
     min_ratio: an anomalous hour is at least this many times its expected value.
     peer_prefix: prefix length of an address's peer group (its /24).
     more_weight: added for each further profile off on the same entity and day.
+    hour_margin: hours either side of an hour of history that still count as usual (profiles judged by the hour).
+    rare_hour_score: score of activity at an hour far from any of the entity's usual hours.
     limit: most findings kept, highest scores first.
     """
 
@@ -74,7 +81,8 @@ class Baseline(Detector):
 
     def __init__(self, history_days: int = 14, min_history: int = 5, lookback: int = 4, z_threshold: float = 4.0,
                  z_high: float = 8.0, min_spread: float = 0.35, guard_z: float = 3.0, min_ratio: float = 3.0,
-                 peer_prefix: int = 24, more_weight: float = 0.05, limit: int = 500) -> None:
+                 peer_prefix: int = 24, more_weight: float = 0.05, hour_margin: int = 3,
+                 rare_hour_score: float = 0.6, limit: int = 500) -> None:
         self.history_days = history_days
         self.min_history = min_history
         self.lookback = lookback
@@ -85,6 +93,8 @@ class Baseline(Detector):
         self.min_ratio = min_ratio
         self.peer_prefix = peer_prefix
         self.more_weight = more_weight
+        self.hour_margin = hour_margin
+        self.rare_hour_score = rare_hour_score
         self.limit = limit
 
     def find(self, engine: Engine, window: Window) -> list[Finding]:
@@ -138,7 +148,10 @@ class Baseline(Detector):
                 spread = np.where(own, spread, pop_spread[None, :])
                 count = np.where(own, count, pop_count[None, :])
             z = (logs[:, d, :] - expected) / spread
+            rare, usual = self._rare_hours(history, grid[:, d, :]) if profile.rare_hours else (None, None)
             admitted[:, d, :] = ~((count >= self.min_history) & (z > self.guard_z))
+            if rare is not None:
+                admitted[:, d, :] &= ~rare
             day = first + dt.timedelta(days=d)
             start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
             before = window.since and start + dt.timedelta(days=1) <= window.since
@@ -150,6 +163,8 @@ class Baseline(Detector):
                 anomalous = ((count >= self.min_history) & (z >= self.z_threshold)
                              & (observed >= self.min_ratio * np.maximum(plain_expected, 1e-9))
                              & (observed - plain_expected >= profile.floor))
+                if rare is not None:
+                    anomalous = anomalous | rare
             for e_i, hour in zip(*np.nonzero(np.nan_to_num(anomalous, nan=False).astype(bool)), strict=True):
                 at = start + dt.timedelta(hours=int(hour))
                 if (window.since and at < window.since) or (window.until and at >= window.until):
@@ -162,8 +177,31 @@ class Baseline(Detector):
                                             - plain_expected[e_i, hour]),
                             "z": float(z[e_i, hour]), "history_days": int(count[e_i, hour]),
                             "basis": "own" if own[e_i, hour] else "population",
-                            "peers": self._peers(entity, names, grid[:, d, hour])})
+                            "peers": self._peers(entity, names, grid[:, d, hour]),
+                            **(self._rare_hour(usual[e_i], history[e_i]) if rare is not None and rare[e_i, hour]
+                               else {})})
         return out
+
+    def _rare_hours(self, history: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hours with activity far from every hour of activity on the entity's history days, and those hours."""
+        usual = (np.nan_to_num(history, nan=0.0) > 0).any(axis=1)  # (entity, hour) ever active in the history
+        near = np.zeros_like(usual)
+        for k in range(-self.hour_margin, self.hour_margin + 1):
+            near |= np.roll(usual, k, axis=1)  # hours wrap around midnight
+        days_known = (~np.isnan(history)).any(axis=2).sum(axis=1)
+        return (np.nan_to_num(observed, nan=0.0) > 0) & ~near & (days_known >= self.min_history)[:, None], usual
+
+    def _rare_hour(self, usual: np.ndarray, history: np.ndarray) -> dict[str, Any]:
+        hours = [int(h) for h in np.flatnonzero(usual)]
+        return {"rare_hour": True, "usual_hours": hours, "history_days": int((~np.isnan(history)).any(axis=1).sum())}
+
+    def _score(self, hit: dict[str, Any]) -> float:
+        """One hour's score: from its z (``z_threshold`` -> 0.6 ... ``z_high`` -> 0.8, up to 0.9) or its rare hour."""
+        z = hit["z"]
+        base = 0.6 + 0.2 * min(1.0, max(0.0, z - self.z_threshold) / max(self.z_high - self.z_threshold, 1e-9))
+        if z > self.z_high:
+            base = min(0.9, 0.8 + 0.1 * (z - self.z_high) / self.z_high)
+        return max(base, self.rare_hour_score) if hit.get("rare_hour") else base
 
     def _baseline(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Median and robust spread of each (entity, hour) over the days axis (NaN: not in the baseline)."""
@@ -187,26 +225,36 @@ class Baseline(Detector):
         return float(np.median(values)) if values else None
 
     def _finding(self, entity: str, day: dt.date, hits: list[dict[str, Any]]) -> Finding:
-        hits.sort(key=lambda h: -h["z"])
+        hits.sort(key=lambda h: (-self._score(h), -h["z"]))
         top = hits[0]
         per_profile: dict[str, float] = {}
         for h in hits:
             per_profile[h["profile"]] = max(per_profile.get(h["profile"], 0.0), round(h["z"], 3))
-        base = 0.6 + 0.2 * min(1.0, (top["z"] - self.z_threshold) / max(self.z_high - self.z_threshold, 1e-9))
-        if top["z"] > self.z_high:
-            base = min(0.9, 0.8 + 0.1 * (top["z"] - self.z_high) / self.z_high)
-        score = min(1.0, base + self.more_weight * (len(per_profile) - 1))
+        score = min(1.0, self._score(top) + self.more_weight * (len(per_profile) - 1))
         peers = (f"; its /{self.peer_prefix} peers: {_fmt(top['peers'], top['unit'])}"
                  if top["peers"] is not None else "")
         others = [p for p in per_profile if p != top["profile"]]
         whose = "its usual" if top["basis"] == "own" else "the usual of any entity (it has no history of its own)"
+        when = (f"between {top['hour']:%H:00} and {top['hour'] + dt.timedelta(hours=1):%H:00} on "
+                f"{top['hour']:%a %Y-%m-%d}")
+        if top.get("rare_hour"):
+            usual = top["usual_hours"]
+            others = [p for p in per_profile if p != top["profile"]]
+            why = (f"{entity}: {_fmt(top['observed'], top['unit'])} {when} ({top['profile']}); in "
+                   f"{top['history_days']} days of history none within {self.hour_margin} h of that hour (usual "
+                   f"hours {_hours(usual)})" + (f"; also off: {', '.join(others)}" if others else ""))
+            return self._make(entity, day, hits, per_profile, score, why)
         why = (f"{entity}: {_fmt(top['observed'], top['unit'])} between {top['hour']:%H:00} and "
                f"{top['hour'] + dt.timedelta(hours=1):%H:00} on {top['hour']:%a %Y-%m-%d} ({top['profile']}); "
                f"{whose} for that hour is {_fmt(top['expected'], top['unit'])} "
                f"(spread {_fmt(top['spread'], top['unit'])}, {top['history_days']} "
                f"{'days' if top['basis'] == 'own' else 'entity-days'}){peers}; z = {top['z']:.1f}"
                + (f"; also off: {', '.join(others)}" if others else ""))
-        column = top["column"]
+        return self._make(entity, day, hits, per_profile, score, why)
+
+    def _make(self, entity: str, day: dt.date, hits: list[dict[str, Any]], per_profile: dict[str, float],
+              score: float, why: str) -> Finding:
+        column = hits[0]["column"]
         return Finding(
             detector=self.name, score=round(score, 6), entity=f"{entity} baseline {day:%Y-%m-%d}",
             src=entity if _is_address(entity) else None, host=entity if column == "host" else None,
@@ -216,6 +264,17 @@ class Baseline(Detector):
             evidence={"hours": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in h.items()}
                                 for h in hits[:24]], "profiles": sorted(per_profile)},
             why=why)
+
+
+def _hours(hours: list[int]) -> str:
+    """Hours of the day as ranges: 08:00–12:00, 14:00–18:00 (each range to the end of its last hour)."""
+    runs: list[list[int]] = []
+    for h in hours:
+        if runs and h == runs[-1][1] + 1:
+            runs[-1][1] = h
+        else:
+            runs.append([h, h])
+    return ", ".join(f"{a:02d}:00–{(b + 1) % 24:02d}:00" for a, b in runs) or "none"
 
 
 def _is_address(name: str) -> bool:

@@ -23,7 +23,9 @@ on a log scale (``ln(1 + value)``) since volumes are heavy-tailed:
 For profiles marked ``rare_hours`` (interactive logons per user), activity at an hour with no activity
 within ``hour_margin`` hours of it on any of the entity's history days (at least ``min_history`` of them)
 is anomalous whatever its volume — "jdoe logged on by remote desktop at 03:20; in 14 weekdays of history
-jdoe's logons were between 08:00 and 17:00" — scored ``rare_hour_score``.
+jdoe's logons were between 08:00 and 17:00" — scored ``rare_hour_score``. Its **peers** (``peers_by``:
+the other users of the hosts it logged on to in the window) lend it their hours: a shift worker moving
+from the early to the late shift at a kiosk where the late shift logs on every day is not an alert.
 
 For profiles marked ``population`` (failed logons per source), an entity with fewer than
 ``min_history`` days of its own (a source never seen before) is compared with every entity of the
@@ -48,7 +50,7 @@ import numpy as np
 from winnow.detections._networks import in_networks_py
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
-from winnow.engine import Engine, Window
+from winnow.engine import Engine, Window, fetch
 from winnow.scoring import Finding
 
 _TABLES = ("net.conn", "net.dns", "auth.logon", "proc.exec")
@@ -104,16 +106,36 @@ class Baseline(Detector):
         update_profiles(engine, chosen)
         hits: dict[tuple[str, dt.date], list[dict[str, Any]]] = defaultdict(list)
         for profile in chosen:
-            since = window.since - dt.timedelta(days=self.history_days) if window.since else None
+            since = window.since - dt.timedelta(days=self.lookback * self.history_days) if window.since else None
             rows = read_profile(engine.lake.root, profile.name, since, window.until)
             if rows.num_rows:
-                for hit in self._judge(profile, rows, window):
+                peers = self._peer_groups(engine, profile, since, window.until) if profile.peers_by else {}
+                for hit in self._judge(profile, rows, window, peers):
                     hits[(hit["entity"], hit["hour"].date())].append(hit)
         findings = [self._finding(entity, day, hs) for (entity, day), hs in hits.items()]
         findings.sort(key=lambda f: (-f.score, f.entity))
         return findings[: self.limit]
 
-    def _judge(self, profile: Any, rows: Any, window: Window) -> list[dict[str, Any]]:
+    def _peer_groups(self, engine: Engine, profile: Any, since: dt.datetime | None,
+                     until: dt.datetime | None) -> dict[str, set[str]]:
+        """Entity -> the other entities sharing a ``peers_by`` value with it (users of the same hosts)."""
+        table = engine.table(profile.table, Window(since=since, until=until))
+        if table is None or profile.peers_by not in table.columns or profile.entity not in table.columns:
+            return {}
+        rows = profile.rows(table)
+        pairs = rows.filter(rows[profile.entity].notnull() & rows[profile.peers_by].notnull())
+        pairs = pairs.select(e=pairs[profile.entity].cast("string"), g=pairs[profile.peers_by].cast("string"))
+        members: dict[str, set[str]] = defaultdict(set)
+        for r in fetch(pairs.distinct()).to_pylist():
+            members[r["g"]].add(r["e"])
+        groups: dict[str, set[str]] = defaultdict(set)
+        for who in members.values():
+            for e in who:
+                groups[e] |= who - {e}
+        return groups
+
+    def _judge(self, profile: Any, rows: Any, window: Window,
+               peers: dict[str, set[str]] | None = None) -> list[dict[str, Any]]:
         entities = rows["entity"].to_pylist()
         hours = rows["hour"].to_pylist()
         values = rows["value"].to_numpy(zero_copy_only=False).astype(float)
@@ -148,7 +170,8 @@ class Baseline(Detector):
                 spread = np.where(own, spread, pop_spread[None, :])
                 count = np.where(own, count, pop_count[None, :])
             z = (logs[:, d, :] - expected) / spread
-            rare, usual = self._rare_hours(history, grid[:, d, :]) if profile.rare_hours else (None, None)
+            rare, usual = (self._rare_hours(history, grid[:, d, :], names, index, peers or {}) if profile.rare_hours
+                           else (None, None))
             admitted[:, d, :] = ~((count >= self.min_history) & (z > self.guard_z))
             if rare is not None:
                 admitted[:, d, :] &= ~rare
@@ -182,9 +205,16 @@ class Baseline(Detector):
                                else {})})
         return out
 
-    def _rare_hours(self, history: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Hours with activity far from every hour of activity on the entity's history days, and those hours."""
-        usual = (np.nan_to_num(history, nan=0.0) > 0).any(axis=1)  # (entity, hour) ever active in the history
+    def _rare_hours(self, history: np.ndarray, observed: np.ndarray, names: list[str], index: dict[str, int],
+                    peers: dict[str, set[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Hours with activity far from every hour of activity on the history days of the entity and its peers,
+        and those hours."""
+        own = (np.nan_to_num(history, nan=0.0) > 0).any(axis=1)  # (entity, hour) ever active in the history
+        usual = own.copy()
+        for e, name in enumerate(names):
+            for peer in peers.get(name, ()):
+                if peer in index:
+                    usual[e] |= own[index[peer]]
         near = np.zeros_like(usual)
         for k in range(-self.hour_margin, self.hour_margin + 1):
             near |= np.roll(usual, k, axis=1)  # hours wrap around midnight

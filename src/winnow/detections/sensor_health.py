@@ -18,8 +18,12 @@ reporter (the endpoint's ``host``, or the network ``sensor``). For each feed, ti
 * the **feed** as a whole (all reporters summed) is judged the same way: a collector losing most of
   its input;
 * **clock**: the process ↔ connection join (``net.conn_proc``) measures each endpoint's clock against
-  the network sensor's; a median offset beyond ``skew_seconds`` over ``min_matches`` matches is a
-  finding (timelines across sources are wrong by that much);
+  the network sensor's, day by day (a day counts with ``min_matches`` matched connections). A clock is
+  off when its last measured day's median offset is beyond ``skew_seconds`` (timelines across sources
+  are wrong by that much), or when it is **drifting**: over its last three measured days the offset
+  grew by at least ``drift_seconds`` a day, monotonically, to at least ``drift_seconds`` — and a
+  drift soon carries the events out of the join's reach, so the days after it, when its connections
+  stop matching (below ``drop_ratio`` of its usual matched share), are named too;
 * **coverage**: internal addresses sending at least ``min_connections`` connections in ``net.conn``
   that no endpoint log maps to a host (``proc.net``) are devices without an agent: one summary
   finding, and rows of ``winnow sensors``.
@@ -56,7 +60,8 @@ class SensorHealth(Detector):
     drop_ratio: the last period below this share of the expected volume is a drop.
     min_volume: expected volume (events per period) below which drops are not judged.
     skew_seconds: median endpoint clock offset (net.conn_proc) beyond which a host's clock is off.
-    min_matches: matched connections a host needs before its clock offset is judged.
+    min_matches: matched connections a host needs on a day before that day's clock offset is judged.
+    drift_seconds: growth of the clock offset per day (and least offset) from which a clock is drifting.
     min_connections: connections an internal address must send to count as an active device.
     limit: most findings kept, highest scores first.
     """
@@ -70,7 +75,7 @@ class SensorHealth(Detector):
     def __init__(self, tables: tuple[str, ...] = WATCHED, period_hours: float = 24.0, history: int = 14,
                  min_history: int = 8, silence_hours: float = 12.0, drop_ratio: float = 0.25,
                  min_volume: float = 50.0, skew_seconds: float = 120.0, min_matches: int = 20,
-                 min_connections: int = 20, limit: int = 500) -> None:
+                 drift_seconds: float = 20.0, min_connections: int = 20, limit: int = 500) -> None:
         self.tables = tables
         self.period_hours = period_hours
         self.history = history
@@ -80,6 +85,7 @@ class SensorHealth(Detector):
         self.min_volume = min_volume
         self.skew_seconds = skew_seconds
         self.min_matches = min_matches
+        self.drift_seconds = drift_seconds
         self.min_connections = min_connections
         self.limit = limit
 
@@ -156,18 +162,48 @@ class SensorHealth(Detector):
         joined = engine.table("net.conn_proc", window)
         if joined is None:
             return []
-        rows = joined.filter(joined.skew_s.notnull() & joined.match.isin(["exact", "skew"]))
-        per = rows.group_by("host").aggregate(matches=rows.count(), skew=rows.skew_s.median(), last=rows.ts.max())
-        out = []
+        rows = joined.filter(joined.host.notnull())
+        matched = rows.match.isin(["exact", "skew"]) & rows.skew_s.notnull()
+        per = rows.group_by(["host", rows.ts.date().name("day")]).aggregate(
+            total=rows.count(), matches=matched.sum(), skew=rows.skew_s.median(where=matched), last=rows.ts.max())
+        days: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in fetch(per).to_pylist():
-            if r["matches"] < self.min_matches or r["skew"] is None:
-                continue
-            off = abs(float(r["skew"])) >= self.skew_seconds
-            out.append({"feed": "net.conn_proc", "table": "net.conn_proc", "reporter": r["host"],
-                        "state": "clock off" if off else "ok", "last_seen": r["last"], "silent_hours": None,
-                        "expected": 0.0, "actual": round(float(r["skew"]), 1), "periods_reported": None,
-                        "feed_end": None, "skew_s": round(float(r["skew"]), 1), "matches": int(r["matches"])})
+            days[r["host"]].append(r)
+        out = []
+        for host, rs in sorted(days.items()):
+            rs.sort(key=lambda r: r["day"])
+            row = self._clock(rs)
+            if row:
+                out.append({"feed": "net.conn_proc", "table": "net.conn_proc", "reporter": host,
+                            "silent_hours": None, "expected": 0.0, "actual": row["skew_s"],
+                            "periods_reported": None, "feed_end": None, **row})
         return out
+
+    def _clock(self, days: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """One host's clock from its days of ``net.conn_proc``: state, last measured offset, drift, unmatched days."""
+        measured = [r for r in days if (r["matches"] or 0) >= self.min_matches and r["skew"] is not None]
+        if not measured:
+            return None
+        usual = statistics.median(r["matches"] / r["total"] for r in measured)
+        # a day where only a few stray pairs matched measures nothing (its offset is their coincidence)
+        measured = [r for r in measured if r["matches"] / r["total"] >= self.drop_ratio * usual]
+        last = measured[-1]
+        skew = round(float(last["skew"]), 1)
+        recent = [float(r["skew"]) for r in measured[-3:]]
+        steps = [b - a for a, b in zip(recent, recent[1:], strict=False)]
+        span = max(1, (measured[-1]["day"] - measured[-len(recent)]["day"]).days)
+        rate = (recent[-1] - recent[0]) / span if len(recent) == 3 else 0.0
+        sign = 1 if rate >= 0 else -1
+        drifting = (len(recent) == 3 and all(sign * s > 0 for s in steps) and abs(rate) >= self.drift_seconds
+                    and abs(recent[-1]) >= self.drift_seconds)
+        lost = [r for r in days if r["day"] > last["day"] and r["total"] >= self.min_matches
+                and (r["matches"] or 0) / r["total"] < self.drop_ratio * usual]
+        off = abs(skew) >= self.skew_seconds or drifting
+        return {"state": "clock off" if off else "ok", "skew_s": skew, "matches": int(last["matches"]),
+                "last_seen": max(r["last"] for r in days), "measured_on": str(last["day"]),
+                "drift_s_per_day": round(rate, 1) if drifting else None,
+                "recent_skew_s": [round(v, 1) for v in recent], "usual_matched_share": round(usual, 3),
+                "unmatched_since": str(lost[0]["day"]) if lost and drifting else None}
 
     def _unmanaged_rows(self, engine: Engine, window: Window) -> list[dict[str, Any]]:
         conn, net = engine.table("net.conn", window), engine.table("proc.net", window)
@@ -220,9 +256,17 @@ class SensorHealth(Detector):
             score = min(0.8, 0.6 + 0.1 * abs(r["skew_s"]) / self.skew_seconds)
             side = "ahead of" if r["skew_s"] > 0 else "behind"
             why = (f"{r['reporter']}'s clock is {_span(abs(r['skew_s']))} {side} "
-                   f"the network sensor's (median over {r['matches']} matched connections): its events are "
-                   "misplaced on every timeline by that much")
+                   f"the network sensor's on {r['measured_on']} (median over {r['matches']} matched connections)")
             components = {"skew": round(abs(r["skew_s"]) / self.skew_seconds, 3)}
+            if r.get("drift_s_per_day"):
+                score = max(score, 0.7)
+                why += (f", drifting {_span(abs(r['drift_s_per_day']))} a day (last offsets "
+                        f"{', '.join(f'{v:+.1f} s' for v in r['recent_skew_s'])})")
+                components["drift"] = round(abs(r["drift_s_per_day"]) / self.drift_seconds, 3)
+            if r.get("unmatched_since"):
+                why += (f"; from {r['unmatched_since']} its connections no longer match its endpoint events "
+                        f"(usually {r['usual_matched_share']:.0%} do): the drift has carried them out of reach")
+            why += ": its events are misplaced on every timeline by that much"
         host = None if whole or r["table"].startswith("net.") and r["state"] != "clock off" else r["reporter"]
         return Finding(
             detector=self.name, score=round(min(1.0, score), 6), entity=f"{r['reporter']} {r['feed']} {r['state']}",

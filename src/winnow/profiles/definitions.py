@@ -34,6 +34,7 @@ class Profile:
     internal_only: bool = False  # entities are addresses, and only the internal ones are profiled
     population: bool = False  # an entity without history of its own is compared with all of them
     rare_hours: bool = False  # activity at an hour far from any hour of the entity's history is itself anomalous
+    peers_by: str = ""  # entities sharing a value of this column (users of one host) are peers: their hours are usual
 
     def rows(self, table: ir.Table) -> ir.Table:
         """``table``'s rows this profile counts (every condition of the filter, joined by ``&``)."""
@@ -69,7 +70,7 @@ BUILTIN: tuple[Profile, ...] = (
     Profile("logons", "auth.logon", "user", "count", "outcome=success", unit="logons"),
     Profile("logon_hosts", "auth.logon", "user", "distinct:host", "outcome=success", unit="hosts logged on to"),
     Profile("interactive_logons", "auth.logon", "user", "count", "outcome=success&logon_type=2|10|11|ssh|console",
-            unit="interactive logons", rare_hours=True),
+            unit="interactive logons", rare_hours=True, peers_by="host"),
     Profile("failed_logons", "auth.logon", "src_ip", "count", "outcome=failure", unit="failed logons",
             population=True),
     Profile("processes", "proc.exec", "host", "count", unit="processes started"),

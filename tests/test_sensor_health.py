@@ -84,3 +84,30 @@ def test_winnow_sensors_names_the_silent_host_first(lake) -> None:
     every = CliRunner().invoke(cli, ["sensors", "--lake", str(lake), "--format", "jsonl", "--all"])
     states = {json.loads(line)["reporter"]: json.loads(line)["state"] for line in every.output.splitlines()}
     assert states == {"WS1": "ok", "WS2": "dropped", "WS3": "silent", "(whole feed)": "ok"}
+
+
+def _clock_days(skews: list[float | None], lost: int = 0) -> list[dict]:
+    start = dt.date(2026, 11, 2)
+    days = [{"day": start + dt.timedelta(days=i), "total": 1000, "matches": 950 if s is not None else 0, "skew": s,
+             "last": dt.datetime(2026, 11, 2, tzinfo=dt.UTC) + dt.timedelta(days=i, hours=20)}
+            for i, s in enumerate(skews)]
+    for k in range(lost):  # days whose connections no longer match (a few stray pairs at most)
+        day = start + dt.timedelta(days=len(skews) + k)
+        days.append({"day": day, "total": 3000, "matches": 40, "skew": -100.0 + 30 * k,
+                     "last": dt.datetime(day.year, day.month, day.day, 20, tzinfo=dt.UTC)})
+    return days
+
+
+def test_a_drifting_clock_is_named_with_its_rate_and_the_days_it_stopped_matching() -> None:
+    from winnow.detections import get_detector
+
+    detector = get_detector("sensor_health")
+    drifting = detector._clock(_clock_days([0.7, 0.6, 0.8, 0.7, 0.7, 30.8, 91.8], lost=4))
+    assert drifting["state"] == "clock off" and drifting["drift_s_per_day"] == 45.5
+    assert drifting["measured_on"] == "2026-11-08" and drifting["unmatched_since"] == "2026-11-09"
+    steady = detector._clock(_clock_days([0.7, 1.9, -0.4, 1.2, 0.3, 1.6, 0.9]))
+    assert steady["state"] == "ok" and steady["drift_s_per_day"] is None
+    wobbly = detector._clock(_clock_days([0.7, 5.0, 12.0, 19.0]))  # growing, but never 20 s a day
+    assert wobbly["state"] == "ok"
+    far = detector._clock(_clock_days([300.2, 300.4, 300.1]))  # constantly five minutes ahead: off, not drifting
+    assert far["state"] == "clock off" and far["drift_s_per_day"] is None and far["skew_s"] == 300.1

@@ -107,6 +107,11 @@ SETTINGS: tuple[Setting, ...] = (
             "your own profiles: a list of [name, table, entity column, metric (count, sum:<column>, "
             "distinct:<column>), filter (column=value, column!=value or empty), unit] records, kept per hour like "
             "the built-in ones"),
+    Setting("profiles.peer_groups", (), "records",
+            "asset groups whose members are each other's peers in the baselines: a list of [group name, pattern, "
+            "...] records, a pattern a network (CIDR) for addresses or a shell pattern (kiosk*, srv-*) for host and "
+            "user names; a member without history of its own is judged against its group at that hour, and the "
+            "group's median is shown as its peers' value (without a group, an address's peers are its /24)"),
     Setting("risk.window", "7d", "str", "findings whose last sighting falls this far before the newest one make up "
             "entity risk (7d, 36h, all); winnow risk --window overrides it"),
     Setting("risk.half_life_hours", 168.0, "float", "hours after which a finding counts half toward entity risk "

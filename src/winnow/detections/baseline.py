@@ -17,8 +17,10 @@ on a log scale (``ln(1 + value)``) since volumes are heavy-tailed:
   admitted only while each step is small against a baseline that lags a week behind, and once the ramp
   outruns it the baseline stops following (a slow, steady growth of normal traffic stays within
   ``guard_z`` and is followed);
-* **peers**: for addresses, the median of the same hour over the other active addresses of its /24
-  (``peer_prefix``), shown as context.
+* **peers**: an entity of an asset group of the configuration (``profiles.peer_groups``: CIDRs, or
+  shell patterns of host and user names) is shown its group's median at that hour, and judged against
+  its group when it has no history of its own (a new kiosk is compared with the other kiosks); an
+  address outside every group is shown the median of its /24 (``peer_prefix``).
 
 For profiles marked ``rare_hours`` (interactive logons per user), activity at an hour with no activity
 within ``hour_margin`` hours of it on any of the entity's history days (at least ``min_history`` of them)
@@ -47,6 +49,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from winnow.detections._assets import in_assets
 from winnow.detections._networks import in_networks_py
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -103,6 +106,7 @@ class Baseline(Detector):
         from winnow.profiles import profiles, read_profile, update_profiles
 
         chosen = profiles()
+        groups = _asset_groups()
         update_profiles(engine, chosen)
         hits: dict[tuple[str, dt.date], list[dict[str, Any]]] = defaultdict(list)
         for profile in chosen:
@@ -110,7 +114,7 @@ class Baseline(Detector):
             rows = read_profile(engine.lake.root, profile.name, since, window.until)
             if rows.num_rows:
                 peers = self._peer_groups(engine, profile, since, window.until) if profile.peers_by else {}
-                for hit in self._judge(profile, rows, window, peers):
+                for hit in self._judge(profile, rows, window, peers, groups):
                     hits[(hit["entity"], hit["hour"].date())].append(hit)
         findings = [self._finding(entity, day, hs) for (entity, day), hs in hits.items()]
         findings.sort(key=lambda f: (-f.score, f.entity))
@@ -134,8 +138,8 @@ class Baseline(Detector):
                 groups[e] |= who - {e}
         return groups
 
-    def _judge(self, profile: Any, rows: Any, window: Window,
-               peers: dict[str, set[str]] | None = None) -> list[dict[str, Any]]:
+    def _judge(self, profile: Any, rows: Any, window: Window, peers: dict[str, set[str]] | None = None,
+               groups: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> list[dict[str, Any]]:
         entities = rows["entity"].to_pylist()
         hours = rows["hour"].to_pylist()
         values = rows["value"].to_numpy(zero_copy_only=False).astype(float)
@@ -149,6 +153,13 @@ class Baseline(Detector):
         grid = np.where(np.isnan(grid) & active[:, :, None], 0.0, grid)
         logs = np.log1p(grid)
         names = sorted(index, key=index.get)
+        group_of: dict[str, str | None] = {}
+        for n in names:
+            group_of[n] = next((g for g, patterns in groups if in_assets(n, patterns, _is_address(n))), None)
+        members = defaultdict(list)
+        for n, g in group_of.items():
+            if g:
+                members[g].append(index[n])
         weekend = np.array([(first + dt.timedelta(days=d)).weekday() >= 5 for d in range(days)])
         admitted = np.ones(logs.shape, dtype=bool)  # the guard: hours that were anomalous when they happened stay out
         out = []
@@ -169,6 +180,12 @@ class Baseline(Detector):
                 expected = np.where(own, expected, pop_expected[None, :])
                 spread = np.where(own, spread, pop_spread[None, :])
                 count = np.where(own, count, pop_count[None, :])
+            for rows_of in members.values():  # members without history of their own against their group
+                g_expected, g_spread, g_count = (a[0] for a in self._baseline(
+                    history[rows_of].transpose(1, 0, 2).reshape(1, -1, 24)))
+                expected[rows_of] = np.where(own[rows_of], expected[rows_of], g_expected[None, :])
+                spread[rows_of] = np.where(own[rows_of], spread[rows_of], g_spread[None, :])
+                count[rows_of] = np.where(own[rows_of], count[rows_of], g_count[None, :])
             z = (logs[:, d, :] - expected) / spread
             rare, usual = (self._rare_hours(history, grid[:, d, :], names, index, peers or {}) if profile.rare_hours
                            else (None, None))
@@ -199,8 +216,9 @@ class Baseline(Detector):
                             "spread": float(np.expm1(expected[e_i, hour] + spread[e_i, hour])
                                             - plain_expected[e_i, hour]),
                             "z": float(z[e_i, hour]), "history_days": int(count[e_i, hour]),
-                            "basis": "own" if own[e_i, hour] else "population",
-                            "peers": self._peers(entity, names, grid[:, d, hour]),
+                            "basis": ("own" if own[e_i, hour] else f"group {group_of[entity]}" if group_of[entity]
+                                      else "population"),
+                            **self._peers(entity, names, grid[:, d, hour], group_of),
                             **(self._rare_hour(usual[e_i], history[e_i]) if rare is not None and rare[e_i, hour]
                                else {})})
         return out
@@ -244,15 +262,23 @@ class Baseline(Detector):
             count = np.sum(~np.isnan(history), axis=1)
         return med, spread, count
 
-    def _peers(self, entity: str, names: list[str], column: np.ndarray) -> float | None:
-        try:
-            net = ipaddress.ip_network(f"{entity}/{self.peer_prefix}", strict=False)
-        except ValueError:
-            return None
-        peers = (str(net),)
-        values = [column[i] for i, n in enumerate(names)
-                  if n != entity and not np.isnan(column[i]) and in_networks_py(n, peers)]
-        return float(np.median(values)) if values else None
+    def _peers(self, entity: str, names: list[str], column: np.ndarray,
+               group_of: dict[str, str | None]) -> dict[str, Any]:
+        """The median of the entity's peers at that hour: its asset group's, or its /24's."""
+        group = group_of.get(entity)
+        if group:
+            label = f"its {group} peers"
+            values = [column[i] for i, n in enumerate(names)
+                      if n != entity and group_of.get(n) == group and not np.isnan(column[i])]
+        else:
+            try:
+                net = (str(ipaddress.ip_network(f"{entity}/{self.peer_prefix}", strict=False)),)
+            except ValueError:
+                return {"peers": None, "peer_group": None}
+            label = f"its /{self.peer_prefix} peers"
+            values = [column[i] for i, n in enumerate(names)
+                      if n != entity and not np.isnan(column[i]) and in_networks_py(n, net)]
+        return {"peers": float(np.median(values)) if values else None, "peer_group": label}
 
     def _finding(self, entity: str, day: dt.date, hits: list[dict[str, Any]]) -> Finding:
         hits.sort(key=lambda h: (-self._score(h), -h["z"]))
@@ -261,10 +287,11 @@ class Baseline(Detector):
         for h in hits:
             per_profile[h["profile"]] = max(per_profile.get(h["profile"], 0.0), round(h["z"], 3))
         score = min(1.0, self._score(top) + self.more_weight * (len(per_profile) - 1))
-        peers = (f"; its /{self.peer_prefix} peers: {_fmt(top['peers'], top['unit'])}"
-                 if top["peers"] is not None else "")
+        peers = f"; {top['peer_group']}: {_fmt(top['peers'], top['unit'])}" if top["peers"] is not None else ""
         others = [p for p in per_profile if p != top["profile"]]
-        whose = "its usual" if top["basis"] == "own" else "the usual of any entity (it has no history of its own)"
+        whose = ("its usual" if top["basis"] == "own"
+                 else f"the usual of its {top['basis'].removeprefix('group ')} group (it has no history of its own)"
+                 if top["basis"].startswith("group ") else "the usual of any entity (it has no history of its own)")
         when = (f"between {top['hour']:%H:00} and {top['hour'] + dt.timedelta(hours=1):%H:00} on "
                 f"{top['hour']:%a %Y-%m-%d}")
         if top.get("rare_hour"):
@@ -294,6 +321,19 @@ class Baseline(Detector):
             evidence={"hours": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in h.items()}
                                 for h in hits[:24]], "profiles": sorted(per_profile)},
             why=why)
+
+
+def _asset_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``profiles.peer_groups`` as (group, patterns) pairs."""
+    from winnow.config import current
+    from winnow.errors import WinnowError
+
+    out = []
+    for record in current().get("profiles.peer_groups"):
+        if len(record) < 2 or not all(isinstance(v, str) and v for v in record):
+            raise WinnowError(f"profiles.peer_groups: {list(record)!r} is not [group name, pattern, ...] (text)")
+        out.append((record[0], tuple(record[1:])))
+    return tuple(out)
 
 
 def _hours(hours: list[int]) -> str:

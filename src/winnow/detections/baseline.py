@@ -9,7 +9,9 @@ on a log scale (``ln(1 + value)``) since volumes are heavy-tailed:
 * **expected** = the median, **spread** = 1.4826 × the median absolute deviation (at least
   ``min_spread``), **z** = (observed − expected) / spread, with at least ``min_history`` days behind it;
 * **seasonal**: weekdays are compared with weekdays and weekend days with weekend days (a quiet
-  Saturday morning is not a weekday's);
+  Saturday morning is not a weekday's), and an hour's history takes, each day, the largest of that hour
+  and the ``neighbour_hours`` either side of it (a day that starts an hour early is not an anomaly at
+  8 o'clock; a burst at 2 in the night still is);
 * **adaptive**: only the last ``history_days`` days count, so a host whose normal traffic grows is
   followed once most of its history has grown;
 * **guard**: days are judged in order, and an hour that was above ``guard_z`` against its own baseline
@@ -72,6 +74,7 @@ class Baseline(Detector):
     min_ratio: an anomalous hour is at least this many times its expected value.
     peer_prefix: prefix length of an address's peer group (its /24).
     more_weight: added for each further profile off on the same entity and day.
+    neighbour_hours: hours either side of an hour whose values (the largest) its history also takes.
     hour_margin: hours either side of an hour of history that still count as usual (profiles judged by the hour).
     rare_hour_score: score of activity at an hour far from any of the entity's usual hours.
     limit: most findings kept, highest scores first.
@@ -86,7 +89,7 @@ class Baseline(Detector):
 
     def __init__(self, history_days: int = 14, min_history: int = 5, lookback: int = 4, z_threshold: float = 4.0,
                  z_high: float = 8.0, min_spread: float = 0.35, guard_z: float = 3.0, min_ratio: float = 3.0,
-                 peer_prefix: int = 24, more_weight: float = 0.05, hour_margin: int = 3,
+                 peer_prefix: int = 24, more_weight: float = 0.05, neighbour_hours: int = 1, hour_margin: int = 3,
                  rare_hour_score: float = 0.6, limit: int = 500) -> None:
         self.history_days = history_days
         self.min_history = min_history
@@ -98,6 +101,7 @@ class Baseline(Detector):
         self.min_ratio = min_ratio
         self.peer_prefix = peer_prefix
         self.more_weight = more_weight
+        self.neighbour_hours = neighbour_hours
         self.hour_margin = hour_margin
         self.rare_hour_score = rare_hour_score
         self.limit = limit
@@ -168,10 +172,15 @@ class Baseline(Detector):
             if d < self.min_history:
                 continue
             same_kind = (weekend[lo:d] == weekend[d])[None, :, None]  # weekdays against weekdays, weekends apart
-            history = np.where(admitted[:, lo:d, :] & same_kind, logs[:, lo:d, :], np.nan)
+            kept = np.where(admitted[:, lo:d, :], logs[:, lo:d, :], np.nan)
+            wide = kept
+            for k in range(1, self.neighbour_hours + 1):  # each day, an hour's history is its neighbourhood's peak
+                wide = np.fmax(wide, np.fmax(np.roll(kept, k, axis=2), np.roll(kept, -k, axis=2)))
+            history = np.where(admitted[:, lo:d, :] & same_kind, wide, np.nan)
             present = ~np.isnan(history)  # the last history_days admitted days of each (entity, hour)
             from_end = np.cumsum(present[:, ::-1, :], axis=1)[:, ::-1, :]
-            history = np.where(present & (from_end <= self.history_days), history, np.nan)
+            recent = present & (from_end <= self.history_days)
+            history = np.where(recent, history, np.nan)
             expected, spread, count = self._baseline(history)
             own = count >= self.min_history
             if profile.population:  # entities without history of their own against all of them at that hour
@@ -187,7 +196,8 @@ class Baseline(Detector):
                 spread[rows_of] = np.where(own[rows_of], spread[rows_of], g_spread[None, :])
                 count[rows_of] = np.where(own[rows_of], count[rows_of], g_count[None, :])
             z = (logs[:, d, :] - expected) / spread
-            rare, usual = (self._rare_hours(history, grid[:, d, :], names, index, peers or {}) if profile.rare_hours
+            hourly = np.where(recent & admitted[:, lo:d, :] & same_kind, logs[:, lo:d, :], np.nan)  # not widened
+            rare, usual = (self._rare_hours(hourly, grid[:, d, :], names, index, peers or {}) if profile.rare_hours
                            else (None, None))
             admitted[:, d, :] = ~((count >= self.min_history) & (z > self.guard_z))
             if rare is not None:
@@ -219,7 +229,7 @@ class Baseline(Detector):
                             "basis": ("own" if own[e_i, hour] else f"group {group_of[entity]}" if group_of[entity]
                                       else "population"),
                             **self._peers(entity, names, grid[:, d, hour], group_of),
-                            **(self._rare_hour(usual[e_i], history[e_i]) if rare is not None and rare[e_i, hour]
+                            **(self._rare_hour(usual[e_i], hourly[e_i]) if rare is not None and rare[e_i, hour]
                                else {})})
         return out
 

@@ -6,13 +6,15 @@ reporter (the endpoint's ``host``, or the network ``sensor``). For each feed, ti
 ``period_hours`` counted back from the feed's newest event (period 0 is the last one), and for each
 (feed, reporter):
 
-* **expected**: the median count of the reporter's periods before the last, from its first period on
-  (a period it sent nothing counts 0); **actual**: the last period's count;
-* **silent** when it sent nothing for ``silence_hours`` before the feed's newest event, longer than any
-  silence in its history, although it had reported for at least ``min_history`` periods (a week and
-  a day by default, so a workstation's weekends are known) and usually sends ``min_volume`` events a
-  period (a host logging two logons a day says nothing by being quiet): an agent stopped, a host was
-  switched off or wiped, logging was disabled (ATT&CK T1562.002/T1070 look like this too);
+* **its usual rate** for each hour of the day, weekdays and weekend days apart, over its periods
+  before the last (from its first period to its last event; hours it sent nothing count 0): a workstation that is off
+  at night and on weekends usually sends nothing then, and its silence then is not news;
+* **expected**: what those rates add up to over the last period; **actual**: the last period's count;
+* **silent** when it sent nothing for ``silence_hours`` before the feed's newest event while its usual
+  rates add up to ``min_volume`` events or more over that silence (a host logging two logons a day says
+  nothing by being quiet), after reporting for at least ``min_history`` periods (a week and a day by
+  default, so its weekends are known): an agent stopped, a host was switched off or wiped, logging was
+  disabled (ATT&CK T1562.002/T1070 look like this too);
 * **dropped** when ``actual`` is below ``drop_ratio`` × ``expected`` (and ``expected`` is at least
   ``min_volume``): a half-broken forwarder, a filter pushed by mistake, or an attacker's;
 * the **feed** as a whole (all reporters summed) is judged the same way: a collector losing most of
@@ -38,6 +40,8 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 from typing import Any, ClassVar
+
+import numpy as np
 
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -129,34 +133,43 @@ class SensorHealth(Detector):
         for r in fetch(per).to_pylist():
             counts[r["who"]][int(r["period"])] = int(r["n"])
             last[r["who"]] = max(last.get(r["who"], r["last"]), r["last"])
-        out = [self._judge(table, feed, who, c, last[who], end) for who, c in counts.items()]
+        before = rows.filter(rows.period >= 1)
+        hourly = before.group_by(["who", (before.ts.day_of_week.index() >= 5).name("weekend"),
+                                  before.ts.hour().name("hour")]).aggregate(n=before.count())
+        sent: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((2, 24)))
+        for r in fetch(hourly).to_pylist():
+            sent[r["who"]][int(bool(r["weekend"])), int(r["hour"])] += int(r["n"])
+        hours = _HourKinds(end, self.period_hours)
+        out = [self._judge(table, feed, who, c, last[who], end, sent[who], hours) for who, c in counts.items()]
         total: dict[int, int] = defaultdict(int)
         for c in counts.values():
             for p, n in c.items():
                 total[p] += n
-        out.append(self._judge(table, feed, "(whole feed)", dict(total), end, end))
+        whole = sum(sent.values(), np.zeros((2, 24)))
+        out.append(self._judge(table, feed, "(whole feed)", dict(total), end, end, whole, hours))
         return out
 
     def _judge(self, table: str, feed: str, who: str, counts: dict[int, int], last: dt.datetime,
-               end: dt.datetime) -> dict[str, Any]:
+               end: dt.datetime, sent: np.ndarray, hours: _HourKinds) -> dict[str, Any]:
         oldest = max(counts)
-        before = [counts.get(p, 0) for p in range(1, oldest + 1)]
-        reported = sum(1 for n in before if n)
-        expected = statistics.median(before) if before else None
+        reported = sum(1 for p in range(1, oldest + 1) if counts.get(p))
+        rate = sent / np.maximum(hours.history(oldest, last), 1)  # its usual events per hour of day, weekday/weekend
+        expected = round(float((rate * hours.between(end - dt.timedelta(hours=self.period_hours), end)).sum()), 1)
         actual = counts.get(0, 0)
         silent_hours = (end - last).total_seconds() / 3600
-        longest = _longest_gap(counts, oldest) * self.period_hours  # the longest silence it had before
-        judged = oldest >= self.min_history and (expected or 0) >= self.min_volume
+        judged = oldest >= self.min_history
+        missed = round(float((rate * hours.between(last, end)).sum()), 1) if silent_hours >= self.silence_hours else 0.0
         state = "ok"
         if reported == 0:
             state = "new"
-        elif judged and silent_hours >= self.silence_hours and silent_hours > longest + self.period_hours:
+        elif judged and silent_hours >= self.silence_hours and missed >= self.min_volume:
             state = "silent"
-        elif judged and actual < self.drop_ratio * expected and silent_hours < self.silence_hours:
+        elif (judged and expected >= self.min_volume and actual < self.drop_ratio * expected
+              and silent_hours < self.silence_hours):
             state = "dropped"
         return {"feed": feed, "table": table, "reporter": who, "state": state, "last_seen": last,
                 "silent_hours": round(silent_hours, 2), "expected": expected, "actual": actual,
-                "periods_reported": reported + (1 if actual else 0), "feed_end": end}
+                "expected_in_silence": missed, "periods_reported": reported + (1 if actual else 0), "feed_end": end}
 
     def _clock_rows(self, engine: Engine, window: Window) -> list[dict[str, Any]]:
         joined = engine.table("net.conn_proc", window)
@@ -243,8 +256,9 @@ class SensorHealth(Detector):
             score = min(0.9, 0.6 + 0.1 * min(2.0, r["silent_hours"] / max(self.silence_hours, 1e-9) - 1)
                         + 0.1 * regular)
             why = (f"{who} sent nothing for {r['silent_hours']:.1f} h before the feed's newest event (last seen "
-                   f"{r['last_seen']:%Y-%m-%d %H:%M} UTC), after reporting in {r['periods_reported']} periods of "
-                   f"{self.period_hours:g} h (usually {r['expected']:g} events per period)")
+                   f"{r['last_seen']:%Y-%m-%d %H:%M} UTC) where its usual for those hours of the day is "
+                   f"{r['expected_in_silence']:,.0f} events, after reporting in {r['periods_reported']} periods of "
+                   f"{self.period_hours:g} h")
             components = {"silence": round(r["silent_hours"] / self.silence_hours, 3), "regularity": round(regular, 3)}
         elif r["state"] == "dropped":
             share = r["actual"] / r["expected"] if r["expected"] else 0.0
@@ -290,16 +304,30 @@ class SensorHealth(Detector):
 
 
 
-def _longest_gap(counts: dict[int, int], oldest: int) -> int:
-    """The longest run of periods without events between the reporter's first and its latest before the last."""
-    latest = min((p for p in counts if p >= 1 and counts[p]), default=None)
-    if latest is None:
-        return 0
-    run = longest = 0
-    for period in range(oldest, latest - 1, -1):  # the silence going on now is not history
-        run = 0 if counts.get(period) else run + 1
-        longest = max(longest, run)
-    return longest
+class _HourKinds:
+    """How many clock hours of each (weekend, hour of day) a stretch of time holds, cached per feed."""
+
+    def __init__(self, end: dt.datetime, period_hours: float) -> None:
+        self.end = end
+        self.period = dt.timedelta(hours=period_hours)
+        self._cache: dict[tuple[dt.datetime, dt.datetime], np.ndarray] = {}
+
+    def history(self, oldest: int, last: dt.datetime) -> np.ndarray:
+        """The hours of the periods before the last, back to period ``oldest``, up to the hour of ``last`` (a
+        silence going on now is not history)."""
+        until = last.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+        return self.between(self.end - self.period * (oldest + 1), min(until, self.end - self.period))
+
+    def between(self, start: dt.datetime, stop: dt.datetime) -> np.ndarray:
+        key = (start.replace(minute=0, second=0, microsecond=0), stop)
+        if key not in self._cache:
+            grid = np.zeros((2, 24))
+            at = key[0]
+            while at < stop:
+                grid[int(at.weekday() >= 5), at.hour] += 1
+                at += dt.timedelta(hours=1)
+            self._cache[key] = grid
+        return self._cache[key]
 
 
 def _one_per_reporter(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -122,7 +122,7 @@ def _night_logon(w: logons_sim.Writer, fleet: logons_sim.Fleet, base: float, day
     w.logon(t, fleet.workstations[i], user, "10.20.250.77", 10, sid=sid)
     w.logon(t + 90, fleet.file_servers[i % len(fleet.file_servers)], user, ip, 3, sid=sid)
     w.logon(t + 400, fleet.file_servers[(i + 1) % len(fleet.file_servers)], user, ip, 3, sid=sid)
-    return {"kind": "unusual_hour_logon", "key": user, "day": day, "hour": 3}
+    return {"kind": "unusual_hour_logon", "key": user, "host": fleet.workstations[i], "day": day, "hour": 3}
 
 
 def _wander(w: logons_sim.Writer, fleet: logons_sim.Fleet, rng: np.random.Generator, base: float, day: int,

@@ -290,8 +290,8 @@ def _plant_chain(w: Writer, fleet: Fleet, rng: np.random.Generator, t: float) ->
     for j in range(12):
         w.ssh(s + 100 + 4 * j, lx, 9100 + j, f"Failed password for root from {ip} port {53000 + j} ssh2")
     w.ssh(s + 160, lx, 9200, f"Accepted password for root from {ip} port 53100 ssh2")
-    planted += [{"detector": "linux_auth", "kind": "spray", "key": ip},
-                {"detector": "linux_auth", "kind": "login_after_failures", "key": ip}]
+    planted += [{"detector": "linux_auth", "kind": "spray", "key": ip, "host": lx},
+                {"detector": "linux_auth", "kind": "login_after_failures", "key": ip, "host": lx}]
     return planted
 
 

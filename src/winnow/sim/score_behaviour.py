@@ -60,7 +60,8 @@ def other_attacks(out: Path) -> set[str]:
         names |= {a["account"].lower()} if a.get("account") else set()
     logons = out / "logons_truth.json"
     if logons.exists():
-        names |= {short(str(a["key"])) for a in json.loads(logons.read_text()).get("planted", [])}
+        names |= {short(str(a[k])) for a in json.loads(logons.read_text()).get("planted", []) for k in ("key", "host")
+                  if a.get(k)}
     return names
 
 

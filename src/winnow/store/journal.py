@@ -1,6 +1,6 @@
 """Hunt journals: each hunt a document (hypothesis, queries run, findings linked, notes, outcome).
 
-Hunts live in ``<lake>/journal.duckdb`` (beside ``findings.duckdb``, so writing a note never looks
+Hunts live in ``<lake>/hunts.duckdb`` (beside ``findings.duckdb``, so writing a note never looks
 like a change of the findings to the risk cache); every write is one transaction. A hunt exports to
 Markdown with :func:`to_markdown`.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from winnow.engine import open_database
 from winnow.errors import WinnowError
 
-FILE_NAME = "journal.duckdb"
+FILE_NAME = "hunts.duckdb"
 ENTRY_KINDS = ("query", "finding", "note")
 OUTCOMES = ("open", "confirmed", "refuted", "inconclusive")
 
@@ -24,9 +24,10 @@ CREATE TABLE IF NOT EXISTS hunts (
     hunt_id VARCHAR PRIMARY KEY, title VARCHAR NOT NULL, hypothesis VARCHAR NOT NULL, analyst VARCHAR NOT NULL,
     outcome VARCHAR NOT NULL, conclusion VARCHAR, created_at VARCHAR NOT NULL, updated_at VARCHAR NOT NULL
 );
+CREATE SEQUENCE IF NOT EXISTS hunt_entry_order;
 CREATE TABLE IF NOT EXISTS hunt_entries (
-    entry_id VARCHAR PRIMARY KEY, hunt_id VARCHAR NOT NULL, kind VARCHAR NOT NULL, body VARCHAR NOT NULL,
-    analyst VARCHAR NOT NULL, created_at VARCHAR NOT NULL
+    seq BIGINT DEFAULT nextval('hunt_entry_order'), entry_id VARCHAR PRIMARY KEY, hunt_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL, body VARCHAR NOT NULL, analyst VARCHAR NOT NULL, created_at VARCHAR NOT NULL
 );
 """
 _HUNT = ("hunt_id", "title", "hypothesis", "analyst", "outcome", "conclusion", "created_at", "updated_at")
@@ -112,7 +113,7 @@ class Journal:
             rows = self.db.execute(f"SELECT {', '.join(_HUNT)} FROM hunts WHERE hunt_id = ?", [hunt_id]).fetchall()
             if rows:
                 entries = self.db.execute(f"SELECT {', '.join(_ENTRY)} FROM hunt_entries WHERE hunt_id = ? "
-                                          "ORDER BY created_at, entry_id", [hunt_id]).fetchall()
+                                          "ORDER BY seq", [hunt_id]).fetchall()
                 return {**dict(zip(_HUNT, rows[0], strict=True)),
                         "entries": [dict(zip(_ENTRY, e, strict=True)) for e in entries]}
         raise WinnowError(f"no hunt {hunt_id!r} in the journal")

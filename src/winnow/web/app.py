@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from winnow.errors import WinnowError
 from winnow.web.render import environment, plain
@@ -88,9 +90,14 @@ def create_app(lake: Path | str, guard: Guard | None = None, config: Any = None)
     async def user_error(request: Request, exc: WinnowError) -> Response:
         return _error(request, 400, str(exc))
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return _error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
+        return _error(request, 400, f"bad request: {problems}")
 
     @app.exception_handler(Exception)
     async def bug(request: Request, exc: Exception) -> Response:

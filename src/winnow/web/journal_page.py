@@ -20,19 +20,17 @@ def journal_list(request: Request, ext: str) -> Response:
     return bench.respond(request, "journal.html", {"title": "Journal", "hunts": hunts}, ext)
 
 
-@router.get("/hunt/{hunt_id}.md")
-def hunt_markdown(request: Request, hunt_id: str) -> Response:
-    with Journal(bench_of(request).lake, read_only=True) as journal:
-        hunt = journal.hunt(hunt_id)
-    return PlainTextResponse(to_markdown(hunt), media_type="text/markdown; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="hunt-{hunt["hunt_id"]}.md"'})
-
-
-@router.get("/hunt/{hunt_id}{ext:path}")
-def hunt_page(request: Request, hunt_id: str, ext: str) -> Response:
+@router.get("/hunt/{name}")
+def hunt_page(request: Request, name: str) -> Response:
+    """A hunt (``/hunt/ID``), its JSON twin (``ID.json``) or its Markdown export (``ID.md``)."""
+    hunt_id, dot, ext = name.partition(".")
     bench = bench_of(request)
     with Journal(bench.lake, read_only=True) as journal:
         hunt = journal.hunt(hunt_id)
+    if ext == "md":
+        return PlainTextResponse(to_markdown(hunt), media_type="text/markdown; charset=utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="hunt-{hunt_id}.md"'})
+    ext = dot + ext
     return bench.respond(request, "hunt.html", {"title": f"Hunt: {hunt['title']}", "hunt": hunt,
                                                 "kinds": list(ENTRY_KINDS), "outcomes": list(OUTCOMES)}, ext)
 

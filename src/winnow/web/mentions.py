@@ -57,16 +57,20 @@ def subject_of(engine: Any, entity_type: str, value: str) -> Subject:
 
 
 def host_addresses(engine: Any, host: str) -> list[str]:
-    """The local addresses of the connections ``host``'s processes made, busiest first."""
+    """The local addresses ``host``'s processes used (``proc.net``, else process attribution), busiest first."""
     from winnow.engine import fetch
 
-    net = engine.table("proc.net")
-    if net is None:
-        return []
-    rows = net.filter((net.host.lower() == host.lower()) & (net.direction == "outbound") & net.src_ip.notnull())
-    per = rows.group_by("src_ip").aggregate(n=rows.count())
-    found = sorted(fetch(per).to_pylist(), key=lambda r: (-r["n"], r["src_ip"]))
-    return [r["src_ip"] for r in found if r["src_ip"] not in ("0.0.0.0", "::", "127.0.0.1", "::1")][:8]
+    counts: dict[str, int] = {}
+    for name, local in (("proc.net", "outbound"), ("net.conn_proc", "src")):
+        table = engine.table(name)
+        if table is None:
+            continue
+        side = table.direction == local if name == "proc.net" else table.side == local
+        rows = table.filter((table.host.lower() == host.lower()) & side & table.src_ip.notnull())
+        for row in fetch(rows.group_by("src_ip").aggregate(n=rows.count())).to_pylist():
+            counts[row["src_ip"]] = counts.get(row["src_ip"], 0) + row["n"]
+    found = sorted(counts, key=lambda a: (-counts[a], a))
+    return [a for a in found if a not in ("0.0.0.0", "::", "127.0.0.1", "::1")][:8]
 
 
 def condition(table: Any, name: str, subject: Subject) -> Any:

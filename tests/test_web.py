@@ -154,6 +154,9 @@ def test_state_changes_need_the_csrf_token_and_this_site(client):
     assert cross.status_code == 403 and cross.json()["error"] == "cross-site request refused"
     site = client.post("/journal", data={**form, "csrf": token}, headers={"Sec-Fetch-Site": "cross-site"})
     assert site.status_code == 403
+    opaque = client.post("/journal", data={**form, "csrf": token}, headers={"Origin": "null"})
+    assert opaque.status_code == 403
+    assert client.get("/queue").headers["referrer-policy"] == "same-origin"  # so browsers send the real Origin
     ok = client.post("/journal", data={**form, "csrf": token},
                      headers={"Origin": LOCAL, "Sec-Fetch-Site": "same-origin"})
     assert ok.status_code == 200 and ok.json()["hunt_id"]

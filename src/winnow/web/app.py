@@ -83,7 +83,7 @@ def create_app(lake: Path | str, guard: Guard | None = None, config: Any = None)
         if bench.guard.token and request.query_params.get("token"):
             response.set_cookie(COOKIE, bench.guard.token, httponly=True, samesite="strict")
         response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                                 "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"})
+                                 "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY"})
         return response
 
     @app.exception_handler(WinnowError)

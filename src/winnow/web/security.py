@@ -52,12 +52,16 @@ class Guard:
         return self.token is None or (presented is not None and hmac.compare_digest(presented, self.token))
 
     def same_site(self, origin: str | None, fetch_site: str | None, host_header: str) -> bool:
-        """A POST from this site: ``Sec-Fetch-Site`` same-origin/none, and ``Origin`` (when sent) this host."""
+        """A POST from this site: ``Sec-Fetch-Site`` same-origin/none, and ``Origin`` (when sent) this host.
+
+        An opaque ``Origin: null`` (a sandboxed frame, a ``data:`` page) is refused; pages are served with
+        ``Referrer-Policy: same-origin`` so that the browser sends their real origin.
+        """
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
             return False
-        if origin is not None and origin != "null":
+        if origin is not None:
             return origin.split("://", 1)[-1] == host_header
-        return origin is None
+        return True
 
     def csrf_ok(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented, self.csrf())

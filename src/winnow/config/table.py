@@ -141,8 +141,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.queue_rows", 50, "int", "entities on the workbench's queue page"),
     Setting("web.timeline_rows", 500, "int", "rows of each table on an entity's timeline (the earliest of its "
             "window)"),
-    Setting("web.timeline_padding_hours", 24.0, "float", "an entity's timeline, graph and processes cover its "
-            "findings' time span and this many hours either side (no findings: the whole lake)"),
+    Setting("web.entity_rows", 200_000, "int", "rows of one table read for an entity's page, at most (the "
+            "earliest of its window); a busier table's neighbours are counted over these and the page says so"),
+    Setting("web.timeline_hours", 24.0, "float", "an entity's timeline, graph and processes cover this many hours "
+            "before its last sighting (the page's since/until widen it; no findings: the whole lake)"),
+    Setting("web.timeline_padding_hours", 1.0, "float", "and this many hours after its last sighting"),
     Setting("web.graph_neighbours", 12, "int", "busiest neighbours of each kind per table on an entity's link graph"),
     Setting("web.beacon_points", 20000, "int", "connections of a source -> destination pair drawn on the beacon "
             "page, at most (the earliest)"),

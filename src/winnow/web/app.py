@@ -8,6 +8,7 @@ files a process may open only one way (read or write) at a time, and this is a o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,21 @@ class Workbench:
     config: Any
     guard: Guard
     env: Any = field(default_factory=environment)
+    _engine: Any = None
+
+    def engine(self) -> Any:
+        """The DuckDB engine over the lake, opened on first use and kept (its views of the lake's tables are
+        made once; they read the files present at each query)."""
+        from winnow.engine import connect
+
+        if self._engine is None:
+            self._engine = connect("duckdb", self.lake)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     def respond(self, request: Request, template: str, data: dict[str, Any], ext: str = "") -> Response:
         """The page (``ext`` empty) or its JSON twin (``ext`` ``.json``) of ``data``."""
@@ -56,7 +72,12 @@ def create_app(lake: Path | str, guard: Guard | None = None, config: Any = None)
     from winnow.web import beacon_page, entity_page, journal_page, queue_page, rate_page, sensors_page
 
     bench = Workbench(Path(lake), config or load(str(lake)), guard or Guard())
-    app = FastAPI(title="Winnow workbench", docs_url=None, redoc_url=None, openapi_url=None)
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        yield
+        bench.close()
+
+    app = FastAPI(title="Winnow workbench", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.bench = bench
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     serial = asyncio.Lock()

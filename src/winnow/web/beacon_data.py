@@ -10,23 +10,24 @@ import numpy as np
 HISTOGRAM_BINS = 40
 
 
-def beacon_data(lake: Path, src: str, dst: str, dport: int | None = None) -> dict[str, Any]:
-    """The beacon page's data: one point per connection (the earliest ``web.beacon_points``), and the estimate."""
+def beacon_data(engine: Any, lake: Path, src: str, dst: str, dport: int | None = None) -> dict[str, Any]:
+    """The beacon page's data: one point per connection (the earliest ``web.beacon_points``), and the estimate,
+    read through ``engine`` (DuckDB over ``lake``)."""
     from winnow.config import current
-    from winnow.engine import connect, fetch
+    from winnow.engine import fetch
     from winnow.errors import WinnowError
 
     limit = current().get("web.beacon_points")
-    with connect("duckdb", lake) as engine:
-        conn = engine.table("net.conn")
-        if conn is None:
-            raise WinnowError("no net.conn in the lake: ingest network logs (Zeek conn, NetFlow) first")
-        pair = conn.filter((conn.src_ip == src) & (conn.dst_ip == dst))
-        if dport is not None:
-            pair = pair.filter(pair.dst_port == dport)
-        total = int(fetch(pair.aggregate(n=pair.count())).column("n")[0].as_py())
-        rows = fetch(pair.order_by("ts").limit(limit).select("ts", "dst_port", "src_bytes", "dst_bytes", "duration",
-                                                              "conn_state")).to_pylist()
+    conn = engine.table("net.conn")
+    if conn is None:
+        raise WinnowError("no net.conn in the lake: ingest network logs (Zeek conn, NetFlow) first")
+    pair = conn.filter((conn.src_ip == src) & (conn.dst_ip == dst))
+    if dport is not None:
+        pair = pair.filter(pair.dst_port == dport)
+    rows = fetch(pair.order_by("ts").limit(limit + 1).select("ts", "dst_port", "src_bytes", "dst_bytes", "duration",
+                                                            "conn_state")).to_pylist()
+    total = len(rows) if len(rows) <= limit else int(fetch(pair.aggregate(n=pair.count())).column("n")[0].as_py())
+    rows = rows[:limit]
     times = np.array([r["ts"].timestamp() for r in rows], dtype=float)
     intervals = np.diff(times)
     title = f"{src} -> {dst}" + (f":{dport}" if dport is not None else "")

@@ -15,4 +15,4 @@ def beacon_page(request: Request, ext: str, src: str, dst: str, dport: int | Non
     from winnow.web.beacon_data import beacon_data
 
     bench = bench_of(request)
-    return bench.respond(request, "beacon.html", beacon_data(bench.lake, src, dst, dport), ext)
+    return bench.respond(request, "beacon.html", beacon_data(bench.engine(), bench.lake, src, dst, dport), ext)

@@ -8,9 +8,10 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+from winnow.errors import WinnowError
 from winnow.web.mentions import subject_of
 from winnow.web.profile_bands import bands
-from winnow.web.timeline import neighbours, timeline
+from winnow.web.timeline import gather
 
 
 def guess_type(value: str, internal: Any) -> str:
@@ -22,11 +23,11 @@ def guess_type(value: str, internal: Any) -> str:
     return "ip" if internal(value) else "external"
 
 
-def entity_data(lake: Path, value: str, entity_type: str | None = None) -> dict[str, Any]:
-    """The entity page's data (see the module docstring)."""
+def entity_data(engine: Any, lake: Path, value: str, entity_type: str | None = None, since: str | None = None,
+                until: str | None = None) -> dict[str, Any]:
+    """The entity page's data (see the module docstring), read through ``engine`` (DuckDB over ``lake``)."""
     from winnow.config import current
     from winnow.detections._networks import in_networks_py, internal_networks
-    from winnow.engine import connect
     from winnow.triage.queue import risk_of, risk_scores
 
     settings = current()
@@ -38,34 +39,46 @@ def entity_data(lake: Path, value: str, entity_type: str | None = None) -> dict[
     risk = risk_of(lake, value, entity_type)
     kind = risk["entity_type"] if risk else (entity_type or guess_type(value, internal))
     name = risk["entity"] if risk else value
-    window = _window(risk, settings.get("web.timeline_padding_hours"))
-    with connect("duckdb", lake) as engine:
-        subject = subject_of(engine, kind, name)
-        rows = timeline(engine, subject, window, settings.get("web.timeline_rows"))
-        near = neighbours(engine, subject, window, settings.get("web.graph_neighbours"), internal)
-        processes = _processes(engine, subject, window)
+    window = window_of(risk, since, until, settings)
+    subject = subject_of(engine, kind, name, window)
+    found = gather(engine, subject, window, settings.get("web.timeline_rows"), settings.get("web.graph_neighbours"),
+                   internal, settings.get("web.entity_rows"))
+    rows, near = found["timeline"], found["neighbours"]
+    processes = _processes(engine, subject, window)
     scores = risk_scores(lake)
     for node in near:
         node["risk"] = scores.get((node["type"], node["value"].lower()))
     return {"title": f"{kind} {name}", "entity": name, "entity_type": kind, "risk": risk,
             "addresses": subject.addresses, "findings": _findings(lake, risk), "timeline": rows,
-            "timeline_limit": settings.get("web.timeline_rows"), "processes": processes,
+            "timeline_limit": settings.get("web.timeline_rows"), "truncated": found["truncated"],
+            "processes": processes,
             "graph": {"center": {"type": kind, "value": name, "risk": risk["score"] if risk else None},
                       "nodes": near},
             "profiles": bands(lake, subject),
-            "window": {"since": window.since, "until": window.until} if window else None}
+            "window": {"since": window.since, "until": window.until} if window else None,
+            "span": {"since": risk.get("first_seen"), "until": risk.get("last_seen")} if risk else None}
 
 
-def _window(risk: dict[str, Any] | None, padding_hours: float) -> Any:
-    """The entity's findings' time span with ``padding_hours`` either side (None: the whole lake)."""
+def window_of(risk: dict[str, Any] | None, since: str | None, until: str | None, settings: Any) -> Any:
+    """The span the timeline, graph and processes cover: ``since``/``until`` when given (ISO times), else the
+    ``web.timeline_hours`` before the entity's last sighting (plus ``web.timeline_padding_hours`` after it);
+    None (the whole lake) for an entity without findings."""
     from winnow.engine import Window
 
-    if not risk or not risk.get("first_seen") or not risk.get("last_seen"):
+    def parse(text: str) -> dt.datetime:
+        try:
+            stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise WinnowError(f"{text!r} is not a time: write 2026-11-02T08:00:00Z") from None
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+    if since or until:
+        return Window(parse(since) if since else None, parse(until) if until else None)
+    if not risk or not risk.get("last_seen"):
         return None
-    pad = dt.timedelta(hours=padding_hours)
-    first = dt.datetime.fromisoformat(risk["first_seen"].replace("Z", "+00:00"))
-    last = dt.datetime.fromisoformat(risk["last_seen"].replace("Z", "+00:00"))
-    return Window(first - pad, last + pad)
+    last = parse(risk["last_seen"])
+    return Window(last - dt.timedelta(hours=settings.get("web.timeline_hours")),
+                  last + dt.timedelta(hours=settings.get("web.timeline_padding_hours")))
 
 
 def _findings(lake: Path, risk: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -11,10 +11,13 @@ router = APIRouter()
 
 
 @router.get("/entity/{value:path}")
-def entity_page(request: Request, value: str, type: str | None = None) -> Response:
+def entity_page(request: Request, value: str, type: str | None = None, since: str | None = None,
+                until: str | None = None) -> Response:
+    """``since``/``until`` (ISO times) set the span of the timeline, graph and processes."""
     from winnow.web.entity_data import entity_data
 
     ext = ".json" if value.endswith(".json") else ""
     name = value[: -len(ext)] if ext else value
     bench = bench_of(request)
-    return bench.respond(request, "entity.html", entity_data(bench.lake, name, type or None), ext)
+    data = entity_data(bench.engine(), bench.lake, name, type or None, since, until)
+    return bench.respond(request, "entity.html", data, ext)

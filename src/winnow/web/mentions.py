@@ -42,8 +42,8 @@ class Subject:
     domain: str | None = None
 
 
-def subject_of(engine: Any, entity_type: str, value: str) -> Subject:
-    """The :class:`Subject` of a typed entity (a host's addresses are looked up in ``proc.net``)."""
+def subject_of(engine: Any, entity_type: str, value: str, window: Any = None) -> Subject:
+    """The :class:`Subject` of a typed entity (a host's addresses are those it used in ``window``)."""
     if entity_type in ("ip", "external"):
         return Subject(entity_type, value, addresses=[value])
     if entity_type == "user":
@@ -53,16 +53,16 @@ def subject_of(engine: Any, entity_type: str, value: str) -> Subject:
     if entity_type == "process":
         host, _, image = value.partition(":")
         return Subject(entity_type, value, host=host.lower(), image=image.lower())
-    return Subject(entity_type, value, host=value.lower(), addresses=host_addresses(engine, value))
+    return Subject(entity_type, value, host=value.lower(), addresses=host_addresses(engine, value, window))
 
 
-def host_addresses(engine: Any, host: str) -> list[str]:
+def host_addresses(engine: Any, host: str, window: Any = None) -> list[str]:
     """The local addresses ``host``'s processes used (``proc.net``, else process attribution), busiest first."""
     from winnow.engine import fetch
 
     counts: dict[str, int] = {}
     for name, local in (("proc.net", "outbound"), ("net.conn_proc", "src")):
-        table = engine.table(name)
+        table = engine.table(name, window)
         if table is None:
             continue
         side = table.direction == local if name == "proc.net" else table.side == local

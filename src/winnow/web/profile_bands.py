@@ -15,9 +15,12 @@ import numpy as np
 
 def bands(lake: Path, subject: Any) -> list[dict[str, Any]]:
     """One chart per profile that covers ``subject``: hours, values, band low and high."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     from winnow.profiles import profiles, read_profile
 
-    keys = {"src_ip": [a for a in subject.addresses], "host": [subject.host] if subject.host else [],
+    keys = {"src_ip": list(subject.addresses), "host": [subject.host] if subject.host else [],
             "user": [subject.user] if subject.user else []}
     if subject.type == "process":
         return []
@@ -29,11 +32,10 @@ def bands(lake: Path, subject: Any) -> list[dict[str, Any]]:
         table = read_profile(Path(lake), profile.name)
         if table.num_rows == 0:
             continue
-        entities = table.column("entity").to_pylist()
-        keep = [i for i, e in enumerate(entities) if e is not None and e.lower() in names]
-        if not keep:
+        rows = table.filter(pc.is_in(pc.utf8_lower(table.column("entity")), pa.array(sorted(names))))
+        if rows.num_rows == 0:
             continue
-        rows = table.take(keep).sort_by("hour")
+        rows = rows.sort_by("hour")
         hours = rows.column("hour").to_pylist()
         values = np.asarray(rows.column("value").to_numpy(zero_copy_only=False), dtype=float)
         low, high = _band([h.hour for h in hours], values)

@@ -17,33 +17,35 @@ FINDINGS = 12  # findings listed per entity, by their share of its risk
 
 def build_report(lake: Path, window: str | None = None, top: int | None = None) -> str:
     """The report's HTML over ``lake``'s queue (the first ``top`` entities, default ``web.report_entities``)."""
+    from winnow.engine import connect
     from winnow.triage.queue import queue, risk_of
     from winnow.web.beacon_data import beacon_data
 
     top = top if top is not None else current().get("web.report_entities")
     rows = queue(Path(lake), window, (), top)
     entities, beacons = [], 0
-    for row in rows:
-        risk = risk_of(Path(lake), row["entity"], row["entity_type"], window) or {"contributions": []}
-        bars = [(c.get("detector", "") + " " + str(c.get("finding") or c.get("reason") or c.get("kind")),
-                 c["share"]) for c in risk["contributions"][:8]]
-        charts = []
-        for f in row["top_findings"]:  # the top ones, as the queue shows them
-            src, _, rest = f["finding"].partition("->")
-            if f["detector"] != "beacon" or beacons >= BEACON_CHARTS or not rest:
-                continue
-            dst, _, port = rest.partition(":")
-            data = beacon_data(Path(lake), src, dst, int(port) if port.isdigit() else None)
-            charts.append({"title": data["title"], "estimate": data["estimate"],
-                           "histogram": histogram(data["histogram"]["edges"], data["histogram"]["counts"],
-                                                  "s between connections"),
-                           "sizes": scatter(data["series"]["ts"], data["series"]["src_bytes"],
-                                            "bytes sent, over time")})
-            beacons += 1
-        found = [{"detector": c["detector"], "finding": c["finding"], "score": c["finding_score"],
-                  "why": c.get("why"), "share": c["share"]}
-                 for c in risk["contributions"] if c.get("kind") == "finding"]
-        entities.append({**row, "bars": share_bars(bars), "charts": charts, "all_findings": found[:FINDINGS]})
+    with connect("duckdb", Path(lake)) as engine:
+        for row in rows:
+            risk = risk_of(Path(lake), row["entity"], row["entity_type"], window) or {"contributions": []}
+            bars = [(c.get("detector", "") + " " + str(c.get("finding") or c.get("reason") or c.get("kind")),
+                     c["share"]) for c in risk["contributions"][:8]]
+            charts = []
+            for f in row["top_findings"]:  # the top ones, as the queue shows them
+                src, _, rest = f["finding"].partition("->")
+                if f["detector"] != "beacon" or beacons >= BEACON_CHARTS or not rest:
+                    continue
+                dst, _, port = rest.partition(":")
+                data = beacon_data(engine, Path(lake), src, dst, int(port) if port.isdigit() else None)
+                charts.append({"title": data["title"], "estimate": data["estimate"],
+                               "histogram": histogram(data["histogram"]["edges"], data["histogram"]["counts"],
+                                                      "s between connections"),
+                               "sizes": scatter(data["series"]["ts"], data["series"]["src_bytes"],
+                                                "bytes sent, over time")})
+                beacons += 1
+            found = [{"detector": c["detector"], "finding": c["finding"], "score": c["finding_score"],
+                      "why": c.get("why"), "share": c["share"]}
+                     for c in risk["contributions"] if c.get("kind") == "finding"]
+            entities.append({**row, "bars": share_bars(bars), "charts": charts, "all_findings": found[:FINDINGS]})
     env = environment()
     return env.get_template("report.html").render(
         title="Winnow report", lake=str(lake), created=plain(dt.datetime.now(dt.UTC)), entities=entities,

@@ -12,12 +12,11 @@ router = APIRouter()
 
 @router.get("/sensors{ext:path}")
 def sensors_page(request: Request, ext: str, all: bool = False) -> Response:
-    from winnow.engine import Window, connect
+    from winnow.engine import Window
     from winnow.pipeline.detect import build_detector
 
     bench = bench_of(request)
-    with connect("duckdb", bench.lake) as engine:
-        rows = build_detector("sensor_health").coverage(engine, Window())
+    rows = build_detector("sensor_health").coverage(bench.engine(), Window())
     if not all:
         rows = [r for r in rows if r["state"] not in ("ok", "new")] or rows
     return bench.respond(request, "sensors.html", {"title": "Sensors", "rows": rows, "all": all}, ext)

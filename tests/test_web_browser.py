@@ -129,7 +129,7 @@ def test_every_page_loads_draws_and_is_photographed(server, page, shots):
             assert page.locator(".profile-chart canvas").count() >= 1
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
         assert not page.errors, (name, page.errors)
-    assert sorted(p.name for p in shots.glob("*.png")) == sorted(f"{n}.png" for n in pages)
+    assert all((shots / f"{n}.png").stat().st_size > 10_000 for n in pages)
 
 
 def test_a_clicked_verdict_survives_a_restart(workbench_lake, browser):

@@ -50,7 +50,7 @@
     var spec = {
       width: width(el), height: opts.height || 220, cursor: {drag: {x: true, y: false}},
       scales: {x: {time: opts.time !== false}},
-      axes: [{}, {label: opts.ylabel || "", values: opts.yvalues}],
+      axes: [{}, {label: opts.ylabel || "", values: opts.yvalues, splits: opts.ysplits, size: opts.ysize}],
       series: [{}].concat(series.map(function (s, i) {
         return {label: s.label, stroke: W.colour(i), _dot: W.colour(i), paths: function () { return null; },
                 points: {show: false}};

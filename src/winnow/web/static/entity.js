@@ -15,6 +15,7 @@
       return {label: t, values: rows.map(function (r) { return r.table === t ? lane + 1 : null; })};
     });
     Winnow.scatter(el, xs, series, {ymin: 0, ymax: tables.length + 1, height: 60 + 30 * tables.length,
+      ysplits: function () { return tables.map(function (t, i) { return i + 1; }); }, ysize: 80,
       yvalues: function (u, ticks) { return ticks.map(function (v) { return tables[v - 1] || ""; }); }});
   }
 
@@ -35,10 +36,12 @@
                        size: 14 + 30 * Math.sqrt(n.rows / max)}});
       els.push({data: {id: "e" + i, source: "c", target: "n" + i, w: 1 + 5 * Math.sqrt(n.rows / max)}});
     });
-    var cy = cytoscape({container: box, elements: els, layout: {name: "concentric", minNodeSpacing: 12,
-      concentric: function (n) { return n.id() === "c" ? 2 : 1; }, levelWidth: function () { return 1; }},
+    var cy = cytoscape({container: box, elements: els,
+      layout: {name: "cose", animate: false, randomize: false, nodeRepulsion: function () { return 9000; },
+               idealEdgeLength: function () { return 90; }},
       style: [{selector: "node", style: {"background-color": "data(colour)", width: "data(size)", height: "data(size)",
-                                         label: "data(label)", "font-size": 9, "text-valign": "bottom"}},
+                                         label: "data(label)", "font-size": 10, "text-valign": "bottom",
+                                         "text-max-width": 160, "text-wrap": "ellipsis"}},
               {selector: "edge", style: {width: "data(w)", "line-color": "#ccc"}}]});
     cy.on("tap", "node", function (evt) {
       var n = evt.target.data();

@@ -49,6 +49,7 @@ def main() -> None:
     from fastapi.testclient import TestClient
 
     from winnow.web.app import create_app
+    from winnow.web.beacon_data import pair_of
 
     client = TestClient(create_app(lake), base_url="http://127.0.0.1")
     start = time.perf_counter()
@@ -56,8 +57,7 @@ def main() -> None:
     cold_queue = time.perf_counter() - start
     host = next(r["entity"] for r in rows if r["entity_type"] == "host")
     pair = next(f["finding"] for r in rows for f in r["top_findings"] if f["detector"] == "beacon")
-    src, _, rest = pair.partition("->")
-    dst, _, port = rest.partition(":")
+    src, dst, port = pair_of(pair)
     pages = {"queue": "/queue", "entity": f"/entity/{host}?type=host",
              "beacon": f"/beacon?src={src}&dst={dst}&dport={port}"}
     out = {"lake": str(args.lake), "runs": args.runs, "cold_queue_s": round(cold_queue, 3), "entity": host,

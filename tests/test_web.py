@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("fastapi", reason="pip install 'winnow[web]'")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from webgen import XSS_COMMAND, XSS_HOST, XSS_HTTP_HOST, XSS_IMAGE, XSS_SOURCE, XSS_UA, XSS_URI  # noqa: E402
+from webgen import XSS_COMMAND, XSS_HOST, XSS_HTTP_HOST, XSS_IMAGE, XSS_SOURCE, XSS_UA, XSS_URI, top_beacon  # noqa: E402
 
 from winnow.web.app import create_app  # noqa: E402
 from winnow.web.security import Guard  # noqa: E402
@@ -31,14 +31,7 @@ def csrf_of(page: str) -> str:
 @pytest.fixture(scope="module")
 def beacon(client):
     """The top beacon finding's pair."""
-    rows = client.get("/queue.json?limit=200").json()["rows"]
-    for row in rows:
-        for f in row["top_findings"]:
-            if f["detector"] == "beacon":
-                src, _, rest = f["finding"].partition("->")
-                dst, _, port = rest.partition(":")
-                return src, dst, int(port)
-    pytest.fail("the simulated lake has no beacon finding")
+    return top_beacon(client.get("/queue.json?limit=200").json()["rows"])
 
 
 def page_paths(client, beacon) -> list[str]:

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("fastapi", reason="pip install 'winnow[web]'")
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (and apt-get install chromium)")
 
-from webgen import INJECTED, XSS_HOST, XSS_IMAGE, XSS_SOURCE  # noqa: E402
+from webgen import INJECTED, XSS_HOST, XSS_IMAGE, XSS_SOURCE, top_beacon  # noqa: E402
 
 CHROMIUM = os.environ.get("WINNOW_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -104,13 +104,7 @@ def json_of(server: Server, path: str) -> dict:
 
 
 def beacon_pair(server: Server) -> tuple[str, str, int]:
-    for row in json_of(server, "/queue.json?limit=200")["rows"]:
-        for f in row["top_findings"]:
-            if f["detector"] == "beacon":
-                src, _, rest = f["finding"].partition("->")
-                dst, _, port = rest.partition(":")
-                return src, dst, int(port)
-    pytest.fail("no beacon finding in the simulated lake")
+    return top_beacon(json_of(server, "/queue.json?limit=200")["rows"])
 
 
 def test_every_page_loads_draws_and_is_photographed(server, page, shots):

@@ -69,3 +69,14 @@ def workbench_lake(root: Path) -> Path:
     with connect("duckdb", root / "lake") as engine:
         run_detectors(engine)
     return root / "lake"
+
+
+def top_beacon(rows: list[dict]) -> tuple[str, str, int]:
+    """The pair of the first beacon finding among queue ``rows``' top findings."""
+    from winnow.web.beacon_data import pair_of
+
+    for row in rows:
+        for f in row["top_findings"]:
+            if f["detector"] == "beacon":
+                return pair_of(f["finding"])
+    raise AssertionError("the simulated lake has no beacon finding")

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from pathlib import Path
 from typing import Any
 
-from winnow.engine import open_database
+from winnow.engine import DatabaseFile
 from winnow.errors import WinnowError
 
 FILE_NAME = "hunts.duckdb"
@@ -38,25 +37,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class Journal:
+class Journal(DatabaseFile):
     """``with Journal(lake_root) as journal: journal.start(...)``."""
 
-    def __init__(self, lake_root: Path | str, read_only: bool = False) -> None:
-        self.path = Path(lake_root) / FILE_NAME
-        self.read_only = read_only and self.path.exists()
-        self.empty = read_only and not self.path.exists()
-        self.db: Any = None
-
-    def __enter__(self) -> Journal:
-        if not self.empty:
-            self.db = open_database(self.path, read_only=self.read_only)
-            if not self.read_only:
-                self.db.execute(_SCHEMA)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.db is not None:
-            self.db.close()
+    FILE_NAME = FILE_NAME
+    SCHEMA = _SCHEMA
 
     def _write(self, statements: list[tuple[str, list[Any]]]) -> None:
         self.db.execute("BEGIN TRANSACTION")

@@ -39,6 +39,16 @@ def beacon_data(engine: Any, lake: Path, src: str, dst: str, dport: int | None =
             "findings": _findings(lake, src, dst, dport)}
 
 
+def pair_of(entity: str) -> tuple[str, str, int | None] | None:
+    """(src, dst, port) of a network finding's entity ``src->dst[:port]``; None for any other entity."""
+    src, arrow, rest = entity.partition("->")
+    if not arrow or not rest:
+        return None
+    dst, _, port = rest.partition(":")
+    port = port.split("/", 1)[0]
+    return src, dst, int(port) if port.isdigit() else None
+
+
 def estimate(intervals: np.ndarray) -> dict[str, float | None]:
     """Period (the median interval) and jitter (1.4826 × the median absolute deviation), in seconds."""
     if intervals.size == 0:

@@ -19,7 +19,7 @@ def build_report(lake: Path, window: str | None = None, top: int | None = None) 
     """The report's HTML over ``lake``'s queue (the first ``top`` entities, default ``web.report_entities``)."""
     from winnow.engine import connect
     from winnow.triage.queue import queue, risk_of
-    from winnow.web.beacon_data import beacon_data
+    from winnow.web.beacon_data import beacon_data, pair_of
 
     top = top if top is not None else current().get("web.report_entities")
     rows = queue(Path(lake), window, (), top)
@@ -31,11 +31,10 @@ def build_report(lake: Path, window: str | None = None, top: int | None = None) 
                      c["share"]) for c in risk["contributions"][:8]]
             charts = []
             for f in row["top_findings"]:  # the top ones, as the queue shows them
-                src, _, rest = f["finding"].partition("->")
-                if f["detector"] != "beacon" or beacons >= BEACON_CHARTS or not rest:
+                pair = pair_of(f["finding"]) if f["detector"] == "beacon" else None
+                if pair is None or beacons >= BEACON_CHARTS:
                     continue
-                dst, _, port = rest.partition(":")
-                data = beacon_data(engine, Path(lake), src, dst, int(port) if port.isdigit() else None)
+                data = beacon_data(engine, Path(lake), *pair)
                 charts.append({"title": data["title"], "estimate": data["estimate"],
                                "histogram": histogram(data["histogram"]["edges"], data["histogram"]["counts"],
                                                       "s between connections"),

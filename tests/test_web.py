@@ -168,6 +168,16 @@ def test_loopback_answers_only_loopback_names_and_a_token_guards_the_rest(workbe
     assert TestClient(guarded.app).get("/journal.json", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
+def test_only_loopback_goes_without_a_token():
+    from winnow.web.security import guard_for
+
+    assert guard_for("127.0.0.1").token is None and guard_for("::1").token is None
+    assert guard_for("localhost", "mine").token == "mine"
+    anywhere = guard_for("0.0.0.0")
+    assert anywhere.token and len(anywhere.token) >= 24 and guard_for("0.0.0.0").token != anywhere.token
+    assert guard_for("10.0.0.7", "given").token == "given"
+
+
 def test_journal_documents_a_hunt_and_exports_markdown(client, workbench_lake):
     from winnow.store.journal import Journal
 

@@ -27,7 +27,7 @@ def serve(lake: str, host: str, port: int | None, token: str | None) -> None:
         import uvicorn
 
         from winnow.web.app import create_app
-        from winnow.web.security import Guard, is_loopback, new_token
+        from winnow.web.security import guard_for
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in ("fastapi", "uvicorn", "jinja2", "starlette", "python_multipart"):
             raise
@@ -35,11 +35,10 @@ def serve(lake: str, host: str, port: int | None, token: str | None) -> None:
     from winnow.lake import Lake
 
     Lake.open(lake)
-    loopback = is_loopback(host)
-    if not loopback and not token:
-        token = new_token()
+    guard = guard_for(host, token)
+    token = guard.token
     port = port if port is not None else current().get("web.port")
-    app = create_app(lake, Guard(token=token, loopback=loopback), current())
+    app = create_app(lake, guard, current())
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"winnow workbench on http://{shown}:{port}/" + (f"?token={token}" if token else "")
                + f" (lake {lake}); Ctrl-C stops it", err=True)

@@ -69,3 +69,9 @@ class Guard:
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def guard_for(host: str, token: str | None = None) -> Guard:
+    """The guard of a server bound to ``host``: loopback needs no token; anything else gets ``token`` or a new one."""
+    loopback = is_loopback(host)
+    return Guard(token=token or (None if loopback else new_token()), loopback=loopback)

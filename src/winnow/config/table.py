@@ -139,7 +139,7 @@ SETTINGS: tuple[Setting, ...] = (
             "name stored with each rating and verdict (empty: the login name of the user running winnow)"),
     Setting("web.port", 8765, "int", "port 'winnow serve' listens on (--port overrides it)"),
     Setting("web.queue_rows", 50, "int", "entities on the workbench's queue page"),
-    Setting("web.timeline_rows", 500, "int", "rows of each table on an entity's timeline (the earliest of its "
+    Setting("web.timeline_rows", 200, "int", "rows of each table on an entity's timeline (the earliest of its "
             "window)"),
     Setting("web.entity_rows", 200_000, "int", "rows of one table read for an entity's page, at most (the "
             "earliest of its window); a busier table's neighbours are counted over these and the page says so"),

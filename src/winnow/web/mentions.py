@@ -2,7 +2,8 @@
 
 An entity is mentioned by a table through the columns that can name it: addresses (``src_ip``,
 ``dst_ip``), the host, the user, the image, the domain. A host is also mentioned through the
-addresses its processes used (``proc.net``); a process (``host:image``) through its host and image.
+addresses its processes used (``net.conn_proc``, else ``proc.net``); a process (``host:image``)
+through its host and image.
 """
 
 from __future__ import annotations
@@ -57,20 +58,22 @@ def subject_of(engine: Any, entity_type: str, value: str, window: Any = None) ->
 
 
 def host_addresses(engine: Any, host: str, window: Any = None) -> list[str]:
-    """The local addresses ``host``'s processes used (``proc.net``, else process attribution), busiest first."""
+    """The local addresses ``host``'s processes used in ``window``, busiest first: from process attribution
+    (``net.conn_proc``, which covers every endpoint source), else from ``proc.net``."""
     from winnow.engine import fetch
 
-    counts: dict[str, int] = {}
-    for name, local in (("proc.net", "outbound"), ("net.conn_proc", "src")):
-        table = engine.table(name, window)
+    table = engine.table("net.conn_proc", window)
+    if table is not None:
+        side = table.side == "src"
+    else:
+        table = engine.table("proc.net", window)
         if table is None:
-            continue
-        side = table.direction == local if name == "proc.net" else table.side == local
-        rows = table.filter((table.host.lower() == host.lower()) & side & table.src_ip.notnull())
-        for row in fetch(rows.group_by("src_ip").aggregate(n=rows.count())).to_pylist():
-            counts[row["src_ip"]] = counts.get(row["src_ip"], 0) + row["n"]
-    found = sorted(counts, key=lambda a: (-counts[a], a))
-    return [a for a in found if a not in ("0.0.0.0", "::", "127.0.0.1", "::1")][:8]
+            return []
+        side = table.direction == "outbound"
+    rows = table.filter((table.host.lower() == host.lower()) & side & table.src_ip.notnull())
+    found = fetch(rows.group_by("src_ip").aggregate(n=rows.count())).to_pylist()
+    found.sort(key=lambda r: (-r["n"], r["src_ip"]))
+    return [r["src_ip"] for r in found if r["src_ip"] not in ("0.0.0.0", "::", "127.0.0.1", "::1")][:8]
 
 
 def condition(table: Any, name: str, subject: Subject) -> Any:

@@ -16,20 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from winnow.engine.base import Engine, Window, fetch
-    from winnow.engine.database import Database, DatabaseBusy, open_database
+    from winnow.engine.database import Database, DatabaseBusy, DatabaseFile, open_database
     from winnow.engine.registry import EngineSpec, connect, engine_names, engines, get_engine
 
 _EXPORTS = {
     "Engine": "winnow.engine.base", "Window": "winnow.engine.base", "fetch": "winnow.engine.base",
     "Database": "winnow.engine.database", "DatabaseBusy": "winnow.engine.database",
+    "DatabaseFile": "winnow.engine.database",
     "open_database": "winnow.engine.database",
     "EngineSpec": "winnow.engine.registry", "connect": "winnow.engine.registry",
     "engine_names": "winnow.engine.registry", "engines": "winnow.engine.registry",
     "get_engine": "winnow.engine.registry",
 }
 
-__all__ = ["Database", "DatabaseBusy", "Engine", "EngineSpec", "Window", "connect", "engine_names", "engines", "fetch",
-           "get_engine", "open_database"]
+__all__ = ["Database", "DatabaseBusy", "DatabaseFile", "Engine", "EngineSpec", "Window", "connect", "engine_names",
+           "engines", "fetch", "get_engine", "open_database"]
 
 
 def __getattr__(name: str) -> Any:

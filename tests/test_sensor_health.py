@@ -62,7 +62,7 @@ def test_silent_and_dropped_hosts(lake, engine_name) -> None:
     assert silent.host == "WS3" and silent.severity == "high" and silent.evidence["expected"] == pytest.approx(72, 0.05)
     assert silent.evidence["expected_in_silence"] == pytest.approx(144, 0.05)
     assert silent.why.startswith("WS3 (windows_json) sent nothing for 48.0 h before the feed's newest event (last seen "
-                                 "2024-01-08 23:40 UTC) where its usual for those hours of the day is ")
+                                 "2024-01-08 23:40 UTC), 49 of them hours it usually reports in, where its usual is ")
     assert silent.why.endswith(" events, after reporting in 8 periods of 24 h")
     dropped = found["WS2 windows_json dropped"]
     assert dropped.severity == "medium" and dropped.components["share"] == pytest.approx(6 / 72, 0.05)

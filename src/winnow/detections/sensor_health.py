@@ -10,11 +10,13 @@ reporter (the endpoint's ``host``, or the network ``sensor``). For each feed, ti
   before the last (from its first period to its last event; hours it sent nothing count 0): a workstation that is off
   at night and on weekends usually sends nothing then, and its silence then is not news;
 * **expected**: what those rates add up to over the last period; **actual**: the last period's count;
-* **silent** when it sent nothing for ``silence_hours`` before the feed's newest event while its usual
-  rates add up to ``min_volume`` events or more over that silence (a host logging two logons a day says
-  nothing by being quiet), after reporting for at least ``min_history`` periods (a week and a day by
-  default, so its weekends are known): an agent stopped, a host was switched off or wiped, logging was
-  disabled (ATT&CK T1562.002/T1070 look like this too);
+* **silent** when it sent nothing for ``silence_hours`` before the feed's newest event, that silence
+  holds at least ``min_missed_hours`` hours in which it usually reports (on at least half of such days:
+  a workstation switched off for the weekend on Friday evening is not silent until Monday's working
+  hours have passed) and its usual rates add up to ``min_volume`` events or more over it (a host logging
+  two logons a day says nothing by being quiet), after reporting for at least ``min_history`` periods (a
+  week and a day by default, so its weekends are known): an agent stopped, a host was switched off or
+  wiped, logging was disabled (ATT&CK T1562.002/T1070 look like this too);
 * **dropped** when ``actual`` is below ``drop_ratio`` × ``expected`` (and ``expected`` is at least
   ``min_volume``): a half-broken forwarder, a filter pushed by mistake, or an attacker's;
 * the **feed** as a whole (all reporters summed) is judged the same way: a collector losing most of
@@ -61,6 +63,7 @@ class SensorHealth(Detector):
     history: periods of history read.
     min_history: periods a reporter's history must span before its silence or drop counts.
     silence_hours: a reporter that sent nothing for this long before its feed's newest event is silent.
+    min_missed_hours: hours of the silence in which the reporter usually reports (half of such days or more).
     drop_ratio: the last period below this share of the expected volume is a drop.
     min_volume: expected volume (events per period) below which drops are not judged.
     skew_seconds: median endpoint clock offset (net.conn_proc) beyond which a host's clock is off.
@@ -77,7 +80,8 @@ class SensorHealth(Detector):
     tables: ClassVar[tuple[str, ...]] = WATCHED
 
     def __init__(self, tables: tuple[str, ...] = WATCHED, period_hours: float = 24.0, history: int = 14,
-                 min_history: int = 8, silence_hours: float = 12.0, drop_ratio: float = 0.25,
+                 min_history: int = 8, silence_hours: float = 12.0, min_missed_hours: float = 4.0,
+                 drop_ratio: float = 0.25,
                  min_volume: float = 50.0, skew_seconds: float = 120.0, min_matches: int = 20,
                  drift_seconds: float = 20.0, min_connections: int = 20, limit: int = 500) -> None:
         self.tables = tables
@@ -85,6 +89,7 @@ class SensorHealth(Detector):
         self.history = history
         self.min_history = min_history
         self.silence_hours = silence_hours
+        self.min_missed_hours = min_missed_hours
         self.drop_ratio = drop_ratio
         self.min_volume = min_volume
         self.skew_seconds = skew_seconds
@@ -135,17 +140,18 @@ class SensorHealth(Detector):
             last[r["who"]] = max(last.get(r["who"], r["last"]), r["last"])
         before = rows.filter(rows.period >= 1)
         hourly = before.group_by(["who", (before.ts.day_of_week.index() >= 5).name("weekend"),
-                                  before.ts.hour().name("hour")]).aggregate(n=before.count())
-        sent: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((2, 24)))
+                                  before.ts.hour().name("hour")]).aggregate(n=before.count(),
+                                                                            days=before.ts.date().nunique())
+        sent: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((2, 2, 24)))  # events, days with events
         for r in fetch(hourly).to_pylist():
-            sent[r["who"]][int(bool(r["weekend"])), int(r["hour"])] += int(r["n"])
+            sent[r["who"]][:, int(bool(r["weekend"])), int(r["hour"])] += (int(r["n"]), int(r["days"]))
         hours = _HourKinds(end, self.period_hours)
         out = [self._judge(table, feed, who, c, last[who], end, sent[who], hours) for who, c in counts.items()]
         total: dict[int, int] = defaultdict(int)
         for c in counts.values():
             for p, n in c.items():
                 total[p] += n
-        whole = sum(sent.values(), np.zeros((2, 24)))
+        whole = sum(sent.values(), np.zeros((2, 2, 24)))  # its "days with events" add up over reporters: a share >= 1
         out.append(self._judge(table, feed, "(whole feed)", dict(total), end, end, whole, hours))
         return out
 
@@ -153,23 +159,28 @@ class SensorHealth(Detector):
                end: dt.datetime, sent: np.ndarray, hours: _HourKinds) -> dict[str, Any]:
         oldest = max(counts)
         reported = sum(1 for p in range(1, oldest + 1) if counts.get(p))
-        rate = sent / np.maximum(hours.history(oldest, last), 1)  # its usual events per hour of day, weekday/weekend
+        known = np.maximum(hours.history(oldest, last), 1)  # days of each kind behind each hour of the day
+        rate, presence = sent[0] / known, sent[1] / known  # usual events per hour; share of days it reported then
         expected = round(float((rate * hours.between(end - dt.timedelta(hours=self.period_hours), end)).sum()), 1)
         actual = counts.get(0, 0)
         silent_hours = (end - last).total_seconds() / 3600
         judged = oldest >= self.min_history
-        missed = round(float((rate * hours.between(last, end)).sum()), 1) if silent_hours >= self.silence_hours else 0.0
+        silence = hours.between(last, end) if silent_hours >= self.silence_hours else np.zeros((2, 24))
+        missed = round(float((rate * silence).sum()), 1)
+        missed_hours = float((silence * (presence >= 0.5)).sum())  # hours it usually reports in
         state = "ok"
         if reported == 0:
             state = "new"
-        elif judged and silent_hours >= self.silence_hours and missed >= self.min_volume:
+        elif (judged and silent_hours >= self.silence_hours and missed >= self.min_volume
+              and missed_hours >= self.min_missed_hours):
             state = "silent"
         elif (judged and expected >= self.min_volume and actual < self.drop_ratio * expected
               and silent_hours < self.silence_hours):
             state = "dropped"
         return {"feed": feed, "table": table, "reporter": who, "state": state, "last_seen": last,
                 "silent_hours": round(silent_hours, 2), "expected": expected, "actual": actual,
-                "expected_in_silence": missed, "periods_reported": reported + (1 if actual else 0), "feed_end": end}
+                "expected_in_silence": missed, "usual_hours_missed": missed_hours,
+                "periods_reported": reported + (1 if actual else 0), "feed_end": end}
 
     def _clock_rows(self, engine: Engine, window: Window) -> list[dict[str, Any]]:
         joined = engine.table("net.conn_proc", window)
@@ -256,9 +267,9 @@ class SensorHealth(Detector):
             score = min(0.9, 0.6 + 0.1 * min(2.0, r["silent_hours"] / max(self.silence_hours, 1e-9) - 1)
                         + 0.1 * regular)
             why = (f"{who} sent nothing for {r['silent_hours']:.1f} h before the feed's newest event (last seen "
-                   f"{r['last_seen']:%Y-%m-%d %H:%M} UTC) where its usual for those hours of the day is "
-                   f"{r['expected_in_silence']:,.0f} events, after reporting in {r['periods_reported']} periods of "
-                   f"{self.period_hours:g} h")
+                   f"{r['last_seen']:%Y-%m-%d %H:%M} UTC), {r['usual_hours_missed']:.0f} of them hours it usually "
+                   f"reports in, where its usual is {r['expected_in_silence']:,.0f} events, after reporting in "
+                   f"{r['periods_reported']} periods of {self.period_hours:g} h")
             components = {"silence": round(r["silent_hours"] / self.silence_hours, 3), "regularity": round(regular, 3)}
         elif r["state"] == "dropped":
             share = r["actual"] / r["expected"] if r["expected"] else 0.0

@@ -187,12 +187,16 @@ class SensorHealth(Detector):
         if joined is None:
             return []
         rows = joined.filter(joined.host.notnull())
-        matched = rows.match.isin(["exact", "skew"]) & rows.skew_s.notnull()
-        per = rows.group_by(["host", rows.ts.date().name("day")]).aggregate(
-            total=rows.count(), matches=matched.sum(), skew=rows.skew_s.median(where=matched), last=rows.ts.max())
+        key = ["host", rows.ts.date().name("day")]
+        per = rows.group_by(key).aggregate(total=rows.count(), last=rows.ts.max())
+        good = rows.filter(rows.match.isin(["exact", "skew"]) & rows.skew_s.notnull())
+        measured_days = good.group_by(["host", good.ts.date().name("day")]).aggregate(
+            matches=good.count(), skew=good.skew_s.median())
+        skews = {(r["host"], r["day"]): r for r in fetch(measured_days).to_pylist()}
         days: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in fetch(per).to_pylist():
-            days[r["host"]].append(r)
+            measured = skews.get((r["host"], r["day"]), {"matches": 0, "skew": None})
+            days[r["host"]].append({**r, "matches": measured["matches"], "skew": measured["skew"]})
         out = []
         for host, rs in sorted(days.items()):
             rs.sort(key=lambda r: r["day"])

@@ -1,0 +1,51 @@
+"""Where a value can appear: the columns of a table to compare with it, and how (pivot and timeline share this)."""
+
+from __future__ import annotations
+
+import re
+
+from winnow.hunting.sql import ident, literal
+
+#: columns never searched for a value: bookkeeping, and the JSON of unmapped fields
+SKIPPED = frozenset({"extra", "_source_file", "_source_format", "_ingest_id"})
+#: integer columns searched when the value is a whole number (ports, process and event ids)
+NUMBERED = frozenset({"src_port", "dst_port", "pid", "ppid", "event_id", "signature_id", "process_id", "status"})
+#: columns holding an executable path: a bare file name (``powershell.exe``) matches its last component too
+PATHS = frozenset({"image", "parent_image", "target_image", "source_image", "image_loaded", "process"})
+#: columns holding a DNS name: a domain matches its subdomains too (``evil.com`` matches ``a.evil.com``)
+DOMAINS = frozenset({"query", "server_name", "dst_hostname"})
+#: columns holding a host name: a short name matches the fully qualified one (``WS00042`` -> ``WS00042.corp.local``)
+HOSTS = frozenset({"host", "workstation", "dst_hostname"})
+#: columns holding an account: a bare name matches it with its domain (``alice`` -> ``CORP\alice``)
+USERS = frozenset({"user", "subject_user", "target_user", "member_name", "username"})
+_WHOLE = re.compile(r"^-?\d{1,18}$")
+
+
+def predicates(table: str, columns: dict[str, str], value: str) -> dict[str, str]:
+    """For each column of ``table`` (name -> DuckDB type) that ``value`` may appear in, the SQL condition
+    that it does: equality for text and numbers, membership for lists of text, and the short forms a
+    hunter types: an executable's file name, a domain's subdomains, a host's short name, an account
+    without its domain."""
+    text = literal(value)
+    out: dict[str, str] = {}
+    for name, kind in columns.items():
+        c = ident(name)
+        if name in SKIPPED:
+            continue
+        if kind == "VARCHAR":
+            cond = f"{c} = {text}"
+            bare = "/" not in value and "\\" not in value
+            if name in PATHS and bare:
+                cond += f" OR ends_with({c}, {literal('/' + value)}) OR ends_with({c}, {literal(chr(92) + value)})"
+            if (name in DOMAINS or (table == "net.http" and name == "host")) and "." in value:
+                cond += f" OR ends_with({c}, {literal('.' + value)})"
+            if name in HOSTS and table != "net.http" and "." not in value:
+                cond += f" OR starts_with({c}, {literal(value + '.')})"
+            if name in USERS and bare:
+                cond += f" OR ends_with({c}, {literal(chr(92) + value)})"
+            out[name] = cond if cond.startswith(f"{c} = ") and " OR " not in cond else f"({cond})"
+        elif kind == "VARCHAR[]":
+            out[name] = f"list_contains({c}, {text})"
+        elif name in NUMBERED and kind in ("INTEGER", "BIGINT") and _WHOLE.match(value):
+            out[name] = f"{c} = {int(value)}"
+    return out

@@ -1,7 +1,9 @@
 """A read-only SQL connection over the lake: the SQL console's and the hunting verbs' sandbox.
 
 Every lake table is a view under its lake name, both as written (``SELECT * FROM net.conn``: a
-schema ``net`` with a view ``conn``) and quoted (``"net.conn"``). Then DuckDB itself is locked:
+schema ``net`` with a view ``conn``) and quoted (``"net.conn"``); the findings store's ``findings``
+are copied in as a table of that name (with ``ts``, the first sighting as a time, in front), a
+snapshot taken when the connection opens. Then DuckDB itself is locked:
 
 - ``enable_external_access = false`` with ``allowed_directories`` set to the lake's table folders:
   no file outside them can be read or written (``read_csv('/etc/passwd')``, ``COPY ... TO``,
@@ -49,20 +51,39 @@ class ReadOnlySQL:
         self._con = duckdb.connect(":memory:", config={"python_enable_replacements": False})
         self._spill = budget(self._con)
         try:
+            self._findings()
             self._views()
         except BaseException:
             self.close()
             raise
 
+    def _findings(self) -> None:
+        path = self.lake.findings_db
+        if not path.is_file():
+            return
+        try:
+            self._con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS store (READ_ONLY)")
+        except duckdb.IOException:  # a detection is writing it: the lake's tables alone
+            return
+        try:
+            if self._con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'store' "
+                                 "AND table_name = 'findings'").fetchall()[0][0]:
+                self._con.execute("CREATE TABLE findings AS SELECT TRY_CAST(first_seen AS TIMESTAMPTZ) AS ts, * "
+                                  "FROM store.findings")
+                self.tables.append("findings")
+        finally:
+            self._con.execute("DETACH store")
+
     def _views(self) -> None:
         con = self._con
-        for table in self.tables:
+        lake_tables = [t for t in self.tables if t != "findings"]
+        for table in lake_tables:
             con.execute(f"CREATE VIEW {_quote(table)} AS {scan_sql(self.lake, table)}")
             if "." in table:
                 schema, name = table.split(".", 1)
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
                 con.execute(f"CREATE VIEW {_quote(schema)}.{_quote(name)} AS SELECT * FROM main.{_quote(table)}")
-        folders = ", ".join("'" + (str(self.lake.table_dir(t)) + "/").replace("'", "''") + "'" for t in self.tables)
+        folders = ", ".join("'" + (str(self.lake.table_dir(t)) + "/").replace("'", "''") + "'" for t in lake_tables)
         con.execute(f"SET allowed_directories = [{folders}]")
         for statement in _LOCKS:
             con.execute(statement)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from winnow.hunting.sql import ident, literal
 
-#: columns never searched for a value: bookkeeping, and the JSON of unmapped fields
-SKIPPED = frozenset({"extra", "_source_file", "_source_format", "_ingest_id"})
+#: columns never searched for a value: bookkeeping, and JSON documents (unmapped fields, Windows event
+#: data, a finding's numbers), which hold values but never equal one
+SKIPPED = frozenset({"extra", "_source_file", "_source_format", "_ingest_id", "data", "components", "evidence"})
+#: columns ingest keeps to valid IP addresses (anything else is stored as null): compared with addresses only
+ADDRESSES = frozenset({"src_ip", "dst_ip"})
+#: columns of connection and process ids (Zeek ``C...`` uids, GUIDs): compared with values of letters and digits
+IDS = frozenset({"uid"})
 #: integer columns searched when the value is a whole number (ports, process and event ids)
 NUMBERED = frozenset({"src_port", "dst_port", "pid", "ppid", "event_id", "signature_id", "process_id", "status"})
 #: columns holding an executable path: a bare file name (``powershell.exe``) matches its last component too
@@ -27,10 +33,11 @@ def predicates(table: str, columns: dict[str, str], value: str) -> dict[str, str
     hunter types: an executable's file name, a domain's subdomains, a host's short name, an account
     without its domain."""
     text = literal(value)
+    address = _is_address(value)
     out: dict[str, str] = {}
     for name, kind in columns.items():
         c = ident(name)
-        if name in SKIPPED:
+        if name in SKIPPED or (name in ADDRESSES and not address) or (name in IDS and not value.isalnum()):
             continue
         if kind == "VARCHAR":
             cond = f"{c} = {text}"
@@ -44,8 +51,16 @@ def predicates(table: str, columns: dict[str, str], value: str) -> dict[str, str
             if name in USERS and bare:
                 cond += f" OR ends_with({c}, {literal(chr(92) + value)})"
             out[name] = cond if cond.startswith(f"{c} = ") and " OR " not in cond else f"({cond})"
-        elif kind == "VARCHAR[]":
+        elif kind == "VARCHAR[]" and ("." in value or ":" in value):  # addresses and names (DNS answers)
             out[name] = f"list_contains({c}, {text})"
         elif name in NUMBERED and kind in ("INTEGER", "BIGINT") and _WHOLE.match(value):
             out[name] = f"{c} = {int(value)}"
     return out
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

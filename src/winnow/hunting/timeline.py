@@ -1,0 +1,69 @@
+"""Timeline: everything about one entity across every table and the findings, oldest first, in one row shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from winnow.hunting.match import predicates
+from winnow.hunting.sql import ident, literal, opened, setting_limit, window
+from winnow.hunting.summaries import summary_sql
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from winnow.engine import ReadOnlySQL
+    from winnow.lake import Lake
+
+#: the key columns every timeline row carries (null where the table has no such column);
+#: the findings' ``src``/``dst`` fill ``src_ip``/``dst_ip``
+KEYS = ("host", "user", "src_ip", "dst_ip", "image")
+_ALIASES = {"src_ip": "src", "dst_ip": "dst"}
+
+
+def timeline(lake: str | Path | Lake | ReadOnlySQL | None, entity: str, since: dt.datetime | None = None,
+             until: dt.datetime | None = None, limit: int | None = None) -> pa.Table:
+    """Every event about ``entity`` (a host, address, user, process image or domain) in the lake's
+    tables and the stored findings, oldest first; tables the lake does not have are skipped.
+
+    ``entity`` matches like :func:`~winnow.hunting.pivot` (``WS00042`` its fully qualified name,
+    ``alice`` ``CORP\\alice``, ``powershell.exe`` its paths, ``evil.com`` its subdomains).
+
+    Args:
+        since, until: keep events in [since, until) (UTC).
+        limit: events returned, the oldest (default: the ``hunt.timeline_limit`` setting).
+
+    Returns:
+        Columns ``ts``, ``table``, ``match`` (the column that names the entity), ``summary`` (one
+        line about the event), then ``host``, ``user``, ``src_ip``, ``dst_ip``, ``image``.
+    """
+    with opened(lake) as con:
+        parts = []
+        for table in con.tables:
+            columns = con.columns(table)
+            found = predicates(table, columns, entity)
+            if not found or "ts" not in columns:
+                continue
+            keys = [f"{_key(columns, k)} AS {ident(k)}" for k in KEYS]
+            head = f"SELECT ts, {literal(table)} AS \"table\", "
+            tail = f", {summary_sql(table, list(columns))} AS summary, {', '.join(keys)} FROM {ident(table)} WHERE "
+            earlier: list[str] = []
+            for name, cond in found.items():  # one branch per column, each filter pushed into the scan
+                conds = [cond, *window(since, until)]
+                if earlier:  # a row naming the entity twice comes once, under its first column
+                    conds.append(f"NOT coalesce({' OR '.join(earlier)}, false)")
+                parts.append(head + f"{literal(name)} AS match" + tail + " AND ".join(conds))
+                earlier.append(cond)
+        if not parts:
+            return con.run("SELECT NULL::TIMESTAMPTZ AS ts, " + ", ".join(
+                f"NULL::VARCHAR AS {ident(c)}" for c in ("table", "match", "summary", *KEYS)) + " LIMIT 0")
+        sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY ts, \"table\", summary"
+        return con.run(sql, setting_limit(limit, "hunt.timeline_limit"))
+
+
+def _key(columns: dict[str, str], key: str) -> str:
+    for name in (key, _ALIASES.get(key)):
+        if name in columns:
+            return f"CAST({ident(name)} AS VARCHAR)"
+    return "NULL::VARCHAR"

@@ -77,3 +77,16 @@ def store_finding(lake: Path) -> None:
                       src="10.0.0.5", dst=C2, dport=443, host="WS01.example.local")
     with FindingsStore(Lake.open(lake)) as store:
         store.replace("run-1", "beacon", "duckdb", {}, Window(), [finding], 0.1)
+
+
+def hunt_lake(factory, name: str) -> Path:
+    """A lake ingested from the network and endpoint logs above, with the finding stored."""
+    from conftest import ingested_lake
+
+    def logs(folder: Path) -> None:
+        write_network_logs(folder)
+        write_endpoint_logs(folder)
+
+    path = ingested_lake(factory, name, logs)
+    store_finding(path)
+    return path

@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ingested_lake
-from hunt_fixture import C2, HOSTILE, store_finding, write_endpoint_logs, write_network_logs
+from hunt_fixture import C2, HOSTILE, hunt_lake
 
 from winnow.cli.output import safe
 
@@ -22,13 +21,7 @@ def winnow(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    def logs(folder):
-        write_network_logs(folder)
-        write_endpoint_logs(folder)
-
-    path = ingested_lake(tmp_path_factory, "cli-hunt", logs)
-    store_finding(path)
-    return str(path)
+    return str(hunt_lake(tmp_path_factory, "cli-hunt"))
 
 
 def test_query_prints_rows_as_jsonl_in_a_pipe(lake):
@@ -59,8 +52,9 @@ def test_stack_pivot_and_timeline_in_jsonl(lake):
     assert stacked[0]["first_seen"] == "2026-11-02T00:00:50Z"
     pivoted = [json.loads(line) for line in winnow("hunt", "pivot", C2, "--lake", lake).stdout.splitlines()]
     assert pivoted[0]["table"] in ("net.conn", "net.conn_proc") and pivoted[0]["count"] == 3
-    events = [json.loads(line) for line in winnow("hunt", "timeline", "WS01", "--since", "2026-11-02T00:00:50Z",
-                                                  "--until", "2026-11-02T00:00:51Z", "--lake", lake).stdout.splitlines()]
+    window = ("--since", "2026-11-02T00:00:50Z", "--until", "2026-11-02T00:00:51Z")
+    shown = winnow("hunt", "timeline", "WS01", *window, "--lake", lake).stdout
+    events = [json.loads(line) for line in shown.splitlines()]
     assert [e["table"] for e in events] == ["proc.exec", "win.event"]
     nothing = winnow("hunt", "pivot", "nothing-like-this", "--lake", lake)
     assert nothing.returncode == 0 and "appears in no table" in nothing.stderr

@@ -7,7 +7,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 from conftest import ingested_lake
-from hunt_fixture import C2, T0, store_finding, write_endpoint_logs, write_network_logs
+from hunt_fixture import C2, T0, hunt_lake, write_network_logs
 
 from winnow.engine import open_readonly
 from winnow.errors import WinnowError
@@ -16,13 +16,7 @@ from winnow.hunting import pivot, query, stack, timeline
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    def logs(folder):
-        write_network_logs(folder)
-        write_endpoint_logs(folder)
-
-    path = ingested_lake(tmp_path_factory, "hunt", logs)
-    store_finding(path)
-    return path
+    return hunt_lake(tmp_path_factory, "hunt")
 
 
 @pytest.fixture(scope="module")

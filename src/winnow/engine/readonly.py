@@ -151,5 +151,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 def open_readonly(lake: str | Path | Lake | None = None) -> ReadOnlySQL:
-    """The read-only SQL connection over ``lake`` (folder or :class:`~winnow.lake.Lake`; default: the ``lake`` setting)."""
+    """The read-only SQL connection over ``lake``: a folder or :class:`~winnow.lake.Lake` (None: the ``lake``
+    setting)."""
     return ReadOnlySQL(lake if isinstance(lake, Lake) else Lake.open(lake))

@@ -70,6 +70,10 @@ def test_query_runs_ctes_joins_and_keeps_to_the_limit(lake):
     ("SELECT * FROM glob('/etc/*')", "only the lake's tables can be read"),
     ("SELECT * FROM read_text('{lake}/_manifest.jsonl')", "only the lake's tables can be read"),
     ("SELECT * FROM read_parquet('{lake}/../**/*.parquet')", "only the lake's tables can be read"),
+    ("SELECT * FROM read_text('{lake}/net.conn/../_manifest.jsonl')", "only the lake's tables can be read"),
+    ("SELECT * FROM read_blob('{lake}/net.conn/day=2026-11-02/../../findings.duckdb')",
+     "only the lake's tables can be read"),
+    ("SELECT * FROM read_text('http://example.com/')", "only the lake's tables can be read"),
     ("SELECT * FROM query('COPY (SELECT 1) TO ''{out}''')", "query failed"),
     ("SELEC 1", "not valid SQL"),
 ])

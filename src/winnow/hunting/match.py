@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
+from typing import TYPE_CHECKING
 
 from winnow.hunting.sql import ident, literal
+
+if TYPE_CHECKING:
+    from winnow.engine import ReadOnlySQL
 
 #: columns never searched for a value: bookkeeping, and JSON documents (unmapped fields, Windows event
 #: data, a finding's numbers), which hold values but never equal one
@@ -56,6 +60,23 @@ def predicates(table: str, columns: dict[str, str], value: str) -> dict[str, str
             out[name] = f"list_contains({c}, {text})"
         elif name in NUMBERED and kind in ("INTEGER", "BIGINT") and _WHOLE.match(value):
             out[name] = f"{c} = {int(value)}"
+    return out
+
+
+def locate(con: ReadOnlySQL, value: str) -> list[tuple[str, str, str, int]]:
+    """Where ``value`` appears: ``(table, column, condition, rows)`` for every column of every table with
+    at least one row, in table order. One scan of each table counts all its columns at once."""
+    found = {t: predicates(t, con.columns(t), value) for t in con.tables}
+    found = {t: conds for t, conds in found.items() if conds}
+    if not found:
+        return []
+    counts = " UNION ALL ".join(
+        f"SELECT {literal(t)} AS t, [{', '.join(f'count_if({c})' for c in conds.values())}] AS n FROM {ident(t)}"
+        for t, conds in found.items())
+    out = []
+    for row in con.run(counts).to_pylist():
+        conds = found[row["t"]]
+        out += [(row["t"], column, conds[column], n) for column, n in zip(conds, row["n"], strict=True) if n]
     return out
 
 

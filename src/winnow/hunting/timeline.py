@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from winnow.hunting.match import predicates
+from winnow.hunting.match import locate
 from winnow.hunting.sql import ident, literal, opened, setting_limit, window
 from winnow.hunting.summaries import summary_sql
 
@@ -39,11 +39,13 @@ def timeline(lake: str | Path | Lake | ReadOnlySQL | None, entity: str, since: d
         line about the event), then ``host``, ``user``, ``src_ip``, ``dst_ip``, ``image``.
     """
     with opened(lake) as con:
+        by_table: dict[str, dict[str, str]] = {}
+        for table, column, cond, _ in locate(con, entity):  # only the columns that name the entity at all
+            by_table.setdefault(table, {})[column] = cond
         parts = []
-        for table in con.tables:
+        for table, found in by_table.items():
             columns = con.columns(table)
-            found = predicates(table, columns, entity)
-            if not found or "ts" not in columns:
+            if "ts" not in columns:
                 continue
             keys = [f"{_key(columns, k)} AS {ident(k)}" for k in KEYS]
             head = f"SELECT ts, {literal(table)} AS \"table\", "

@@ -30,6 +30,13 @@ HOSTS = frozenset({"host", "workstation", "dst_hostname"})
 #: columns holding an account: a bare name matches it with its domain (``alice`` -> ``CORP\alice``)
 USERS = frozenset({"user", "subject_user", "target_user", "member_name", "username"})
 _WHOLE = re.compile(r"^-?\d{1,18}$")
+_ANY = re.compile("")
+#: lists of text compared only with values of their shape (reading lists costs several times a column)
+LISTS = {
+    "answers": re.compile(r"^[^/\\\s]*[.:]"),  # DNS answers: addresses and names
+    "cert_chain_fps": re.compile(r"^[0-9a-fA-F:]{16,}$"),  # certificate fingerprints
+    "resp_mime_types": re.compile(r"^[\w.+-]+/[\w.+-]+$"),  # MIME types
+}
 
 
 def predicates(table: str, columns: dict[str, str], value: str) -> dict[str, str]:
@@ -45,22 +52,28 @@ def predicates(table: str, columns: dict[str, str], value: str) -> dict[str, str
         if name in SKIPPED or (name in ADDRESSES and not address) or (name in IDS and not value.isalnum()):
             continue
         if kind == "VARCHAR":
-            cond = f"{c} = {text}"
-            bare = "/" not in value and "\\" not in value
-            if name in PATHS and bare:
-                cond += f" OR ends_with({c}, {literal('/' + value)}) OR ends_with({c}, {literal(chr(92) + value)})"
-            if (name in DOMAINS or (table == "net.http" and name == "host")) and "." in value:
-                cond += f" OR ends_with({c}, {literal('.' + value)})"
-            if name in HOSTS and table != "net.http" and "." not in value:
-                cond += f" OR starts_with({c}, {literal(value + '.')})"
-            if name in USERS and bare:
-                cond += f" OR ends_with({c}, {literal(chr(92) + value)})"
-            out[name] = cond if cond.startswith(f"{c} = ") and " OR " not in cond else f"({cond})"
-        elif kind == "VARCHAR[]" and ("." in value or ":" in value):  # addresses and names (DNS answers)
+            out[name] = _text_condition(table, name, value, address)
+        elif kind == "VARCHAR[]" and LISTS.get(name, _ANY).match(value):
             out[name] = f"list_contains({c}, {text})"
         elif name in NUMBERED and kind in ("INTEGER", "BIGINT") and _WHOLE.match(value):
             out[name] = f"{c} = {int(value)}"
     return out
+
+
+def _text_condition(table: str, name: str, value: str, address: bool) -> str:
+    """Equality, or with the short forms of ``value`` ``name`` may hold (none for an address)."""
+    c, forms = ident(name), []
+    bare = not address and "/" not in value and "\\" not in value
+    if name in PATHS and bare:
+        forms += [f"ends_with({c}, {literal('/' + value)})", f"ends_with({c}, {literal(chr(92) + value)})"]
+    if (name in DOMAINS or (table == "net.http" and name == "host")) and "." in value and not address:
+        forms.append(f"ends_with({c}, {literal('.' + value)})")
+    if name in HOSTS and table != "net.http" and bare and "." not in value:
+        forms.append(f"starts_with({c}, {literal(value + '.')})")
+    if name in USERS and bare:
+        forms.append(f"ends_with({c}, {literal(chr(92) + value)})")
+    exact = f"{c} = {literal(value)}"
+    return f"({' OR '.join([exact, *forms])})" if forms else exact
 
 
 def locate(con: ReadOnlySQL, value: str) -> list[tuple[str, str, str, int]]:
@@ -71,7 +84,8 @@ def locate(con: ReadOnlySQL, value: str) -> list[tuple[str, str, str, int]]:
     if not found:
         return []
     counts = " UNION ALL ".join(
-        f"SELECT {literal(t)} AS t, [{', '.join(f'count_if({c})' for c in conds.values())}] AS n FROM {ident(t)}"
+        f"SELECT {literal(t)} AS t, [{', '.join(f'count_if({c})::BIGINT' for c in conds.values())}] AS n "
+        f"FROM {ident(t)}"
         for t, conds in found.items())
     out = []
     for row in con.run(counts).to_pylist():

@@ -15,10 +15,6 @@ if TYPE_CHECKING:
 #: columns never searched for a value: bookkeeping, and JSON documents (unmapped fields, Windows event
 #: data, a finding's numbers), which hold values but never equal one
 SKIPPED = frozenset({"extra", "_source_file", "_source_format", "_ingest_id", "data", "components", "evidence"})
-#: columns ingest keeps to valid IP addresses (anything else is stored as null): compared with addresses only
-ADDRESSES = frozenset({"src_ip", "dst_ip"})
-#: columns of connection and process ids (Zeek ``C...`` uids, GUIDs): compared with values of letters and digits
-IDS = frozenset({"uid"})
 #: integer columns searched when the value is a whole number (ports, process and event ids)
 NUMBERED = frozenset({"src_port", "dst_port", "pid", "ppid", "event_id", "signature_id", "process_id", "status"})
 #: columns holding an executable path: a bare file name (``powershell.exe``) matches its last component too
@@ -30,12 +26,18 @@ HOSTS = frozenset({"host", "workstation", "dst_hostname"})
 #: columns holding an account: a bare name matches it with its domain (``alice`` -> ``CORP\alice``)
 USERS = frozenset({"user", "subject_user", "target_user", "member_name", "username"})
 _WHOLE = re.compile(r"^-?\d{1,18}$")
-_ANY = re.compile("")
-#: lists of text compared only with values of their shape (reading lists costs several times a column)
-LISTS = {
-    "answers": re.compile(r"^[^/\\\s]*[.:]"),  # DNS answers: addresses and names
-    "cert_chain_fps": re.compile(r"^[0-9a-fA-F:]{16,}$"),  # certificate fingerprints
-    "resp_mime_types": re.compile(r"^[\w.+-]+/[\w.+-]+$"),  # MIME types
+_ADDRESS = "address"
+#: columns compared only with values of their shape, the shape a regular expression or ``address``:
+#: ingest keeps ``src_ip``/``dst_ip`` to valid addresses (anything else is stored as null), ids and
+#: lists have a form of their own, and reading them for values they cannot hold costs the most
+SHAPES: dict[str, str] = {
+    "src_ip": _ADDRESS, "dst_ip": _ADDRESS,
+    "uid": r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9]{10,}$",  # Zeek connection uids (CHhAvVGS1DHFjwGM9)
+    "process_guid": r"^[{0-9A-Fa-f-]{8,}|:",  # Sysmon GUIDs, or host:pid:start (auditd)
+    "parent_process_guid": r"^[{0-9A-Fa-f-]{8,}|:",
+    "answers": r"^[^/\\\s]*[.:]",  # DNS answers: addresses and names
+    "cert_chain_fps": r"^[0-9a-fA-F:]{16,}$",  # certificate fingerprints
+    "resp_mime_types": r"^[\w.+-]+/[\w.+-]+$",  # MIME types
 }
 
 
@@ -49,11 +51,12 @@ def predicates(table: str, columns: dict[str, str], value: str) -> dict[str, str
     out: dict[str, str] = {}
     for name, kind in columns.items():
         c = ident(name)
-        if name in SKIPPED or (name in ADDRESSES and not address) or (name in IDS and not value.isalnum()):
+        shape = SHAPES.get(name)
+        if name in SKIPPED or (shape is not None and not (address if shape == _ADDRESS else re.search(shape, value))):
             continue
         if kind == "VARCHAR":
             out[name] = _text_condition(table, name, value, address)
-        elif kind == "VARCHAR[]" and LISTS.get(name, _ANY).match(value):
+        elif kind == "VARCHAR[]":
             out[name] = f"list_contains({c}, {text})"
         elif name in NUMBERED and kind in ("INTEGER", "BIGINT") and _WHOLE.match(value):
             out[name] = f"{c} = {int(value)}"

@@ -39,6 +39,7 @@ def timeline(lake: str | Path | Lake | ReadOnlySQL | None, entity: str, since: d
         line about the event), then ``host``, ``user``, ``src_ip``, ``dst_ip``, ``image``.
     """
     with opened(lake) as con:
+        n = setting_limit(limit, "hunt.timeline_limit")
         by_table: dict[str, dict[str, str]] = {}
         for table, column, cond, _ in locate(con, entity):  # only the columns that name the entity at all
             by_table.setdefault(table, {})[column] = cond
@@ -55,13 +56,14 @@ def timeline(lake: str | Path | Lake | ReadOnlySQL | None, entity: str, since: d
                 conds = [cond, *window(since, until)]
                 if earlier:  # a row naming the entity twice comes once, under its first column
                     conds.append(f"NOT coalesce({' OR '.join(earlier)}, false)")
-                parts.append(head + f"{literal(name)} AS match" + tail + " AND ".join(conds))
+                branch = head + f"{literal(name)} AS match" + tail + " AND ".join(conds)
+                parts.append(f"SELECT * FROM ({branch} ORDER BY ts LIMIT {n})")  # each branch's oldest n at most
                 earlier.append(cond)
         if not parts:
             return con.run("SELECT NULL::TIMESTAMPTZ AS ts, " + ", ".join(
                 f"NULL::VARCHAR AS {ident(c)}" for c in ("table", "match", "summary", *KEYS)) + " LIMIT 0")
         sql = f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY ts, \"table\", summary"
-        return con.run(sql, setting_limit(limit, "hunt.timeline_limit"))
+        return con.run(sql, n)
 
 
 def _key(columns: dict[str, str], key: str) -> str:

@@ -40,7 +40,7 @@ def stack(lake: str, table: str, column: str, by: str | None, where: str | None,
     from winnow.hunting import stack as run
 
     out = run(lake, table, column, by, where, limit)
-    show(out, fmt, right=("count", f"distinct_{by}"), optional=("filter",), whole_if_room=("filter",),
+    show(out, fmt, right=("count", f"distinct_{by}"), nowrap=("first_seen", "last_seen"), optional=("filter",),
          caption="Rarest first. Times UTC. filter: the SQL condition selecting a value's rows (--where, winnow query).")
 
 
@@ -87,5 +87,5 @@ def pivot(lake: str, value: str, fmt: str | None) -> None:
     out = run(lake, value)
     if not out.num_rows:
         click.echo(f"winnow: {value!r} appears in no table of the lake", err=True)
-    show(out, fmt, right=("count",), optional=("filter",),
+    show(out, fmt, right=("count",), nowrap=("table", "column", "first_seen", "last_seen"), optional=("filter",),
          caption="Most rows first. Times UTC. filter: the SQL condition selecting the rows (winnow query).")

@@ -31,6 +31,7 @@ from winnow.lake import Lake
 
 _LOCKS = (
     "SET TimeZone = 'UTC'",
+    "SET enable_progress_bar = false",
     "SET autoinstall_known_extensions = false",
     "SET autoload_known_extensions = false",
     "SET enable_external_access = false",

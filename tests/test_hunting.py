@@ -51,7 +51,8 @@ def test_query_runs_ctes_joins_and_keeps_to_the_limit(lake):
     ("COPY (SELECT * FROM net.conn) TO '{out}'", "COPY statements are not allowed"),
     ("COPY net.conn TO '{out}' (FORMAT parquet)", "COPY statements are not allowed"),
     ("ATTACH '{out}' AS other", "ATTACH statements are not allowed"),
-    ("INSTALL httpfs", "LOAD statements are not allowed"),
+    ("INSTALL httpfs", "INSTALL statements are not allowed"),
+    ("FORCE INSTALL httpfs FROM 'http://example.com'", "FORCE statements are not allowed"),
     ("LOAD httpfs", "LOAD statements are not allowed"),
     ("INSERT INTO findings SELECT * FROM findings", "INSERT statements are not allowed"),
     ("CREATE TABLE t AS SELECT 1", "CREATE statements are not allowed"),
@@ -60,7 +61,10 @@ def test_query_runs_ctes_joins_and_keeps_to_the_limit(lake):
     ("DELETE FROM findings", "DELETE statements are not allowed"),
     ("DROP VIEW \"net.conn\"", "DROP statements are not allowed"),
     ("SET enable_external_access = true", "SET statements are not allowed"),
-    ("RESET lock_configuration", "SET statements are not allowed"),
+    ("RESET lock_configuration", "RESET statements are not allowed"),
+    ("WITH x AS (SELECT 1) INSERT INTO findings SELECT * FROM findings", "INSERT statements are not allowed"),
+    ("CALL pragma_version()", "CALL statements are not allowed"),
+    ("EXPORT DATABASE '{out}'", "EXPORT statements are not allowed"),
     ("PRAGMA enable_profiling", "PRAGMA statements are not allowed"),
     ("SELECT 1; SELECT 2", "one statement at a time"),
     ("SELECT 1; COPY (SELECT 1) TO '{out}'", "one statement at a time"),
@@ -187,8 +191,11 @@ def test_timeline_of_a_host_across_tables_and_findings(lake):
 def test_timeline_window_limit_and_row_shape(lake):
     since = dt.datetime.fromtimestamp(T0 + 60, dt.UTC)
     out = timeline(lake, "10.0.0.5", since=since, until=since + dt.timedelta(seconds=61))
-    assert out.column_names == ["ts", "table", "match", "summary", "host", "user", "src_ip", "dst_ip", "image"]
+    assert out.column_names == ["ts", "table", "match", "summary", "host", "user", "src_ip", "dst_ip", "image",
+                                "source"]
     rows = out.to_pylist()
+    conn = next(r for r in rows if r["table"] == "net.conn")
+    assert conn["source"].endswith("conn.log:1")
     assert {(r["table"], r["match"]) for r in rows} == {
         ("net.conn", "src_ip"), ("net.conn_proc", "src_ip"), ("proc.net", "src_ip"), ("findings", "src")}
     assert all(since <= r["ts"] < since + dt.timedelta(seconds=61) for r in rows)

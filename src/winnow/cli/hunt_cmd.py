@@ -66,7 +66,8 @@ def timeline(lake: str, entity: str, since, until, limit: int | None, fmt: str |
 
     out = run(lake, entity, since, until, limit)
     show(out, fmt, columns=["ts", "table", "match", "summary", "host", "user"], optional=("user", "host", "match"),
-         nowrap=("ts", "table"), caption="Oldest first. Times UTC. --format jsonl adds src_ip, dst_ip and image.")
+         nowrap=("ts", "table"),
+         caption="Oldest first. Times UTC. --format jsonl adds src_ip, dst_ip, image and source (file:line).")
 
 
 @hunt.command("pivot")

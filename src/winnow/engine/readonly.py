@@ -107,11 +107,13 @@ class ReadOnlySQL:
             raise WinnowError("no SQL statement given")
         if len(statements) > 1:
             raise WinnowError(f"one statement at a time: {len(statements)} were given")
-        kind = statements[0].type
+        kind, text = statements[0].type, statements[0].query.strip().rstrip(";")
         if kind != duckdb.StatementType.SELECT:
-            raise WinnowError(f"refused: {kind.name} statements are not allowed; the lake is read-only here, "
+            word = text.split(maxsplit=1)[0].upper() if text else ""
+            name = word if word.isalpha() and word != "WITH" else kind.name  # INSTALL, not its type (LOAD)
+            raise WinnowError(f"refused: {name} statements are not allowed; the lake is read-only here, "
                               "only SELECT (WITH, FROM, VALUES) queries run")
-        return statements[0].query.strip().rstrip(";")
+        return text
 
     def run(self, sql: str, limit: int | None = None) -> Any:
         """Run one SELECT; return at most ``limit`` rows as a pyarrow Table (timestamps UTC)."""

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from winnow.lake import Lake
 
 #: the key columns every timeline row carries (null where the table has no such column);
-#: the findings' ``src``/``dst`` fill ``src_ip``/``dst_ip``
-KEYS = ("host", "user", "src_ip", "dst_ip", "image")
+#: the findings' ``src``/``dst`` fill ``src_ip``/``dst_ip``; ``source`` is the log line (file:line)
+KEYS = ("host", "user", "src_ip", "dst_ip", "image", "source")
 _ALIASES = {"src_ip": "src", "dst_ip": "dst"}
 
 
@@ -36,7 +36,8 @@ def timeline(lake: str | Path | Lake | ReadOnlySQL | None, entity: str, since: d
 
     Returns:
         Columns ``ts``, ``table``, ``match`` (the column that names the entity), ``summary`` (one
-        line about the event), then ``host``, ``user``, ``src_ip``, ``dst_ip``, ``image``.
+        line about the event), then ``host``, ``user``, ``src_ip``, ``dst_ip``, ``image`` and
+        ``source``: the file and line the event was read from (``conn.log:42``), null for findings.
     """
     with opened(lake) as con:
         n = setting_limit(limit, "hunt.timeline_limit")
@@ -67,6 +68,9 @@ def timeline(lake: str | Path | Lake | ReadOnlySQL | None, entity: str, since: d
 
 
 def _key(columns: dict[str, str], key: str) -> str:
+    if key == "source":
+        return ("_source_file || ':' || CAST(_line AS VARCHAR)" if "_source_file" in columns and "_line" in columns
+                else "NULL::VARCHAR")
     for name in (key, _ALIASES.get(key)):
         if name in columns:
             return f"CAST({ident(name)} AS VARCHAR)"

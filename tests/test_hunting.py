@@ -169,6 +169,17 @@ def test_pivot_matches_the_short_forms_a_hunter_types(lake, value, expected):
     assert {(r["table"], r["column"]) for r in pivot(lake, value).to_pylist()} == expected
 
 
+def test_pivot_in_a_window(lake):
+    since = dt.datetime.fromtimestamp(T0 + 120, dt.UTC)
+    out = {(r["table"], r["column"]): r for r in pivot(lake, C2, since=since).to_pylist()}
+    assert {k: r["count"] for k, r in out.items()} == {("net.conn", "dst_ip"): 2, ("net.conn_proc", "dst_ip"): 2}
+    conn = out[("net.conn", "dst_ip")]
+    assert conn["first_seen"] == since
+    n = query(lake, f"SELECT count(*) AS n FROM net.conn WHERE {conn['filter']}").column("n")[0].as_py()
+    assert n == 2
+    assert pivot(lake, C2, until=dt.datetime.fromtimestamp(T0, dt.UTC)).num_rows == 0
+
+
 def test_pivot_on_a_zeek_only_lake(zeek_lake):
     assert {(r["table"], r["column"]) for r in pivot(zeek_lake, "10.0.0.5").to_pylist()} == {
         ("net.conn", "src_ip"), ("net.dns", "src_ip")}

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from winnow.cli.options import TimeParam, format_option, lake_option
 
 _LIMIT = click.IntRange(min=1)
+
+
+def _window(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--since`` and ``--until``: the half-open window of rows to read."""
+    command = click.option("--until", type=TimeParam(), default=None, help="End of the window (exclusive).")(command)
+    return click.option("--since", type=TimeParam(), default=None, help="Start of the window (inclusive).")(command)
 
 
 @click.group("hunt")
@@ -47,8 +56,7 @@ def stack(lake: str, table: str, column: str, by: str | None, where: str | None,
 @hunt.command("timeline")
 @lake_option
 @click.argument("entity")
-@click.option("--since", type=TimeParam(), default=None, help="Start of the window (inclusive).")
-@click.option("--until", type=TimeParam(), default=None, help="End of the window (exclusive).")
+@_window
 @click.option("--limit", type=_LIMIT, default=None,
               help="Events shown, the oldest (default: the hunt.timeline_limit setting, 1000).")
 @format_option
@@ -73,8 +81,9 @@ def timeline(lake: str, entity: str, since, until, limit: int | None, fmt: str |
 @hunt.command("pivot")
 @lake_option
 @click.argument("value")
+@_window
 @format_option
-def pivot(lake: str, value: str, fmt: str | None) -> None:
+def pivot(lake: str, value: str, since, until, fmt: str | None) -> None:
     """Every table and column where VALUE appears (address, host, user, domain, file name, hash, port),
     with counts and first/last seen.
 
@@ -85,7 +94,7 @@ def pivot(lake: str, value: str, fmt: str | None) -> None:
     from winnow.cli.hunt_view import show
     from winnow.hunting import pivot as run
 
-    out = run(lake, value)
+    out = run(lake, value, since, until)
     if not out.num_rows:
         click.echo(f"winnow: {value!r} appears in no table of the lake", err=True)
     show(out, fmt, right=("count",), nowrap=("table", "column", "first_seen", "last_seen"), optional=("filter",),

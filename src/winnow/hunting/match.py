@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import ipaddress
 import re
 from typing import TYPE_CHECKING
 
-from winnow.hunting.sql import ident, literal
+from winnow.hunting.sql import ident, literal, window
 
 if TYPE_CHECKING:
     from winnow.engine import ReadOnlySQL
@@ -79,16 +80,21 @@ def _text_condition(table: str, name: str, value: str, address: bool) -> str:
     return f"({' OR '.join([exact, *forms])})" if forms else exact
 
 
-def locate(con: ReadOnlySQL, value: str) -> list[tuple[str, str, str, int]]:
+def locate(con: ReadOnlySQL, value: str, since: dt.datetime | None = None,
+           until: dt.datetime | None = None) -> list[tuple[str, str, str, int]]:
     """Where ``value`` appears: ``(table, column, condition, rows)`` for every column of every table with
-    at least one row, in table order. One scan of each table counts all its columns at once."""
-    found = {t: predicates(t, con.columns(t), value) for t in con.tables}
+    at least one row (in [since, until) when given: tables without ``ts`` are then left out), in table
+    order. One scan of each table counts all its columns at once."""
+    timed = since is not None or until is not None
+    found = {t: predicates(t, con.columns(t), value) for t in con.tables
+             if not timed or "ts" in con.columns(t)}
     found = {t: conds for t, conds in found.items() if conds}
     if not found:
         return []
+    within = " WHERE " + " AND ".join(window(since, until)) if timed else ""
     counts = " UNION ALL ".join(
         f"SELECT {literal(t)} AS t, [{', '.join(f'count_if({c})::BIGINT' for c in conds.values())}] AS n "
-        f"FROM {ident(t)}"
+        f"FROM {ident(t)}{within}"
         for t, conds in found.items())
     out = []
     for row in con.run(counts).to_pylist():

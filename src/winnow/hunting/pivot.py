@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from winnow.hunting.match import locate
-from winnow.hunting.sql import ident, literal, opened
+from winnow.hunting.sql import ident, literal, opened, window
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -15,14 +16,16 @@ if TYPE_CHECKING:
     from winnow.lake import Lake
 
 
-def pivot(lake: str | Path | Lake | ReadOnlySQL | None, value: str) -> pa.Table:
+def pivot(lake: str | Path | Lake | ReadOnlySQL | None, value: str, since: dt.datetime | None = None,
+          until: dt.datetime | None = None) -> pa.Table:
     """Every table and column of the lake where ``value`` appears: an address, host, user, domain,
     file name, hash, port ...; tables the lake does not have are skipped.
 
     Text columns match exactly (lists of text: any element), executable paths by their file name
     too (``powershell.exe``), DNS names with their subdomains (``evil.com``), host names by their
     short name, accounts without their domain; a whole number also matches ports and process,
-    event and signature ids.
+    event and signature ids. ``since``/``until`` keep rows in [since, until) (UTC) and leave out
+    tables without a time column.
 
     Returns:
         Columns ``table``, ``column``, ``count`` (rows), ``first_seen``, ``last_seen`` and
@@ -30,10 +33,11 @@ def pivot(lake: str | Path | Lake | ReadOnlySQL | None, value: str) -> pa.Table:
     """
     with opened(lake) as con:
         parts = []
-        for table, column, cond, n in locate(con, value):  # the times are read for the hits alone
+        for table, column, cond, n in locate(con, value, since, until):  # the times are read for the hits alone
             span = "min(ts), max(ts)" if "ts" in con.columns(table) else "NULL::TIMESTAMPTZ, NULL::TIMESTAMPTZ"
-            parts.append(f"SELECT {literal(table)}, {literal(column)}, {n}::BIGINT, {span}, {literal(cond)} "
-                         f"FROM {ident(table)} WHERE {cond}")
+            conds = " AND ".join([cond, *window(since, until)])
+            parts.append(f"SELECT {literal(table)}, {literal(column)}, {n}::BIGINT, {span}, {literal(conds)} "
+                         f"FROM {ident(table)} WHERE {conds}")
         names = ("table", "column", "count", "first_seen", "last_seen", "filter")
         if not parts:
             return con.run("SELECT " + ", ".join(f"NULL::{kind} AS {ident(name)}" for name, kind in zip(

@@ -42,7 +42,7 @@ def timeline(lake: str | Path | Lake | ReadOnlySQL | None, entity: str, since: d
     with opened(lake) as con:
         n = setting_limit(limit, "hunt.timeline_limit")
         by_table: dict[str, dict[str, str]] = {}
-        for table, column, cond, _ in locate(con, entity):  # only the columns that name the entity at all
+        for table, column, cond, _ in locate(con, entity, since, until):  # only the columns that name the entity at all
             by_table.setdefault(table, {})[column] = cond
         parts = []
         for table, found in by_table.items():

@@ -49,6 +49,16 @@ def write_network_logs(folder: Path) -> None:
                               "qtype_name": "A", "rcode_name": "NOERROR", "answers": [C2]}) + "\n")
 
 
+def write_ids_logs(folder: Path) -> None:
+    """One Suricata EVE alert: 10.0.0.5 to the C2."""
+    folder.mkdir(parents=True, exist_ok=True)
+    alert = {"timestamp": _when(120).replace("Z", "+0000"), "flow_id": 1, "event_type": "alert", "host": "ids-a",
+             "src_ip": "10.0.0.5", "src_port": 50000, "dest_ip": C2, "dest_port": 443, "proto": "TCP",
+             "alert": {"action": "allowed", "gid": 1, "signature_id": 2052099, "rev": 2,
+                       "signature": "ET MALWARE Test C2", "category": "A Network Trojan was detected", "severity": 1}}
+    (folder / "eve.json").write_text(json.dumps(alert) + "\n")
+
+
 def write_endpoint_logs(folder: Path) -> None:
     """Sysmon (JSON): explorer and cmd on three hosts, evil.exe once on WS01 with a hostile command line."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,11 +90,12 @@ def store_finding(lake: Path) -> None:
 
 
 def hunt_lake(factory, name: str) -> Path:
-    """A lake ingested from the network and endpoint logs above, with the finding stored."""
+    """A lake ingested from the network, IDS and endpoint logs above, with the finding stored."""
     from conftest import ingested_lake
 
     def logs(folder: Path) -> None:
         write_network_logs(folder)
+        write_ids_logs(folder)
         write_endpoint_logs(folder)
 
     path = ingested_lake(factory, name, logs)

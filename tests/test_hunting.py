@@ -149,7 +149,7 @@ def test_pivot_finds_every_table_and_column_of_a_value(lake):
     out = {(r["table"], r["column"]): r for r in pivot(lake, C2).to_pylist()}
     assert {k: r["count"] for k, r in out.items()} == {
         ("net.conn", "dst_ip"): 3, ("net.conn_proc", "dst_ip"): 3, ("proc.net", "dst_ip"): 1,
-        ("net.dns", "answers"): 1, ("findings", "dst"): 1}
+        ("net.dns", "answers"): 1, ("findings", "dst"): 1, ("ids.alert", "dst_ip"): 1}
     conn = out[("net.conn", "dst_ip")]
     assert (conn["first_seen"], conn["last_seen"]) == (dt.datetime.fromtimestamp(T0 + 60, dt.UTC),
                                                        dt.datetime.fromtimestamp(T0 + 180, dt.UTC))
@@ -162,7 +162,9 @@ def test_pivot_finds_every_table_and_column_of_a_value(lake):
     ("evil.exe", {("proc.exec", "image"), ("proc.net", "image"), ("net.conn_proc", "image")}),
     ("WS02", {("proc.exec", "host"), ("win.event", "host")}),
     ("evil.com", {("net.dns", "query")}),
-    ("443", {("net.conn", "dst_port"), ("net.conn_proc", "dst_port"), ("proc.net", "dst_port")}),
+    ("443", {("net.conn", "dst_port"), ("net.conn_proc", "dst_port"), ("proc.net", "dst_port"),
+             ("ids.alert", "dst_port")}),
+    ("2052099", {("ids.alert", "signature_id")}),
     ("nothing-like-this", set()),
 ])
 def test_pivot_matches_the_short_forms_a_hunter_types(lake, value, expected):
@@ -172,7 +174,8 @@ def test_pivot_matches_the_short_forms_a_hunter_types(lake, value, expected):
 def test_pivot_in_a_window(lake):
     since = dt.datetime.fromtimestamp(T0 + 120, dt.UTC)
     out = {(r["table"], r["column"]): r for r in pivot(lake, C2, since=since).to_pylist()}
-    assert {k: r["count"] for k, r in out.items()} == {("net.conn", "dst_ip"): 2, ("net.conn_proc", "dst_ip"): 2}
+    assert {k: r["count"] for k, r in out.items()} == {("net.conn", "dst_ip"): 2, ("net.conn_proc", "dst_ip"): 2,
+                                                       ("ids.alert", "dst_ip"): 1}
     conn = out[("net.conn", "dst_ip")]
     assert conn["first_seen"] == since
     n = query(lake, f"SELECT count(*) AS n FROM net.conn WHERE {conn['filter']}").column("n")[0].as_py()
@@ -208,7 +211,11 @@ def test_timeline_window_limit_and_row_shape(lake):
     conn = next(r for r in rows if r["table"] == "net.conn")
     assert conn["source"].endswith("conn.log:1")
     assert {(r["table"], r["match"]) for r in rows} == {
-        ("net.conn", "src_ip"), ("net.conn_proc", "src_ip"), ("proc.net", "src_ip"), ("findings", "src")}
+        ("net.conn", "src_ip"), ("net.conn_proc", "src_ip"), ("proc.net", "src_ip"), ("findings", "src"),
+        ("ids.alert", "src_ip")}
+    alert = next(r for r in rows if r["table"] == "ids.alert")
+    assert alert["summary"].startswith(f"ET MALWARE Test C2 [A Network Trojan was detected, severity 1] tcp "
+                                       f"10.0.0.5:50000 -> {C2}:443")
     assert all(since <= r["ts"] < since + dt.timedelta(seconds=61) for r in rows)
     assert timeline(lake, "10.0.0.5", limit=2).num_rows == 2
     assert timeline(lake, "nobody").num_rows == 0

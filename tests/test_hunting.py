@@ -7,7 +7,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 from conftest import ingested_lake
-from hunt_fixture import C2, T0, hunt_lake, write_network_logs
+from hunt_fixture import C2, T0, hunt_lake, write_endpoint_logs, write_network_logs
 
 from winnow.engine import open_readonly
 from winnow.errors import WinnowError
@@ -22,6 +22,11 @@ def lake(tmp_path_factory):
 @pytest.fixture(scope="module")
 def zeek_lake(tmp_path_factory):
     return ingested_lake(tmp_path_factory, "hunt-zeek", write_network_logs)
+
+
+@pytest.fixture(scope="module")
+def endpoint_lake(tmp_path_factory):
+    return ingested_lake(tmp_path_factory, "hunt-endpoint", write_endpoint_logs)
 
 
 # --- query: what runs ---------------------------------------------------------------------------------------------
@@ -233,3 +238,12 @@ def test_one_connection_serves_several_calls(lake):
         assert pivot(con, "10.0.0.6").num_rows == 1
         assert timeline(con, "10.0.0.6").num_rows == 3
         assert query(con, "SELECT 1 AS one").to_pylist() == [{"one": 1}]
+
+
+def test_every_verb_on_an_endpoint_only_lake(endpoint_lake):
+    assert {(r["table"], r["column"]) for r in pivot(endpoint_lake, C2).to_pylist()} == {("proc.net", "dst_ip")}
+    assert [r["table"] for r in timeline(endpoint_lake, "evil.exe").to_pylist()] == ["proc.exec", "proc.net"]
+    assert stack(endpoint_lake, "proc.exec", "user", by="host").to_pylist()[0]["distinct_host"] == 3
+    tables = r"\(the lake's tables: proc.exec, proc.net, win.event\)"
+    with pytest.raises(WinnowError, match=r"net.conn.* does not exist.*" + tables):
+        query(endpoint_lake, "SELECT * FROM net.conn")

@@ -131,6 +131,9 @@ class ReadOnlySQL:
             raise WinnowError(f"refused: only the lake's tables can be read ({_first_line(exc)})") from None
         except (duckdb.OutOfMemoryException, duckdb.InterruptException):
             raise
+        except duckdb.CatalogException as exc:
+            known = ", ".join(self.tables) or "none: ingest logs first"
+            raise WinnowError(f"query failed: {_first_line(exc)} (the lake's tables: {known})") from None
         except duckdb.Error as exc:
             raise WinnowError(f"query failed: {_first_line(exc)}") from None
 

@@ -129,7 +129,9 @@ class ReadOnlySQL:
                 return _utc(relation.to_arrow_table())
         except duckdb.PermissionException as exc:
             raise WinnowError(f"refused: only the lake's tables can be read ({_first_line(exc)})") from None
-        except (duckdb.OutOfMemoryException, duckdb.InterruptException):
+        except duckdb.InterruptException:  # Ctrl-C while DuckDB ran: an interruption, not a failed query
+            raise KeyboardInterrupt from None
+        except duckdb.OutOfMemoryException:  # the CLI names the memory setting
             raise
         except duckdb.CatalogException as exc:
             known = ", ".join(self.tables) or "none: ingest logs first"

@@ -43,6 +43,14 @@ def ingested_lake(factory: pytest.TempPathFactory, name: str, write_logs) -> Pat
 
 
 @pytest.fixture(scope="session")
+def workbench_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated lake (20 hosts, 1 day, detected) with hostile log lines, built once (tests/webgen.py)."""
+    from webgen import workbench_lake as build
+
+    return build(tmp_path_factory.mktemp("workbench"))
+
+
+@pytest.fixture(scope="session")
 def zeek_fixtures() -> Path:
     """Small hand-written Zeek logs named by failure case (tests/data/zeek/)."""
     return REPO / "tests" / "data" / "zeek"

@@ -88,3 +88,27 @@ def test_profiles_are_incremental(lake) -> None:
     rows = read_profile(lake, "bytes_out").to_pylist()
     first = [r for r in rows if r["entity"] == "10.1.1.10" and r["hour"] == START + dt.timedelta(hours=9)]
     assert first == [{"entity": "10.1.1.10", "hour": START + dt.timedelta(hours=9), "value": 1_000_000.0}]
+
+
+@pytest.mark.parametrize("engine_name", engine_params())
+def test_a_new_member_of_an_asset_group_is_judged_against_its_group(tmp_path, engine_name) -> None:
+    """profiles.peer_groups: a host new on the last day has no history; against its group it can be judged."""
+    from winnow.config import load, use
+    from winnow.detections import get_detector
+
+    _write_logs(tmp_path / "logs")
+    last = START + dt.timedelta(days=DAYS - 1)
+    lines = [conn_line((last + dt.timedelta(hours=hour, minutes=c)).timestamp(), f"N{hour}x{c}", host, 40000 + c,
+                       "198.51.100.7", 443, sbytes=int(mb * 250_000), dbytes=5000)
+             for host, mb in (("10.1.1.30", 40), ("10.1.1.31", 1)) for hour in (9, 10) for c in range(4)]
+    write_conn_log(tmp_path / "new" / "conn.log", lines)
+    ingest([tmp_path / "logs", tmp_path / "new"], tmp_path / "lake")
+    with connect(engine_name, tmp_path / "lake") as engine:
+        alone = get_detector("baseline").find(engine, Window())
+        with use(load(sets=['profiles.peer_groups=[["workstations", "10.1.1.0/24"]]'], env={})):
+            grouped = get_detector("baseline").find(engine, Window())
+    assert not {f.src for f in alone} & {"10.1.1.30", "10.1.1.31"}  # no history of their own: not judged
+    new = [f for f in grouped if f.src == "10.1.1.30"]
+    assert new and not [f for f in grouped if f.src == "10.1.1.31"]  # the ordinary newcomer stays quiet
+    assert "the usual of its workstations group (it has no history of its own)" in new[0].why
+    assert "its workstations peers: 1.0 MB" in new[0].why

@@ -27,6 +27,8 @@ COMMANDS = {
     "verdict": ("winnow.cli.verdict_cmd", "Record a true/false positive on a finding or entity (optionally suppress)."),
     "rate": ("winnow.cli.rate_cmd", "Rate entities and scenarios 1-5 to teach the expert model; share ratings."),
     "model": ("winnow.cli.model_cmd", "The expert model fitted from ratings: fit, show, export, import."),
+    "serve": ("winnow.cli.serve_cmd", "The hunter's workbench in a browser: queue, entities, beacons, journal."),
+    "report": ("winnow.cli.report_cmd", "A self-contained HTML report of the top entities and findings."),
     "runs": ("winnow.cli.runs_cmd", "Detection runs and the settings each ran with."),
     "warnings": ("winnow.cli.warnings_cmd", "List problems met while ingesting (bad lines, truncated files)."),
     "intel": ("winnow.cli.intel_cmd", "Check threat intel feeds: formats, indicators by kind, bad records."),

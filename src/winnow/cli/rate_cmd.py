@@ -28,10 +28,8 @@ def rate(lake: str, analyst: str | None, count: int, synthetic: bool, export_to:
     from pathlib import Path
 
     from winnow.cli.output import safe
-    from winnow.triage import design
-    from winnow.triage.features import entity_features
-    from winnow.triage.queue import cached_risk
-    from winnow.triage.ratings import Rating, RatingStore, default_analyst
+    from winnow.triage import rating_session as session
+    from winnow.triage.ratings import RatingStore, default_analyst
 
     root = Path(lake)
     if export_to or import_from:
@@ -45,45 +43,28 @@ def rate(lake: str, analyst: str | None, count: int, synthetic: bool, export_to:
                 click.echo(f"{added} rating(s) added, {skipped} already present, {len(problems)} bad line(s)")
         return
     analyst = analyst or default_analyst()
-    entities = cached_risk(root, None)
-    real = [{"id": f"{e['entity_type']}:{e['entity']}", "kind": "entity", "features": entity_features(e),
-             "card": {"title": f"{e['entity_type']} {e['entity']}", "facts": [e["why"]]}} for e in entities]
-    candidates = list(real)
-    if synthetic:
-        candidates += [{**s, "kind": "scenario"} for s in design.scenarios([r["features"] for r in real], 200)]
-    if not candidates:
+    offered = session.candidates(root, synthetic)
+    if not offered:
         raise click.ClickException("nothing to rate: run 'winnow detect' first")
     done = 0
-    with RatingStore(root) as store:
-        while done < count:
-            ratings = store.all()
-            rows, values = [r.features for r in ratings], [r.rating for r in ratings]
-            disputed_ids = _disputed(ratings)
-            disputed = [c for c in candidates if c["id"].lower() in disputed_ids]
-            chosen = design.pick(candidates, rows, values, k=1, seed=len(ratings), disputed=disputed)
-            if not chosen:
-                click.echo("every card has been rated")
-                return
-            card = chosen[0]
-            candidates.remove(card)
-            click.echo(f"\n[{done + 1}/{count}] {safe(card['card']['title'])}")  # entity names come from logs
-            for fact in card["card"]["facts"]:
-                click.echo(f"  - {safe(fact)}")
-            answer = click.prompt("rating 1 (benign) .. 5 (malicious), s skip, q quit",
-                                  type=click.Choice(["1", "2", "3", "4", "5", "s", "q"]), show_choices=False)
-            if answer == "q":
-                break
-            if answer == "s":
-                continue
-            note = click.prompt("note (enter for none)", default="", show_default=False) or None
-            store.add(Rating(card["kind"], card["id"], int(answer), analyst, card["features"], card["card"], note))
-            done += 1
+    while done < count:
+        with RatingStore(root, read_only=True) as store:
+            card = session.next_card(offered, store.all())
+        if card is None:
+            click.echo("every card has been rated")
+            return
+        offered.remove(card)
+        click.echo(f"\n[{done + 1}/{count}] {safe(card['card']['title'])}")  # entity names come from logs
+        for fact in card["card"]["facts"]:
+            click.echo(f"  - {safe(fact)}")
+        answer = click.prompt("rating 1 (benign) .. 5 (malicious), s skip, q quit",
+                              type=click.Choice(["1", "2", "3", "4", "5", "s", "q"]), show_choices=False)
+        if answer == "q":
+            break
+        if answer == "s":
+            continue
+        note = click.prompt("note (enter for none)", default="", show_default=False) or None
+        session.rate(root, card, int(answer), analyst, note)
+        done += 1
     click.echo(f"{done} rating(s) saved by {analyst}; fit the model with 'winnow model fit'")
 
-
-def _disputed(ratings) -> set[str]:
-    """Subjects two analysts rated two or more points apart."""
-    by: dict[str, dict[str, int]] = {}
-    for r in ratings:
-        by.setdefault(r.subject.lower(), {})[r.analyst] = r.rating
-    return {s for s, who in by.items() if len(who) > 1 and max(who.values()) - min(who.values()) >= 2}

@@ -27,34 +27,17 @@ def verdict(lake: str, subject: str, verdict: str | None, note: str | None, anal
 
     from winnow.scoring import suppress as allow
     from winnow.triage import verdicts
-    from winnow.triage.ratings import Rating, RatingStore, default_analyst
+    from winnow.triage.ratings import default_analyst
 
     root = Path(lake)
     analyst = analyst or default_analyst()
-    rules = root / allow.FILE_NAME
     if undo:
-        with RatingStore(root) as store:
-            mine = [r for r in store.all() if r.source == "verdict" and r.analyst == analyst
-                    and r.subject.lower() == subject.lower()]
-            for r in mine:
-                verdicts.remove_suppression(rules, r.rating_id)
-                store.remove(r.rating_id)
-        click.echo(f"removed {len(mine)} verdict(s) of {analyst} on {subject}")
+        click.echo(f"removed {verdicts.undo(root, subject, analyst)} verdict(s) of {analyst} on {subject}")
         return
     if verdict is None:
         raise click.UsageError("give tp or fp (or --undo)")
     if suppress and verdict != "fp":
         raise click.UsageError("--suppress goes with fp")
-    kind, canonical, item = verdicts.resolve(root, subject)
-    features = verdicts.features_of(kind, item)
-    card = {"title": canonical, "why": item.get("why"), "score": item.get("score")}
-    rating = Rating(kind, canonical, verdicts.RATING[verdict], analyst, features, card, note, source="verdict")
-    if suppress:
-        rule = verdicts.suppression_rule(kind, item)
-        reason = f"verdict fp by {analyst} on {canonical}" + (f": {note}" if note else "")
-        verdicts.add_suppression(rules, rule, rating.rating_id, reason)
-        rating.suppression = str(rules)
-    with RatingStore(root) as store:
-        store.add(rating)
-    click.echo(f"{verdict} on {canonical} by {analyst} stored (rating {rating.rating}, id {rating.rating_id})"
-               + (f"; suppressed in {rules}" if suppress else ""))
+    rating = verdicts.record(root, subject, verdict, note, analyst, suppress)
+    click.echo(f"{verdict} on {rating.subject} by {analyst} stored (rating {rating.rating}, id {rating.rating_id})"
+               + (f"; suppressed in {root / allow.FILE_NAME}" if suppress else ""))

@@ -98,14 +98,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("infrastructure.vendor_weight", 0.5, "float",
             "weight of a periodic channel to a listed vendor service (infrastructure.vendor_services)"),
     Setting("profiles.builtin", ("bytes_out", "destinations", "dst_ports", "dns_queries", "logons", "logon_hosts",
-                                 "failed_logons", "processes"), "list[str]",
+                                 "interactive_logons", "failed_logons", "processes"), "list[str]",
             "built-in profiles kept in the lake (winnow.profiles.definitions): bytes out, distinct destinations and "
-            "destination ports and DNS queries per internal address, logons and hosts logged on to per user, failed "
-            "logons per source, processes started per host, each per hour"),
+            "destination ports and DNS queries per internal address, logons, interactive logons (judged by the hour "
+            "too) and hosts logged on to per user, failed logons per source, processes started per host, each per "
+            "hour"),
     Setting("profiles.custom", (), "records",
             "your own profiles: a list of [name, table, entity column, metric (count, sum:<column>, "
             "distinct:<column>), filter (column=value, column!=value or empty), unit] records, kept per hour like "
             "the built-in ones"),
+    Setting("profiles.peer_groups", (), "records",
+            "asset groups whose members are each other's peers in the baselines: a list of [group name, pattern, "
+            "...] records, a pattern a network (CIDR) for addresses or a shell pattern (kiosk*, srv-*) for host and "
+            "user names; a member without history of its own is judged against its group at that hour, and the "
+            "group's median is shown as its peers' value (without a group, an address's peers are its /24)"),
     Setting("risk.window", "7d", "str", "findings whose last sighting falls this far before the newest one make up "
             "entity risk (7d, 36h, all); winnow risk --window overrides it"),
     Setting("risk.half_life_hours", 168.0, "float", "hours after which a finding counts half toward entity risk "
@@ -137,6 +143,19 @@ SETTINGS: tuple[Setting, ...] = (
             "names the source it came from, never as a mere target"),
     Setting("triage.analyst", "", "str",
             "name stored with each rating and verdict (empty: the login name of the user running winnow)"),
+    Setting("web.port", 8765, "int", "port 'winnow serve' listens on (--port overrides it)"),
+    Setting("web.queue_rows", 50, "int", "entities on the workbench's queue page"),
+    Setting("web.timeline_rows", 200, "int", "rows of each table on an entity's timeline (the earliest of its "
+            "window)"),
+    Setting("web.entity_rows", 200_000, "int", "rows of one table read for an entity's page, at most (the "
+            "earliest of its window); a busier table's neighbours are counted over these and the page says so"),
+    Setting("web.timeline_hours", 24.0, "float", "an entity's timeline, graph and processes cover this many hours "
+            "before its last sighting (the page's since/until widen it; no findings: the whole lake)"),
+    Setting("web.timeline_padding_hours", 1.0, "float", "and this many hours after its last sighting"),
+    Setting("web.graph_neighbours", 12, "int", "busiest neighbours of each kind per table on an entity's link graph"),
+    Setting("web.beacon_points", 20000, "int", "connections of a source -> destination pair drawn on the beacon "
+            "page, at most (the earliest)"),
+    Setting("web.report_entities", 10, "int", "top entities (and their findings) in 'winnow report'"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),

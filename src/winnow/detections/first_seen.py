@@ -13,7 +13,8 @@ stacks such *items* across the fleet and keeps their history in the lake
   base64 runs) — ``proc.exec``;
 * ``service``: the program a newly installed service runs (4697/7045) — ``win.service``;
 * ``task``: the command of a newly registered scheduled task (4698) — ``win.task``;
-* ``logon_type``: a user logging on with a logon type never seen for that user (successes) —
+* ``logon_type``: a user who logged on before logging on with a logon type never seen for that user
+  (successes; an account's very first logon is not one) —
   ``auth.logon``.
 
 (JA3 fingerprints and user agents per host are ``rare_dest``'s.) An item is reported when it was first
@@ -133,6 +134,9 @@ class FirstSeen(Detector):
             learned = kind_start + dt.timedelta(days=self.learning_days) if kind_start else None
             new = [r for r in stats if learned is not None and merged[(kind, r["item"])]["first_seen"] >= learned
                    and merged[(kind, r["item"])]["hosts"] <= self.max_hosts]
+            if kind == "logon_type":  # a known user's new way in; an account's very first logon is accounts' business
+                since = _first_logons(merged)
+                new = [r for r in new if since[_user(r["item"])] < merged[(kind, r["item"])]["first_seen"]]
             if new:
                 for item in self._items_of(kind, items, new, int(fleet["n"]), merged):
                     for host in item["hosts"] or ["?"]:
@@ -193,6 +197,20 @@ class FirstSeen(Detector):
 
 def _base(path: ir.StringValue) -> ir.StringValue:
     return path.lower().re_replace(r"^.*[\\/]", "")
+
+
+def _user(item: str) -> str:
+    return item.rsplit(" type ", 1)[0]
+
+
+def _first_logons(merged: dict) -> dict[str, dt.datetime]:
+    """Each user's first logon of any type (from the ``logon_type`` items)."""
+    first: dict[str, dt.datetime] = {}
+    for (kind, item), r in merged.items():
+        if kind == "logon_type" and r["first_seen"] is not None:
+            user = _user(item)
+            first[user] = min(first.get(user, r["first_seen"]), r["first_seen"])
+    return first
 
 
 def _items(kind: str, t: ir.Table) -> ir.Table | None:

@@ -6,20 +6,28 @@ reporter (the endpoint's ``host``, or the network ``sensor``). For each feed, ti
 ``period_hours`` counted back from the feed's newest event (period 0 is the last one), and for each
 (feed, reporter):
 
-* **expected**: the median count of the reporter's periods before the last, from its first period on
-  (a period it sent nothing counts 0); **actual**: the last period's count;
-* **silent** when it sent nothing for ``silence_hours`` before the feed's newest event, longer than any
-  silence in its history, although it had reported for at least ``min_history`` periods (a week and
-  a day by default, so a workstation's weekends are known) and usually sends ``min_volume`` events a
-  period (a host logging two logons a day says nothing by being quiet): an agent stopped, a host was
-  switched off or wiped, logging was disabled (ATT&CK T1562.002/T1070 look like this too);
+* **its usual rate** for each hour of the day, weekdays and weekend days apart, over its periods
+  before the last (from its first period to its last event; hours it sent nothing count 0): a workstation that is off
+  at night and on weekends usually sends nothing then, and its silence then is not news;
+* **expected**: what those rates add up to over the last period; **actual**: the last period's count;
+* **silent** when it sent nothing for ``silence_hours`` before the feed's newest event, that silence
+  holds at least ``min_missed_hours`` hours in which it usually reports (on at least half of such days:
+  a workstation switched off for the weekend on Friday evening is not silent until Monday's working
+  hours have passed) and its usual rates add up to ``min_volume`` events or more over it (a host logging
+  two logons a day says nothing by being quiet), after reporting for at least ``min_history`` periods (a
+  week and a day by default, so its weekends are known): an agent stopped, a host was switched off or
+  wiped, logging was disabled (ATT&CK T1562.002/T1070 look like this too);
 * **dropped** when ``actual`` is below ``drop_ratio`` × ``expected`` (and ``expected`` is at least
   ``min_volume``): a half-broken forwarder, a filter pushed by mistake, or an attacker's;
 * the **feed** as a whole (all reporters summed) is judged the same way: a collector losing most of
   its input;
 * **clock**: the process ↔ connection join (``net.conn_proc``) measures each endpoint's clock against
-  the network sensor's; a median offset beyond ``skew_seconds`` over ``min_matches`` matches is a
-  finding (timelines across sources are wrong by that much);
+  the network sensor's, day by day (a day counts with ``min_matches`` matched connections). A clock is
+  off when its last measured day's median offset is beyond ``skew_seconds`` (timelines across sources
+  are wrong by that much), or when it is **drifting**: over its last three measured days the offset
+  grew by at least ``drift_seconds`` a day, monotonically, to at least ``drift_seconds`` — and a
+  drift soon carries the events out of the join's reach, so the days after it, when its connections
+  stop matching (below ``drop_ratio`` of its usual matched share), are named too;
 * **coverage**: internal addresses sending at least ``min_connections`` connections in ``net.conn``
   that no endpoint log maps to a host (``proc.net``) are devices without an agent: one summary
   finding, and rows of ``winnow sensors``.
@@ -34,6 +42,8 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 from typing import Any, ClassVar
+
+import numpy as np
 
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -53,10 +63,12 @@ class SensorHealth(Detector):
     history: periods of history read.
     min_history: periods a reporter's history must span before its silence or drop counts.
     silence_hours: a reporter that sent nothing for this long before its feed's newest event is silent.
+    min_missed_hours: hours of the silence in which the reporter usually reports (half of such days or more).
     drop_ratio: the last period below this share of the expected volume is a drop.
     min_volume: expected volume (events per period) below which drops are not judged.
     skew_seconds: median endpoint clock offset (net.conn_proc) beyond which a host's clock is off.
-    min_matches: matched connections a host needs before its clock offset is judged.
+    min_matches: matched connections a host needs on a day before that day's clock offset is judged.
+    drift_seconds: growth of the clock offset per day (and least offset) from which a clock is drifting.
     min_connections: connections an internal address must send to count as an active device.
     limit: most findings kept, highest scores first.
     """
@@ -68,18 +80,21 @@ class SensorHealth(Detector):
     tables: ClassVar[tuple[str, ...]] = WATCHED
 
     def __init__(self, tables: tuple[str, ...] = WATCHED, period_hours: float = 24.0, history: int = 14,
-                 min_history: int = 8, silence_hours: float = 12.0, drop_ratio: float = 0.25,
+                 min_history: int = 8, silence_hours: float = 12.0, min_missed_hours: float = 4.0,
+                 drop_ratio: float = 0.25,
                  min_volume: float = 50.0, skew_seconds: float = 120.0, min_matches: int = 20,
-                 min_connections: int = 20, limit: int = 500) -> None:
+                 drift_seconds: float = 20.0, min_connections: int = 20, limit: int = 500) -> None:
         self.tables = tables
         self.period_hours = period_hours
         self.history = history
         self.min_history = min_history
         self.silence_hours = silence_hours
+        self.min_missed_hours = min_missed_hours
         self.drop_ratio = drop_ratio
         self.min_volume = min_volume
         self.skew_seconds = skew_seconds
         self.min_matches = min_matches
+        self.drift_seconds = drift_seconds
         self.min_connections = min_connections
         self.limit = limit
 
@@ -123,51 +138,96 @@ class SensorHealth(Detector):
         for r in fetch(per).to_pylist():
             counts[r["who"]][int(r["period"])] = int(r["n"])
             last[r["who"]] = max(last.get(r["who"], r["last"]), r["last"])
-        out = [self._judge(table, feed, who, c, last[who], end) for who, c in counts.items()]
+        before = rows.filter(rows.period >= 1)
+        hourly = before.group_by(["who", (before.ts.day_of_week.index() >= 5).name("weekend"),
+                                  before.ts.hour().name("hour")]).aggregate(n=before.count(),
+                                                                            days=before.ts.date().nunique())
+        sent: dict[str, np.ndarray] = defaultdict(lambda: np.zeros((2, 2, 24)))  # events, days with events
+        for r in fetch(hourly).to_pylist():
+            sent[r["who"]][:, int(bool(r["weekend"])), int(r["hour"])] += (int(r["n"]), int(r["days"]))
+        hours = _HourKinds(end, self.period_hours)
+        out = [self._judge(table, feed, who, c, last[who], end, sent[who], hours) for who, c in counts.items()]
         total: dict[int, int] = defaultdict(int)
         for c in counts.values():
             for p, n in c.items():
                 total[p] += n
-        out.append(self._judge(table, feed, "(whole feed)", dict(total), end, end))
+        whole = sum(sent.values(), np.zeros((2, 2, 24)))  # its "days with events" add up over reporters: a share >= 1
+        out.append(self._judge(table, feed, "(whole feed)", dict(total), end, end, whole, hours))
         return out
 
     def _judge(self, table: str, feed: str, who: str, counts: dict[int, int], last: dt.datetime,
-               end: dt.datetime) -> dict[str, Any]:
+               end: dt.datetime, sent: np.ndarray, hours: _HourKinds) -> dict[str, Any]:
         oldest = max(counts)
-        before = [counts.get(p, 0) for p in range(1, oldest + 1)]
-        reported = sum(1 for n in before if n)
-        expected = statistics.median(before) if before else None
+        reported = sum(1 for p in range(1, oldest + 1) if counts.get(p))
+        known = np.maximum(hours.history(oldest, last), 1)  # days of each kind behind each hour of the day
+        rate, presence = sent[0] / known, sent[1] / known  # usual events per hour; share of days it reported then
+        expected = round(float((rate * hours.between(end - dt.timedelta(hours=self.period_hours), end)).sum()), 1)
         actual = counts.get(0, 0)
         silent_hours = (end - last).total_seconds() / 3600
-        longest = _longest_gap(counts, oldest) * self.period_hours  # the longest silence it had before
-        judged = oldest >= self.min_history and (expected or 0) >= self.min_volume
+        judged = oldest >= self.min_history
+        silence = hours.between(last, end) if silent_hours >= self.silence_hours else np.zeros((2, 24))
+        missed = round(float((rate * silence).sum()), 1)
+        missed_hours = float((silence * (presence >= 0.5)).sum())  # hours it usually reports in
         state = "ok"
         if reported == 0:
             state = "new"
-        elif judged and silent_hours >= self.silence_hours and silent_hours > longest + self.period_hours:
+        elif (judged and silent_hours >= self.silence_hours and missed >= self.min_volume
+              and missed_hours >= self.min_missed_hours):
             state = "silent"
-        elif judged and actual < self.drop_ratio * expected and silent_hours < self.silence_hours:
+        elif (judged and expected >= self.min_volume and actual < self.drop_ratio * expected
+              and silent_hours < self.silence_hours):
             state = "dropped"
         return {"feed": feed, "table": table, "reporter": who, "state": state, "last_seen": last,
                 "silent_hours": round(silent_hours, 2), "expected": expected, "actual": actual,
+                "expected_in_silence": missed, "usual_hours_missed": missed_hours,
                 "periods_reported": reported + (1 if actual else 0), "feed_end": end}
 
     def _clock_rows(self, engine: Engine, window: Window) -> list[dict[str, Any]]:
         joined = engine.table("net.conn_proc", window)
         if joined is None:
             return []
-        rows = joined.filter(joined.skew_s.notnull() & joined.match.isin(["exact", "skew"]))
-        per = rows.group_by("host").aggregate(matches=rows.count(), skew=rows.skew_s.median(), last=rows.ts.max())
-        out = []
+        rows = joined.filter(joined.host.notnull())
+        matched = rows.match.isin(["exact", "skew"]) & rows.skew_s.notnull()
+        per = rows.group_by(["host", rows.ts.date().name("day")]).aggregate(
+            total=rows.count(), matches=matched.sum(), skew=rows.skew_s.median(where=matched), last=rows.ts.max())
+        days: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in fetch(per).to_pylist():
-            if r["matches"] < self.min_matches or r["skew"] is None:
-                continue
-            off = abs(float(r["skew"])) >= self.skew_seconds
-            out.append({"feed": "net.conn_proc", "table": "net.conn_proc", "reporter": r["host"],
-                        "state": "clock off" if off else "ok", "last_seen": r["last"], "silent_hours": None,
-                        "expected": 0.0, "actual": round(float(r["skew"]), 1), "periods_reported": None,
-                        "feed_end": None, "skew_s": round(float(r["skew"]), 1), "matches": int(r["matches"])})
+            days[r["host"]].append(r)
+        out = []
+        for host, rs in sorted(days.items()):
+            rs.sort(key=lambda r: r["day"])
+            row = self._clock(rs)
+            if row:
+                out.append({"feed": "net.conn_proc", "table": "net.conn_proc", "reporter": host,
+                            "silent_hours": None, "expected": 0.0, "actual": row["skew_s"],
+                            "periods_reported": None, "feed_end": None, **row})
         return out
+
+    def _clock(self, days: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """One host's clock from its days of ``net.conn_proc``: state, last measured offset, drift, unmatched days."""
+        measured = [r for r in days if (r["matches"] or 0) >= self.min_matches and r["skew"] is not None]
+        if not measured:
+            return None
+        usual = statistics.median(r["matches"] / r["total"] for r in measured)
+        # a day where only a few stray pairs matched measures nothing (its offset is their coincidence)
+        measured = [r for r in measured if r["matches"] / r["total"] >= self.drop_ratio * usual]
+        last = measured[-1]
+        skew = round(float(last["skew"]), 1)
+        recent = [float(r["skew"]) for r in measured[-3:]]
+        steps = [b - a for a, b in zip(recent, recent[1:], strict=False)]
+        span = max(1, (measured[-1]["day"] - measured[-len(recent)]["day"]).days)
+        rate = (recent[-1] - recent[0]) / span if len(recent) == 3 else 0.0
+        sign = 1 if rate >= 0 else -1
+        drifting = (len(recent) == 3 and all(sign * s > 0 for s in steps) and abs(rate) >= self.drift_seconds
+                    and abs(recent[-1]) >= self.drift_seconds)
+        lost = [r for r in days if r["day"] > last["day"] and r["total"] >= self.min_matches
+                and (r["matches"] or 0) / r["total"] < self.drop_ratio * usual]
+        off = abs(skew) >= self.skew_seconds or drifting
+        return {"state": "clock off" if off else "ok", "skew_s": skew, "matches": int(last["matches"]),
+                "last_seen": max(r["last"] for r in days), "measured_on": str(last["day"]),
+                "drift_s_per_day": round(rate, 1) if drifting else None,
+                "recent_skew_s": [round(v, 1) for v in recent], "usual_matched_share": round(usual, 3),
+                "unmatched_since": str(lost[0]["day"]) if lost and drifting else None}
 
     def _unmanaged_rows(self, engine: Engine, window: Window) -> list[dict[str, Any]]:
         conn, net = engine.table("net.conn", window), engine.table("proc.net", window)
@@ -207,8 +267,9 @@ class SensorHealth(Detector):
             score = min(0.9, 0.6 + 0.1 * min(2.0, r["silent_hours"] / max(self.silence_hours, 1e-9) - 1)
                         + 0.1 * regular)
             why = (f"{who} sent nothing for {r['silent_hours']:.1f} h before the feed's newest event (last seen "
-                   f"{r['last_seen']:%Y-%m-%d %H:%M} UTC), after reporting in {r['periods_reported']} periods of "
-                   f"{self.period_hours:g} h (usually {r['expected']:g} events per period)")
+                   f"{r['last_seen']:%Y-%m-%d %H:%M} UTC), {r['usual_hours_missed']:.0f} of them hours it usually "
+                   f"reports in, where its usual is {r['expected_in_silence']:,.0f} events, after reporting in "
+                   f"{r['periods_reported']} periods of {self.period_hours:g} h")
             components = {"silence": round(r["silent_hours"] / self.silence_hours, 3), "regularity": round(regular, 3)}
         elif r["state"] == "dropped":
             share = r["actual"] / r["expected"] if r["expected"] else 0.0
@@ -220,9 +281,17 @@ class SensorHealth(Detector):
             score = min(0.8, 0.6 + 0.1 * abs(r["skew_s"]) / self.skew_seconds)
             side = "ahead of" if r["skew_s"] > 0 else "behind"
             why = (f"{r['reporter']}'s clock is {_span(abs(r['skew_s']))} {side} "
-                   f"the network sensor's (median over {r['matches']} matched connections): its events are "
-                   "misplaced on every timeline by that much")
+                   f"the network sensor's on {r['measured_on']} (median over {r['matches']} matched connections)")
             components = {"skew": round(abs(r["skew_s"]) / self.skew_seconds, 3)}
+            if r.get("drift_s_per_day"):
+                score = max(score, 0.7)
+                why += (f", drifting {_span(abs(r['drift_s_per_day']))} a day (last offsets "
+                        f"{', '.join(f'{v:+.1f} s' for v in r['recent_skew_s'])})")
+                components["drift"] = round(abs(r["drift_s_per_day"]) / self.drift_seconds, 3)
+            if r.get("unmatched_since"):
+                why += (f"; from {r['unmatched_since']} its connections no longer match its endpoint events "
+                        f"(usually {r['usual_matched_share']:.0%} do): the drift has carried them out of reach")
+            why += ": its events are misplaced on every timeline by that much"
         host = None if whole or r["table"].startswith("net.") and r["state"] != "clock off" else r["reporter"]
         return Finding(
             detector=self.name, score=round(min(1.0, score), 6), entity=f"{r['reporter']} {r['feed']} {r['state']}",
@@ -246,16 +315,30 @@ class SensorHealth(Detector):
 
 
 
-def _longest_gap(counts: dict[int, int], oldest: int) -> int:
-    """The longest run of periods without events between the reporter's first and its latest before the last."""
-    latest = min((p for p in counts if p >= 1 and counts[p]), default=None)
-    if latest is None:
-        return 0
-    run = longest = 0
-    for period in range(oldest, latest - 1, -1):  # the silence going on now is not history
-        run = 0 if counts.get(period) else run + 1
-        longest = max(longest, run)
-    return longest
+class _HourKinds:
+    """How many clock hours of each (weekend, hour of day) a stretch of time holds, cached per feed."""
+
+    def __init__(self, end: dt.datetime, period_hours: float) -> None:
+        self.end = end
+        self.period = dt.timedelta(hours=period_hours)
+        self._cache: dict[tuple[dt.datetime, dt.datetime], np.ndarray] = {}
+
+    def history(self, oldest: int, last: dt.datetime) -> np.ndarray:
+        """The hours of the periods before the last, back to period ``oldest``, up to the hour of ``last`` (a
+        silence going on now is not history)."""
+        until = last.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+        return self.between(self.end - self.period * (oldest + 1), min(until, self.end - self.period))
+
+    def between(self, start: dt.datetime, stop: dt.datetime) -> np.ndarray:
+        key = (start.replace(minute=0, second=0, microsecond=0), stop)
+        if key not in self._cache:
+            grid = np.zeros((2, 24))
+            at = key[0]
+            while at < stop:
+                grid[int(at.weekday() >= 5), at.hour] += 1
+                at += dt.timedelta(hours=1)
+            self._cache[key] = grid
+        return self._cache[key]
 
 
 def _one_per_reporter(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

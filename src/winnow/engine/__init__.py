@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from winnow.engine.base import Engine, Window, fetch
-    from winnow.engine.database import Database, DatabaseBusy, open_database
+    from winnow.engine.database import Database, DatabaseBusy, DatabaseFile, open_database
     from winnow.engine.readonly import ReadOnlySQL, open_readonly
     from winnow.engine.registry import EngineSpec, connect, engine_names, engines, get_engine
 
 _EXPORTS = {
     "Engine": "winnow.engine.base", "Window": "winnow.engine.base", "fetch": "winnow.engine.base",
     "Database": "winnow.engine.database", "DatabaseBusy": "winnow.engine.database",
+    "DatabaseFile": "winnow.engine.database",
     "open_database": "winnow.engine.database",
     "ReadOnlySQL": "winnow.engine.readonly", "open_readonly": "winnow.engine.readonly",
     "EngineSpec": "winnow.engine.registry", "connect": "winnow.engine.registry",
@@ -31,8 +32,8 @@ _EXPORTS = {
     "get_engine": "winnow.engine.registry",
 }
 
-__all__ = ["Database", "DatabaseBusy", "Engine", "EngineSpec", "ReadOnlySQL", "Window", "connect", "engine_names",
-           "engines", "fetch", "get_engine", "open_database", "open_readonly"]
+__all__ = ["Database", "DatabaseBusy", "DatabaseFile", "Engine", "EngineSpec", "ReadOnlySQL", "Window", "connect",
+           "engine_names", "engines", "fetch", "get_engine", "open_database", "open_readonly"]
 
 
 def __getattr__(name: str) -> Any:

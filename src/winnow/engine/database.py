@@ -49,3 +49,32 @@ def open_database(path: str | Path, read_only: bool = False) -> Database:
         by = f" (pid {holder.group(1)})" if holder else ""
         raise DatabaseBusy(f"{path} is in use by another process{by} (a winnow command still running?); "
                            "try again when it has finished") from None
+
+
+class DatabaseFile:
+    """A database file in the lake folder, used as ``with Sub(lake_root) as store: ...``.
+
+    Subclasses set ``FILE_NAME`` and ``SCHEMA`` (run when opened for writing, which creates the
+    file). Opened ``read_only`` when the file does not exist yet, ``db`` stays None: readers see
+    nothing and create nothing.
+    """
+
+    FILE_NAME = ""
+    SCHEMA = ""
+
+    def __init__(self, lake_root: Path | str, read_only: bool = False) -> None:
+        self.path = Path(lake_root) / self.FILE_NAME
+        self.read_only = read_only
+        self.db: Any = None
+
+    def __enter__(self) -> Any:
+        if not (self.read_only and not self.path.exists()):
+            self.db = open_database(self.path, read_only=self.read_only)
+            if not self.read_only:
+                self.db.execute(self.SCHEMA)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None

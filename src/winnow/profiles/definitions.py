@@ -2,7 +2,8 @@
 
 In the spirit of Apache Metron's Profiler: a profile is (name, table, entity column, metric, filter).
 The metric is ``count``, ``sum:<column>`` or ``distinct:<column>``; the filter is ``column=value`` or
-``column!=value`` (empty: every row). Connections (``net.conn``) are read oriented
+``column!=value`` (the value one or several, ``a|b|c``), conditions joined by ``&`` (empty: every
+row). Connections (``net.conn``) are read oriented
 (:mod:`winnow.detections._orient`): bytes out are what the host that opened the connection sent.
 Users add their own in the configuration (``profiles.custom``: a list of [name, table, entity,
 metric, filter, unit, floor] records; ``floor`` is the least excess over the expected value that can be
@@ -27,23 +28,24 @@ class Profile:
     table: str
     entity: str
     metric: str  # count | sum:<column> | distinct:<column>
-    filter: str = ""  # column=value | column!=value | ""
+    filter: str = ""  # column=value | column!=value | "" (value: one or several, a|b|c); conditions joined by &
     unit: str = "events"
     floor: float = 10.0  # least excess over the expected value that can be an anomaly, in ``unit``
     internal_only: bool = False  # entities are addresses, and only the internal ones are profiled
     population: bool = False  # an entity without history of its own is compared with all of them
+    rare_hours: bool = False  # activity at an hour far from any hour of the entity's history is itself anomalous
+    peers_by: str = ""  # entities sharing a value of this column (users of one host) are peers: their hours are usual
 
     def rows(self, table: ir.Table) -> ir.Table:
-        """``table``'s rows this profile counts."""
-        if not self.filter:
-            return table
-        negate = "!=" in self.filter
-        column, value = self.filter.split("!=" if negate else "=", 1)
-        column, value = column.strip(), value.strip()
-        if column not in table.columns:
-            raise WinnowError(f"profile {self.name}: filter column {column!r} is not in {self.table}")
-        test = table[column].cast("string") == value
-        return table.filter(~test.fill_null(False) if negate else test.fill_null(False))
+        """``table``'s rows this profile counts (every condition of the filter, joined by ``&``)."""
+        for condition in filter(None, (c.strip() for c in self.filter.split("&"))):
+            negate = "!=" in condition
+            column, value = (part.strip() for part in condition.split("!=" if negate else "=", 1))
+            if column not in table.columns:
+                raise WinnowError(f"profile {self.name}: filter column {column!r} is not in {self.table}")
+            test = table[column].cast("string").isin([v.strip() for v in value.split("|")]).fill_null(False)
+            table = table.filter(~test if negate else test)
+        return table
 
     def value(self, rows: ir.Table) -> ir.NumericValue:
         """The metric over ``rows`` (an aggregation)."""
@@ -67,6 +69,8 @@ BUILTIN: tuple[Profile, ...] = (
     Profile("dns_queries", "net.dns", "src_ip", "count", unit="DNS queries", floor=100, internal_only=True),
     Profile("logons", "auth.logon", "user", "count", "outcome=success", unit="logons"),
     Profile("logon_hosts", "auth.logon", "user", "distinct:host", "outcome=success", unit="hosts logged on to"),
+    Profile("interactive_logons", "auth.logon", "user", "count", "outcome=success&logon_type=2|10|11|ssh|console",
+            unit="interactive logons", rare_hours=True, peers_by="host"),
     Profile("failed_logons", "auth.logon", "src_ip", "count", "outcome=failure", unit="failed logons",
             population=True),
     Profile("processes", "proc.exec", "host", "count", unit="processes started"),

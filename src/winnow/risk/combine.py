@@ -148,16 +148,9 @@ def _modifiers(entity: Entity, settings: RiskSettings) -> list[tuple[str, float]
 
 
 def _matches(entity: Entity, patterns: tuple[str, ...]) -> bool:
-    from winnow.detections._networks import in_networks_py
+    from winnow.detections._assets import in_assets
 
-    value = entity.value.lower()
-    for pattern in patterns:
-        if "/" in pattern:
-            if entity.type == "ip" and in_networks_py(value, (pattern,)):
-                return True
-        elif fnmatch.fnmatch(value, pattern.lower()):
-            return True
-    return False
+    return in_assets(entity.value, patterns, entity.type == "ip")
 
 
 def _finding_key(finding: dict[str, Any]) -> tuple:

@@ -138,9 +138,11 @@ class Writer:
         tag = f"{program}[{pid}]" if program == "sshd" else program
         self.syslog.append((t, f"{_iso(t)[:-1]}+00:00 {host} {tag}: {message}\n"))
 
-    def flush(self, out: Path, days: int) -> list[str]:
+    def flush(self, out: Path, days: int, suffix: str = "") -> list[str]:
+        """Write the day files (``security_logons[.<suffix>].json``, ``auth_logons[.<suffix>].log``)."""
         files = []
-        for name, rows in (("security_logons.json", self.events), ("auth_logons.log", self.syslog)):
+        tag = f".{suffix}" if suffix else ""
+        for name, rows in ((f"security_logons{tag}.json", self.events), (f"auth_logons{tag}.log", self.syslog)):
             rows.sort(key=lambda r: r[0])
             by_day: dict[str, list[str]] = {}
             for t, line in rows:
@@ -288,8 +290,8 @@ def _plant_chain(w: Writer, fleet: Fleet, rng: np.random.Generator, t: float) ->
     for j in range(12):
         w.ssh(s + 100 + 4 * j, lx, 9100 + j, f"Failed password for root from {ip} port {53000 + j} ssh2")
     w.ssh(s + 160, lx, 9200, f"Accepted password for root from {ip} port 53100 ssh2")
-    planted += [{"detector": "linux_auth", "kind": "spray", "key": ip},
-                {"detector": "linux_auth", "kind": "login_after_failures", "key": ip}]
+    planted += [{"detector": "linux_auth", "kind": "spray", "key": ip, "host": lx},
+                {"detector": "linux_auth", "kind": "login_after_failures", "key": ip, "host": lx}]
     return planted
 
 

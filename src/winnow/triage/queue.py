@@ -153,3 +153,26 @@ def _row(e: dict[str, Any], model: Any, decided: dict[str, list[dict[str, Any]]]
                    contributions=[{k: c[k] for k in ("kind", "detector", "finding", "reason", "share") if k in c}
                                   for c in e["contributions"]])
     return row
+
+
+def risk_of(lake_root: Path, value: str, entity_type: str | None = None,
+            window: str | None = None) -> dict[str, Any] | None:
+    """The risk dict of the entity named ``value`` (of ``entity_type``, else the first type in ENTITY_TYPES order)."""
+    from winnow.risk.entities import ENTITY_TYPES
+
+    table = risk_table(lake_root, window, columns=["entity", "entity_type"])
+    names = [n.lower() if n else n for n in table.column("entity").to_pylist()]
+    types = table.column("entity_type").to_pylist()
+    rows = [i for i, n in enumerate(names) if n == value.lower() and entity_type in (None, types[i])]
+    if not rows:
+        return None
+    rows.sort(key=lambda i: ENTITY_TYPES.index(types[i]) if types[i] in ENTITY_TYPES else len(ENTITY_TYPES))
+    return json.loads(_risk_texts(Path(lake_root) / CACHE, np.array(rows[:1]))[0])
+
+
+def risk_scores(lake_root: Path, window: str | None = None) -> dict[tuple[str, str], float]:
+    """Every entity's risk score by (type, lower-case name)."""
+    table = risk_table(lake_root, window, columns=["entity", "entity_type", "score"])
+    return {(t, (n or "").lower()): s for n, t, s in zip(table.column("entity").to_pylist(),
+                                                         table.column("entity_type").to_pylist(),
+                                                         table.column("score").to_pylist(), strict=True)}

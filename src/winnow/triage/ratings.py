@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from winnow.engine import open_database
+from winnow.engine import DatabaseFile
 from winnow.errors import WinnowError
 
 FILE_NAME = "ratings.duckdb"
@@ -65,23 +65,11 @@ class Rating:
         return asdict(self)
 
 
-class RatingStore:
+class RatingStore(DatabaseFile):
     """``with RatingStore(lake_root) as store: store.add(rating)``."""
 
-    def __init__(self, lake_root: Path | str, read_only: bool = False) -> None:
-        self.path = Path(lake_root) / FILE_NAME
-        self.read_only = read_only and self.path.exists()
-        self.db = None
-
-    def __enter__(self) -> RatingStore:
-        self.db = open_database(self.path, read_only=self.read_only)
-        if not self.read_only:
-            self.db.execute(_SCHEMA)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.db is not None:
-            self.db.close()
+    FILE_NAME = FILE_NAME
+    SCHEMA = _SCHEMA
 
     def add(self, rating: Rating) -> bool:
         """Store ``rating`` (committed at once); False when a rating with its id is already stored."""

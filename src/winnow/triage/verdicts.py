@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from winnow.errors import WinnowError
 from winnow.risk.entities import ENTITY_TYPES
 from winnow.triage.features import entity_features
+
+if TYPE_CHECKING:
+    from winnow.triage.ratings import Rating
 
 RATING = {"tp": 5, "fp": 1}
 _MARK = "# verdict "
@@ -125,3 +128,43 @@ def remove_suppression(path: Path, rating_id: str) -> bool:
     if found:
         path.write_text("\n".join(out).strip("\n") + ("\n" if out else ""), encoding="utf-8")
     return found
+
+
+def record(lake_root: Path, subject: str, verdict: str, note: str | None = None, analyst: str | None = None,
+           suppress: bool = False) -> Rating:
+    """Store a tp/fp verdict on ``subject`` (and with ``suppress``, its allow-list rule); returns the rating."""
+    from winnow.scoring import suppress as allow
+    from winnow.triage.ratings import Rating, RatingStore, default_analyst
+
+    if verdict not in RATING:
+        raise WinnowError(f"verdict {verdict!r}: give tp or fp")
+    if suppress and verdict != "fp":
+        raise WinnowError("a suppression goes with an fp verdict")
+    analyst = analyst or default_analyst()
+    kind, canonical, item = resolve(lake_root, subject)
+    card = {"title": canonical, "why": item.get("why"), "score": item.get("score")}
+    rating = Rating(kind, canonical, RATING[verdict], analyst, features_of(kind, item), card, note or None,
+                    source="verdict")
+    if suppress:
+        rules = Path(lake_root) / allow.FILE_NAME
+        reason = f"verdict fp by {analyst} on {canonical}" + (f": {note}" if note else "")
+        add_suppression(rules, suppression_rule(kind, item), rating.rating_id, reason)
+        rating.suppression = str(rules)
+    with RatingStore(lake_root) as store:
+        store.add(rating)
+    return rating
+
+
+def undo(lake_root: Path, subject: str, analyst: str | None = None) -> int:
+    """Remove ``analyst``'s verdicts on ``subject`` and their suppressions; returns how many."""
+    from winnow.scoring import suppress as allow
+    from winnow.triage.ratings import RatingStore, default_analyst
+
+    analyst = analyst or default_analyst()
+    with RatingStore(lake_root) as store:
+        mine = [r for r in store.all() if r.source == "verdict" and r.analyst == analyst
+                and r.subject.lower() == subject.lower()]
+        for r in mine:
+            remove_suppression(Path(lake_root) / allow.FILE_NAME, r.rating_id)
+            store.remove(r.rating_id)
+    return len(mine)

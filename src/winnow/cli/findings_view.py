@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from winnow.cli.output import emit
+from winnow.cli.output import emit, safe
 
 _SEVERITY_STYLES = {"critical": "bold red", "high": "red", "medium": "yellow"}
 
@@ -16,10 +16,10 @@ def cells(row: dict[str, Any]) -> dict[str, Any]:
 
     from winnow.cli import readable
 
-    seen = Text(row["detector"], style="bold")
+    seen = Text(safe(row["detector"]), style="bold")
     seen.append("\n" + readable.span(row["first_seen"], row["last_seen"], sep="\n– "), style="")
-    story = Text(row["entity"], style="bold")
-    story.append("\n" + row["why"], style="")
+    story = Text(safe(row["entity"]), style="bold")
+    story.append("\n" + safe(row["why"]), style="")
     severity = Text(row["severity"], style=_SEVERITY_STYLES.get(row["severity"], ""))
     return {"score": readable.score(row["score"]), "severity": severity, "detector / seen": seen,
             "entity / why": story}

@@ -17,6 +17,8 @@ COMMANDS = {
     "detect": ("winnow.cli.detect_cmd", "Run detectors over the lake and store their findings."),
     "attribute": ("winnow.cli.attribute_cmd", "Attribute connections to the processes that made them (net.conn_proc)."),
     "processes": ("winnow.cli.processes_cmd", "Processes by bytes sent and destinations reached (from net.conn_proc)."),
+    "hunt": ("winnow.cli.hunt_cmd", "Hunt: stack a column (rarest first), an entity's timeline, pivot on a value."),
+    "query": ("winnow.cli.query_cmd", "Run one read-only SQL SELECT over the lake's tables."),
     "sigma": ("winnow.cli.sigma_cmd", "Run a folder of Sigma rules over the lake ad hoc, or check which cannot run."),
     "sensors": ("winnow.cli.sensors_cmd", "Coverage: which hosts and feeds went silent, dropped or have clocks off."),
     "findings": ("winnow.cli.findings_cmd", "List stored findings, highest score first."),

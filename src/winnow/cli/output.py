@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -18,15 +19,40 @@ def resolve(fmt: str | None) -> str:
     return "table" if sys.stdout.isatty() else "jsonl"
 
 
+#: what a terminal would act on rather than show: C0 controls but newline and tab (ESC starts colour,
+#: title and cursor sequences; CR overwrites a line), DEL, C1 controls (CSI 0x9b) and the bidirectional
+#: overrides that reorder text on screen ("Trojan Source")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    """``text`` with every character a terminal would act on shown as an escape (``\\x1b``, ``\\u202e``):
+    log-derived strings (command lines, URIs, user agents) print as data, never as terminal commands."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def _text(value: Any, limit: int | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
         value = json.dumps(value, separators=(",", ":"), sort_keys=True)
-    text = str(value)
+    text = safe(str(value))
     if limit and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def _raw(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return str(value)
 
 
 def emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None = None,
@@ -41,8 +67,10 @@ def emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None 
     unless the terminal is too narrow for that, columns in ``optional`` are left out, in that
     order, while the terminal is too narrow to show every column without breaking words, and
     ``caption`` is printed under the table, and ``spaced`` puts a blank line between rows (rows
-    of several lines). Cell text is shown as it is (no rich markup); rich ``Text`` cells keep
-    their styles.
+    of several lines). Cell text is shown as it is (no rich markup) but for control characters,
+    shown escaped (:func:`safe`); rich ``Text`` cells keep their styles (build them from
+    :func:`safe` text). jsonl and json escape control characters as JSON does; csv keeps values
+    as they are for tools, escaped like table cells only when written to a terminal.
     """
     kind = resolve(fmt)
     if kind == "jsonl":
@@ -55,8 +83,9 @@ def emit(rows: list[dict[str, Any]], fmt: str | None, columns: list[str] | None 
         keys = list(rows[0]) if rows else (columns or [])
         writer = csv.DictWriter(sys.stdout, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()
+        text = _text if sys.stdout.isatty() else _raw
         for row in rows:
-            writer.writerow({k: _text(row.get(k)) for k in keys})
+            writer.writerow({k: text(row.get(k)) for k in keys})
     else:
         from rich.console import Console
 

@@ -27,6 +27,7 @@ def rate(lake: str, analyst: str | None, count: int, synthetic: bool, export_to:
     """
     from pathlib import Path
 
+    from winnow.cli.output import safe
     from winnow.triage import rating_session as session
     from winnow.triage.ratings import RatingStore, default_analyst
 
@@ -53,9 +54,9 @@ def rate(lake: str, analyst: str | None, count: int, synthetic: bool, export_to:
             click.echo("every card has been rated")
             return
         offered.remove(card)
-        click.echo(f"\n[{done + 1}/{count}] {card['card']['title']}")
+        click.echo(f"\n[{done + 1}/{count}] {safe(card['card']['title'])}")  # entity names come from logs
         for fact in card["card"]["facts"]:
-            click.echo(f"  - {fact}")
+            click.echo(f"  - {safe(fact)}")
         answer = click.prompt("rating 1 (benign) .. 5 (malicious), s skip, q quit",
                               type=click.Choice(["1", "2", "3", "4", "5", "s", "q"]), show_choices=False)
         if answer == "q":

@@ -198,6 +198,11 @@ SETTINGS: tuple[Setting, ...] = (
             "collector that are merged into one (at shutdown: any two or more)"),
     Setting("collect.compact_bytes", 256 << 20, "int", "most bytes one merge of the collector's parts reads; parts "
             "of compact_bytes / compact_parts bytes or more are left as they are"),
+    Setting("hunt.stack_limit", 100, "int", "values 'winnow hunt stack' and hunting.stack() return, rarest first"),
+    Setting("hunt.timeline_limit", 1000, "int", "events 'winnow hunt timeline' and hunting.timeline() return, "
+            "oldest first"),
+    Setting("hunt.query_limit", 1000, "int", "rows 'winnow query' and hunting.query() return at most; the SQL's own "
+            "LIMIT applies first"),
 )
 
 

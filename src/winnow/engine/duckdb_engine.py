@@ -46,6 +46,27 @@ def memory_limit() -> str:
     return f"{max(MIN_MEMORY_MB, int(total * DEFAULT_MEMORY_SHARE) >> 20)}MB"
 
 
+def scan_sql(lake: Lake, table: str) -> str:
+    """The SELECT that reads the lake table ``table`` from its Parquet parts (the day partition column left out)."""
+    glob = lake.table_glob(table).replace("'", "''")
+    return (f"SELECT * EXCLUDE (day) FROM read_parquet('{glob}', hive_partitioning = true, "
+            "union_by_name = true)")
+
+
+def budget(con: duckdb.DuckDBPyConnection) -> str:
+    """Put ``con`` on :func:`memory_limit`, spilling to a new private folder (returned; remove it when done)."""
+    limit = memory_limit()
+    spill = tempfile.mkdtemp(prefix="winnow-spill-")
+    try:
+        if limit:
+            con.execute(f"SET memory_limit = '{limit}'")
+        con.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
+    except duckdb.Error as exc:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise WinnowError(f"DuckDB refused the memory budget {limit!r}: {exc}") from None
+    return spill
+
+
 class DuckDBEngine(Engine):
     """The lake's tables as views over its Parquet files in an in-memory DuckDB database."""
 
@@ -58,24 +79,11 @@ class DuckDBEngine(Engine):
     @classmethod
     def open(cls, lake: Lake, url: str = "duckdb") -> DuckDBEngine:
         """An in-memory DuckDB keeping to :func:`memory_limit`, spilling to a private folder."""
-        limit = memory_limit()
-        spill = tempfile.mkdtemp(prefix="winnow-spill-")
         backend = ibis.duckdb.connect()
-        try:
-            if limit:
-                backend.raw_sql(f"SET memory_limit = '{limit}'")
-            backend.raw_sql(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
-        except duckdb.Error as exc:
-            shutil.rmtree(spill, ignore_errors=True)
-            raise WinnowError(f"DuckDB refused the memory budget {limit!r}: {exc}") from None
-        return cls(lake, backend, spill)
+        return cls(lake, backend, budget(backend.con))
 
     def _register(self, table: str, view: str):
-        glob = self.lake.table_glob(table).replace("'", "''")
-        self.backend.raw_sql(
-            f"CREATE OR REPLACE VIEW \"{view}\" AS SELECT * EXCLUDE (day) FROM read_parquet('{glob}', "
-            "hive_partitioning = true, union_by_name = true)"
-        )
+        self.backend.raw_sql(f'CREATE OR REPLACE VIEW "{view}" AS {scan_sql(self.lake, table)}')
         return self.backend.table(view)
 
     def _sql(self, expr) -> str:

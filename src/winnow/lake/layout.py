@@ -50,6 +50,11 @@ class Lake:
         directory = self.table_dir(table)
         return directory.is_dir() and any(directory.glob("day=*/*.parquet"))
 
+    def tables(self) -> list[str]:
+        """Names of the tables the lake holds rows of (folders with Parquet parts), sorted."""
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and not p.name.startswith("_") and self.has_table(p.name))
+
     def table_glob(self, table: str) -> str:
         return str(self.table_dir(table) / "day=*" / "*.parquet")
 

@@ -1,0 +1,128 @@
+"""Column-wise helpers shared by the Windows sources (EVTX, JSON lines): mapping rules over groups of events,
+JSON objects built from columns, Arrow text as one NDJSON buffer.
+
+The rules of :mod:`winnow.sources.windows_map` are pure functions; here each runs once per distinct
+combination of its inputs over a group of events (:func:`map_fields`), so a mapped table's rows come out of a
+group without a loop over its events in Python.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from winnow.schema import get_table
+from winnow.sources.windows_map import COMPUTED, HEADER_INPUTS, Mapping, text
+
+_S = pa.string()
+
+#: a column of a group as its distinct values (Python objects, as ``json.loads`` gives them) and each row's index
+Unique = tuple[list, np.ndarray]
+
+
+def ndjson(texts: pa.Array, suffix: str) -> pa.Buffer:
+    """The texts, each followed by ``suffix``, as one buffer (for Arrow's JSON reader)."""
+    lines = pc.binary_join_element_wise(texts, suffix, "")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
+    return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+
+
+def json_object(fields: dict[str, pa.Array]) -> pa.Array:
+    """Per row, a JSON object of the fields that are not null (null when none is), values as JSON strings."""
+    pieces = []
+    for key, values in fields.items():
+        if values.null_count == len(values):
+            continue
+        encoded = values.dictionary_encode()
+        quoted = pa.array([json.dumps(v, ensure_ascii=False) for v in encoded.dictionary.to_pylist()], _S)
+        pieces.append(pc.binary_join_element_wise(f'"{key}":', pc.take(quoted, encoded.indices), ""))
+    return join_object(pieces, len(next(iter(fields.values()))))
+
+
+def join_object(pieces: list[pa.Array], length: int) -> pa.Array:
+    """Per row, ``{piece,piece,...}`` of the pieces (``"key":value`` text) that are not null; null when none is."""
+    joined = None
+    for piece in pieces:
+        if piece.null_count == len(piece):
+            continue
+        joined = piece if joined is None else pc.coalesce(pc.binary_join_element_wise(joined, piece, ","), joined,
+                                                          piece)
+    if joined is None:
+        return pa.nulls(length, _S)
+    return pc.binary_join_element_wise("{", joined, "}", "")
+
+
+def groups(positions: np.ndarray, keys: np.ndarray) -> list[np.ndarray]:
+    """``positions`` grouped by their key (groups in key order, positions in their given order)."""
+    if not len(positions):
+        return []
+    _, group_of = np.unique(keys, return_inverse=True)
+    order = np.argsort(group_of.reshape(-1), kind="stable")
+    starts = np.flatnonzero(np.diff(group_of.reshape(-1)[order], prepend=-1))
+    return [positions[members] for members in np.split(order, starts[1:])]
+
+
+def unique(values: pa.Array) -> Unique:
+    """The distinct values (null included) as Python objects, and each row's index among them."""
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    return encoded.dictionary.to_pylist(), np.asarray(encoded.indices)
+
+
+def apply(fn: Any, inputs: list[Unique], n: int) -> Unique:
+    """``fn`` over the rows of its inputs, called once per distinct combination of input values."""
+    if not inputs:
+        return [fn()], np.zeros(n, np.int32)
+    if len(inputs) == 1:
+        values, at = inputs[0]
+        return [fn(v) for v in values], at
+    combos, at = np.unique(np.stack([at for _, at in inputs], axis=1), axis=0, return_inverse=True)
+    return [fn(*(values[i] for (values, _), i in zip(inputs, combo, strict=True))) for combo in combos.tolist()], \
+        at.reshape(-1)
+
+
+def map_fields(mapping: Mapping, fields: dict[str, pa.Array], columns: dict[str, pa.Array],
+               rows: np.ndarray) -> dict[str, pa.Array] | None:
+    """The mapped table's columns (and ``extra``) of a group of events, or None when it must go another way.
+
+    Args:
+        mapping: how these events become rows (every event of the group is of its kind).
+        fields: the event data, one array per field in the events' order (text, integer, boolean or null
+            values; a null stands for a field that is absent).
+        columns: the ``win.event`` columns of the block the group belongs to.
+        rows: the group's positions in ``columns``.
+    """
+    n = len(rows)
+    index = pa.array(rows)
+    types = {c.name: _S if pa.types.is_timestamp(c.type) else c.type for c in get_table(mapping.table).columns}
+    absent: Unique = ([None], np.zeros(n, np.int32))
+    inputs: dict[str, Unique] = {}
+
+    def value(name: str) -> Unique:
+        if name not in inputs:
+            inputs[name] = unique(pc.take(columns[HEADER_INPUTS[name][1]], index)) if name in HEADER_INPUTS \
+                else unique(fields[name]) if name in fields else absent
+        return inputs[name]
+
+    computed: dict[str, Unique] = {}
+    try:
+        for rule in mapping.rules:
+            computed[rule.column] = apply(rule.fn, [computed[name[1:]] if name[0] == COMPUTED else value(name)
+                                                    for name in rule.inputs], n)
+        out = {name: pc.take(pa.array(values, types[name]), pa.array(at))
+               for name, (values, at) in computed.items() if name in types}
+    except (TypeError, ValueError, OverflowError):  # a value the rules or the column type do not take
+        return None
+    for name in ("host", "event_id", "record_id"):
+        out[name] = pc.take(columns[name], index)
+    pieces = []
+    for key, array in fields.items():
+        if key not in mapping.used:
+            values, at = unique(array)
+            quoted = [None if v is None else f'"{key}":' + json.dumps(text(v), ensure_ascii=False) for v in values]
+            pieces.append(pc.take(pa.array(quoted, _S), pa.array(at)))
+    out["extra"] = join_object(pieces, n)
+    return out

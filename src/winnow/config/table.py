@@ -140,6 +140,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),
+    Setting("ingest.json_shape_rows", 64, "int", "JSON lines of one shape (the same keys in the same order, values "
+            "of the same types) read and mapped column-wise when a block holds at least this many of them; fewer are "
+            "read one by one (Windows JSON lines; a very large value reads every line one by one)"),
     Setting("ingest.compression", "snappy", "str", "Parquet compression of lake files (snappy, zstd, gzip, lz4, "
             "brotli, none)"),
     Setting("ingest.commit_rows", 10_000, "int", "a file of this many rows or more is published as soon as it is "

@@ -42,6 +42,8 @@ class ParseContext:
         max_consecutive_bad: bad lines in a row after which the file is abandoned (default: the
             ``ingest.max_consecutive_bad`` setting in force).
         block_size: bytes of a line-oriented log read and parsed at a time (default: ``ingest.block_size``).
+        json_shape_rows: JSON lines of one shape read column-wise from this many in a block (default:
+            ``ingest.json_shape_rows``).
         netflow_templates: the NetFlow v9/IPFIX template store (a
             :class:`~winnow.sources.netflow_store.TemplateStore`) the ingest layer carries across the
             files of an ingest and across ingests of a lake; None: each file starts without templates.
@@ -50,6 +52,7 @@ class ParseContext:
     file: str
     max_consecutive_bad: int | None = None
     block_size: int | None = None
+    json_shape_rows: int | None = None
     netflow_templates: Any = None
     warnings: list[Warning_] = field(default_factory=list)
     unsupported: dict[str, int] = field(default_factory=dict)
@@ -57,7 +60,7 @@ class ParseContext:
     _run: int = 0
 
     def __post_init__(self) -> None:
-        if self.max_consecutive_bad is None or self.block_size is None:
+        if self.max_consecutive_bad is None or self.block_size is None or self.json_shape_rows is None:
             from winnow.config import current
 
             config = current()
@@ -65,6 +68,8 @@ class ParseContext:
                 self.max_consecutive_bad = config.get("ingest.max_consecutive_bad")
             if self.block_size is None:
                 self.block_size = config.get("ingest.block_size")
+            if self.json_shape_rows is None:
+                self.json_shape_rows = config.get("ingest.json_shape_rows")
 
     def warn(self, line: int | None, reason: str, snippet: bytes | str = b"", kept: bool = False) -> None:
         """Record a problem; abandon the file after a run of consecutive bad lines.

@@ -79,9 +79,12 @@ def apply(fn: Any, inputs: list[Unique], n: int) -> Unique:
     if len(inputs) == 1:
         values, at = inputs[0]
         return [fn(v) for v in values], at
-    combos, at = np.unique(np.stack([at for _, at in inputs], axis=1), axis=0, return_inverse=True)
-    return [fn(*(values[i] for (values, _), i in zip(inputs, combo, strict=True))) for combo in combos.tolist()], \
-        at.reshape(-1)
+    key = inputs[0][1].astype(np.int64)
+    for values, at in inputs[1:]:  # each row's combination as one number, renumbered densely after each input
+        key = np.unique(key * len(values) + at, return_inverse=True)[1].reshape(-1)
+    _, first, at = np.unique(key, return_index=True, return_inverse=True)
+    args = [[values[i] for i in rows[first].tolist()] for values, rows in inputs]
+    return [fn(*combo) for combo in zip(*args, strict=True)], at.reshape(-1)
 
 
 def map_fields(mapping: Mapping, fields: dict[str, pa.Array], columns: dict[str, pa.Array],

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 #: the passes that turn a line into its shape (text values, integers, booleans, nulls), in order
-_SHAPE_PASSES = ((r':"(?:[^"\\]|\\.)*"', ":"), (r":(?:0|-?[1-9][0-9]{0,17})", ":#"), (r":(?:true|false)", ":?"))
+_SHAPE_PASSES = ((r':"[^"\\]*(?:\\.[^"\\]*)*"', ":"), (r":(?:0|-?[1-9][0-9]{0,17})", ":#"), (r":(?:true|false)", ":?"))
 _MARKS = re.compile(r":([#?]?)(?=[,}])")
 _MARK_VALUES = {"#": ":0", "?": ":true", "": ':""'}
 _PLAIN_KEY = re.compile(r'[^"\\\x00-\x1f:]+')
@@ -40,6 +40,8 @@ class Shape:
     """Lines of one shape: their positions in the block, their values as read, and the shape as an object."""
 
     rows: np.ndarray
+    #: the lines as they are in the file, each with its newline
+    lines: pa.Array
     table: pa.Table
     #: the shape as a Python object: each key's mark ("" text or null, 0 integer, True boolean) or nested dict
     keys: dict[str, Any]
@@ -77,12 +79,12 @@ def shapes(lines: pa.Array, min_rows: int) -> tuple[list[Shape], np.ndarray]:
     for code, spelled in enumerate(encoded.dictionary.to_pylist()):
         rows = np.flatnonzero(which == code)
         keys = _keys(spelled) if counts[code] >= min_rows else None
-        table = None if keys is None else _read(lines if len(rows) == len(lines) else pc.take(lines, pa.array(rows)),
-                                                keys)
+        texts = None if keys is None else lines if len(rows) == len(lines) else pc.take(lines, pa.array(rows))
+        table = None if texts is None else _read(texts, keys)
         if table is None:
             rest.append(rows)
         else:
-            found.append(Shape(rows, table, keys))
+            found.append(Shape(rows, texts, table, keys))
     return found, np.sort(np.concatenate(rest)) if rest else np.empty(0, np.int64)
 
 

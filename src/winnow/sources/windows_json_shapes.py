@@ -30,6 +30,9 @@ HEADER_TYPES = {"ts": _S, "host": _S, "event_id": _I, "record_id": _I, "channel"
                 "task": _I, "opcode": _I, "keywords": _S, "user_sid": _S, "process_id": _I, "thread_id": _I}
 #: the header field of the row-by-row code -> its ``win.event`` column
 _COLUMN_OF = {"time": "ts", "computer": "host"}
+_EVENT_DATA = '"event_data":'
+#: an escape Python's ``json`` does not write (``\\/``, ``\\u....``): the text is rendered instead
+_UNUSUAL_ESCAPE = r'\\[^"bfnrt]'
 _TO_INT = frozenset({"event_id", "record_id", "level", "task", "opcode", "process_id", "thread_id"})
 
 
@@ -182,10 +185,28 @@ def _winlogbeat(shape: Shape) -> ShapeEvents:
     fields = {k: pc.struct_field(pc.struct_field(wl, ["event_data"]), [k]) for k in data} if data else {}
     pieces = [_extra_piece(f"winlog.{k}", pc.struct_field(wl, [k])) for k in winlog if k not in WINLOG_USED]
     pieces += [_extra_piece(k, _column(table, k)) for k in keys if k not in ("winlog", "@timestamp")]
-    columns["data"] = _data(fields, n) if fields else pa.nulls(n, _S)
+    columns["data"] = (_data_as_written(shape) or _data(fields, n)) if fields else pa.nulls(n, _S)
     columns["extra"] = join_object(pieces, n)
     slow = pc.or_(_falsy(event_id), pc.is_null(columns["event_id"]))
     return ShapeEvents(columns, fields, np.flatnonzero(np.asarray(slow)))
+
+
+def _data_as_written(shape: Shape) -> pa.Array | None:
+    """The event data's text as the lines have it, when that is what rendering it would give (Winlogbeat's usual
+    layout: ``event_data`` the last key of ``winlog``, the last key of the line; escapes as Python writes them);
+    else None."""
+    keys = shape.keys
+    if list(keys)[-1] != "winlog" or list(keys["winlog"])[-1] != "event_data" or _key_count(keys, "event_data") != 1:
+        return None
+    tail = pc.list_element(pc.split_pattern(pc.utf8_rtrim(shape.lines, "\n"), _EVENT_DATA, max_splits=1), 1)
+    unpaired = pc.replace_substring(tail, "\\\\", "")  # escaped backslashes out of the way: every other
+    if pc.any(pc.match_substring_regex(unpaired, _UNUSUAL_ESCAPE)).as_py():  # escape must be one Python writes
+        return None
+    return pc.utf8_slice_codeunits(tail, 0, -2)
+
+
+def _key_count(keys: dict[str, Any], name: str) -> int:
+    return sum((key == name) + (_key_count(mark, name) if isinstance(mark, dict) else 0) for key, mark in keys.items())
 
 
 def _flat(shape: Shape) -> ShapeEvents:

@@ -72,8 +72,24 @@ def unique(values: pa.Array) -> Unique:
     return encoded.dictionary.to_pylist(), np.asarray(encoded.indices)
 
 
-def apply(fn: Any, inputs: list[Unique], n: int) -> Unique:
-    """``fn`` over the rows of its inputs, called once per distinct combination of input values."""
+class _Passed:
+    """Stands for an input that a rule's function passes through without looking at it."""
+
+    __slots__ = ("position",)
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+
+
+def apply(fn: Any, inputs: list[Unique], n: int, passed: tuple[int, ...] = ()) -> Unique:
+    """``fn`` over the rows of its inputs, called once per distinct combination of input values.
+
+    Inputs at the ``passed`` positions are never looked at by ``fn``, only returned (:attr:`Rule.passed`):
+    ``fn`` runs once per distinct combination of the other inputs, with a stand-in for each passed one, and
+    where it returns a stand-in the rows take that input's values.
+    """
+    if passed:
+        return _apply_passing(fn, inputs, n, passed)
     if not inputs:
         return [fn()], np.zeros(n, np.int32)
     if len(inputs) == 1:
@@ -84,7 +100,44 @@ def apply(fn: Any, inputs: list[Unique], n: int) -> Unique:
         key = np.unique(key * len(values) + at, return_inverse=True)[1].reshape(-1)
     _, first, at = np.unique(key, return_index=True, return_inverse=True)
     args = [[values[i] for i in rows[first].tolist()] for values, rows in inputs]
-    return [fn(*combo) for combo in zip(*args, strict=True)], at.reshape(-1)
+    return distinct(([fn(*combo) for combo in zip(*args, strict=True)], at.reshape(-1)))
+
+
+def _apply_passing(fn: Any, inputs: list[Unique], n: int, passed: tuple[int, ...]) -> Unique:
+    looked = [i for i in range(len(inputs)) if i not in passed]
+    template = [_Passed(i) if i in passed else None for i in range(len(inputs))]
+
+    def call(*args: Any) -> Any:
+        full = template.copy()
+        for i, arg in zip(looked, args, strict=True):
+            full[i] = arg
+        return fn(*full)
+
+    results, at = apply(call, [inputs[i] for i in looked], n)
+    chosen = np.array([r.position if isinstance(r, _Passed) else -1 for r in results], np.int64)[at]
+    values = [None if isinstance(r, _Passed) else r for r in results]
+    out = np.asarray(at, np.int64).copy()
+    for i in passed:
+        rows = chosen == i
+        if rows.any():
+            out[rows] = len(values) + inputs[i][1][rows]
+            values.extend(inputs[i][0])
+    return values, out
+
+
+def distinct(column: Unique) -> Unique:
+    """The same column with equal values counted once (many combinations of inputs may give one value)."""
+    values, at = column
+    if len(values) < 2:
+        return column
+    seen: dict[tuple[type, Any], int] = {}
+    try:
+        renumber = np.fromiter((seen.setdefault((type(v), v), len(seen)) for v in values), np.int64, len(values))
+    except TypeError:  # a value that cannot be hashed: as it is
+        return column
+    if len(seen) == len(values):
+        return column
+    return [value for _, value in seen], renumber[at]
 
 
 def map_fields(mapping: Mapping, fields: dict[str, pa.Array], columns: dict[str, pa.Array],
@@ -114,7 +167,7 @@ def map_fields(mapping: Mapping, fields: dict[str, pa.Array], columns: dict[str,
     try:
         for rule in mapping.rules:
             computed[rule.column] = apply(rule.fn, [computed[name[1:]] if name[0] == COMPUTED else value(name)
-                                                    for name in rule.inputs], n)
+                                                    for name in rule.inputs], n, rule.passed)
         out = {name: pc.take(pa.array(values, types[name]), pa.array(at))
                for name, (values, at) in computed.items() if name in types}
     except (TypeError, ValueError, OverflowError):  # a value the rules or the column type do not take

@@ -7,11 +7,12 @@ types, so one explicit schema reads them all (:func:`shapes`) and which keys a l
 decoding it.
 
 A shape is taken only when it spells plain compact JSON exactly: no spaces between tokens, integers of at most
-18 digits (no ``-0``), keys that need no escaping, objects of at least one key, no arrays, no fractions or
-exponents. Arrow's reader then refuses what Python's ``json`` would refuse or read otherwise (a key given twice,
-an invalid escape, a control character in text, a surrogate alone), and the shape's lines are left to the
-caller, as are lines of every other shape, blank lines and blocks that are not UTF-8: the caller reads those one
-by one, the way that reports each bad line.
+19 digits (no ``-0``), keys that need no escaping, objects of at least one key, no fractions or exponents, and
+arrays only of text without ``:``, quote or backslash, or of integers, or of booleans: the shape holds such an
+array as it is (every line of the shape has that very array). Arrow's reader then refuses what Python's ``json``
+would refuse or read otherwise (a key given twice, an invalid escape, a control character in text, a surrogate
+alone), and the shape's lines are left to the caller, as are lines of every other shape, blank lines and blocks
+that are not UTF-8: the caller reads those one by one, the way that reports each bad line.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 #: the passes that turn a line into its shape (text values, integers, booleans, nulls), in order
-_SHAPE_PASSES = ((r':"[^"\\]*(?:\\.[^"\\]*)*"', ":"), (r":(?:0|-?[1-9][0-9]{0,17})", ":#"), (r":(?:true|false)", ":?"))
+_SHAPE_PASSES = ((r':"[^"\\]*(?:\\.[^"\\]*)*"', ":"), (r":(?:0|-?[1-9][0-9]{0,18})", ":#"), (r":(?:true|false)", ":?"))
 _MARKS = re.compile(r":([#?]?)(?=[,}])")
 _MARK_VALUES = {"#": ":0", "?": ":true", "": ':""'}
 _PLAIN_KEY = re.compile(r'[^"\\\x00-\x1f:]+')
+_LIST_TEXT = re.compile(r'[^"\\\x00-\x1f:]*')
 #: Arrow's JSON reader parses this many bytes per task (in parallel), at least the longest line
 READ_BYTES = 1 << 20
 
@@ -43,7 +45,8 @@ class Shape:
     #: the lines as they are in the file, each with its newline
     lines: pa.Array
     table: pa.Table
-    #: the shape as a Python object: each key's mark ("" text or null, 0 integer, True boolean) or nested dict
+    #: the shape as a Python object: each key's mark ("" text or null, 0 integer, True boolean), nested dict or
+    #: the array every line has there
     keys: dict[str, Any]
 
 
@@ -67,7 +70,7 @@ def shapes(lines: pa.Array, min_rows: int) -> tuple[list[Shape], np.ndarray]:
         lines: the lines of a block as :func:`block_lines` gives them.
         min_rows: fewer lines of a shape are left to the caller.
     """
-    signature = pc.utf8_rtrim(lines, "\n")
+    signature = pc.utf8_rtrim(lines, "\r\n")
     for pattern, replacement in _SHAPE_PASSES:
         signature = pc.replace_substring_regex(signature, pattern, replacement)
     signature = pc.replace_substring(signature, ":null", ":")
@@ -107,6 +110,8 @@ def _spell(value: Any) -> str | None:
         return "#"
     if isinstance(value, str):
         return ""
+    if isinstance(value, list):
+        return _spell_list(value)
     if not isinstance(value, dict) or not value:
         return None
     parts = []
@@ -118,6 +123,17 @@ def _spell(value: Any) -> str | None:
     return "{" + ",".join(parts) + "}"
 
 
+def _spell_list(items: list) -> str | None:
+    """An array's own text, when the shape may hold it as it is: compact, of text without ``:``, quote, backslash
+    or control character (the passes that make a shape then leave it alone), or of integers, or of booleans."""
+    kinds = {type(item) for item in items}
+    if len(kinds) > 1 or kinds - {str, int, bool}:
+        return None
+    if str in kinds and not all(_LIST_TEXT.fullmatch(item) for item in items):
+        return None
+    return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+
+
 def _type(value: Any) -> pa.DataType:
     if isinstance(value, bool):
         return pa.bool_()
@@ -125,6 +141,8 @@ def _type(value: Any) -> pa.DataType:
         return pa.int64()
     if isinstance(value, str):
         return pa.string()
+    if isinstance(value, list):
+        return pa.list_(_type(value[0]) if value else pa.string())
     return pa.struct([(key, _type(item)) for key, item in value.items()])
 
 

@@ -22,7 +22,7 @@ from winnow.sources.json_shapes import Shape
 from winnow.sources.json_text import as_text, json_strings, json_values
 from winnow.sources.windows_columns import join_object, unique
 from winnow.sources.windows_json_keys import ENVELOPE, FLAT_HEADER, HEADER_KEYS, SHIPPER_VALUES, WINLOG_USED
-from winnow.sources.windows_map import to_int
+from winnow.sources.windows_map import compact_json, to_int
 
 _S, _I = pa.string(), pa.int64()
 #: ``win.event`` header columns and their types, as every shape gives them
@@ -76,7 +76,8 @@ def _column(table: pa.Table | pa.StructArray, *path: str) -> pa.Array:
 
 
 def _plain(mark: Any) -> bool:
-    return not isinstance(mark, dict)
+    """A mark of text, a number or a boolean (not an object or array)."""
+    return not isinstance(mark, dict | list)
 
 
 def _text_only(mark: Any) -> None:
@@ -120,8 +121,12 @@ def _piece(key: str, values: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(json_strings(pa.array([key]))[0].as_py() + ":", values, "")
 
 
-def _extra_piece(key: str, values: pa.Array) -> pa.Array:
-    """The ``extra`` entry of a value (its ``text()`` as a JSON string), null where the value is null."""
+def _extra_piece(key: str, values: pa.Array, mark: Any = "") -> pa.Array:
+    """The ``extra`` entry of a value (its ``text()`` as a JSON string), null where the value is null; an array
+    (which every line of the shape has as it is, ``mark``) is rendered once."""
+    if isinstance(mark, list):
+        entry = _piece(key, json_strings(pa.array([compact_json(mark)])))
+        return pc.take(entry, pa.array(np.zeros(len(values), np.int32)))
     return _piece(key, json_strings(as_text(values)))
 
 
@@ -183,8 +188,9 @@ def _winlogbeat(shape: Shape) -> ShapeEvents:
     _text_only(winlog.get("user", {}).get("identifier", ""))
     data = winlog.get("event_data")
     fields = {k: pc.struct_field(pc.struct_field(wl, ["event_data"]), [k]) for k in data} if data else {}
-    pieces = [_extra_piece(f"winlog.{k}", pc.struct_field(wl, [k])) for k in winlog if k not in WINLOG_USED]
-    pieces += [_extra_piece(k, _column(table, k)) for k in keys if k not in ("winlog", "@timestamp")]
+    pieces = [_extra_piece(f"winlog.{k}", pc.struct_field(wl, [k]), winlog[k]) for k in winlog
+              if k not in WINLOG_USED]
+    pieces += [_extra_piece(k, _column(table, k), keys[k]) for k in keys if k not in ("winlog", "@timestamp")]
     columns["data"] = (_data_as_written(shape) or _data(fields, n)) if fields else pa.nulls(n, _S)
     columns["extra"] = join_object(pieces, n)
     slow = pc.or_(_falsy(event_id), pc.is_null(columns["event_id"]))
@@ -198,7 +204,7 @@ def _data_as_written(shape: Shape) -> pa.Array | None:
     keys = shape.keys
     if list(keys)[-1] != "winlog" or list(keys["winlog"])[-1] != "event_data" or _key_count(keys, "event_data") != 1:
         return None
-    tail = pc.list_element(pc.split_pattern(pc.utf8_rtrim(shape.lines, "\n"), _EVENT_DATA, max_splits=1), 1)
+    tail = pc.list_element(pc.split_pattern(pc.utf8_rtrim(shape.lines, "\r\n"), _EVENT_DATA, max_splits=1), 1)
     unpaired = pc.replace_substring(tail, "\\\\", "")  # escaped backslashes out of the way: every other
     if pc.any(pc.match_substring_regex(unpaired, _UNUSUAL_ESCAPE)).as_py():  # escape must be one Python writes
         return None
@@ -211,8 +217,9 @@ def _key_count(keys: dict[str, Any], name: str) -> int:
 
 def _flat(shape: Shape) -> ShapeEvents:
     keys, table, n = shape.keys, shape.table, shape.table.num_rows
-    if keys.get("EventData", "") != "" or not all(_plain(m) for m in keys.values()):
-        raise _Declined  # packed event data (Sentinel), nested objects
+    if keys.get("EventData", "") != "" or not all(_plain(m) or isinstance(m, list) and k in ENVELOPE
+                                                   and k not in SHIPPER_VALUES for k, m in keys.items()):
+        raise _Declined  # packed event data (Sentinel), nested objects, arrays but the shipper's (tags)
     if "EventData" in keys and table.column("EventData").null_count != n:
         raise _Declined
     raw = {k: table.column(k).combine_chunks() for k in keys}
@@ -241,7 +248,7 @@ def _flat(shape: Shape) -> ShapeEvents:
             pieces.append(pc.if_else(used[key], pa.scalar(None, _S), _extra_piece(key, values)))
         elif key in ENVELOPE and key not in SHIPPER_VALUES:
             if key != "EventData":
-                pieces.append(_extra_piece(key, values))
+                pieces.append(_extra_piece(key, values, keys[key]))
         elif key in SHIPPER_VALUES:
             shipper = pc.fill_null(pc.is_in(values, pa.array(sorted(SHIPPER_VALUES[key]))), False) \
                 if pa.types.is_string(values.type) else pa.array(np.zeros(n, bool))

@@ -49,7 +49,7 @@ def members(root: Path) -> list[tuple[str, bytes]]:
     return out
 
 
-def against_duckdb(log: Path | None, hosts: int, repeat: int) -> None:
+def against_duckdb(log: Path | None, hosts: int, repeat: int, line_by_line: bool) -> None:
     """``winnow ingest`` of a Sysmon JSON lines file against DuckDB's read_json -> Parquet (see the module text)."""
     from peer_runs import compare, duckdb_copy, duckdb_json, table, winnow_ingest
 
@@ -62,6 +62,9 @@ def against_duckdb(log: Path | None, hosts: int, repeat: int) -> None:
             log = next((work / "sim").rglob("sysmon.json"))
         contenders = {"duckdb": duckdb_copy(duckdb_json(log), work / "peer.parquet"),
                       "winnow": winnow_ingest(log, work / "lake")}
+        if line_by_line:  # the way of earlier versions, every line decoded and mapped on its own
+            contenders["winnow line by line"] = ["env", "WINNOW_INGEST_JSON_SHAPE_ROWS=1000000000",
+                                                 *winnow_ingest(log, work / "lake")]
         print(table(log, compare(log, contenders, work, repeat), repeat))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -75,9 +78,11 @@ def main() -> None:
     parser.add_argument("--log", type=Path, help="a Windows JSON lines file: ingest it against DuckDB")
     parser.add_argument("--hosts", type=int, help="simulate a day of this many hosts and ingest its sysmon.json "
                         "against DuckDB")
+    parser.add_argument("--line-by-line", action="store_true", help="also time the line-by-line path "
+                        "(ingest.json_shape_rows set past any block)")
     args = parser.parse_args()
     if args.log or args.hosts:
-        against_duckdb(args.log, args.hosts or 0, args.repeat)
+        against_duckdb(args.log, args.hosts or 0, args.repeat, args.line_by_line)
         return
     from winnow.sources import ParseContext, get_source
 

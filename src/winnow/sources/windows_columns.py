@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from winnow.schema import get_table
 from winnow.sources.windows_map import COMPUTED, HEADER_INPUTS, Mapping, text
+from winnow.sources.windows_map_columns import TWINS
 
 _S = pa.string()
 
@@ -140,6 +141,25 @@ def distinct(column: Unique) -> Unique:
     return [value for _, value in seen], renumber[at]
 
 
+def _array(column: Unique | pa.Array) -> pa.Array:
+    """A column as one Arrow value per row."""
+    if isinstance(column, pa.Array):
+        return column
+    values, at = column
+    return pc.take(pa.array(values), pa.array(at))
+
+
+def _typed(column: Unique | pa.Array, kind: pa.DataType) -> pa.Array:
+    """A computed column as an array of its table column's type (a TypeError when its values are of another)."""
+    if isinstance(column, tuple):
+        values, at = column
+        return pc.take(pa.array(values, kind), pa.array(at))
+    same_kind = column.type == kind or pa.types.is_integer(column.type) and pa.types.is_integer(kind)
+    if not same_kind and not pa.types.is_null(column.type):
+        raise TypeError(f"{column.type} values for a {kind} column")
+    return column.cast(kind)  # safe: a value out of range is an error, as value by value
+
+
 def map_fields(mapping: Mapping, fields: dict[str, pa.Array], columns: dict[str, pa.Array],
                rows: np.ndarray) -> dict[str, pa.Array] | None:
     """The mapped table's columns (and ``extra``) of a group of events, or None when it must go another way.
@@ -163,13 +183,15 @@ def map_fields(mapping: Mapping, fields: dict[str, pa.Array], columns: dict[str,
                 else unique(fields[name]) if name in fields else absent
         return inputs[name]
 
-    computed: dict[str, Unique] = {}
+    computed: dict[str, Unique | pa.Array] = {}
     try:
         for rule in mapping.rules:
-            computed[rule.column] = apply(rule.fn, [computed[name[1:]] if name[0] == COMPUTED else value(name)
-                                                    for name in rule.inputs], n, rule.passed)
-        out = {name: pc.take(pa.array(values, types[name]), pa.array(at))
-               for name, (values, at) in computed.items() if name in types}
+            args = [computed[name[1:]] if name[0] == COMPUTED else value(name) for name in rule.inputs]
+            twin = TWINS.get(rule.fn)
+            result = None if twin is None else twin(*(_array(a) for a in args))
+            computed[rule.column] = result if result is not None \
+                else apply(rule.fn, [a if isinstance(a, tuple) else unique(a) for a in args], n, rule.passed)
+        out = {name: _typed(column, types[name]) for name, column in computed.items() if name in types}
     except (TypeError, ValueError, OverflowError):  # a value the rules or the column type do not take
         return None
     for name in ("host", "event_id", "record_id"):

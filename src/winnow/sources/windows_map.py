@@ -463,6 +463,8 @@ def _auth(event_id: int) -> Mapping:
 #: :mod:`~winnow.sources.windows_map_audit`) build their rules from
 nonempty, boolean, account, identity, sysmon_proc, PROC_USED = _str, _bool, _account, _identity, _sysmon_proc, \
     _PROC_USED
+#: the helpers :mod:`~winnow.sources.windows_map_columns` has column-wise twins of
+ip, first, pick, swapped = _ip, _first, _pick, _swapped
 
 SYSMON_EVENTS: dict[int, Mapping] = {1: _SYSMON_START, 5: _SYSMON_END, 3: _SYSMON_NET, 11: _SYSMON_FILE,
                                      22: _SYSMON_DNS}

@@ -19,12 +19,14 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from winnow.sources.ahead import ahead
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import count_lines, read_blocks, split_lines
 from winnow.sources.json_shapes import Shape, block_lines, shapes
@@ -65,24 +67,31 @@ class WindowsJson(Source):
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         sink = RowSink(ctx)
+        min_rows = ctx.json_shape_rows or 1
         try:
-            for block, first in read_blocks(stream, ctx):
-                yield from _block(block, first, ctx, sink)
+            for block, first, prepared in ahead(read_blocks(stream, ctx), lambda b: _prepare(b, min_rows),
+                                                ctx.parse_workers or 0):
+                yield from _block(block, first, prepared, ctx, sink)
         except AbandonFile:
             yield from sink.drain()  # the good lines before the run of bad ones
             raise
         yield from sink.drain()
 
 
-def _block(block: bytes, first: int, ctx: ParseContext, sink: RowSink) -> Iterator[Batch]:
-    """The rows of a block: lines of the shapes that read column-wise together, every other line one by one.
+@dataclass(frozen=True)
+class _Prepared:
+    """The column-wise part of a block: the shapes it takes, and the lines left to read one by one."""
 
-    The lines read one by one go first, in order, so their warnings (and a run of bad lines that abandons the
-    file) come as they would line by line; when the file is abandoned, only the lines before the last bad one
-    are kept, as line by line.
-    """
-    lines = block_lines(block) if count_lines(block) >= ctx.json_shape_rows else None
-    found, rest = shapes(lines, ctx.json_shape_rows) if lines is not None else ([], np.arange(count_lines(block)))
+    taken: list[tuple[Shape, ShapeEvents]]
+    one_by_one: np.ndarray
+    lines: int
+
+
+def _prepare(block: bytes, min_rows: int) -> _Prepared:
+    """The shapes of a block and their events (no warning, no row yet: this may run on a worker thread)."""
+    count = count_lines(block)
+    lines = block_lines(block) if count >= min_rows else None
+    found, rest = shapes(lines, min_rows) if lines is not None else ([], np.arange(count))
     taken: list[tuple[Shape, ShapeEvents]] = []
     one_by_one = [rest]
     for shape in found:
@@ -92,9 +101,19 @@ def _block(block: bytes, first: int, ctx: ParseContext, sink: RowSink) -> Iterat
         else:
             taken.append((shape, events))
             one_by_one.append(shape.rows[events.one_by_one])
-    rest = np.sort(np.concatenate(one_by_one))
+    return _Prepared(taken, np.sort(np.concatenate(one_by_one)), count)
+
+
+def _block(block: bytes, first: int, prepared: _Prepared, ctx: ParseContext, sink: RowSink) -> Iterator[Batch]:
+    """The rows of a block: lines of the shapes that read column-wise together, every other line one by one.
+
+    The lines read one by one go first, in order, so their warnings (and a run of bad lines that abandons the
+    file) come as they would line by line; when the file is abandoned, only the lines before the last bad one
+    are kept, as line by line.
+    """
+    rest, taken = prepared.one_by_one, prepared.taken
     stop: AbandonFile | None = None
-    end = first + count_lines(block)
+    end = first + prepared.lines
     if len(rest):
         raws = split_lines(block)
         for i in rest.tolist():

@@ -22,8 +22,10 @@ from winnow.sources.windows_json_shapes import shape_events
 LINE_BY_LINE = 10**9
 
 
-def _parse(data: bytes, shape_rows: int, block_size: int = 16 << 20) -> tuple[dict, list, str | None]:
-    ctx = ParseContext("f.json", json_shape_rows=shape_rows, block_size=block_size, max_consecutive_bad=20)
+def _parse(data: bytes, shape_rows: int, block_size: int = 16 << 20, workers: int = 0
+           ) -> tuple[dict, list, str | None]:
+    ctx = ParseContext("f.json", json_shape_rows=shape_rows, block_size=block_size, max_consecutive_bad=20,
+                       parse_workers=workers)
     parts: dict[str, list[pa.Table]] = {}
     error = None
     try:
@@ -36,8 +38,8 @@ def _parse(data: bytes, shape_rows: int, block_size: int = 16 << 20) -> tuple[di
     return tables, warnings, error
 
 
-def _same(data: bytes, block_size: int = 16 << 20) -> dict[str, pa.Table]:
-    shaped, warned, error = _parse(data, 1, block_size)
+def _same(data: bytes, block_size: int = 16 << 20, workers: int = 0) -> dict[str, pa.Table]:
+    shaped, warned, error = _parse(data, 1, block_size, workers)
     tables, warnings, expected_error = _parse(data, LINE_BY_LINE, block_size)
     assert sorted(shaped) == sorted(tables)
     for name, table in tables.items():
@@ -144,6 +146,7 @@ def test_hostile_lines_give_the_same_rows_and_warnings() -> None:
     data = "\n".join(_hostile_lines()).encode() + b"\n"
     tables = _same(data)
     _same(data, block_size=4096)  # many blocks, each with its own shapes
+    _same(data, block_size=4096, workers=2)  # blocks prepared on worker threads
     _same(data.replace(b"\n", b"\r\n"))
     assert tables["win.event"].num_rows > 150 and tables["proc.net"].num_rows >= 40
     assert 0.3 < _column_wise_share(data) < 1.0
@@ -154,6 +157,7 @@ def test_a_run_of_bad_lines_abandons_the_file_at_the_same_line() -> None:
     lines = good[:120] + ["{broken"] * 25 + good[120:]
     data = "\n".join(lines).encode() + b"\n"
     tables = _same(data)
+    _same(data, block_size=8192, workers=2)
     _, _, error = _parse(data, 1)
     assert error is not None and "line 140" in error
     assert tables["win.event"].num_rows == 120

@@ -41,6 +41,18 @@ def json_strings(values: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise('"', escaped, '"', "")
 
 
+def json_strings_all(arrays: list[pa.Array]) -> list[pa.Array]:
+    """:func:`json_strings` of several arrays of text at once (one pass of each kernel, not one per array)."""
+    if len(arrays) < 2:
+        return [json_strings(a) for a in arrays]
+    quoted = json_strings(pa.concat_arrays([a.cast(_S) for a in arrays]))
+    out, start = [], 0
+    for a in arrays:
+        out.append(quoted.slice(start, len(a)))
+        start += len(a)
+    return out
+
+
 def json_values(values: pa.Array) -> pa.Array:
     """Each value as compact JSON text (``null`` for a null)."""
     kind = values.type

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from winnow.sources.json_shapes import Shape
-from winnow.sources.json_text import as_text, json_strings, json_values
+from winnow.sources.json_text import as_text, json_strings, json_strings_all, json_values
 from winnow.sources.windows_columns import join_object, unique
 from winnow.sources.windows_json_keys import ENVELOPE, FLAT_HEADER, HEADER_KEYS, SHIPPER_VALUES, WINLOG_USED
 from winnow.sources.windows_map import compact_json, to_int
@@ -118,24 +118,28 @@ def _falsy(values: pa.Array) -> pa.Array:
 
 def _piece(key: str, values: pa.Array) -> pa.Array:
     """``"key":value`` text for every row (null for a null value)."""
-    return pc.binary_join_element_wise(json_strings(pa.array([key]))[0].as_py() + ":", values, "")
+    return pc.binary_join_element_wise(compact_json(key) + ":", values, "")
 
 
-def _extra_piece(key: str, values: pa.Array, mark: Any = "") -> pa.Array:
-    """The ``extra`` entry of a value (its ``text()`` as a JSON string), null where the value is null; an array
-    (which every line of the shape has as it is, ``mark``) is rendered once."""
-    if isinstance(mark, list):
-        entry = _piece(key, json_strings(pa.array([compact_json(mark)])))
-        return pc.take(entry, pa.array(np.zeros(len(values), np.int32)))
-    return _piece(key, json_strings(as_text(values)))
+def _extra_pieces(items: list[tuple[str, pa.Array, Any]]) -> dict[str, pa.Array]:
+    """The ``extra`` entry of each ``(key, values, mark)`` (its ``text()`` as a JSON string), null where the value
+    is null; an array (which every line of the shape has as it is, ``mark``) is rendered once."""
+    texts = [(key, as_text(values)) for key, values, mark in items if not isinstance(mark, list)]
+    out = dict(zip([key for key, _ in texts], json_strings_all([t for _, t in texts]), strict=True))
+    for key, values, mark in items:
+        if isinstance(mark, list):
+            out[key] = pc.take(json_strings(pa.array([compact_json(mark)])), pa.array(np.zeros(len(values), np.int32)))
+    return {key: _piece(key, quoted) for key, quoted in out.items()}
 
 
 def _data(fields: dict[str, pa.Array], n: int, absent: dict[str, pa.Array] | None = None) -> pa.Array:
     """The event data as compact JSON text (null when no field is present); ``absent``: per field, the rows that
     do not have it (a shipper's value, which went to ``extra``)."""
+    texts = [key for key, values in fields.items() if pa.types.is_string(values.type)]
+    quoted = dict(zip(texts, json_strings_all([fields[key] for key in texts]), strict=True))
     pieces = []
     for key, values in fields.items():
-        piece = _piece(key, json_values(values))
+        piece = _piece(key, pc.fill_null(quoted[key], "null") if key in quoted else json_values(values))
         if absent and key in absent:
             piece = pc.if_else(absent[key], pa.scalar(None, _S), piece)
         pieces.append(piece)
@@ -188,9 +192,9 @@ def _winlogbeat(shape: Shape) -> ShapeEvents:
     _text_only(winlog.get("user", {}).get("identifier", ""))
     data = winlog.get("event_data")
     fields = {k: pc.struct_field(pc.struct_field(wl, ["event_data"]), [k]) for k in data} if data else {}
-    pieces = [_extra_piece(f"winlog.{k}", pc.struct_field(wl, [k]), winlog[k]) for k in winlog
-              if k not in WINLOG_USED]
-    pieces += [_extra_piece(k, _column(table, k), keys[k]) for k in keys if k not in ("winlog", "@timestamp")]
+    pieces = list(_extra_pieces(
+        [(f"winlog.{k}", pc.struct_field(wl, [k]), winlog[k]) for k in winlog if k not in WINLOG_USED]
+        + [(k, _column(table, k), keys[k]) for k in keys if k not in ("winlog", "@timestamp")]).values())
     columns["data"] = (_data_as_written(shape) or _data(fields, n)) if fields else pa.nulls(n, _S)
     columns["extra"] = join_object(pieces, n)
     slow = pc.or_(_falsy(event_id), pc.is_null(columns["event_id"]))
@@ -242,24 +246,26 @@ def _flat(shape: Shape) -> ShapeEvents:
         columns[column] = taken
     fields: dict[str, pa.Array] = {}
     absent: dict[str, pa.Array] = {}
+    in_extra = [k for k in raw if k in HEADER_KEYS or k in ENVELOPE and k != "EventData"]
+    entries = _extra_pieces([(k, raw[k], keys[k]) for k in in_extra])
     pieces = []
     for key, values in raw.items():
         if key in HEADER_KEYS:
-            pieces.append(pc.if_else(used[key], pa.scalar(None, _S), _extra_piece(key, values)))
+            pieces.append(pc.if_else(used[key], pa.scalar(None, _S), entries[key]))
         elif key in ENVELOPE and key not in SHIPPER_VALUES:
             if key != "EventData":
-                pieces.append(_extra_piece(key, values, keys[key]))
+                pieces.append(entries[key])
         elif key in SHIPPER_VALUES:
             shipper = pc.fill_null(pc.is_in(values, pa.array(sorted(SHIPPER_VALUES[key]))), False) \
                 if pa.types.is_string(values.type) else pa.array(np.zeros(n, bool))
-            pieces.append(pc.if_else(shipper, _extra_piece(key, values), pa.scalar(None, _S)))
+            pieces.append(pc.if_else(shipper, entries[key], pa.scalar(None, _S)))
             fields[key] = pc.if_else(shipper, pa.scalar(None, values.type), values)
             absent[key] = shipper
         else:
             fields[key] = values
     if "Opcode" in raw:
         late = pc.and_(used["Opcode"], pc.is_null(columns["opcode"]))
-        pieces.append(pc.if_else(late, _extra_piece("Opcode", raw["Opcode"]), pa.scalar(None, _S)))
+        pieces.append(pc.if_else(late, entries["Opcode"], pa.scalar(None, _S)))
     columns["data"] = _data(fields, n, absent)
     columns["extra"] = join_object(pieces, n)
     slow = pc.is_null(columns["event_id"])

@@ -2,6 +2,7 @@
 
     python benchmarks/ids.py [--copies N] [--data DIR]
     python benchmarks/ids.py --snort-mb 100   # Snort 3 alert_json instead (see below)
+    python benchmarks/ids.py --copies 5 --alternate   # EVE, each contender its own process, alternating
 
 The file is the 14 shared EVE samples (../shared/data/ids/suricata-eve, 12.7k lines of every event type)
 concatenated ``--copies`` times into a temporary folder. Winnow parses, types, splits by event type into
@@ -42,12 +43,23 @@ def snort(megabytes: int, repeat: int) -> None:
         print(table(log, compare(log, contenders, work, repeat), repeat))
 
 
+def _alternate(log: Path, read: str, repeat: int) -> None:
+    """``winnow ingest`` of ``log`` against DuckDB's COPY of ``read``, as processes, alternating (peer_runs)."""
+    from peer_runs import compare, duckdb_copy, table, winnow_ingest
+
+    work = log.parent
+    contenders = {"duckdb": duckdb_copy(read, work / "peer.parquet"), "winnow": winnow_ingest(log, work / "lake")}
+    print(table(log, compare(log, contenders, work, repeat), repeat))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=40)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--snort-mb", type=int, help="time Snort 3 alert_json of about this many MB instead")
-    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each (--snort-mb)")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each (--snort-mb, --alternate)")
+    parser.add_argument("--alternate", action="store_true", help="EVE: each contender its own process, "
+                        "alternating, median of --repeat")
     args = parser.parse_args()
     if args.snort_mb:
         snort(args.snort_mb, args.repeat)
@@ -59,6 +71,10 @@ def main() -> None:
         eve.parent.mkdir()
         eve.write_bytes(body * args.copies)
         lines = body.count(b"\n") * args.copies
+        if args.alternate:
+            _alternate(eve, f"read_json('{eve}', format='newline_delimited', union_by_name=true, "
+                       "ignore_errors=true, sample_size=-1)", args.repeat)
+            return
         start = time.perf_counter()
         report = ingest([eve.parent], Path(tmp) / "lake")
         winnow_s = time.perf_counter() - start

@@ -235,7 +235,8 @@ def _flat(obj: dict) -> tuple[EventHeader, dict, dict | None]:
     data: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in obj.items():
-        if key in HEADER_KEYS or key in ENVELOPE and (key not in SHIPPER_VALUES or value in SHIPPER_VALUES[key]):
+        if key in HEADER_KEYS or key in ENVELOPE and (key not in SHIPPER_VALUES
+                                                      or isinstance(value, str) and value in SHIPPER_VALUES[key]):
             if value is not None and key not in used and key != "EventData":
                 extra[key] = text(value)
         else:

@@ -125,11 +125,14 @@ def _extra_pieces(items: list[tuple[str, pa.Array, Any]]) -> dict[str, pa.Array]
     """The ``extra`` entry of each ``(key, values, mark)`` (its ``text()`` as a JSON string), null where the value
     is null; an array (which every line of the shape has as it is, ``mark``) is rendered once."""
     texts = [(key, as_text(values)) for key, values, mark in items if not isinstance(mark, list)]
-    out = dict(zip([key for key, _ in texts], json_strings_all([t for _, t in texts]), strict=True))
-    for key, values, mark in items:
+    quoted = dict(zip([key for key, _ in texts], json_strings_all([t for _, t in texts]), strict=True))
+    out = {}
+    for key, values, mark in items:  # in the order of the items, as the row-by-row code fills ``extra``
         if isinstance(mark, list):
             out[key] = pc.take(json_strings(pa.array([compact_json(mark)])), pa.array(np.zeros(len(values), np.int32)))
-    return {key: _piece(key, quoted) for key, quoted in out.items()}
+        else:
+            out[key] = quoted[key]
+    return {key: _piece(key, text) for key, text in out.items()}
 
 
 def _data(fields: dict[str, pa.Array], n: int, absent: dict[str, pa.Array] | None = None) -> pa.Array:

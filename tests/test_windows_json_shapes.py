@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import zipfile
 from pathlib import Path
 
@@ -161,3 +162,60 @@ def test_a_run_of_bad_lines_abandons_the_file_at_the_same_line() -> None:
     _, _, error = _parse(data, 1)
     assert error is not None and "line 140" in error
     assert tables["win.event"].num_rows == 120
+
+
+#: characters random text is made of: escapes, control characters, non-ASCII, JSON punctuation
+_PIECES = ["a", "Z", " ", '"', "\\", "/", "\n", "\t", "\x01", "é", "中", "😀", "\u2028", ":", ",", "{", "}", "[", "-",
+           "0"]
+_KEYS = ["Image", "CommandLine", "ProcessId", "UtcTime", "SourceIp", "SourcePort", "DestinationIp", "DestinationPort",
+         "Initiated", "User", "EventType", "Type", "TargetObject", "Message", "tags", "Level", "Task", "Opcode",
+         "OpcodeValue", "Keywords", "UserID", "ThreadID", "EventTime", "@timestamp", "host", "TargetUserName",
+         "IpAddress", "LogonType", "Status", "UserData"]
+
+
+def _random_value(r: random.Random, depth: int = 0) -> object:
+    k = r.random()
+    if k < 0.45:
+        return "".join(r.choice(_PIECES) for _ in range(r.randint(0, 8)))
+    if k < 0.6:
+        return r.choice([0, 1, -1, 2**40, -(2**63), 2**63 - 1, r.randint(-10**6, 10**6)])
+    if k < 0.7:
+        return r.choice([True, False])
+    if k < 0.8:
+        return None
+    if k < 0.87 and depth < 2:
+        return {r.choice(_KEYS): _random_value(r, depth + 1) for _ in range(r.randint(0, 3))}
+    if k < 0.93:
+        return [r.choice(["a", "b"]) for _ in range(r.randint(0, 2))]
+    return r.choice(["1.5", "-", "", "0x10", "4624", " 7", "INFO", "SetValue", "WindowsEvent"])
+
+
+def _random_event(r: random.Random) -> dict:
+    data = {k: _random_value(r) for k in r.sample(_KEYS, r.randint(0, 8))}
+    if r.random() < 0.5:
+        return {"EventID": r.choice([1, 3, 13, 4624, 4688, 7045, "4624", None, 0]),
+                r.choice(["Channel", "SourceName"]): r.choice(["Security", "System", "Microsoft-Windows-Sysmon", None]),
+                "Hostname": r.choice(["h1", "", None]),
+                "TimeCreated": r.choice(["2026-11-02T10:00:00Z", "2026-11-02 10:00:00.1234567", "bad", None]), **data}
+    plain = {k: v for k, v in data.items() if not isinstance(v, dict | list)}
+    return {"@timestamp": r.choice(["2026-11-02T10:00:00.000Z", None, "bad"]), "host": {"name": "H"},
+            "winlog": {"channel": r.choice(["Microsoft-Windows-Sysmon/Operational", "Security", None]),
+                       "event_id": r.choice([1, 3, 22, 4624, 0, None, "3"]),
+                       "provider_name": "Microsoft-Windows-Sysmon",
+                       "computer_name": r.choice(["ws", "", None]), "record_id": r.choice([1, None, "x"]),
+                       "event_data": plain}}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_lines_give_the_same_rows_and_warnings(seed: int) -> None:
+    r = random.Random(seed)
+    kinds = [_random_event(r) for _ in range(6)]
+    lines = []
+    for _ in range(300):
+        event = json.loads(json.dumps(r.choice(kinds)))
+        for key in list(event)[:3]:
+            if isinstance(event[key], str) and r.random() < 0.3:
+                event[key] = "".join(r.choice(_PIECES) for _ in range(5))
+        text = json.dumps(event, ensure_ascii=False, separators=(",", ":")) if r.random() < 0.85 else json.dumps(event)
+        lines.append(text if r.random() < 0.95 else text[: -r.randint(1, 5)])
+    _same(("\r\n" if seed % 3 == 0 else "\n").join(lines).encode() + b"\n", block_size=r.choice([4096, 1 << 20]))

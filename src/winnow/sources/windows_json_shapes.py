@@ -61,8 +61,8 @@ def shape_events(shape: Shape) -> ShapeEvents | None:
             return _flat(shape)
         if isinstance(keys.get("winlog"), dict) and not any(k.startswith("winlog.") for k in keys):
             return _winlogbeat(shape)
-    except (_Declined, TypeError, ValueError, OverflowError, pa.ArrowInvalid):
-        return None
+    except (_Declined, TypeError, ValueError, OverflowError, KeyError, pa.ArrowException):
+        return None  # a shape of values the column-wise code does not take: its lines go one by one
     return None  # no Windows event: the one-by-one path warns
 
 

@@ -1,7 +1,14 @@
-"""Benchmark: the ``windows_json`` source on the Mordor Windows event JSON exports (zipped), records/s.
+"""Benchmark: the ``windows_json`` source on the Mordor Windows event JSON exports (zipped), records/s; or
+``winnow ingest`` of a Sysmon JSON lines file against DuckDB's ``read_json`` -> Parquet of the same file.
 
     python benchmarks/windows_json.py               # every Windows-event JSON member of the mordor/ zips
     python benchmarks/windows_json.py --repeat 5
+    python benchmarks/windows_json.py --hosts 400   # simulate a day (endpoint/<day>/sysmon.json), ingest vs DuckDB
+    python benchmarks/windows_json.py --log F.json  # the same on an existing file
+
+With ``--hosts`` or ``--log``, each contender runs as its own process, alternating (see ``peer_runs.py``):
+``duckdb`` is DuckDB's ``COPY (SELECT * FROM read_json(F)) TO parquet`` (every field, its own type inference),
+``winnow`` is ``winnow ingest F`` into a fresh lake (typed ``win.event`` / ``proc.*`` tables, manifest).
 
 The members are read from their zips into memory first (not timed); then the source parses each one
 (every batch built, nothing written), ``--repeat`` passes, best pass reported. Run it with two source trees
@@ -13,7 +20,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import sys
+import tempfile
 import time
 import zipfile
 from collections import Counter
@@ -40,11 +49,41 @@ def members(root: Path) -> list[tuple[str, bytes]]:
     return out
 
 
+def against_duckdb(log: Path | None, hosts: int, repeat: int, line_by_line: bool) -> None:
+    """``winnow ingest`` of a Sysmon JSON lines file against DuckDB's read_json -> Parquet (see the module text)."""
+    from peer_runs import compare, duckdb_copy, duckdb_json, table, winnow_ingest
+
+    work = Path(tempfile.mkdtemp(prefix="winnow-bench-"))
+    try:
+        if log is None:
+            from winnow.sim import simulate
+
+            simulate(work / "sim", hosts=hosts, days=1, seed=4)
+            log = next((work / "sim").rglob("sysmon.json"))
+        contenders = {"duckdb": duckdb_copy(duckdb_json(log), work / "peer.parquet"),
+                      "winnow": winnow_ingest(log, work / "lake")}
+        if line_by_line:  # the way of earlier versions, every line decoded and mapped on its own
+            contenders["winnow line by line"] = ["env", "WINNOW_INGEST_JSON_SHAPE_ROWS=1000000000",
+                                                 *winnow_ingest(log, work / "lake")]
+        print(table(log, compare(log, contenders, work, repeat), repeat))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", type=Path, default=DEFAULT_DATA / "mordor", help="folder of zips")
-    parser.add_argument("--repeat", type=int, default=3, help="passes; the best is reported")
+    parser.add_argument("--repeat", type=int, default=3, help="passes (or alternating runs); the best (median) "
+                        "is reported")
+    parser.add_argument("--log", type=Path, help="a Windows JSON lines file: ingest it against DuckDB")
+    parser.add_argument("--hosts", type=int, help="simulate a day of this many hosts and ingest its sysmon.json "
+                        "against DuckDB")
+    parser.add_argument("--line-by-line", action="store_true", help="also time the line-by-line path "
+                        "(ingest.json_shape_rows set past any block)")
     args = parser.parse_args()
+    if args.log or args.hosts:
+        against_duckdb(args.log, args.hosts or 0, args.repeat, args.line_by_line)
+        return
     from winnow.sources import ParseContext, get_source
 
     files = members(args.path)

@@ -159,6 +159,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),
+    Setting("ingest.json_shape_rows", 64, "int", "JSON lines of one shape (the same keys in the same order, values "
+            "of the same types) read and mapped column-wise when a block holds at least this many of them; fewer are "
+            "read one by one (Windows JSON lines; a very large value reads every line one by one)"),
+    Setting("ingest.parse_workers", 0, "int", "threads that prepare the blocks of a log column-wise (Arrow's JSON "
+            "reader, regular expressions) ahead of the block being turned into rows, each holding one more block "
+            "in memory; 0: on the parsing thread (Windows JSON lines). Helps only with idle cores"),
     Setting("ingest.compression", "snappy", "str", "Parquet compression of lake files (snappy, zstd, gzip, lz4, "
             "brotli, none)"),
     Setting("ingest.commit_rows", 10_000, "int", "a file of this many rows or more is published as soon as it is "

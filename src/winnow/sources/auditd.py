@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from operator import methodcaller
 from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
@@ -50,6 +51,8 @@ _SNIFF = re.compile(
     rb"(?:node=\S* )?type=[A-Z0-9_\[\]]+ msg=audit\((?:\d+\.\d+:\d+\):|\d\d/\d\d/\d{4} [\d:.]+:\d+\) :)"
 )
 _TS = pa.timestamp("us", tz="UTC")
+#: ``json.dumps(.., ensure_ascii=False, separators=(",", ":"))`` with the encoder built once, not per call
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class Rows:
@@ -72,7 +75,7 @@ class Rows:
         """Append one row: column values by name (others null), extra fields (None values dropped)."""
         self.rows.append(values)
         kept = {k: v for k, v in extra.items() if v is not None}
-        self.extra.append(json.dumps(kept, ensure_ascii=False, separators=(",", ":")) if kept else None)
+        self.extra.append(_compact(kept) if kept else None)
         self.lines.append(line)
 
     def batch(self) -> Batch | None:
@@ -86,7 +89,7 @@ class Rows:
         for name, kind in self.types.items():
             if name not in used:
                 continue
-            values = [row.get(name) for row in self.rows]
+            values = list(map(methodcaller("get", name), self.rows))
             out[name] = pa.array(values, pa.int64()).cast(_TS) if kind == _TS else pa.array(values, kind)
         out["extra"] = pa.array(self.extra, pa.string())
         out["_line"] = pa.array(self.lines, pa.int64())

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -287,7 +288,7 @@ def sockaddr(value: str) -> SockAddr | None:
     code = int.from_bytes(data[:2], "little")
     family = FAMILIES.get(code, str(code))
     if code == 2 and len(data) >= 8:
-        return SockAddr(family, str(ipaddress.IPv4Address(data[4:8])), int.from_bytes(data[2:4], "big"))
+        return SockAddr(family, socket.inet_ntoa(data[4:8]), int.from_bytes(data[2:4], "big"))
     if code == 10 and len(data) >= 24:
         addr = ipaddress.IPv6Address(data[8:24])
         ip = str(addr.ipv4_mapped) if addr.ipv4_mapped is not None else str(addr)

@@ -42,6 +42,10 @@ class ParseContext:
         max_consecutive_bad: bad lines in a row after which the file is abandoned (default: the
             ``ingest.max_consecutive_bad`` setting in force).
         block_size: bytes of a line-oriented log read and parsed at a time (default: ``ingest.block_size``).
+        json_shape_rows: JSON lines of one shape read column-wise from this many in a block (default:
+            ``ingest.json_shape_rows``).
+        parse_workers: threads preparing blocks ahead of the one being turned into rows (default:
+            ``ingest.parse_workers``).
         netflow_templates: the NetFlow v9/IPFIX template store (a
             :class:`~winnow.sources.netflow_store.TemplateStore`) the ingest layer carries across the
             files of an ingest and across ingests of a lake; None: each file starts without templates.
@@ -50,6 +54,8 @@ class ParseContext:
     file: str
     max_consecutive_bad: int | None = None
     block_size: int | None = None
+    json_shape_rows: int | None = None
+    parse_workers: int | None = None
     netflow_templates: Any = None
     warnings: list[Warning_] = field(default_factory=list)
     unsupported: dict[str, int] = field(default_factory=dict)
@@ -57,7 +63,7 @@ class ParseContext:
     _run: int = 0
 
     def __post_init__(self) -> None:
-        if self.max_consecutive_bad is None or self.block_size is None:
+        if None in (self.max_consecutive_bad, self.block_size, self.json_shape_rows, self.parse_workers):
             from winnow.config import current
 
             config = current()
@@ -65,6 +71,10 @@ class ParseContext:
                 self.max_consecutive_bad = config.get("ingest.max_consecutive_bad")
             if self.block_size is None:
                 self.block_size = config.get("ingest.block_size")
+            if self.json_shape_rows is None:
+                self.json_shape_rows = config.get("ingest.json_shape_rows")
+            if self.parse_workers is None:
+                self.parse_workers = config.get("ingest.parse_workers")
 
     def warn(self, line: int | None, reason: str, snippet: bytes | str = b"", kept: bool = False) -> None:
         """Record a problem; abandon the file after a run of consecutive bad lines.

@@ -38,19 +38,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext, Source
 from winnow.sources.evtx_header import HEADER_BYTES, truncation
 from winnow.sources.registry import register
+from winnow.sources.windows_columns import groups, json_object, map_fields, ndjson
 from winnow.sources.windows_events import KIND_BASE, KINDS, WINDOWS_TABLES, log_codes, map_event, mapper
 from winnow.sources.windows_map import (
-    COMPUTED,
-    HEADER_INPUTS,
     EventHeader,
     Mapping,
     Row,
     compact_json,
-    text,
     to_int,
     win_event_row,
 )
@@ -231,19 +228,12 @@ def _block(records: list[dict], first: int, ctx: ParseContext, sink: RowSink) ->
 
 def _read_system(heads: pa.Array) -> pa.StructArray:
     """Read the ``{"Event":{..,"System":{..`` heads of the records as one NDJSON buffer; give the System structs."""
-    buffer = _ndjson(pc.replace_substring(heads, _EVENT_ID, '"EventIDx":{'), "}}}\n")
+    buffer = ndjson(pc.replace_substring(heads, _EVENT_ID, '"EventIDx":{'), "}}}\n")
     table = pj.read_json(pa.BufferReader(buffer), parse_options=_HEAD_OPTIONS,
                          read_options=pj.ReadOptions(block_size=max(1 << 20, buffer.size + 1)))
     if table.num_rows != len(heads):
         raise pa.ArrowInvalid(f"{table.num_rows} System objects read for {len(heads)} records")
     return pc.struct_field(table.column("Event").combine_chunks(), "System")
-
-
-def _ndjson(texts: pa.Array, suffix: str) -> pa.Buffer:
-    """The texts, each followed by ``suffix``, as one buffer (for Arrow's JSON reader)."""
-    lines = pc.binary_join_element_wise(texts, suffix, "")
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
-    return lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
 
 
 def _columns(system: pa.StructArray, data: pa.Array) -> dict[str, pa.Array]:
@@ -254,7 +244,7 @@ def _columns(system: pa.StructArray, data: pa.Array) -> dict[str, pa.Array]:
 
     event_id = pc.coalesce(field("EventID"), field("EventIDx", "#text"))
     correlation = ("Correlation", "#attributes")
-    extra = _json_object({
+    extra = json_object({
         "Version": pc.cast(field("Version"), _S),
         "ProviderGuid": _non_empty(field("Provider", "#attributes", "Guid")),
         "EventSourceName": _non_empty(field("Provider", "#attributes", "EventSourceName")),
@@ -278,31 +268,6 @@ def _non_empty(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, _S), values)
 
 
-def _json_object(fields: dict[str, pa.Array]) -> pa.Array:
-    """Per row, a JSON object of the fields that are not null (null when none is), values as JSON strings."""
-    pieces = []
-    for key, values in fields.items():
-        if values.null_count == len(values):
-            continue
-        encoded = values.dictionary_encode()
-        quoted = pa.array([json.dumps(v, ensure_ascii=False) for v in encoded.dictionary.to_pylist()], _S)
-        pieces.append(pc.binary_join_element_wise(f'"{key}":', pc.take(quoted, encoded.indices), ""))
-    return _join_object(pieces, len(next(iter(fields.values()))))
-
-
-def _join_object(pieces: list[pa.Array], length: int) -> pa.Array:
-    """Per row, ``{piece,piece,...}`` of the pieces (``"key":value`` text) that are not null; null when none is."""
-    joined = None
-    for piece in pieces:
-        if piece.null_count == len(piece):
-            continue
-        joined = piece if joined is None else pc.coalesce(pc.binary_join_element_wise(joined, piece, ","), joined,
-                                                          piece)
-    if joined is None:
-        return pa.nulls(length, _S)
-    return pc.binary_join_element_wise("{", joined, "}", "")
-
-
 def _mapped(columns: dict[str, pa.Array]) -> tuple[np.ndarray, np.ndarray]:
     """Which rows a table maps, and each row's kind of event (the same decision as :func:`windows_events.mapper`)."""
     codes = log_codes(columns["provider"], columns["channel"])
@@ -312,10 +277,6 @@ def _mapped(columns: dict[str, pa.Array]) -> tuple[np.ndarray, np.ndarray]:
 
 _HEADER_COLUMNS = ("event_id", "channel", "provider", "host", "record_id", "ts", "level", "task", "opcode",
                    "keywords", "user_sid", "process_id", "thread_id")
-
-#: a column of a group as its distinct values (Python objects, as ``json.loads`` gives them) and each row's index
-Unique = tuple[list, np.ndarray]
-
 
 def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, kinds: np.ndarray, lines: np.ndarray,
               ctx: ParseContext, sink: RowSink) -> Iterator[Batch]:
@@ -328,7 +289,7 @@ def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, kinds: np.ndarray,
     inputs. Any other row (small groups, nested values, numbers with a fraction, event data that does not
     read) is decoded and mapped one by one, with the same result.
     """
-    kind_groups = _groups(np.arange(len(rows)), kinds)
+    kind_groups = groups(np.arange(len(rows)), kinds)
     one_by_one = [group for group in kind_groups if len(group) < MIN_GROUP_ROWS]
     if len(one_by_one) < len(kind_groups):  # the typed key signatures of the rows of the larger kinds
         large = np.sort(np.concatenate([group for group in kind_groups if len(group) >= MIN_GROUP_ROWS]))
@@ -339,7 +300,7 @@ def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, kinds: np.ndarray,
         plain = np.asarray(pc.fill_null(pc.match_substring_regex(signature, _SIGNATURE), False))
         one_by_one.append(large[~plain])
         keys = pc.binary_join_element_wise(pc.cast(pa.array(kinds[large]), _S), signature, " ")
-        for group in _groups(np.flatnonzero(plain), np.asarray(pc.dictionary_encode(pc.filter(keys, plain)).indices)):
+        for group in groups(np.flatnonzero(plain), np.asarray(pc.dictionary_encode(pc.filter(keys, plain)).indices)):
             at = large[group]
             mapping = KINDS[int(kinds[at[0]])]
             mapped = None if len(group) < MIN_GROUP_ROWS \
@@ -355,59 +316,17 @@ def _map_rows(columns: dict[str, pa.Array], rows: np.ndarray, kinds: np.ndarray,
         yield from _map_one_by_one(columns, rows[rest], lines, ctx, sink)
 
 
-def _groups(positions: np.ndarray, keys: np.ndarray) -> list[np.ndarray]:
-    """``positions`` grouped by their key (groups in key order, positions in their given order)."""
-    if not len(positions):
-        return []
-    _, group_of = np.unique(keys, return_inverse=True)
-    order = np.argsort(group_of.reshape(-1), kind="stable")
-    starts = np.flatnonzero(np.diff(group_of.reshape(-1)[order], prepend=-1))
-    return [positions[members] for members in np.split(order, starts[1:])]
-
-
 def _map_group(mapping: Mapping, texts: pa.Array, columns: dict[str, pa.Array],
                rows: np.ndarray) -> dict[str, pa.Array] | None:
     """The mapped table's columns (and ``extra``) of one group of events, or None when it must go another way."""
     fields = _read_data(texts)
-    if fields is None:
-        return None
-    n = len(rows)
-    index = pa.array(rows)
-    types = {c.name: _S if pa.types.is_timestamp(c.type) else c.type for c in get_table(mapping.table).columns}
-    absent: Unique = ([None], np.zeros(n, np.int32))
-    inputs: dict[str, Unique] = {}
-
-    def value(name: str) -> Unique:
-        if name not in inputs:
-            inputs[name] = _unique(pc.take(columns[HEADER_INPUTS[name][1]], index)) if name in HEADER_INPUTS \
-                else _unique(fields[name]) if name in fields else absent
-        return inputs[name]
-
-    computed: dict[str, Unique] = {}
-    try:
-        for rule in mapping.rules:
-            computed[rule.column] = _apply(rule.fn, [computed[name[1:]] if name[0] == COMPUTED else value(name)
-                                                     for name in rule.inputs], n)
-        out = {name: pc.take(pa.array(values, types[name]), pa.array(at))
-               for name, (values, at) in computed.items() if name in types}
-    except (TypeError, ValueError, OverflowError):  # a value the rules or the column type do not take
-        return None
-    for name in ("host", "event_id", "record_id"):
-        out[name] = pc.take(columns[name], index)
-    pieces = []
-    for key, array in fields.items():
-        if key not in mapping.used:
-            values, at = _unique(array)
-            quoted = [None if v is None else f'"{key}":' + json.dumps(text(v), ensure_ascii=False) for v in values]
-            pieces.append(pc.take(pa.array(quoted, _S), pa.array(at)))
-    out["extra"] = _join_object(pieces, n)
-    return out
+    return None if fields is None else map_fields(mapping, fields, columns, rows)
 
 
 def _read_data(texts: pa.Array) -> dict[str, pa.Array] | None:
     """The event data of a group (one typed key signature), one array per field in order; None when it does
     not read as plain fields."""
-    buffer = _ndjson(texts, "\n")
+    buffer = ndjson(texts, "\n")
     read = pj.ReadOptions(block_size=max(1 << 20, buffer.size + 1))
     try:
         table = pj.read_json(pa.BufferReader(buffer), read_options=read, parse_options=_DATA_OPTIONS)
@@ -420,24 +339,6 @@ def _read_data(texts: pa.Array) -> dict[str, pa.Array] | None:
     if table.num_rows != len(texts) or any(t not in _PLAIN_TYPES for t in table.schema.types):
         return None
     return {key: table.column(key).combine_chunks() for key in table.column_names}
-
-
-def _unique(values: pa.Array) -> Unique:
-    """The distinct values (null included) as Python objects, and each row's index among them."""
-    encoded = pc.dictionary_encode(values, null_encoding="encode")
-    return encoded.dictionary.to_pylist(), np.asarray(encoded.indices)
-
-
-def _apply(fn: Any, inputs: list[Unique], n: int) -> Unique:
-    """``fn`` over the rows of its inputs, called once per distinct combination of input values."""
-    if not inputs:
-        return [fn()], np.zeros(n, np.int32)
-    if len(inputs) == 1:
-        values, at = inputs[0]
-        return [fn(v) for v in values], at
-    combos, at = np.unique(np.stack([at for _, at in inputs], axis=1), axis=0, return_inverse=True)
-    return [fn(*(values[i] for (values, _), i in zip(inputs, combo, strict=True))) for combo in combos.tolist()], \
-        at.reshape(-1)
 
 
 def _map_one_by_one(columns: dict[str, pa.Array], rows: np.ndarray, lines: np.ndarray, ctx: ParseContext,

@@ -62,12 +62,13 @@ def log_of(provider: str | None, channel: str | None) -> str | None:
 
 def log_codes(provider: pa.Array, channel: pa.Array) -> pa.Array:
     """:func:`log_of` column-wise: the code of each row's log (0 for none), as int64."""
-    low = pc.utf8_lower(channel)
+    low = pc.utf8_lower(channel)  # a missing provider or channel decides nothing (Kleene "or", as log_of)
     tests = [
-        pc.or_(pc.equal(provider, SYSMON), pc.starts_with(low, "microsoft-windows-sysmon")),
-        pc.or_(pc.equal(provider, SECURITY), pc.equal(low, "security")),
-        pc.or_(pc.is_in(provider, pa.array(_SYSTEM_PROVIDERS)), pc.equal(low, "system")),
-        pc.or_(pc.is_in(provider, pa.array(_POWERSHELL_PROVIDERS)), pc.is_in(low, pa.array(_POWERSHELL_CHANNELS))),
+        pc.or_kleene(pc.equal(provider, SYSMON), pc.starts_with(low, "microsoft-windows-sysmon")),
+        pc.or_kleene(pc.equal(provider, SECURITY), pc.equal(low, "security")),
+        pc.or_kleene(pc.is_in(provider, pa.array(_SYSTEM_PROVIDERS)), pc.equal(low, "system")),
+        pc.or_kleene(pc.is_in(provider, pa.array(_POWERSHELL_PROVIDERS)),
+                     pc.is_in(low, pa.array(_POWERSHELL_CHANNELS))),
     ]
     code = pa.scalar(0, pa.int64())
     for i in reversed(range(len(LOGS))):  # the first log that matches wins

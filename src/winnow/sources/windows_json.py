@@ -16,52 +16,29 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from winnow.sources.ahead import ahead
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
-from winnow.sources.blocks import read_blocks, split_lines
+from winnow.sources.blocks import count_lines, read_blocks, split_lines
+from winnow.sources.json_shapes import Shape, block_lines, shapes
 from winnow.sources.registry import register
-from winnow.sources.windows_events import WINDOWS_TABLES, map_event
-from winnow.sources.windows_map import EventHeader, text, to_int
+from winnow.sources.windows_columns import map_fields
+from winnow.sources.windows_events import KIND_BASE, KINDS, WINDOWS_TABLES, log_codes, map_event
+from winnow.sources.windows_json_keys import ENVELOPE, FLAT_HEADER, HEADER_KEYS, SHIPPER_VALUES, WINLOG_USED
+from winnow.sources.windows_json_shapes import HEADER_TYPES, ShapeEvents, shape_events
+from winnow.sources.windows_map import EventHeader, Mapping, compact_json, text, to_int
 from winnow.sources.windows_rows import RowSink
 
-#: flat keys that fill the event header, by header field, first found wins
-_FLAT_HEADER: dict[str, tuple[str, ...]] = {
-    "event_id": ("EventID", "EventId"),
-    "channel": ("Channel",),
-    "provider": ("SourceName", "Provider", "EventSourceName", "ProviderName"),
-    "computer": ("Hostname", "Computer", "ComputerName"),
-    "record_id": ("RecordNumber", "EventRecordID"),
-    "time": ("TimeCreated", "TimeGenerated", "@timestamp", "EventTime"),
-    "level": ("Level", "EventLevel"),
-    "task": ("Task",),
-    "opcode": ("OpcodeValue", "Opcode"),
-    "keywords": ("Keywords",),
-    "user_sid": ("UserID", "UserSid"),
-    "process_id": ("ExecutionProcessID",),
-    "thread_id": ("ThreadID",),
-}
-_HEADER_KEYS = frozenset(k for keys in _FLAT_HEADER.values() for k in keys)
-#: flat keys added by the shipper (NXLog, Logstash, Sentinel): not event data
-_ENVELOPE = frozenset({
-    "Message", "@version", "tags", "host", "port", "Severity", "SeverityValue", "SourceModuleName",
-    "SourceModuleType", "EventReceivedTime", "EventType", "Category", "AccountName", "AccountType", "Domain",
-    "ProviderGuid", "Version", "ERROR_EVT_UNRESOLVED", "ActivityID", "RelatedActivityID", "TenantId", "SourceSystem",
-    "MG", "ManagementGroupName", "Type", "_ResourceId", "EventOriginId", "SourceComputerId", "TimeCollected",
-    "Activity", "EventLevelName", "EventData",
-})
-#: envelope keys that events also use as event data, with the shipper's own values: NXLog's ``EventType`` (the
-#: record's level) and Sentinel's ``Type`` (its table). Any other value is event data: Sysmon's registry and pipe
-#: events have an EventType (CreateKey, SetValue, ConnectPipe ...), its 25 a Type (Image is replaced ...)
-_SHIPPER_VALUES = {
-    "EventType": frozenset({"INFO", "WARNING", "ERROR", "CRITICAL", "VERBOSE", "AUDIT_SUCCESS", "AUDIT_FAILURE"}),
-    "Type": frozenset({"WindowsEvent", "SecurityEvent", "Event"}),
-}
-#: Winlogbeat ``winlog`` keys that fill the header
-_WINLOG_USED = frozenset({"event_id", "channel", "provider_name", "computer_name", "record_id", "event_data",
-                          "user_data", "process", "user"})
+_SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 _SNIFF_KEYS = (b'"EventID"', b'"winlog"', b'"winlog.')
 
 
@@ -90,19 +67,123 @@ class WindowsJson(Source):
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         sink = RowSink(ctx)
+        min_rows = ctx.json_shape_rows or 1
         try:
-            for block, first in read_blocks(stream, ctx):
-                for i, raw in enumerate(split_lines(block)):
-                    if not raw.strip():
-                        continue
-                    for table, row in _rows(raw, first + i, ctx):
-                        batch = sink.add(table, row, first + i)
-                        if batch is not None:
-                            yield batch
+            for block, first, prepared in ahead(read_blocks(stream, ctx), lambda b: _prepare(b, min_rows),
+                                                ctx.parse_workers or 0):
+                yield from _block(block, first, prepared, ctx, sink)
         except AbandonFile:
             yield from sink.drain()  # the good lines before the run of bad ones
             raise
         yield from sink.drain()
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The column-wise part of a block: the shapes it takes, and the lines left to read one by one."""
+
+    taken: list[tuple[Shape, ShapeEvents]]
+    one_by_one: np.ndarray
+    lines: int
+
+
+def _prepare(block: bytes, min_rows: int) -> _Prepared:
+    """The shapes of a block and their events (no warning, no row yet: this may run on a worker thread)."""
+    count = count_lines(block)
+    lines = block_lines(block) if count >= min_rows else None
+    found, rest = shapes(lines, min_rows) if lines is not None else ([], np.arange(count))
+    taken: list[tuple[Shape, ShapeEvents]] = []
+    one_by_one = [rest]
+    for shape in found:
+        events = shape_events(shape)
+        if events is None:
+            one_by_one.append(shape.rows)
+        else:
+            taken.append((shape, events))
+            one_by_one.append(shape.rows[events.one_by_one])
+    return _Prepared(taken, np.sort(np.concatenate(one_by_one)), count)
+
+
+def _block(block: bytes, first: int, prepared: _Prepared, ctx: ParseContext, sink: RowSink) -> Iterator[Batch]:
+    """The rows of a block: lines of the shapes that read column-wise together, every other line one by one.
+
+    The lines read one by one go first, in order, so their warnings (and a run of bad lines that abandons the
+    file) come as they would line by line; when the file is abandoned, only the lines before the last bad one
+    are kept, as line by line.
+    """
+    rest, taken = prepared.one_by_one, prepared.taken
+    stop: AbandonFile | None = None
+    end = first + prepared.lines
+    if len(rest):
+        raws = split_lines(block)
+        for i in rest.tolist():
+            raw = raws[i]
+            if not raw.strip():
+                continue
+            try:
+                rows = _rows(raw, first + i, ctx)
+            except AbandonFile as exc:
+                stop, end = exc, first + i
+                break
+            for table, row in rows:
+                batch = sink.add(table, row, first + i)
+                if batch is not None:
+                    yield batch
+    for shape, events in taken:
+        yield from _shape_rows(shape, events, first, end, sink)
+    if stop is not None:
+        raise stop
+
+
+def _shape_rows(shape: Shape, events: ShapeEvents, first: int, end: int, sink: RowSink) -> Iterator[Batch]:
+    """Add the rows of a shape's events (those before line ``end`` not read one by one) to ``sink``."""
+    lines = first + shape.rows
+    keep = lines < end
+    keep[events.one_by_one] = False
+    columns, fields = events.columns, events.fields
+    if not keep.all():
+        mask = pa.array(keep)
+        columns = {name: pc.filter(values, mask) for name, values in columns.items()}
+        fields = {name: pc.filter(values, mask) for name, values in fields.items()}
+        lines = lines[keep]
+    if not len(lines):
+        return
+    batch = sink.add_columns("win.event", columns, lines)
+    if batch is not None:
+        yield batch
+    kinds = np.asarray(pc.fill_null(pc.add(pc.multiply(log_codes(columns["provider"], columns["channel"]), KIND_BASE),
+                                           columns["event_id"]), -1))
+    for kind in np.unique(kinds).tolist():
+        mapping = KINDS.get(kind)
+        if mapping is None:
+            continue
+        rows = np.flatnonzero(kinds == kind)
+        index = pa.array(rows)
+        group = {name: pc.take(values, index) for name, values in fields.items()}
+        mapped = map_fields(mapping, group, columns, rows)
+        if mapped is None:  # a value the rules do not take column-wise: event by event, the same rules
+            yield from _map_one_by_one(mapping, group, columns, rows, lines, sink)
+            continue
+        batch = sink.add_columns(mapping.table, mapped, lines[rows])
+        if batch is not None:
+            yield batch
+
+
+def _map_one_by_one(mapping: Mapping, fields: dict[str, pa.Array], columns: dict[str, pa.Array], rows: np.ndarray,
+                    lines: np.ndarray, sink: RowSink) -> Iterator[Batch]:
+    index = pa.array(rows)
+    head = {name: pc.take(columns[name], index).to_pylist() for name in HEADER_TYPES}
+    data = {name: values.to_pylist() for name, values in fields.items()}
+    for k, row in enumerate(rows.tolist()):
+        event = EventHeader(
+            event_id=head["event_id"][k], channel=head["channel"][k], provider=head["provider"][k],
+            computer=head["host"][k], record_id=head["record_id"][k], time=head["ts"][k], level=head["level"][k],
+            task=head["task"][k], opcode=head["opcode"][k], keywords=head["keywords"][k],
+            user_sid=head["user_sid"][k], process_id=head["process_id"][k], thread_id=head["thread_id"][k])
+        table, mapped = mapping(event, {name: values[k] for name, values in data.items()})
+        batch = sink.add(table, mapped, int(lines[row]))
+        if batch is not None:
+            yield batch
 
 
 def _kind(obj: dict) -> str | None:
@@ -123,6 +204,12 @@ def _rows(raw: bytes, line: int, ctx: ParseContext) -> list:
     if not isinstance(obj, dict):
         ctx.warn(line, "JSON value is not an object", raw)
         return []
+    if _SURROGATE.search(raw):
+        try:
+            compact_json(obj).encode()
+        except UnicodeEncodeError:  # no UTF-8 text holds it, so no column can
+            ctx.warn(line, "text holds a lone UTF-16 surrogate (\\ud800-\\udfff)", raw)
+            return []
     kind = _kind(obj)
     if kind is None:
         ctx.warn(line, "not a Windows event (no EventID/Channel or winlog fields)", raw)
@@ -137,7 +224,7 @@ def _flat(obj: dict) -> tuple[EventHeader, dict, dict | None]:
     """Mordor / NXLog / Sentinel: header, envelope and event data keys side by side."""
     values: dict[str, Any] = {}
     used: set[str] = set()
-    for field, keys in _FLAT_HEADER.items():
+    for field, keys in FLAT_HEADER.items():
         for key in keys:
             value = obj.get(key)
             if value is not None:
@@ -148,7 +235,8 @@ def _flat(obj: dict) -> tuple[EventHeader, dict, dict | None]:
     data: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in obj.items():
-        if key in _HEADER_KEYS or key in _ENVELOPE and (key not in _SHIPPER_VALUES or value in _SHIPPER_VALUES[key]):
+        if key in HEADER_KEYS or key in ENVELOPE and (key not in SHIPPER_VALUES
+                                                      or isinstance(value, str) and value in SHIPPER_VALUES[key]):
             if value is not None and key not in used and key != "EventData":
                 extra[key] = text(value)
         else:
@@ -179,7 +267,7 @@ def _winlogbeat(obj: dict) -> tuple[EventHeader, dict, dict | None]:
     data = dict(winlog.get("event_data") or {})
     if winlog.get("user_data"):
         data["UserData"] = winlog["user_data"]
-    extra = {f"winlog.{k}": text(v) for k, v in winlog.items() if k not in _WINLOG_USED and v is not None}
+    extra = {f"winlog.{k}": text(v) for k, v in winlog.items() if k not in WINLOG_USED and v is not None}
     extra.update({k: text(v) for k, v in obj.items() if k not in ("winlog", "@timestamp") and v is not None})
     return head, data, extra or None
 

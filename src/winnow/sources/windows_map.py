@@ -187,12 +187,15 @@ class Rule:
     (:data:`HEADER_INPUTS`: :data:`TIME`, :data:`USER_SID`, :data:`PROCESS_ID`), or ``"$column"``, the value an
     earlier rule gave. Columns starting with ``_`` are intermediate values, not written. ``fn`` must be pure:
     the same rules run row by row (:meth:`Mapping.__call__`) and column-wise, once per distinct combination of
-    input values (:mod:`winnow.sources.evtx_file`).
+    input values (:mod:`winnow.sources.windows_columns`).
     """
 
     column: str
     fn: Callable[..., Any]
     inputs: tuple[str, ...] = ()
+    #: positions of inputs that ``fn`` only ever returns as they are, never looks at (``value or fallback``: the
+    #: fallback): column-wise, ``fn`` then runs once per distinct combination of the other inputs
+    passed: tuple[int, ...] = ()
 
 
 def const(column: str, value: Any) -> Rule:
@@ -278,7 +281,7 @@ def _first(value: Any, fallback: Any) -> Any:
 
 
 def _sysmon_proc(*rules: Rule) -> tuple[Rule, ...]:
-    return (Rule("ts", _first, ("UtcTime", TIME)), field("pid", to_int, "ProcessId"),
+    return (Rule("ts", _first, ("UtcTime", TIME), passed=(1,)), field("pid", to_int, "ProcessId"),
             field("process_guid", _str, "ProcessGuid"), field("image", _str, "Image"), field("user", _str, "User"),
             *rules)
 
@@ -338,11 +341,11 @@ _SYSMON_NET = Mapping("proc.net", _sysmon_proc(
     Rule("action", lambda outbound: "connect" if outbound else "accept", ("$_outbound",)),
     Rule("direction", lambda outbound: "outbound" if outbound else "inbound", ("$_outbound",)),
     field("proto", _proto, "Protocol"),
-    Rule("src_ip", _pick, ("$_swapped", "$_src_ip", "$_dst_ip")),
-    Rule("src_port", _pick, ("$_swapped", "$_src_port", "$_dst_port")),
-    Rule("dst_ip", _pick, ("$_swapped", "$_dst_ip", "$_src_ip")),
-    Rule("dst_port", _pick, ("$_swapped", "$_dst_port", "$_src_port")),
-    Rule("dst_hostname", _pick, ("$_swapped", "$_dst_name", "$_src_name")),
+    Rule("src_ip", _pick, ("$_swapped", "$_src_ip", "$_dst_ip"), passed=(1, 2)),
+    Rule("src_port", _pick, ("$_swapped", "$_src_port", "$_dst_port"), passed=(1, 2)),
+    Rule("dst_ip", _pick, ("$_swapped", "$_dst_ip", "$_src_ip"), passed=(1, 2)),
+    Rule("dst_port", _pick, ("$_swapped", "$_dst_port", "$_src_port"), passed=(1, 2)),
+    Rule("dst_hostname", _pick, ("$_swapped", "$_dst_name", "$_src_name"), passed=(1, 2)),
     field("family", _family, "SourceIsIpv6"), const("success", True),
 ), _NET_USED)
 
@@ -460,6 +463,8 @@ def _auth(event_id: int) -> Mapping:
 #: :mod:`~winnow.sources.windows_map_audit`) build their rules from
 nonempty, boolean, account, identity, sysmon_proc, PROC_USED = _str, _bool, _account, _identity, _sysmon_proc, \
     _PROC_USED
+#: the helpers :mod:`~winnow.sources.windows_map_columns` has column-wise twins of
+ip, first, pick, swapped = _ip, _first, _pick, _swapped
 
 SYSMON_EVENTS: dict[int, Mapping] = {1: _SYSMON_START, 5: _SYSMON_END, 3: _SYSMON_NET, 11: _SYSMON_FILE,
                                      22: _SYSMON_DNS}

@@ -45,7 +45,7 @@ def _either_int(first: Any, second: Any) -> int | None:
 
 def _access_rules(action: str, *rules: Rule) -> tuple[Rule, ...]:
     return (
-        Rule("ts", lambda utc, logged: utc or logged, ("UtcTime", TIME)), const("action", action),
+        Rule("ts", lambda utc, logged: utc or logged, ("UtcTime", TIME), passed=(1,)), const("action", action),
         field("pid", to_int, "SourceProcessId"),
         Rule("process_guid", _either, ("SourceProcessGUID", "SourceProcessGuid")),
         field("image", nonempty, "SourceImage"), field("user", nonempty, "SourceUser"),

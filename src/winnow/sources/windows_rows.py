@@ -29,7 +29,13 @@ _TS_US = pa.timestamp("us", tz="UTC")
 
 def parse_times(values: list[str | None] | pa.Array) -> tuple[pa.Array, list[int]]:
     """ISO 8601 text to ``timestamp[us, UTC]``; return the array and the rows that did not parse."""
-    arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
+    if isinstance(values, pa.Array):
+        arr = values
+    else:
+        try:
+            arr = pa.array(values, pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # a number or boolean where a time belongs: as text
+            arr = pa.array([v if v is None or isinstance(v, str) else json.dumps(v) for v in values], pa.string())
     with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):  # usual: ISO text with a zone, µs
         return pc.cast(arr, _TS_US), []
     zoned = pc.if_else(pc.match_substring_regex(arr, _ZONE), arr, pc.binary_join_element_wise(arr, "Z", ""))
@@ -81,20 +87,53 @@ class TableRows:
         self.count += len(lines)
 
     def batch(self, ctx: ParseContext) -> Batch | None:
-        """Type the rows collected so far into a Batch (None when none is left) and start afresh."""
+        """Type the rows collected so far into a Batch (None when none is left) and start afresh.
+
+        Rows given one by one and column chunks are typed together, in line order, so the warnings (a time that
+        does not parse, a row without a time) come in the order of the lines, as when every row came one by one.
+        """
         rows, lines, chunks = self.rows, np.asarray(self.lines, dtype=np.int64), self.chunks
         self.rows, self.lines, self.chunks, self.count = [], [], [], 0
-        batches = []
+        parts: list[tuple[dict[str, list | pa.Array], np.ndarray]] = []
         if rows:
-            columns: dict[str, list] = {col.name: [row.get(col.name) for row in rows] for col in self.table.columns}
-            columns["extra"] = [None if (e := row.get("extra")) is None
-                                else compact_json(e) for row in rows]
-            batches.append(typed_batch(self.table.name, columns, lines, ctx))
-        batches.extend(typed_batch(self.table.name, chunk, chunk_lines, ctx) for chunk, chunk_lines in chunks)
-        parts = [b.data for b in batches if b is not None]
-        if len(parts) > 1:
-            return Batch(self.table.name, pa.concat_tables(parts))
-        return Batch(self.table.name, parts[0]) if parts else None
+            columns: dict[str, list | pa.Array] = {col.name: [row.get(col.name) for row in rows]
+                                                   for col in self.table.columns}
+            columns["extra"] = [None if (e := row.get("extra")) is None else compact_json(e) for row in rows]
+            parts.append((columns, lines))
+        parts.extend(chunks)
+        if not parts:
+            return None
+        columns, lines = parts[0] if len(parts) == 1 else _in_line_order(self.table.columns, parts)
+        return typed_batch(self.table.name, columns, lines, ctx)
+
+
+def _in_line_order(declared: tuple, parts: list[tuple[dict[str, list | pa.Array], np.ndarray]]
+                   ) -> tuple[dict[str, list | pa.Array], np.ndarray]:
+    """Parts of rows (columns as Python lists or Arrow arrays) as one set of columns sorted by line.
+
+    A column is kept as Arrow when every part's values convert to its type without a loss (the case of column
+    chunks and of rows whose values fit); otherwise it becomes one Python list, typed by :func:`typed_batch`
+    exactly as rows given one by one are.
+    """
+    lines = np.concatenate([part_lines for _, part_lines in parts])
+    order = np.argsort(lines, kind="stable")
+    index = pa.array(order)
+    kinds = {col.name: pa.string() if pa.types.is_timestamp(col.type) else col.type for col in declared}
+    kinds["extra"] = pa.string()
+    out: dict[str, list | pa.Array] = {}
+    for name, kind in kinds.items():
+        values = [part.get(name) for part, _ in parts]
+        if all(v is None for v in values):
+            continue
+        try:
+            arrays = [pa.nulls(len(part_lines), kind) if v is None else v.cast(kind) if isinstance(v, pa.Array)
+                      else pa.array(v, kind) for v, (_, part_lines) in zip(values, parts, strict=True)]
+            out[name] = pc.take(pa.concat_arrays(arrays), index)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            merged = [x for v, (_, part_lines) in zip(values, parts, strict=True)
+                      for x in ([None] * len(part_lines) if v is None else v if isinstance(v, list) else v.to_pylist())]
+            out[name] = [merged[i] for i in order.tolist()]
+    return out, lines[order]
 
 
 def typed_batch(table_name: str, columns: dict[str, list | pa.Array], lines: np.ndarray,

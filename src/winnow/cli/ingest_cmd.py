@@ -1,4 +1,4 @@
-"""winnow ingest PATH... [--lake DIR] [--format NAME]"""
+"""winnow ingest PATH... [--lake DIR] [--format NAME] [--workers N]"""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ from winnow.cli.progress import progress_bar
 @click.option("--report", "report_fmt", type=click.Choice(["table", "jsonl", "json", "csv"]), default=None,
               help="Per-file report format (default: table on a terminal, jsonl in a pipe).")
 @click.option("--all-files", is_flag=True, help="List every file in the report, not only those with news.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Files parsed at once, each in a worker process (default: the ingest.workers setting, "
+                   "one per core); 1 parses one file after another.")
 def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, sensor: str | None,
-           report_fmt: str | None, all_files: bool) -> None:
+           report_fmt: str | None, all_files: bool, workers: int | None) -> None:
     """Ingest log files, folders, .gz/.bz2/.xz files and .zip/.tar/.tar.gz archives into the lake.
 
     Reads Zeek logs (TSV or JSON), NetFlow v5/v9 and IPFIX (export packets or pcap), Argus and
@@ -29,12 +32,13 @@ def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, 
     are sniffed from content. Files already ingested (same content hash) are skipped, so
     re-running is safe. Bad lines, invalid values (stored as null), damaged compressed data and
     cut files are counted per file and listed by 'winnow warnings'; 'winnow lake' shows what the
-    lake holds.
+    lake holds. Several files are parsed at once (--workers, one per core by default) and published
+    in the order they were found, so the lake is the same whatever the number of workers.
     """
     from winnow.pipeline.ingest import ingest as run_ingest
 
     with progress_bar("ingesting") as update:
-        report = run_ingest(list(paths), lake, source_format, sensor, on_progress=update)
+        report = run_ingest(list(paths), lake, source_format, sensor, on_progress=update, workers=workers)
     rows = [
         {"file": f.file, "status": f.status, "format": f.source_format, "rows": f.total_rows,
          "tables": f.rows, "warnings": f.warnings, "skipped": f.skipped, "message": f.message}

@@ -156,6 +156,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.beacon_points", 20000, "int", "connections of a source -> destination pair drawn on the beacon "
             "page, at most (the earliest)"),
     Setting("web.report_entities", 10, "int", "top entities (and their findings) in 'winnow report'"),
+    Setting("ingest.workers", 0, "int", "input files parsed at once, each in a worker process (files in parallel, "
+            "committed in discovery order: the lake is the same as with 1); 0: one per core; 1: one file after "
+            "another in the ingest's own process. A single large file is parsed by one process; --workers "
+            "overrides it"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),

@@ -29,6 +29,8 @@ class InputFile:
     size: int
     _open_raw: Callable[[], BinaryIO]
     mtime_ns: int = 0
+    #: read from a stream shared with the other members of its archive (tar): in order, by one process
+    in_stream: bool = False
 
     def open_raw(self) -> BinaryIO:
         """The bytes as stored (compressed or not)."""
@@ -164,7 +166,7 @@ def _tar_members(path: Path) -> Iterator[InputFile]:
     mtime = path.stat().st_mtime_ns
     for name, size, opener in tar_members(path, _decompress):
         shown = f"{path}!{name}" if name else str(path)
-        yield InputFile(shown, size, lambda o=opener: io.BufferedReader(o()), mtime)
+        yield InputFile(shown, size, lambda o=opener: io.BufferedReader(o()), mtime, in_stream=True)
 
 
 def _encrypted(path: Path, member: str) -> Callable[[], BinaryIO]:

@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+
 from winnow.config import current
-from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
+from winnow.lake import Lake, Manifest, ManifestEntry
 from winnow.lake.commit import Commit, publish
 from winnow.lake.writer import SharedParts
 
@@ -39,15 +41,16 @@ class PendingCommits:
         """The entry of this content, committed or pending."""
         return self.shas.get(sha256) or self.manifest.get(sha256)
 
-    def add(self, entry: ManifestEntry, moves: list[tuple[Path, Path]], writer: FileWriter | None = None) -> None:
+    def add(self, entry: ManifestEntry, moves: list[tuple[Path, Path]],
+            rows: dict[tuple[str, str], list[pa.Table]] | None = None) -> None:
         """Queue one file's commit; publish the group when it is due.
 
-        With ``writer`` (a small file's, all rows still in memory) its rows go to the group's shared
-        parts; ``moves`` are then only its other parts (warnings).
+        With ``rows`` (a small file's, by (table, day): :meth:`FileWriter.take`) they go to the group's
+        shared parts; ``moves`` are then only its other parts (warnings).
         """
         if not self.commits:
             self.since = time.monotonic()
-        keys = self.shared.add(entry.sha256, writer.take()) if writer is not None else []
+        keys = self.shared.add(entry.sha256, rows) if rows is not None else []
         self.commits.append((entry, moves, keys))
         self.shas[entry.sha256] = entry
         if (sum(entry.rows.values()) >= self.max_rows or len(self.commits) >= self.max_files

@@ -12,23 +12,30 @@ import queue
 import shutil
 import threading
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+
+import pyarrow as pa
 
 from winnow.config import Config, ConfigError, current
 from winnow.ingest.discover import InputFile, discover
 from winnow.ingest.pending import PendingCommits
 from winnow.ingest.report import FileReport, IngestReport
+from winnow.ingest.workers import can_fork, cores, in_order
 from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
+from winnow.lake.lock import LOCK
 from winnow.lake.state import read_state, stage_merged
 from winnow.lake.warnings import write_warnings
-from winnow.sources import AbandonFile, ParseContext, get_source, sniff
-from winnow.sources.base import Source
+from winnow.sources import AbandonFile, ParseContext, get_source, sniff, sources
+from winnow.sources.base import Source, Warning_
 from winnow.sources.blocks import READ_ERRORS, read_problem
 from winnow.sources.netflow_store import STATE_NAME, TemplateStore
 from winnow.sources.value_checks import check_values
+
+#: small files sent to a worker together: at most this many, of at most this many bytes in all
+BATCH_FILES, BATCH_BYTES = 64, 4 << 20
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ def ingest_files(
     sensor: str | None = None,
     on_file: Callable[[FileReport], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Ingest files and folders into the lake (derived tables are left as they are); re-ingesting adds nothing.
 
@@ -70,8 +78,10 @@ def ingest_files(
         paths: files, folders, compressed files, zip or tar archives.
         fmt: force a registered source instead of sniffing.
         sensor: sensor name for rows whose log does not name one.
-        on_file: called with each file's report as soon as it is done.
+        on_file: called with each file's report as soon as it is done (in discovery order).
         on_progress: called with (bytes done, bytes total).
+        workers: files parsed at once, each in a worker process (default: the ``ingest.workers``
+            setting; 0 there: one per core); 1 parses them one after another in this process.
     """
     files = list(discover(paths, exclude=lake.root))
     report = IngestReport(ingest_id=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8])
@@ -87,10 +97,9 @@ def ingest_files(
                _positive(config, "ingest.max_consecutive_bad"), _positive(config, "ingest.block_size"),
                _positive(config, "ingest.json_shape_rows"), config.get("ingest.parse_workers"),
                templates)
-    for number, item in enumerate(files):
-        result = _ingest_one(item, run, number)
+    for number, result in _in_order(files, run, _workers(config, workers)):
         report.files.append(result)
-        done += item.size
+        done += files[number].size
         if on_file:
             on_file(result)
         if on_progress:
@@ -107,17 +116,155 @@ def _positive(config: Config, key: str) -> int:
     return value
 
 
+def _workers(config: Config, given: int | None) -> int:
+    """Worker processes asked for: ``given`` (``--workers``), else ``ingest.workers`` (0: one per core)."""
+    if given is not None:
+        if given < 1:
+            raise ConfigError(f"--workers: expected 1 or more, got {given}")
+        return given
+    value = config.get("ingest.workers")
+    if value < 0:
+        raise ConfigError(f"{config.origin('ingest.workers')}: ingest.workers: expected 0 (one per core) or more, "
+                          f"got {value!r}")
+    return value or cores()
+
+
+def _in_order(files: list[InputFile], run: _Run, workers: int) -> Iterator[tuple[int, FileReport]]:
+    """Every file's report, in discovery order; up to ``workers`` files parsed at once in worker processes.
+
+    Workers parse a file and write its parts under ``_tmp``; this process records each file at its
+    turn (same content seen before, warnings, manifest entry, commit groups), so the lake is the
+    one a run on one process writes. NetFlow files (their templates carry over from file to file)
+    and tar members (read from one stream of their archive) are parsed here, at their turn.
+    """
+    batches = _batches(files, run, workers) if workers > 1 and can_fork() else []
+    if len(batches) < 2:  # one batch at most to parse: no worker to start
+        for number, item in enumerate(files):
+            yield number, _ingest_one(item, run, number)
+        return
+    sources()  # loaded once, before the workers are forked
+
+    def work(number: int) -> FileReport | _Parsed | None:  # in a worker process
+        parsed = _parse_one(files[number], run, number, in_order=False)
+        if isinstance(parsed, _Parsed):
+            parsed.detach(run.share_bytes)
+        return parsed
+
+    for number, parsed in in_order(len(files), work, batches, min(workers, len(batches)), (run.lake.root / LOCK,)):
+        if parsed is None:  # not sent to a worker, or sent back (NetFlow)
+            yield number, _ingest_one(files[number], run, number)
+        else:
+            yield number, parsed if isinstance(parsed, FileReport) else _record(parsed, run)
+
+
+def _batches(files: list[InputFile], run: _Run, workers: int) -> list[list[int]]:
+    """The files workers parse, in batches of consecutive small files or one large file.
+
+    A batch holds at most :data:`BATCH_BYTES` and :data:`BATCH_FILES` files, fewer when there are
+    few files (four batches per worker at least, for an even share). Left out: files unchanged
+    since they were ingested, and tar members (read from one stream).
+    """
+    numbers = [number for number, item in enumerate(files) if not item.in_stream
+               and run.pending.manifest.unchanged(item.name, item.size, item.mtime_ns) is None]
+    most = max(1, min(BATCH_FILES, -(-len(numbers) // (4 * workers))))
+    out: list[list[int]] = []
+    batch: list[int] = []
+    size = 0
+    for number in numbers:
+        item = files[number]
+        if item.size >= BATCH_BYTES:
+            out.append([number])
+            continue
+        batch.append(number)
+        size += item.size
+        if len(batch) >= most or size >= BATCH_BYTES:
+            out.append(batch)
+            batch, size = [], 0
+    return out + [batch] if batch else out
+
+
+@dataclass
+class _Parsed:
+    """One file read and its rows written (parts under ``_tmp``, or rows in memory), not yet recorded."""
+
+    file: str
+    size: int
+    mtime_ns: int
+    status: str
+    message: str
+    source_format: str
+    sha256: str
+    rows: dict[str, int]
+    warnings: list[Warning_]
+    unsupported: dict[str, int]
+    #: parsed in this process: its parts, still open
+    writer: FileWriter | None = None
+    #: parsed by a worker: its finished parts (temporary, final), or a small file's rows by (table, day)
+    moves: list[tuple[Path, Path]] = field(default_factory=list)
+    buffers: dict[tuple[str, str], list] | None = None
+    #: the NetFlow templates before this file (put back when its content is known already)
+    before: tuple | None = None
+
+    def detach(self, share_bytes: int) -> None:
+        """Finish the writer: a file whose rows are all in memory and small keeps them to share parts."""
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return
+        if writer.in_memory and writer.buffered < share_bytes:
+            self.buffers = writer.take()
+        else:
+            self.moves = writer.close(self.sha256)
+
+    def __getstate__(self) -> dict:
+        """What a worker sends back: a small file's rows as Arrow IPC (a pickled slice would carry all its buffers)."""
+        state = dict(self.__dict__)
+        if self.buffers is not None:
+            state["buffers"] = {key: [_ipc(table) for table in tables] for key, tables in self.buffers.items()}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if state["buffers"] is not None:
+            state["buffers"] = {key: [pa.ipc.open_stream(data).read_all() for data in tables]
+                                for key, tables in state["buffers"].items()}
+        self.__dict__.update(state)
+
+    def drop(self) -> None:
+        """Forget the rows and delete the parts (the content is in the lake already)."""
+        if self.writer is not None:
+            self.writer.abort()
+        for tmp, _ in self.moves:
+            tmp.unlink(missing_ok=True)
+        self.writer, self.moves, self.buffers = None, [], None
+
+
+def _ipc(table: pa.Table) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
 def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
-    manifest, lake = run.pending.manifest, run.lake
-    unchanged = manifest.unchanged(item.name, item.size, item.mtime_ns)
+    unchanged = run.pending.manifest.unchanged(item.name, item.size, item.mtime_ns)
     if unchanged is not None:
         return FileReport(item.name, "already ingested", unchanged.source_format,
                           message=f"unchanged since it was ingested {unchanged.ingested_at}")
+    parsed = _parse_one(item, run, number)
+    return parsed if isinstance(parsed, FileReport) else _record(parsed, run)
+
+
+def _parse_one(item: InputFile, run: _Run, number: int, in_order: bool = True) -> FileReport | _Parsed | None:
+    """Sniff and parse one file, its rows written under ``_tmp`` (a worker's part of the work).
+
+    None when the file must be parsed at its turn in this process (NetFlow, and ``in_order`` false).
+    """
     head, head_error = item.read_head()
     source = run.forced or sniff(head, item.name)
     if source is None and head_error is None:
         return FileReport(item.name, "unrecognized", message="format not recognized; use --format to force one")
     name = source.name if source is not None else ""
+    if name == "netflow" and not in_order:
+        return None
     ctx = ParseContext(item.name, max_consecutive_bad=run.max_consecutive_bad, block_size=run.block_size,
                        json_shape_rows=run.json_shape_rows, parse_workers=run.parse_workers,
                        netflow_templates=run.templates)
@@ -125,7 +272,7 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
         ctx.warn(None, f"stored NetFlow templates could not be read ({run.templates.problem}); starting without them")
         run.templates.problem = None
     before = run.templates.snapshot() if name == "netflow" else None
-    writer = FileWriter(lake, f"part-{number:06d}", run.ingest_id, item.name, name, run.sensor)
+    writer = FileWriter(run.lake, f"part-{number:06d}", run.ingest_id, item.name, name, run.sensor)
     digest = hashlib.sha256()
     status, message = "ingested", ""
     readable = source is not None and (bool(head) or head_error is None)
@@ -149,27 +296,34 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
             ctx.warn(None, read_problem(exc))
     if status == "failed":  # what could be read of it is not its content: remembered by name, never "same as"
         digest.update(f"\0unreadable\0{item.name}\0{item.size}".encode())
-    sha256 = digest.hexdigest()
+    return _Parsed(item.name, item.size, item.mtime_ns, status, message, name, digest.hexdigest(),
+                   dict(writer.rows), ctx.warnings, dict(ctx.unsupported), writer, before=before)
+
+
+def _record(parsed: _Parsed, run: _Run) -> FileReport:
+    """Queue a parsed file's commit (at its turn, in this process), or drop it when its content is known."""
+    lake, sha256, name = run.lake, parsed.sha256, parsed.source_format
     known = run.pending.get(sha256)
     if known is not None:
-        writer.abort()
-        if before is not None:
-            run.templates.restore(before)  # not recorded: its templates must not count either
-        return FileReport(item.name, "already ingested", known.source_format,
+        parsed.drop()
+        if parsed.before is not None:
+            run.templates.restore(parsed.before)  # not recorded: its templates must not count either
+        return FileReport(parsed.file, "already ingested", known.source_format,
                           message=f"same content as {known.file}, ingested {known.ingested_at}")
-    shared = writer.in_memory and writer.buffered < run.share_bytes  # a small file: its rows go to the group's parts
-    moves = [] if shared else writer.close(sha256)
-    if ctx.warnings:
-        moves.append(write_warnings(lake, sha256, run.ingest_id, ctx.file, name, ctx.warnings))
+    parsed.detach(run.share_bytes)
+    moves = list(parsed.moves)
+    if parsed.warnings:
+        moves.append(write_warnings(lake, sha256, run.ingest_id, parsed.file, name, parsed.warnings))
     entry = ManifestEntry(
-        sha256=sha256, file=item.name, source_format=name, ingest_id=run.ingest_id,
-        ingested_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), rows=dict(writer.rows),
-        warnings=len(ctx.warnings), skipped=dict(ctx.unsupported),
-        parts=[str(b.relative_to(lake.root)) for _, b in moves], size=item.size, mtime_ns=item.mtime_ns,
+        sha256=sha256, file=parsed.file, source_format=name, ingest_id=run.ingest_id,
+        ingested_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), rows=dict(parsed.rows),
+        warnings=len(parsed.warnings), skipped=dict(parsed.unsupported),
+        parts=[str(b.relative_to(lake.root)) for _, b in moves], size=parsed.size, mtime_ns=parsed.mtime_ns,
     )
-    run.pending.add(entry, moves, writer if shared else None)
-    return FileReport(item.name, status, name, dict(writer.rows), len(ctx.warnings), dict(ctx.unsupported),
-                      message or (ctx.warnings[0].reason if ctx.warnings else ""))
+    run.pending.add(entry, moves, parsed.buffers)
+    return FileReport(parsed.file, parsed.status, name, dict(parsed.rows), len(parsed.warnings),
+                      dict(parsed.unsupported),
+                      parsed.message or (parsed.warnings[0].reason if parsed.warnings else ""))
 
 
 def _parse_into(source: Source, stream: BinaryIO, ctx: ParseContext, writer: FileWriter,

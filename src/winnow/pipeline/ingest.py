@@ -38,6 +38,7 @@ def ingest(
     sensor: str | None = None,
     on_file: Callable[[FileReport], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> PipelineReport:
     """Ingest files and folders into the lake, then refresh derived tables; re-ingesting known content adds nothing.
 
@@ -48,10 +49,11 @@ def ingest(
         sensor: sensor name for rows whose log does not name one.
         on_file: called with each file's report as soon as it is done.
         on_progress: called with (bytes done, bytes total).
+        workers: files parsed at once in worker processes (default: the ``ingest.workers`` setting).
     """
     lake = Lake.open(lake_path, create=True)
     with lake_lock(lake):
-        files = ingest_files(lake, paths, fmt, sensor, on_file, on_progress)
+        files = ingest_files(lake, paths, fmt, sensor, on_file, on_progress, workers)
         report = PipelineReport(files.ingest_id, files.files)
         report.derived = refresh_derived(lake, report.totals(), f"{len(report.files)} files ingested, but ")
     return report

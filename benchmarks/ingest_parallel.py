@@ -77,6 +77,15 @@ def run(logs: Path, lake: Path, workers: int) -> tuple[float, float, int, int]:
     return wall, usage.ru_utime + usage.ru_stime, peak[0], usage.ru_maxrss * 1024
 
 
+def simulated(logs: Path, hosts: int, days: int, endpoint_share: float) -> Path:
+    """``winnow simulate`` output (seed 4) in ``logs``."""
+    print(f"simulating {hosts} hosts, {days} days into {logs} ...", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "winnow.cli.main", "simulate", "--out", str(logs), "--hosts", str(hosts),
+                    "--days", str(days), "--endpoint-share", str(endpoint_share), "--seed", "4"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return logs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--logs", type=Path, help="an existing folder of logs (default: simulate one)")
@@ -89,13 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="winnow-bench-"))
     try:
-        logs = args.logs
-        if logs is None:
-            logs = work / "logs"
-            print(f"simulating {args.hosts} hosts, {args.days} days into {logs} ...", file=sys.stderr)
-            subprocess.run([sys.executable, "-m", "winnow.cli.main", "simulate", "--out", str(logs), "--hosts",
-                            str(args.hosts), "--days", str(args.days), "--endpoint-share", str(args.endpoint_share),
-                            "--seed", "4"], check=True, stdout=subprocess.DEVNULL)
+        logs = args.logs or simulated(work / "logs", args.hosts, args.days, args.endpoint_share)
         files = [p for p in logs.rglob("*") if p.is_file()]
         size = sum(p.stat().st_size for p in files)
         print(f"input: {len(files)} files, {size / 1e6:,.0f} MB", file=sys.stderr)

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 #: columns that differ between two runs of the same ingest: the run's id and when it ran
@@ -26,9 +27,10 @@ def lake_digests(lake: Path) -> dict[str, str]:
         data = pq.read_table(part)
         drop = RUN_COLUMNS if table == "ingest_warnings" else {"_ingest_id"}
         data = data.drop_columns([c for c in data.column_names if c in drop])
-        digest = hashlib.sha256(str(data.schema).encode())
-        for batch in data.to_batches():
-            digest.update(json.dumps(batch.to_pylist(), default=str, sort_keys=True).encode())
+        sink = pa.BufferOutputStream()  # one chunk per column: the bytes depend on the rows, not on how they were read
+        with pa.ipc.new_stream(sink, data.schema) as writer:
+            writer.write_table(data.combine_chunks())
+        digest = hashlib.sha256(sink.getvalue())
         name = f"{table}/{part.name}" if table == "ingest_warnings" else str(part.relative_to(lake))
         out[name] = digest.hexdigest()
     entries = [json.loads(line) for line in (lake / "_manifest.jsonl").read_text().splitlines() if line.strip()]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -120,12 +121,18 @@ def wait_for_commits(proc: subprocess.Popen, lake: Path, n: int, timeout: float 
         time.sleep(0.005)
 
 
-def kill_mid_ingest(folder: Path, lake: Path, after: int, delay: float, n_files: int) -> int:
-    """SIGKILL an ingest of ``folder`` ``delay`` s after ``after`` files are committed; return how many were."""
+def kill_mid_ingest(folder: Path, lake: Path, after: int, delay: float, n_files: int,
+                    before_kill: Callable[[int], None] | None = None) -> int:
+    """SIGKILL an ingest of ``folder`` ``delay`` s after ``after`` files are committed; return how many were.
+
+    ``before_kill`` is called with the ingest's process id right before it is killed.
+    """
     proc = ingest_in_subprocess([folder], lake)
     try:
         wait_for_commits(proc, lake, after)
         time.sleep(delay)
+        if before_kill is not None:
+            before_kill(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import signal
 import tarfile
 import time
 import zipfile
@@ -18,11 +17,9 @@ from lake_digest import lake_digests
 from test_ingest import (
     assert_clean_bookkeeping,
     assert_no_duplicate_rows,
-    committed,
-    ingest_in_subprocess,
+    kill_mid_ingest,
     manifest_entries,
     table_counts,
-    wait_for_commits,
     write_conn_logs,
 )
 
@@ -150,22 +147,16 @@ def test_warnings_name_their_file_and_line_whatever_the_workers(one_process, tmp
 
 def test_killed_ingest_with_workers_loses_nothing_on_rerun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """kill -9 of an ingest with two workers mid-run: its workers die with it, the re-run is a clean run."""
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("needs Linux's /proc")
     n_files, n_lines = 60, 4_000
     folder = tmp_path / "logs"
     write_conn_logs(folder, n_files, n_lines, SEED + 2)
     lake = tmp_path / "lake"
     monkeypatch.setenv("WINNOW_INGEST_WORKERS", "2")
     monkeypatch.setenv("WINNOW_INGEST_COMMIT_FILES", "4")
-    proc = ingest_in_subprocess([folder], lake)
-    try:
-        wait_for_commits(proc, lake, 8)
-        children = _children(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(30)
-    assert proc.returncode == -signal.SIGKILL
-    done = committed(lake)
-    assert 1 <= done < n_files, "the kill did not land mid-ingest"
+    children: list[int] = []
+    done = kill_mid_ingest(folder, lake, 8, 0.0, n_files, lambda pid: children.extend(_children(pid)))
     assert len(children) == 2, children
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in children):  # a worker left behind would hold the lake's lock
@@ -182,10 +173,7 @@ def test_killed_ingest_with_workers_loses_nothing_on_rerun(tmp_path: Path, monke
 
 
 def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    if not path.exists():
-        pytest.skip("needs Linux's /proc")
-    return [int(p) for p in path.read_text().split()]
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def _alive(pid: int) -> bool:
@@ -231,3 +219,12 @@ def test_in_order_bounds_the_work_ahead_and_raises_at_the_turn_of_the_failing_it
     with pytest.raises(ValueError, match="item 5 is bad"):
         next(results)
     assert len(list(tmp_path.glob("started-*"))) < 12
+    # within a batch: the items before the failing one are kept, the error comes at its own turn
+    results = in_order(7, lambda n: _started(tmp_path, n), [[0, 1, 2], [3, 4, 5, 6]], 2)
+    assert [next(results)[0] for _ in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="item 5 is bad") as raised:
+        next(results)
+    assert any("in an ingest worker process" in note for note in raised.value.__notes__)
+    # a batch of small items around large ones: it is sent first, its late item waits for its turn
+    results = in_order(7, lambda n: os.getpid(), [[0, 6], [1], [2], [3], [4], [5]], 1)
+    assert [n for n, _ in results] == list(range(7))

@@ -13,6 +13,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -97,13 +98,14 @@ def ingest_files(
                _positive(config, "ingest.max_consecutive_bad"), _positive(config, "ingest.block_size"),
                _positive(config, "ingest.json_shape_rows"), config.get("ingest.parse_workers"),
                templates)
-    for number, result in _in_order(files, run, _workers(config, workers)):
-        report.files.append(result)
-        done += files[number].size
-        if on_file:
-            on_file(result)
-        if on_progress:
-            on_progress(done, total)
+    with closing(_in_order(files, run, _workers(config, workers))) as results:  # closed: workers stopped
+        for number, result in results:
+            report.files.append(result)
+            done += files[number].size
+            if on_file:
+                on_file(result)
+            if on_progress:
+                on_progress(done, total)
     pending.flush()
     shutil.rmtree(lake.tmp_dir / report.ingest_id, ignore_errors=True)  # only empty folders are left
     return report
@@ -180,7 +182,7 @@ def _batches(files: list[InputFile], run: _Run, workers: int) -> list[list[int]]
         if len(batch) >= most or size >= BATCH_BYTES:
             out.append(batch)
             batch, size = [], 0
-    return out + [batch] if batch else out
+    return sorted(out + [batch] if batch else out)  # by first file: a batch is sent before the files after it
 
 
 @dataclass

@@ -19,11 +19,14 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +61,8 @@ def in_order(count: int, work: Callable[[int], Any], batches: list[list[int]], w
     Args:
         count: how many items.
         work: the work of one item; a result must pickle (it comes back through a pipe).
-        batches: the items sent to workers, in batches (many small items cost one round trip).
+        batches: the items sent to workers, in batches (many small items cost one round trip), sorted
+            by their first item (a batch is sent before those that start after it).
         workers: worker processes, at most.
         close_paths: files whose inherited descriptors each worker closes (a lock it must not hold).
     """
@@ -87,7 +91,10 @@ def in_order(count: int, work: Callable[[int], Any], batches: list[list[int]], w
                 except BrokenProcessPool:
                     raise WinnowError("an ingest worker process died (out of memory? killed?); run the ingest "
                                       "again, with --workers 1 to parse one file at a time") from None
-            yield number, results.pop(number)
+            result = results.pop(number)
+            if isinstance(result, _Raised):
+                raise result.error
+            yield number, result
         finished = True
     finally:
         _WORK.clear()
@@ -100,8 +107,26 @@ def in_order(count: int, work: Callable[[int], Any], batches: list[list[int]], w
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass
+class _Raised:
+    """What ``work`` raised on an item: raised again at that item's turn (the items before it are kept)."""
+
+    error: BaseException
+
+
 def _call(batch: list[int]) -> list[Any]:
-    return [_WORK[0](number) for number in batch]
+    out: list[Any] = []
+    for number in batch:
+        try:
+            out.append(_WORK[0](number))
+        except Exception as exc:
+            exc.add_note("in an ingest worker process:\n" + "".join(traceback.format_exc()))
+            try:
+                pickle.dumps(exc)
+            except Exception:
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            return out + [_Raised(exc)] + [None] * (len(batch) - len(out) - 1)  # the rest are never reached
+    return out
 
 
 def _start(parent: int, close_paths: tuple[str, ...]) -> None:

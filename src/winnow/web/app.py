@@ -81,8 +81,16 @@ class Workbench:
 def create_app(lake: Path | str, guard: Guard | None = None, config: Any = None) -> FastAPI:
     """The workbench over ``lake`` (``config``: the configuration in force, default as loaded for that lake)."""
     from winnow.config import load, use
-    from winnow.web import (beacon_page, entity_page, journal_page, query_page, queue_page, rate_page, sensors_page,
-                            stack_page)
+    from winnow.web import (
+        beacon_page,
+        entity_page,
+        journal_page,
+        query_page,
+        queue_page,
+        rate_page,
+        sensors_page,
+        stack_page,
+    )
 
     bench = Workbench(Path(lake), config or load(str(lake)), guard or Guard())
     @contextlib.asynccontextmanager
@@ -179,7 +187,8 @@ def done(request: Request, data: dict[str, Any], back: str) -> Response:
 
 def wants_html(request: Request, ext: str = "") -> bool:
     """Whether the answer is a page (a browser asking for HTML), not JSON."""
-    return ext != ".json" and not request.url.path.endswith(".json") and "text/html" in request.headers.get("accept", "")
+    accept = request.headers.get("accept", "")
+    return ext != ".json" and not request.url.path.endswith(".json") and "text/html" in accept
 
 
 def bench_of(request: Request) -> Workbench:

@@ -84,9 +84,10 @@ async def delete_query(request: Request) -> Response:
 
 @router.post("/query{ext:path}")
 async def run_query(request: Request, ext: str) -> Response:
-    """Run the posted SQL (fields: sql, limit)."""
+    """Run the posted SQL (fields: sql, limit): the page for a browser, else its JSON twin (as other POSTs)."""
     fields = await posted(request)
     limit = _limit(fields.get("limit"))
+    ext = ext if wants_html(request, ext) else ext or ".json"
     return await run_in_threadpool(_run, request, ext, fields.get("sql", ""), limit)
 
 

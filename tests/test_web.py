@@ -287,6 +287,9 @@ def test_query_page_runs_one_select_and_shows_its_rows(client):
     page = client.post("/query", data={"csrf": token["X-CSRF-Token"], "sql": "SELECT 'a<b>' AS x"},
                        headers={"Accept": "text/html"})
     assert page.status_code == 200 and "<td>a&lt;b&gt;</td>" in page.text
+    odd = client.get("/query.json", params={"sql": "SELECT 1.5 AS d, 2::DECIMAL(9, 2) AS w, 'a'::BLOB AS b, "
+                                                   "TIME '12:00' AS t, DATE '2026-01-01' AS day"}).json()
+    assert odd["rows"] == [[1.5, 2, "a", "12:00:00", "2026-01-01"]]  # every SQL value as JSON
 
 
 REFUSED = {

@@ -155,6 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.graph_neighbours", 12, "int", "busiest neighbours of each kind per table on an entity's link graph"),
     Setting("web.beacon_points", 20000, "int", "connections of a source -> destination pair drawn on the beacon "
             "page, at most (the earliest)"),
+    Setting("web.rows_link", 200, "int", "rows the query behind a Stack or Pivot row's link asks for (its LIMIT)"),
     Setting("web.report_entities", 10, "int", "top entities (and their findings) in 'winnow report'"),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "

@@ -55,7 +55,7 @@ _SYSCALL_ID = r"(?:^| )arch=(?P<arch>[A-Za-z0-9_]+) syscall=(?P<number>[A-Za-z0-
 _SADDR = r"^saddr=(?P<v>[0-9A-F]+)$"
 _TITLE = r'^proctitle=(?P<v>"[\x20\x21\x23-\x7e]*"|[0-9A-F]*)$'
 #: SYSCALL fields read for a proc.net row
-_WANTED = ("success", "exit", "ppid", "pid", "auid", "uid", "gid", "euid", "ses", "comm", "exe", "tty", "key")
+_WANTED = ("success", "exit", "ppid", "pid", "auid", "uid", "gid", "euid", "comm", "exe", "tty", "key")
 _FAMILIES = ("inet", "inet6", "unix")
 
 
@@ -154,7 +154,6 @@ def _table(calls: list[Record], body: pa.Array, arch: pa.Array, numbers: pa.Arra
         "pid": _per_value(found["pid"], number, _I),
         "image": _per_value(found["exe"], text, _S),
         "user": _per_value(found["uid"], _user, _S),
-        "logon_id": _per_value(found["ses"], _session, _S),
         "action": action,
         "direction": _per_value(name, lambda v: NET_CALLS[v][1], _S),
         "family": _per_value(raw_addr, lambda v: _addr(v, "family"), _S),
@@ -167,8 +166,6 @@ def _table(calls: list[Record], body: pa.Array, arch: pa.Array, numbers: pa.Arra
         if pc.any(where).as_py():
             values[f"{side}_ip"] = pc.if_else(where, ip, pa.nulls(len(ip), _S))
             values[f"{side}_port"] = pc.if_else(where, port, pa.nulls(len(port), _I))
-    if values["logon_id"].null_count == len(calls):
-        del values["logon_id"]
     extra = [
         ("comm", found["comm"], text), ("tty", found["tty"], _plain), ("key", found["key"], _key),
         ("syscall", name, None), ("arch", arch, lambda v: ARCHES.get(v, v)), ("euid", found["euid"], None),
@@ -243,11 +240,6 @@ def _user(raw: str) -> str | None:
     if raw in UNSET:
         return None
     return raw if raw.isdigit() else text(raw, encoded=False)
-
-
-def _session(raw: str) -> str | None:
-    ses = number(raw)
-    return None if ses is None else str(ses)
 
 
 def _plain(raw: str) -> str | None:

@@ -163,6 +163,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.json_shape_rows", 64, "int", "JSON lines of one shape (the same keys in the same order, values "
             "of the same types) read and mapped column-wise when a block holds at least this many of them; fewer are "
             "read one by one (Windows JSON lines; a very large value reads every line one by one)"),
+    Setting("ingest.auditd_column_events", 16_384, "int", "auditd socket events (SYSCALL + SOCKADDR + PROCTITLE) "
+            "gathered and mapped column-wise at a time (bounds memory per file); 0: every event record by record"),
     Setting("ingest.parse_workers", 0, "int", "threads that prepare the blocks of a log column-wise (Arrow's JSON "
             "reader, regular expressions) ahead of the block being turned into rows, each holding one more block "
             "in memory; 0: on the parsing thread (Windows JSON lines). Helps only with idle cores"),

@@ -47,6 +47,7 @@ class _Run:
     max_consecutive_bad: int
     block_size: int
     json_shape_rows: int
+    auditd_column_events: int
     parse_workers: int
     #: NetFlow v9/IPFIX templates, carried from file to file in order and published with the files
     templates: TemplateStore
@@ -85,7 +86,8 @@ def ingest_files(
     run = _Run(lake, pending, get_source(fmt) if fmt else None, sensor, report.ingest_id,
                config.get("ingest.thread_bytes"), config.get("ingest.share_bytes"),
                _positive(config, "ingest.max_consecutive_bad"), _positive(config, "ingest.block_size"),
-               _positive(config, "ingest.json_shape_rows"), config.get("ingest.parse_workers"),
+               _positive(config, "ingest.json_shape_rows"), config.get("ingest.auditd_column_events"),
+               config.get("ingest.parse_workers"),
                templates)
     for number, item in enumerate(files):
         result = _ingest_one(item, run, number)
@@ -119,7 +121,8 @@ def _ingest_one(item: InputFile, run: _Run, number: int) -> FileReport:
         return FileReport(item.name, "unrecognized", message="format not recognized; use --format to force one")
     name = source.name if source is not None else ""
     ctx = ParseContext(item.name, max_consecutive_bad=run.max_consecutive_bad, block_size=run.block_size,
-                       json_shape_rows=run.json_shape_rows, parse_workers=run.parse_workers,
+                       json_shape_rows=run.json_shape_rows, auditd_column_events=run.auditd_column_events,
+                       parse_workers=run.parse_workers,
                        netflow_templates=run.templates)
     if run.templates.problem and name == "netflow":
         ctx.warn(None, f"stored NetFlow templates could not be read ({run.templates.problem}); starting without them")

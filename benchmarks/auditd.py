@@ -1,4 +1,4 @@
-"""Benchmark: parse a large synthetic audit.log with the auditd source; report records/s and peak RSS.
+"""Benchmark: parse a large synthetic audit.log with the auditd source; report MB/s, records/s and peak RSS.
 
     python benchmarks/auditd.py                     # 1 M records built from the shared real samples
     python benchmarks/auditd.py --records 200000    # fewer
@@ -7,7 +7,8 @@
 The synthetic log repeats the raw events of the shared samples (``auditd/`` in the shared data: execve,
 connect/accept, PAM and other records) with fresh serials, timestamps and pids, interleaving every
 other event's records with its neighbour's. Parsing runs in a child process so peak RSS is its own;
-CPU time is reported beside wall time because a shared machine makes wall time noisy.
+CPU time is reported beside wall time because a shared machine makes wall time noisy. The peer is the
+record-by-record path (``ingest.auditd_column_events`` 0) on the same file in the same run.
 """
 
 from __future__ import annotations
@@ -62,12 +63,12 @@ def build(path: Path, records: int) -> int:
     return written
 
 
-def measure(path: Path) -> None:
+def measure(path: Path, gather: int | None) -> None:
     """Child process: parse ``path`` and print rows, seconds and peak RSS."""
     from winnow.sources import ParseContext, sources
 
     source = sources()["auditd"]
-    ctx = ParseContext(str(path))
+    ctx = ParseContext(str(path), auditd_column_events=gather)
     start, cpu = time.perf_counter(), time.process_time()
     rows: dict[str, int] = {}
     with open(path, "rb") as fh:
@@ -83,9 +84,10 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--log", type=Path)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--gather", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure(args.measure)
+        measure(args.measure, args.gather)
         return
     with tempfile.TemporaryDirectory() as tmp:
         log = args.log
@@ -96,11 +98,15 @@ def main() -> None:
             with open(log, "rb") as fh:
                 records = sum(1 for _ in fh)
         size = log.stat().st_size / 1e6
-        out = subprocess.run([sys.executable, __file__, "--measure", str(log)], check=True, capture_output=True,
-                             text=True).stdout.split(maxsplit=3)
-        seconds, cpu, peak, rest = float(out[0]), float(out[1]), out[2], out[3].strip()
-        print(f"{records:,} records, {size:.0f} MB: {seconds:.2f} s wall ({records / seconds:,.0f} records/s), "
-              f"{cpu:.2f} s CPU ({records / cpu:,.0f} records/s), peak RSS {peak} MB; rows {rest}")
+        print(f"{records:,} records, {size:.0f} MB")
+        for label, gather in (("column-wise (default)", None), ("peer: record by record", 0)):
+            command = [sys.executable, __file__, "--measure", str(log)]
+            if gather is not None:
+                command += ["--gather", str(gather)]
+            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout.split(maxsplit=3)
+            seconds, cpu, peak, rest = float(out[0]), float(out[1]), out[2], out[3].strip()
+            print(f"{label}: {seconds:.2f} s wall ({size / seconds:.1f} MB/s), {cpu:.2f} s CPU ({size / cpu:.1f} MB/s, "
+                  f"{records / cpu:,.0f} records/s), peak RSS {peak} MB; rows {rest}")
 
 
 if __name__ == "__main__":

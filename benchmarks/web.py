@@ -1,4 +1,4 @@
-"""Server time of the workbench's pages on a simulated lake: queue, entity and beacon.
+"""Server time of the workbench's pages on a simulated lake: queue, entity, beacon, stack, pivot, timeline, query.
 
     PYTHONPATH=src python -P benchmarks/web.py --lake LAKE [--runs 5] [--work /tmp/web-bench]
 
@@ -7,7 +7,9 @@ It is hard-linked into --work so the risk cache the queue writes never touches L
 requested through FastAPI's TestClient in this process (server time: routing, library calls,
 rendering; no network), first once cold (the queue then computes the risk cache), then --runs times;
 the median is reported for the HTML page and its JSON twin. The entity is the queue's riskiest host,
-the beacon the top beacon finding's pair. Goals: entity under 1 s, queue under 0.5 s (median).
+the beacon the top beacon finding's pair; stack is ``proc.exec``'s images by host (the hunter's first
+stack), pivot and timeline the riskiest host's name, query the rows behind the rarest image (its stack row's link).
+Goals: entity and stack under 1 s, queue under 0.5 s (median).
 """
 
 from __future__ import annotations
@@ -58,8 +60,12 @@ def main() -> None:
     host = next(r["entity"] for r in rows if r["entity_type"] == "host")
     pair = next(f["finding"] for r in rows for f in r["top_findings"] if f["detector"] == "beacon")
     src, dst, port = pair_of(pair)
+    stacked = "/stack?table=proc.exec&column=image&by=host"
+    rarest = client.get(stacked.replace("/stack", "/stack.json")).json()["rows"][0]["link"]
     pages = {"queue": "/queue", "entity": f"/entity/{host}?type=host",
-             "beacon": f"/beacon?src={src}&dst={dst}&dport={port}"}
+             "beacon": f"/beacon?src={src}&dst={dst}&dport={port}", "stack": stacked,
+             "stack net.conn dst_port": "/stack?table=net.conn&column=dst_port", "pivot": f"/pivot?value={host}",
+             "timeline": f"/timeline?entity={host}", "query (a stack row's rows)": rarest}
     out = {"lake": str(args.lake), "runs": args.runs, "cold_queue_s": round(cold_queue, 3), "entity": host,
            "beacon": pair, "pages": {}}
     for name, path in pages.items():

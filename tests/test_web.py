@@ -7,6 +7,7 @@ import html
 import re
 
 import pytest
+from markupsafe import escape
 
 pytest.importorskip("fastapi", reason="pip install 'winnow[web]'")
 
@@ -40,7 +41,9 @@ def page_paths(client, beacon) -> list[str]:
     hunt = client.post("/journal", json={"title": "t", "hypothesis": "h"},
                        headers={"X-CSRF-Token": client.app.state.bench.guard.csrf()}).json()["hunt_id"]
     return ["/queue", f"/entity/{top['entity']}", f"/beacon?src={src}&dst={dst}&dport={port}", "/sensors", "/rate",
-            "/journal", f"/hunt/{hunt}"]
+            "/journal", f"/hunt/{hunt}", "/stack", "/stack?table=proc.exec&column=image&by=host", "/pivot",
+            f"/pivot?value={XSS_SOURCE}", "/query", "/query?sql=SELECT%201%20AS%20one", "/timeline",
+            f"/timeline?entity={XSS_SOURCE}"]
 
 
 def twin(path: str) -> str:
@@ -230,3 +233,157 @@ def test_hostile_log_text_is_shown_and_inert(client, workbench_lake):
     assert "onerror=window.__xss=6" in pages[3]  # shown, as text
     data = client.get(f"/entity/{XSS_SOURCE}.json").json()
     assert any(r["fields"].get("user_agent") == XSS_UA for r in data["timeline"])  # JSON carries the value as is
+
+
+def test_stack_page_is_hunting_stack_and_each_value_links_to_its_rows(client, workbench_lake):
+    from winnow.hunting import stack
+
+    data = client.get("/stack.json", params={"table": "proc.exec", "column": "image", "by": "host"}).json()
+    expected = stack(workbench_lake, "proc.exec", "image", by="host").to_pylist()
+    assert [(r["image"], r["count"], r["distinct_host"]) for r in data["rows"]] == [
+        (r["image"], r["count"], r["distinct_host"]) for r in expected]
+    assert "image" in data["tables"]["proc.exec"] and "net.conn" in data["tables"]
+    rarest = data["rows"][0]
+    assert rarest["link"].startswith("/query?sql=SELECT+%2A+FROM+%22proc.exec%22+WHERE+")
+    rows = client.get(rarest["link"].replace("/query?", "/query.json?")).json()
+    image = rows["columns"].index("image")
+    assert len(rows["rows"]) == rarest["count"] and {r[image] for r in rows["rows"]} == {rarest["image"]}
+    page = client.get("/stack", params={"table": "proc.exec", "column": "image", "by": "host"},
+                      headers={"Accept": "text/html"}).text
+    assert str(escape(rarest["link"])) in page and "<td class=\"num\">" in page
+    udp = {"table": "net.conn", "column": "dst_port", "where": "proto = 'udp'"}
+    where = client.get("/stack.json", params=udp).json()
+    assert where["rows"] and all(r["filter"].startswith("(proto = 'udp') AND ") for r in where["rows"])
+    breakout = "1=1) UNION SELECT * FROM read_csv('/etc/passwd'"
+    for bad in ({"table": "net.conn", "column": "nope"}, {"table": "no.table", "column": "x"},
+                {"table": "net.conn", "column": "dst_port", "where": breakout}):
+        got = client.get("/stack.json", params=bad)
+        assert got.status_code == 400 and set(got.json()) == {"ok", "error"} and "Traceback" not in got.text, bad
+
+
+def test_pivot_page_is_hunting_pivot_and_links_to_the_rows(client, workbench_lake):
+    from winnow.hunting import pivot
+
+    data = client.get("/pivot.json", params={"value": XSS_SOURCE}).json()
+    expected = pivot(workbench_lake, XSS_SOURCE).to_pylist()
+    assert [(r["table"], r["column"], r["count"]) for r in data["rows"]] == [(r["table"], r["column"], r["count"])
+                                                                            for r in expected]
+    http = next(r for r in data["rows"] if r["table"] == "net.http")
+    rows = client.get(http["link"].replace("/query?", "/query.json?")).json()
+    assert len(rows["rows"]) == http["count"] == 3
+    assert client.get("/pivot.json", params={"value": "no-such-value-anywhere"}).json()["rows"] == []
+    page = client.get("/pivot", params={"value": XSS_SOURCE}, headers={"Accept": "text/html"}).text
+    assert 'href="/timeline?entity=10.1.0.250"' in page and 'class="pivot-search"' in page
+
+
+def test_query_page_runs_one_select_and_shows_its_rows(client):
+    got = client.get("/query.json", params={"sql": "SELECT dst_port, count(*) AS n FROM net.conn GROUP BY ALL "
+                                                   "ORDER BY n DESC, dst_port", "limit": 3}).json()
+    assert got["columns"] == ["dst_port", "n"] and len(got["rows"]) == 3 and got["rows"][0][1] >= got["rows"][1][1]
+    token = {"X-CSRF-Token": client.app.state.bench.guard.csrf()}
+    posted = client.post("/query.json", json={"sql": 'SELECT count(*) AS n FROM "proc.exec"'}, headers=token).json()
+    assert posted["ok"] and posted["rows"][0][0] > 0
+    assert client.post("/query.json", json={"sql": "SELECT 1"}).status_code == 403  # no CSRF token
+    page = client.post("/query", data={"csrf": token["X-CSRF-Token"], "sql": "SELECT 'a<b>' AS x"},
+                       headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "<td>a&lt;b&gt;</td>" in page.text
+    odd = client.get("/query.json", params={"sql": "SELECT 1.5 AS d, 2::DECIMAL(9, 2) AS w, 'a'::BLOB AS b, "
+                                                   "TIME '12:00' AS t, DATE '2026-01-01' AS day"}).json()
+    assert odd["rows"] == [[1.5, 2, "a", "12:00:00", "2026-01-01"]]  # every SQL value as JSON
+
+
+REFUSED = {
+    "write": "DELETE FROM net.conn",
+    "create": "CREATE TABLE t AS SELECT 1",
+    "copy": "COPY (SELECT 1) TO '/tmp/winnow-web-copy.csv'",
+    "attach": "ATTACH '/tmp/x.duckdb' AS x",
+    "install": "INSTALL httpfs",
+    "set": "SET enable_external_access = true",
+    "pragma": "PRAGMA version",
+    "several": "SELECT 1; SELECT 2",
+    "file read": "SELECT * FROM read_csv('/etc/passwd')",
+    "syntax": "SELEC 1",
+    "no table": "SELECT * FROM nowhere",
+    "empty": "   ",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED))
+def test_every_refused_statement_is_a_400_in_the_one_error_shape(client, kind):
+    sql = REFUSED[kind]
+    token = client.app.state.bench.guard.csrf()
+    for got in (client.get("/query.json", params={"sql": sql}),
+                client.post("/query", json={"sql": sql}, headers={"X-CSRF-Token": token})):
+        if kind == "empty":  # nothing to run: the form alone
+            assert got.status_code == 200 and got.json()["rows"] is None
+            continue
+        assert got.status_code == 400, (kind, got.text[:300])
+        assert set(got.json()) == {"ok", "error"} and got.json()["ok"] is False and got.json()["error"]
+        assert "Traceback" not in got.text and "internal error" not in got.text
+    if kind != "empty":
+        page = client.get("/query", params={"sql": sql}, headers={"Accept": "text/html"})
+        assert page.status_code == 400 and 'id="query-error"' in page.text and "Traceback" not in page.text
+        assert str(escape(sql)) in page.text  # the statement stays in the form, to be fixed
+
+
+def test_saved_queries_are_stored_listed_run_and_deleted(client, workbench_lake):
+    from winnow.store.journal import Journal
+
+    token = csrf_of(client.get("/query", headers={"Accept": "text/html"}).text)
+    sql = "SELECT host, count(*) AS n FROM \"proc.exec\" GROUP BY host ORDER BY n DESC"
+    assert client.post("/query/saved", data={"name": "busy hosts", "sql": sql}).status_code == 403
+    assert client.post("/query/saved", data={"name": "x", "sql": sql, "csrf": token},
+                       headers={"Origin": "http://evil.example"}).status_code == 403
+    saved = client.post("/query/saved", data={"name": "busy hosts", "sql": sql, "csrf": token}, follow_redirects=False,
+                        headers={"Accept": "text/html"})
+    assert saved.status_code == 303 and saved.headers["location"] == "/query?saved=busy+hosts"
+    with Journal(workbench_lake, read_only=True) as journal:
+        assert [(q["name"], q["sql"]) for q in journal.saved_queries()] == [("busy hosts", sql)]
+        assert journal.hunts() is not None  # beside the hunts, in the same file
+    listed = client.get("/query.json").json()["saved"]
+    assert [q["name"] for q in listed] == ["busy hosts"]
+    ran = client.get("/query.json", params={"saved": "busy hosts"}).json()
+    assert ran["sql"] == sql and ran["columns"] == ["host", "n"] and ran["rows"]
+    page = client.get("/query", headers={"Accept": "text/html"}).text
+    assert 'href="/query?saved=busy%20hosts"' in page and 'action="/query/saved/delete"' in page
+    refused = client.post("/query/saved", data={"name": "bad", "sql": "DROP TABLE x", "csrf": token})
+    assert refused.status_code == 400 and "refused" in refused.json()["error"]
+    assert client.post("/query/saved", data={"name": " ", "sql": "SELECT 1", "csrf": token}).status_code == 400
+    assert client.post("/query/saved/delete", data={"name": "busy hosts"}).status_code == 403
+    deleted = client.post("/query/saved/delete", data={"name": "busy hosts", "csrf": token})
+    assert deleted.status_code == 200 and deleted.json() == {"ok": True, "deleted": "busy hosts"}
+    assert client.get("/query.json").json()["saved"] == []
+    assert client.post("/query/saved/delete", data={"name": "busy hosts", "csrf": token}).status_code == 400
+    assert client.get("/query.json", params={"saved": "busy hosts"}).status_code == 400
+
+
+def test_entity_page_links_its_pivot_and_timeline(client):
+    page = client.get(f"/entity/{XSS_SOURCE}", headers={"Accept": "text/html"}).text
+    assert f'href="/pivot?value={XSS_SOURCE}"' in page and f'href="/timeline?entity={XSS_SOURCE}"' in page
+    process = client.get(f"/entity/{XSS_HOST}:{XSS_IMAGE.lower()}", params={"type": "process"},
+                         headers={"Accept": "text/html"}).text
+    assert 'id="pivot-link"' in process and "/pivot?value=c%3A%5Cusers" in process
+    events = client.get("/timeline.json", params={"entity": XSS_SOURCE}).json()["rows"]
+    assert {r["table"] for r in events} >= {"net.http"} and [r["ts"] for r in events] == sorted(r["ts"] for r in events)
+
+
+def test_hostile_log_text_is_inert_on_the_hunting_pages(client):
+    where = f"src_ip = '{XSS_SOURCE}'"
+    pages = {
+        "stack": client.get("/stack", params={"table": "net.http", "column": "user_agent", "where": where},
+                            headers={"Accept": "text/html"}),
+        "query": client.get("/query", params={"sql": 'SELECT user_agent, uri, host FROM "net.http" WHERE ' + where},
+                            headers={"Accept": "text/html"}),
+        "pivot": client.get("/pivot", params={"value": XSS_UA}, headers={"Accept": "text/html"}),
+        "timeline": client.get("/timeline", params={"entity": XSS_SOURCE}, headers={"Accept": "text/html"}),
+        "process": client.get("/query", params={"sql": "SELECT image, command_line FROM \"proc.exec\" "
+                                                        "WHERE pid = 31337"}, headers={"Accept": "text/html"}),
+    }
+    for name, got in pages.items():
+        assert got.status_code == 200, (name, got.text[:300])
+        for raw in (XSS_UA, XSS_URI, XSS_HTTP_HOST, XSS_IMAGE, XSS_COMMAND, "<script>window", "<img src=x",
+                    "<svg onload", "\x1b"):
+            assert raw not in got.text, (name, raw)
+    for name in ("stack", "query", "pivot"):
+        assert str(escape(XSS_UA)) in pages[name].text, name  # shown, as text
+    assert "\\x1b[31mpowershell" in pages["process"].text

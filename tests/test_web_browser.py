@@ -12,13 +12,14 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 pytest.importorskip("fastapi", reason="pip install 'winnow[web]'")
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (and apt-get install chromium)")
 
-from webgen import INJECTED, XSS_HOST, XSS_IMAGE, XSS_SOURCE, top_beacon  # noqa: E402
+from webgen import INJECTED, XSS_HOST, XSS_IMAGE, XSS_SOURCE, XSS_UA, top_beacon  # noqa: E402
 
 CHROMIUM = os.environ.get("WINNOW_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -111,7 +112,8 @@ def test_every_page_loads_draws_and_is_photographed(server, page, shots):
     top = json_of(server, "/queue.json?type=host")["rows"][0]["entity"]
     src, dst, port = beacon_pair(server)
     pages = {"queue": "/queue", "entity": f"/entity/{top}?type=host", "beacon": f"/beacon?src={src}&dst={dst}"
-             f"&dport={port}", "sensors": "/sensors?all=true", "rate": "/rate", "journal": "/journal"}
+             f"&dport={port}", "sensors": "/sensors?all=true", "rate": "/rate", "journal": "/journal",
+             "stack-form": "/stack", "query-form": "/query", "timeline": f"/timeline?entity={XSS_SOURCE}"}
     for name, path in pages.items():
         page.goto(server.url + path, wait_until="load")
         assert page.locator("nav a").count() >= 4, name
@@ -175,8 +177,12 @@ def test_hostile_log_text_runs_nothing(server, page, workbench_lake, tmp_path, s
     from winnow.web.report import write_report
 
     report = write_report(workbench_lake, tmp_path / "report.html", top=500)
+    hunting = {"table": "net.http", "column": "user_agent", "where": f"src_ip = '{XSS_SOURCE}'"}
     urls = [f"{server.url}/entity/{XSS_SOURCE}", f"{server.url}/queue?limit=500",
-            f"{server.url}/entity/{XSS_HOST}:{XSS_IMAGE.lower()}?type=process", report.as_uri()]
+            f"{server.url}/entity/{XSS_HOST}:{XSS_IMAGE.lower()}?type=process", report.as_uri(),
+            f"{server.url}/stack?{urlencode(hunting)}", f"{server.url}/pivot?{urlencode({'value': XSS_UA})}",
+            f"{server.url}/query?" + urlencode({"sql": "SELECT * FROM \"net.http\" WHERE " + hunting["where"]}),
+            f"{server.url}/timeline?entity={XSS_SOURCE}"]
     for url in urls:
         page.goto(url, wait_until="load")
         page.wait_for_timeout(300)
@@ -187,5 +193,66 @@ def test_hostile_log_text_runs_nothing(server, page, workbench_lake, tmp_path, s
         assert all(s.startswith(server.url + "/static/") or s == "application/json" for s in scripts), scripts
     page.goto(urls[0], wait_until="load")
     assert "<script>window.__xss=1" in page.locator("table.timeline").inner_text()  # shown as text
+    for url in urls[4:7]:
+        page.goto(url, wait_until="load")
+        assert XSS_UA in page.locator("main").inner_text(), url
     page.screenshot(path=str(shots / "hostile.png"))
     assert not page.dialogs and not page.errors
+
+
+def test_stack_click_through_pivot_and_query(server, page, shots):
+    """Stack proc.exec's images by host from the form, click the rarest through to its rows; pivot from the
+    nav bar's box; run a query, save it, run it from the list, delete it."""
+    page.goto(f"{server.url}/stack", wait_until="load")
+    page.select_option("#stack-table", "proc.exec")
+    assert page.locator('select[name=column] optgroup[data-table="net.conn"]').get_attribute("hidden") is not None
+    for name, column in (("column", "image"), ("by", "host")):
+        option = page.locator(f'select[name={name}] optgroup[data-table="proc.exec"] option[value={column}]')
+        page.locator(f"select[name={name}]").select_option(element=option.element_handle())
+    with page.expect_navigation():
+        page.click("#stack-form button[type=submit]")
+    assert "table=proc.exec" in page.url and "column=image" in page.url and "by=host" in page.url
+    first = page.locator("table.stack tbody tr").first
+    value = first.locator("td.value").inner_text()
+    count = int(first.locator("td.num").first.inner_text().replace(",", ""))
+    page.screenshot(path=str(shots / "stack.png"), full_page=True)
+    with page.expect_navigation():
+        first.locator("a.rows").click()
+    assert "/query?sql=SELECT" in page.url
+    assert 'FROM "proc.exec" WHERE "image" =' in page.locator("#sql").input_value()
+    images = page.locator("table.results thead th").all_inner_texts().index("image")
+    cells = page.locator(f"table.results tbody tr td:nth-child({images + 1})").all_inner_texts()
+    assert len(cells) == count and set(cells) == {value}
+    page.screenshot(path=str(shots / "stack-rows.png"), full_page=True)
+
+    page.fill("header input[name=value]", XSS_SOURCE)
+    with page.expect_navigation():
+        page.press("header input[name=value]", "Enter")
+    assert page.url.endswith(f"/pivot?value={XSS_SOURCE}")
+    tables = page.locator("table.pivot tbody tr td:first-child").all_inner_texts()
+    assert "net.http" in tables
+    page.screenshot(path=str(shots / "pivot.png"), full_page=True)
+
+    page.goto(f"{server.url}/query", wait_until="load")
+    page.fill("#sql", "SELECT dst_port, count(*) AS n FROM net.conn GROUP BY ALL ORDER BY n DESC, dst_port LIMIT 5")
+    with page.expect_navigation():
+        page.click("#query-form button:has-text('run')")
+    assert page.locator("table.results thead th").all_inner_texts() == ["dst_port", "n"]
+    assert page.locator("table.results tbody tr").count() == 5
+    page.fill("input[name=name]", "top ports")
+    with page.expect_navigation():
+        page.click("#save")
+    assert page.url.endswith("/query?saved=top+ports")
+    assert page.locator("table.results tbody tr").count() == 5
+    assert page.locator("table.saved tbody tr").first.locator("a").inner_text() == "top ports"
+    page.screenshot(path=str(shots / "query.png"), full_page=True)
+    page.fill("#sql", "DROP TABLE net.conn")
+    with page.expect_navigation():
+        page.click("#query-form button:has-text('run')")
+    assert "refused: DROP statements are not allowed" in page.locator("#query-error").inner_text()
+    assert page.locator("#sql").input_value() == "DROP TABLE net.conn"
+    page.screenshot(path=str(shots / "query-refused.png"), full_page=True)
+    with page.expect_navigation():
+        page.locator("table.saved tbody tr").first.locator("button.delete").click()
+    assert page.locator("table.saved tbody").inner_text().startswith("none saved yet")
+    assert not page.errors and not page.dialogs

@@ -155,6 +155,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web.graph_neighbours", 12, "int", "busiest neighbours of each kind per table on an entity's link graph"),
     Setting("web.beacon_points", 20000, "int", "connections of a source -> destination pair drawn on the beacon "
             "page, at most (the earliest)"),
+    Setting("web.rows_link", 200, "int", "rows the query behind a Stack or Pivot row's link asks for (its LIMIT)"),
     Setting("web.report_entities", 10, "int", "top entities (and their findings) in 'winnow report'"),
     Setting("ingest.workers", 0, "int", "input files parsed at once, each in a worker process (files in parallel, "
             "committed in discovery order: the lake is the same as with 1); 0: one per core; 1: one file after "
@@ -166,6 +167,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.json_shape_rows", 64, "int", "JSON lines of one shape (the same keys in the same order, values "
             "of the same types) read and mapped column-wise when a block holds at least this many of them; fewer are "
             "read one by one (Windows JSON lines; a very large value reads every line one by one)"),
+    Setting("ingest.auditd_column_events", 16_384, "int", "auditd socket events (SYSCALL + SOCKADDR + PROCTITLE) "
+            "gathered and mapped column-wise at a time (bounds memory per file); 0: every event record by record"),
     Setting("ingest.parse_workers", 0, "int", "threads that prepare the blocks of a log column-wise (Arrow's JSON "
             "reader, regular expressions) ahead of the block being turned into rows, each holding one more block "
             "in memory; 0: on the parsing thread (Windows JSON lines). Helps only with idle cores"),

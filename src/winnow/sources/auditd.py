@@ -42,6 +42,7 @@ from typing import BinaryIO, ClassVar
 import pyarrow as pa
 
 from winnow.schema import get_table
+from winnow.sources.auditd_columns import NetColumns
 from winnow.sources.auditd_events import WINDOW, Mapper, read_events
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.registry import register
@@ -120,19 +121,34 @@ class Auditd(Source):
         return False
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
+        """Socket events of the common shape are mapped column-wise (:mod:`winnow.sources.auditd_columns`), in
+        batches of ``ctx.auditd_column_events``; with 0 every event is mapped record by record."""
         rows = {table: Rows(table) for table in self.tables}
         mapper = Mapper(ctx, lambda table, values, extra, line: rows[table].add(values, extra, line))
+        gather = ctx.auditd_column_events or 0
+        net = NetColumns(mapper) if gather > 0 else None
         abandon = None
         try:
             for count, event in enumerate(read_events(stream, ctx, self.window)):
-                mapper.add(event)
+                if net is None or not net.take(event):
+                    mapper.add(event)
                 if count % 4096 == 4095:
+                    if net is not None and len(net) >= gather:
+                        yield from _columns(net)
                     yield from _flush(rows, full_only=True)
         except AbandonFile as exc:
             abandon = exc
+        if net is not None:
+            yield from _columns(net)
         yield from _flush(rows, full_only=False)
         if abandon is not None:
             raise abandon  # after the rows read before the run of bad lines
+
+
+def _columns(net: NetColumns) -> Iterator[Batch]:
+    batch = net.batch()
+    if batch is not None:
+        yield batch
 
 
 def _flush(rows: dict[str, Rows], full_only: bool) -> Iterator[Batch]:

@@ -1,8 +1,9 @@
-"""Hunt journals: each hunt a document (hypothesis, queries run, findings linked, notes, outcome).
+"""Hunt journals: each hunt a document (hypothesis, queries run, findings linked, notes, outcome), and the
+saved queries of the workbench's SQL console.
 
-Hunts live in ``<lake>/hunts.duckdb`` (beside ``findings.duckdb``, so writing a note never looks
-like a change of the findings to the risk cache); every write is one transaction. A hunt exports to
-Markdown with :func:`to_markdown`.
+Hunts and saved queries live in ``<lake>/hunts.duckdb`` (beside ``findings.duckdb``, so writing a
+note never looks like a change of the findings to the risk cache); every write is one transaction.
+A hunt exports to Markdown with :func:`to_markdown`.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ CREATE TABLE IF NOT EXISTS hunt_entries (
     seq BIGINT DEFAULT nextval('hunt_entry_order'), entry_id VARCHAR PRIMARY KEY, hunt_id VARCHAR NOT NULL,
     kind VARCHAR NOT NULL, body VARCHAR NOT NULL, analyst VARCHAR NOT NULL, created_at VARCHAR NOT NULL
 );
+CREATE TABLE IF NOT EXISTS saved_queries (
+    name VARCHAR PRIMARY KEY, sql VARCHAR NOT NULL, analyst VARCHAR NOT NULL, saved_at VARCHAR NOT NULL
+);
 """
 _HUNT = ("hunt_id", "title", "hypothesis", "analyst", "outcome", "conclusion", "created_at", "updated_at")
 _ENTRY = ("entry_id", "hunt_id", "kind", "body", "analyst", "created_at")
+_SAVED = ("name", "sql", "analyst", "saved_at")
 
 
 def _now() -> str:
@@ -102,6 +107,35 @@ class Journal(DatabaseFile):
                 return {**dict(zip(_HUNT, rows[0], strict=True)),
                         "entries": [dict(zip(_ENTRY, e, strict=True)) for e in entries]}
         raise WinnowError(f"no hunt {hunt_id!r} in the journal")
+
+    def save_query(self, name: str, sql: str, analyst: str) -> None:
+        """Save ``sql`` under ``name`` (replacing the query saved under that name, if any)."""
+        name, sql = name.strip(), sql.strip()
+        if not name or not sql:
+            raise WinnowError("a saved query needs a name and its SQL")
+        self._write([("DELETE FROM saved_queries WHERE name = ?", [name]),
+                     (f"INSERT INTO saved_queries ({', '.join(_SAVED)}) VALUES ({', '.join('?' * len(_SAVED))})",
+                      [name, sql, analyst, _now()])])
+
+    def saved_queries(self) -> list[dict[str, Any]]:
+        """Every saved query, by name."""
+        if self.db is None or not self.db.execute("SELECT count(*) FROM information_schema.tables "
+                                                  "WHERE table_name = 'saved_queries'").fetchone()[0]:
+            return []  # a journal file older than saved queries, opened read-only
+        rows = self.db.execute(f"SELECT {', '.join(_SAVED)} FROM saved_queries ORDER BY name").fetchall()
+        return [dict(zip(_SAVED, row, strict=True)) for row in rows]
+
+    def saved_query(self, name: str) -> dict[str, Any]:
+        """The query saved under ``name``."""
+        for saved in self.saved_queries():
+            if saved["name"] == name:
+                return saved
+        raise WinnowError(f"no saved query {name!r}")
+
+    def delete_query(self, name: str) -> None:
+        """Delete the query saved under ``name``."""
+        self.saved_query(name)
+        self._write([("DELETE FROM saved_queries WHERE name = ?", [name])])
 
 
 def to_markdown(hunt: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,8 @@ from winnow.web.security import COOKIE, Guard
 STATIC = Path(__file__).parent / "static"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
-NAV = [("Queue", "/queue"), ("Sensors", "/sensors"), ("Rate", "/rate"), ("Journal", "/journal")]
-# Stack and Query pages (winnow.hunting.stack/pivot/timeline/query) get their nav entries here.
+NAV = [("Queue", "/queue"), ("Stack", "/stack"), ("Pivot", "/pivot"), ("Query", "/query"), ("Sensors", "/sensors"),
+       ("Rate", "/rate"), ("Journal", "/journal")]
 
 
 @dataclass
@@ -49,13 +50,24 @@ class Workbench:
             self._engine = connect("duckdb", self.lake)
         return self._engine
 
+    @contextlib.contextmanager
+    def sql(self) -> Iterator[Any]:
+        """A read-only SQL connection over the lake for one request (the hunting verbs' sandbox): opened per
+        request (about 0.1 s), so it sees the tables and findings as they are now."""
+        from winnow.engine import open_readonly
+
+        with open_readonly(self.lake) as con:
+            yield con
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
             self._engine = None
 
-    def respond(self, request: Request, template: str, data: dict[str, Any], ext: str = "") -> Response:
-        """The page (``ext`` empty) or its JSON twin (``ext`` ``.json``) of ``data``."""
+    def respond(self, request: Request, template: str, data: dict[str, Any], ext: str = "",
+                status: int = 200) -> Response:
+        """The page (``ext`` empty) or its JSON twin (``ext`` ``.json``) of ``data``; ``status`` for the page
+        alone (a page that shows its own error keeps its form)."""
         if ext not in ("", ".json"):
             raise HTTPException(404, f"no page {request.url.path}")
         data = plain(data)
@@ -63,13 +75,22 @@ class Workbench:
             return JSONResponse({"ok": True, **data})
         page = {"title": "Winnow", **data, "nav": NAV, "csrf": self.guard.csrf(), "path": request.url.path}
         html = self.env.get_template(template).render(**page)
-        return HTMLResponse(html)
+        return HTMLResponse(html, status_code=status)
 
 
 def create_app(lake: Path | str, guard: Guard | None = None, config: Any = None) -> FastAPI:
     """The workbench over ``lake`` (``config``: the configuration in force, default as loaded for that lake)."""
     from winnow.config import load, use
-    from winnow.web import beacon_page, entity_page, journal_page, queue_page, rate_page, sensors_page
+    from winnow.web import (
+        beacon_page,
+        entity_page,
+        journal_page,
+        query_page,
+        queue_page,
+        rate_page,
+        sensors_page,
+        stack_page,
+    )
 
     bench = Workbench(Path(lake), config or load(str(lake)), guard or Guard())
     @contextlib.asynccontextmanager
@@ -128,15 +149,14 @@ def create_app(lake: Path | str, guard: Guard | None = None, config: Any = None)
     def home() -> Response:
         return RedirectResponse("/queue", status_code=307)
 
-    for module in (queue_page, entity_page, beacon_page, sensors_page, rate_page, journal_page):
+    for module in (queue_page, entity_page, beacon_page, sensors_page, rate_page, journal_page, stack_page, query_page):
         app.include_router(module.router)
     return app
 
 
 def _error(request: Request, status: int, message: str) -> Response:
     """The one error shape: JSON for ``.json`` paths and API callers, else a page with the message."""
-    accept = request.headers.get("accept", "")
-    if request.url.path.endswith(".json") or "text/html" not in accept:
+    if not wants_html(request):
         return JSONResponse({"ok": False, "error": message}, status_code=status)
     bench = request.app.state.bench
     html = bench.env.get_template("error.html").render(message=message, status=status, nav=NAV, path="",
@@ -163,6 +183,12 @@ def done(request: Request, data: dict[str, Any], back: str) -> Response:
     if "text/html" in request.headers.get("accept", ""):
         return RedirectResponse(back, status_code=303)
     return JSONResponse({"ok": True, **plain(data)})
+
+
+def wants_html(request: Request, ext: str = "") -> bool:
+    """Whether the answer is a page (a browser asking for HTML), not JSON."""
+    accept = request.headers.get("accept", "")
+    return ext != ".json" and not request.url.path.endswith(".json") and "text/html" in accept
 
 
 def bench_of(request: Request) -> Workbench:

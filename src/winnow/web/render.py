@@ -9,6 +9,7 @@ the page's scripts travels in ``<script type="application/json">`` through ``toj
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import re
 from pathlib import Path
@@ -29,7 +30,8 @@ def visible(value: Any) -> str:
 
 
 def plain(value: Any) -> Any:
-    """``value`` with datetimes as ISO text and non-finite floats as None: ready for JSON."""
+    """``value`` with datetimes as ISO text, non-finite floats as None, decimals as numbers and any other
+    non-JSON value (a time, an interval, a UUID, bytes) as text: ready for JSON."""
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -42,7 +44,13 @@ def plain(value: Any) -> Any:
         return None
     if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
         return plain(value.item())
-    return value
+    if isinstance(value, decimal.Decimal):  # SQL DECIMAL: a number (a whole one stays whole)
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, bytes):  # a BLOB, its bytes shown as escapes (b'\x00a' -> \x00a)
+        return repr(value)[2:-1]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)  # any other SQL value (time, interval, UUID ...) as its text
 
 
 def number(value: Any, digits: int = 2) -> str:

@@ -1,0 +1,251 @@
+"""auditd socket events column-wise: ``connect``/``accept``/``bind`` SYSCALL + SOCKADDR (+ PROCTITLE) -> ``proc.net``.
+
+Most events of a busy host are socket calls of three records. :class:`NetColumns` gathers such events (as
+:mod:`winnow.sources.auditd_events` assembles them, so the assembly rule is unchanged) and maps a batch of them
+with Arrow kernels instead of one dict per event; the per-value decoding (hex strings, socket addresses, ids)
+runs the record-by-record functions once per distinct value, so it decodes exactly as they do.
+
+The ``key=value`` fields of a SYSCALL body are read with RE2, which has no look-behind: a body is taken only when
+it is a plain run of ``key=value`` tokens (printable ASCII, values quoted without ``=`` or unquoted without quotes,
+``=``, braces or ``'``), where a key can only start a token and the last of a repeated key wins as in
+:func:`~winnow.sources.auditd_records.fields`. Any other event (enriched or ``ausearch -i`` text, i386
+``socketcall``, a SOCKADDR that is not plain hex, a family the table does not take, an exec or open with these
+records) goes to :class:`~winnow.sources.auditd_events.Mapper` one by one: same rows, warnings and counts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from itertools import permutations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from winnow.schema import get_table
+from winnow.sources.auditd_events import EINPROGRESS, NET_CALLS, Mapper
+from winnow.sources.auditd_records import (
+    ARCHES,
+    SYSCALLS,
+    UNSET,
+    Record,
+    exit_code,
+    number,
+    proctitle,
+    sockaddr,
+    text,
+)
+from winnow.sources.base import Batch
+
+_S, _I = pa.string(), pa.int64()
+_TS = pa.timestamp("us", tz="UTC")
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+#: the record kinds (in any order) of the events taken column-wise
+SHAPES = frozenset(permutations(("SYSCALL", "SOCKADDR"))) | frozenset(
+    permutations(("SYSCALL", "SOCKADDR", "PROCTITLE")))
+_STAMP = r"^(?P<s>[0-9]+)\.(?P<f>[0-9]+):(?P<n>[0-9]+)$"
+_KEY = r"[A-Za-z_][A-Za-z0-9_.\-\[\]]*"
+#: a value: printable ASCII without space, ``=`` or ``"`` quoted, or unquoted and without ``'`` or braces either
+_VALUE = r'(?:"[\x21\x23-\x3c\x3e-\x7e]*"|[\x21\x23-\x26\x28-\x3c\x3e-\x7a\x7c\x7e]*)'
+_PLAIN_BODY = rf"^ *(?:{_KEY}={_VALUE}(?: +{_KEY}={_VALUE})*)? *$"
+#: enriched keys the record-by-record code reads before their raw twins
+_ENRICHED = r"(?:^| )(?:UID|AUID|ARCH|SYSCALL)="
+_SYSCALL_ID = r"(?:^| )arch=(?P<arch>[A-Za-z0-9_]+) syscall=(?P<number>[A-Za-z0-9_]+)(?: |$)"
+_SADDR = r"^saddr=(?P<v>[0-9A-F]+)$"
+_TITLE = r'^proctitle=(?P<v>"[\x20\x21\x23-\x7e]*"|[0-9A-F]*)$'
+#: SYSCALL fields read for a proc.net row
+_WANTED = ("success", "exit", "ppid", "pid", "auid", "uid", "gid", "euid", "comm", "exe", "tty", "key")
+_FAMILIES = ("inet", "inet6", "unix")
+
+
+class NetColumns:
+    """Socket events gathered by :meth:`take` and mapped column-wise by :meth:`batch`."""
+
+    def __init__(self, mapper: Mapper) -> None:
+        self.mapper = mapper
+        self.events: list[list[Record]] = []
+        self.types = {c.name: c.type for c in get_table("proc.net").columns}
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def take(self, event: list[Record]) -> bool:
+        """Keep an event of the column-wise shape (True); False: the caller maps it record by record."""
+        if len(event) == 3:
+            a, b, c = event
+            if (a.kind, b.kind, c.kind) in SHAPES and not (a.interpreted or b.interpreted or c.interpreted):
+                self.events.append(event)
+                return True
+        elif len(event) == 2:
+            a, b = event
+            if (a.kind, b.kind) in SHAPES and not (a.interpreted or b.interpreted):
+                self.events.append(event)
+                return True
+        return False
+
+    def batch(self) -> Batch | None:
+        """The gathered events' proc.net rows (None when none); events declined are mapped one by one."""
+        events, self.events = self.events, []
+        if not events:
+            return None
+        table, declined = net_rows(events, self.types)
+        for i in declined:
+            self.mapper.add(events[i])
+        return None if table is None else Batch("proc.net", table)
+
+
+def net_rows(events: list[list[Record]], types: dict[str, pa.DataType]) -> tuple[pa.Table | None, list[int]]:
+    """The proc.net rows of the events taken, and the indexes of the events to map one by one."""
+    calls, addrs, titles = [], [], []
+    for event in events:
+        title = None
+        for record in event:
+            if record.kind == "SYSCALL":
+                call = record
+            elif record.kind == "SOCKADDR":
+                addr = record
+            else:
+                title = record
+        calls.append(call)
+        addrs.append(addr)
+        titles.append(title)
+    body = pa.array([r.body for r in calls], _S)
+    ok = pc.match_substring_regex(body, _PLAIN_BODY)
+    ok = pc.and_(ok, pc.invert(pc.match_substring_regex(body, _ENRICHED)))
+    ok = pc.and_(ok, pc.equal(pc.count_substring(body, "arch="), 1))
+    ok = pc.and_(ok, pc.equal(pc.count_substring(body, "syscall="), 1))
+    ok = pc.and_(ok, pc.match_substring_regex(pa.array([r.stamp for r in calls], _S), _STAMP))
+    ids = pc.extract_regex(body, _SYSCALL_ID)
+    arch, numbers = pc.struct_field(ids, "arch"), pc.struct_field(ids, "number")
+    name = _per_value(pc.binary_join_element_wise(arch, numbers, " "), _call, _S)
+    ok = pc.and_(ok, pc.is_in(name, pa.array(list(NET_CALLS))))
+    raw_addr = pc.struct_field(pc.extract_regex(pa.array([r.body for r in addrs], _S), _SADDR), "v")
+    family = _per_value(raw_addr, lambda v: _addr(v, "family"), _S)
+    ok = pc.and_(ok, pc.is_in(family, pa.array(_FAMILIES)))
+    title_body = pa.array([None if r is None else r.body for r in titles], _S)
+    raw_title = pc.struct_field(pc.extract_regex(title_body, _TITLE), "v")
+    ok = pc.and_(ok, pc.or_(pc.is_null(title_body), pc.is_valid(raw_title)))
+    keep = np.asarray(ok.fill_null(False), dtype=bool)
+    declined = np.flatnonzero(~keep).tolist()
+    if not keep.any():
+        return None, declined
+    take = pa.array(np.flatnonzero(keep))
+    calls = [calls[i] for i in take.to_pylist()]
+    body, arch, numbers, name, raw_addr, raw_title = (
+        a.take(take) for a in (body, arch, numbers, name, raw_addr, raw_title))
+    return _table(calls, body, arch, numbers, name, raw_addr, raw_title, [events[i][0].line for i in take.to_pylist()],
+                  types), declined
+
+
+def _table(calls: list[Record], body: pa.Array, arch: pa.Array, numbers: pa.Array, name: pa.Array, raw_addr: pa.Array,
+           raw_title: pa.Array, lines: list[int], types: dict[str, pa.DataType]) -> pa.Table:
+    found = plain_fields(body, _WANTED)
+    stamp = pc.extract_regex(pa.array([r.stamp for r in calls], _S), _STAMP)
+    seconds = pc.struct_field(stamp, "s")
+    micros = pc.utf8_rpad(pc.struct_field(stamp, "f"), 6, "0")
+    action = _per_value(name, lambda v: NET_CALLS[v][0], _S)
+    accept = pc.equal(action, "accept")
+    code = _per_value(found["exit"], exit_code, _I)
+    values: dict[str, pa.Array] = {
+        "ts": pc.add(pc.multiply(pc.cast(seconds, _I), 1_000_000), pc.cast(micros, _I)).cast(_TS),
+        "host": pa.array([r.node for r in calls], _S),
+        "record_id": pc.cast(pc.struct_field(stamp, "n"), _I),
+        "pid": _per_value(found["pid"], number, _I),
+        "image": _per_value(found["exe"], text, _S),
+        "user": _per_value(found["uid"], _user, _S),
+        "action": action,
+        "direction": _per_value(name, lambda v: NET_CALLS[v][1], _S),
+        "family": _per_value(raw_addr, lambda v: _addr(v, "family"), _S),
+        "success": pc.or_(pc.fill_null(pc.equal(found["success"], "yes"), False),
+                          pc.fill_null(pc.and_(pc.equal(action, "connect"), pc.equal(code, EINPROGRESS)), False)),
+    }
+    ip = _per_value(raw_addr, lambda v: _addr(v, "ip"), _S)
+    port = _per_value(raw_addr, lambda v: _addr(v, "port"), _I)
+    for side, where in (("src", accept), ("dst", pc.invert(accept))):
+        if pc.any(where).as_py():
+            values[f"{side}_ip"] = pc.if_else(where, ip, pa.nulls(len(ip), _S))
+            values[f"{side}_port"] = pc.if_else(where, port, pa.nulls(len(port), _I))
+    extra = [
+        ("comm", found["comm"], text), ("tty", found["tty"], _plain), ("key", found["key"], _key),
+        ("syscall", name, None), ("arch", arch, lambda v: ARCHES.get(v, v)), ("euid", found["euid"], None),
+        ("gid", found["gid"], None), ("ppid", found["ppid"], None), ("uid", found["uid"], None),
+        ("auid", found["auid"], None), ("exit", found["exit"], None),
+        ("path", raw_addr, lambda v: _addr(v, "path")), ("proctitle", raw_title, proctitle),
+    ]
+    out = {column: values[column].cast(kind) for column, kind in types.items() if column in values}
+    out["extra"] = _json(extra)
+    out["_line"] = pa.array(lines, _I)
+    return pa.table(out)
+
+
+def plain_fields(body: pa.Array, keys: tuple[str, ...]) -> dict[str, pa.Array]:
+    """The values of ``keys`` in bodies that match :data:`_PLAIN_BODY` (null when absent; the last when repeated)."""
+    tokens = pc.split_pattern(body, " ")
+    flat = pc.list_flatten(tokens)
+    parents = np.asarray(pc.list_parent_indices(tokens))
+    used = pc.not_equal(flat, "")
+    flat, parents = flat.filter(used), parents[np.asarray(used)]
+    pairs = pc.list_flatten(pc.split_pattern(flat, "=", max_splits=1))
+    names = pc.dictionary_encode(pairs.take(pa.array(np.arange(0, len(pairs), 2))))
+    values = pairs.take(pa.array(np.arange(1, len(pairs), 2)))
+    codes, known = np.asarray(names.indices), names.dictionary.to_pylist()
+    out = {}
+    for key in keys:
+        where = np.full(len(body), -1, dtype=np.int64)
+        if key in known:
+            at = np.flatnonzero(codes == known.index(key))
+            last = np.append(parents[at][1:] != parents[at][:-1], True)  # the last of a repeated key wins
+            where[parents[at][last]] = at[last]
+        out[key] = values.take(pa.array(where, mask=where < 0))
+    return out
+
+
+def _json(fields: list[tuple[str, pa.Array, Callable | None]]) -> pa.Array:
+    """Each row's fields that are not None as compact JSON text (None when none), keys in the given order."""
+    pieces = []
+    for key, values, decode in fields:
+        prefix = f'"{key}":'
+        if decode is None:
+            pieces.append(_per_value(values, lambda v, p=prefix: p + _compact(v), _S))
+        else:
+            pieces.append(_per_value(values, lambda v, p=prefix, d=decode: None if (x := d(v)) is None
+                                     else p + _compact(x), _S))
+    joined = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
+    return pc.if_else(pc.equal(joined, ""), pa.nulls(len(joined), _S),
+                      pc.binary_join_element_wise("{", joined, "}", ""))
+
+
+def _per_value(values: pa.Array, decode: Callable, kind: pa.DataType) -> pa.Array:
+    """``decode`` applied to each distinct value once (nulls stay null)."""
+    encoded = pc.dictionary_encode(values)
+    decoded = pa.array([None if v is None else decode(v) for v in encoded.dictionary.to_pylist()], kind)
+    return decoded.take(encoded.indices)
+
+
+def _call(pair: str) -> str | None:
+    """The syscall's name from ``"ARCH NUMBER"`` as :func:`~winnow.sources.auditd_records.quick_syscall` reads it."""
+    arch, _, number_ = pair.partition(" ")
+    if not number_.isdigit():
+        return number_
+    return SYSCALLS.get(ARCHES.get(arch.lower(), arch), {}).get(int(number_))
+
+
+def _addr(raw: str, part: str) -> str | int | None:
+    addr = sockaddr(raw)
+    return None if addr is None else getattr(addr, part)
+
+
+def _user(raw: str) -> str | None:
+    if raw in UNSET:
+        return None
+    return raw if raw.isdigit() else text(raw, encoded=False)
+
+
+def _plain(raw: str) -> str | None:
+    return text(raw, encoded=False)
+
+
+def _key(raw: str) -> str | None:
+    key = text(raw)
+    return key.replace("\x01", ",") if key else None

@@ -17,6 +17,7 @@ the lake.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -32,8 +33,9 @@ from typing import Any
 
 from winnow.errors import WinnowError
 
-#: the work of the pool being started: inherited by its forked workers, never pickled
-_WORK: list[Callable[[int], Any]] = []
+#: the work of each pool by its key: inherited by the pool's forked workers, never pickled
+_WORK: dict[int, Callable[[int], Any]] = {}
+_KEYS = itertools.count()
 
 
 def cores() -> int:
@@ -66,9 +68,8 @@ def in_order(count: int, work: Callable[[int], Any], batches: list[list[int]], w
         workers: worker processes, at most.
         close_paths: files whose inherited descriptors each worker closes (a lock it must not hold).
     """
-    if _WORK:
-        raise RuntimeError("one pool of ingest workers at a time")
-    _WORK.append(work)
+    key = next(_KEYS)
+    _WORK[key] = work
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start,
                                initargs=(os.getpid(), tuple(str(p.resolve()) for p in close_paths)))
     batch_of = {number: i for i, batch in enumerate(batches) for number in batch}
@@ -79,7 +80,7 @@ def in_order(count: int, work: Callable[[int], Any], batches: list[list[int]], w
         ahead = 0
         for number in range(count):
             while ahead < len(batches) and len(futures) < 2 * workers:  # working, and done waiting their turn
-                futures[ahead] = pool.submit(_call, batches[ahead])
+                futures[ahead] = pool.submit(_call, key, batches[ahead])
                 ahead += 1
             if number not in batch_of:
                 yield number, None
@@ -97,7 +98,7 @@ def in_order(count: int, work: Callable[[int], Any], batches: list[list[int]], w
             yield number, result
         finished = True
     finally:
-        _WORK.clear()
+        _WORK.pop(key, None)
         if not finished:  # an error, or the caller stopped: what the workers do now is lost anyway
             for future in futures.values():
                 future.cancel()
@@ -114,11 +115,11 @@ class _Raised:
     error: BaseException
 
 
-def _call(batch: list[int]) -> list[Any]:
+def _call(key: int, batch: list[int]) -> list[Any]:
     out: list[Any] = []
     for number in batch:
         try:
-            out.append(_WORK[0](number))
+            out.append(_WORK[key](number))
         except Exception as exc:
             exc.add_note("in an ingest worker process:\n" + "".join(traceback.format_exc()))
             try:

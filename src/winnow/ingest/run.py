@@ -141,7 +141,8 @@ def _in_order(files: list[InputFile], run: _Run, workers: int) -> Iterator[tuple
     one a run on one process writes. NetFlow files (their templates carry over from file to file)
     and tar members (read from one stream of their archive) are parsed here, at their turn.
     """
-    batches = _batches(files, run, workers) if workers > 1 and can_fork() else []
+    forced_netflow = run.forced is not None and run.forced.name == "netflow"  # every file parsed here anyway
+    batches = _batches(files, run, workers) if workers > 1 and can_fork() and not forced_netflow else []
     if len(batches) < 2:  # one batch at most to parse: no worker to start
         for number, item in enumerate(files):
             yield number, _ingest_one(item, run, number)

@@ -181,8 +181,8 @@ SETTINGS: tuple[Setting, ...] = (
             "redoes at most this much work"),
     Setting("ingest.thread_bytes", 4 << 20, "int", "files of this many bytes or more are parsed on one thread while "
             "another writes Parquet; smaller ones use one thread"),
-    Setting("ingest.share_bytes", 16 << 20, "int", "a file whose rows fit in this many bytes of Arrow memory shares "
-            "Parquet parts with the other small files of its commit"),
+    Setting("ingest.share_bytes", 16 << 20, "int", "a file whose rows fit in this many bytes of Arrow memory "
+            "(and number fewer than ingest.commit_rows) shares Parquet parts with the other small files of its commit"),
     Setting("memory", "", "size", "DuckDB memory budget such as 4GB; empty: a quarter of physical memory. Work "
             "beyond it spills to a private temporary folder", "WINNOW_MEMORY"),
     Setting("spark.shuffle_partitions", 8, "int", "spark.sql.shuffle.partitions in local mode",

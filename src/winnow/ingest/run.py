@@ -50,7 +50,8 @@ class _Run:
     ingest_id: str
     #: files smaller than this are parsed and written on one thread (a writer thread costs more than it saves)
     thread_bytes: int
-    #: a file whose rows all fit in this many bytes of Arrow memory shares its group's parts (SharedParts)
+    #: a file whose rows all fit in this many bytes of Arrow memory, and fewer than ``ingest.commit_rows``
+    #: rows, shares its group's parts (SharedParts)
     share_bytes: int
     max_consecutive_bad: int
     block_size: int
@@ -152,7 +153,7 @@ def _in_order(files: list[InputFile], run: _Run, workers: int) -> Iterator[tuple
     def work(number: int) -> FileReport | _Parsed | None:  # in a worker process
         parsed = _parse_one(files[number], run, number, in_order=False)
         if isinstance(parsed, _Parsed):
-            parsed.detach(run.share_bytes)
+            parsed.detach(run.share_bytes, run.pending.max_rows)  # Parquet encoded here, unless shared
         return parsed
 
     for number, parsed in in_order(len(files), work, batches, min(workers, len(batches)), (run.lake.root / LOCK,)):
@@ -210,12 +211,13 @@ class _Parsed:
     #: the NetFlow templates before this file (put back when its content is known already)
     before: tuple | None = None
 
-    def detach(self, share_bytes: int) -> None:
-        """Finish the writer: a file whose rows are all in memory and small keeps them to share parts."""
+    def detach(self, share_bytes: int, max_rows: int) -> None:
+        """Finish the writer: a small file (rows all in memory, under ``share_bytes`` and ``max_rows``) keeps its
+        rows to share its group's parts; a larger one writes its own (in the worker that parsed it)."""
         writer, self.writer = self.writer, None
         if writer is None:
             return
-        if writer.in_memory and writer.buffered < share_bytes:
+        if writer.in_memory and writer.buffered < share_bytes and sum(writer.rows.values()) < max_rows:
             self.buffers = writer.take()
         else:
             self.moves = writer.close(self.sha256)
@@ -316,7 +318,7 @@ def _record(parsed: _Parsed, run: _Run) -> FileReport:
             run.templates.restore(parsed.before)  # not recorded: its templates must not count either
         return FileReport(parsed.file, "already ingested", known.source_format,
                           message=f"same content as {known.file}, ingested {known.ingested_at}")
-    parsed.detach(run.share_bytes)
+    parsed.detach(run.share_bytes, run.pending.max_rows)
     moves = list(parsed.moves)
     if parsed.warnings:
         moves.append(write_warnings(lake, sha256, run.ingest_id, parsed.file, name, parsed.warnings))

@@ -212,8 +212,11 @@ class _Parsed:
     before: tuple | None = None
 
     def detach(self, share_bytes: int, max_rows: int) -> None:
-        """Finish the writer: a small file (rows all in memory, under ``share_bytes`` and ``max_rows``) keeps its
-        rows to share its group's parts; a larger one writes its own (in the worker that parsed it)."""
+        """Finish the writer: a small file keeps its rows to share its group's parts, a larger one writes its own.
+
+        Small: all rows still in memory, under ``share_bytes`` of Arrow data and fewer than ``max_rows``
+        rows. A worker calls this before handing the file back, so it encodes a larger file's parts.
+        """
         writer, self.writer = self.writer, None
         if writer is None:
             return

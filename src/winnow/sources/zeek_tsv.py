@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, ClassVar
 
 import numpy as np
@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from winnow.sources.ahead import ahead
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import count_lines, line_numbers, read_blocks, split_lines
 from winnow.sources.registry import register
@@ -76,6 +77,49 @@ class _Header:
             self.types = value.split(self.separator.decode("latin-1"))
 
 
+class _Held:
+    """Stands in for the :class:`ParseContext` of the block reader, which runs ahead of the parsing: its
+    warnings are held, then replayed when the parsing reaches the block, so they keep their place."""
+
+    def __init__(self, ctx: ParseContext) -> None:
+        self.block_size, self.held = ctx.block_size, []
+
+    def warn(self, *args, **kwargs) -> None:
+        self.held.append((args, kwargs))
+
+    def take(self) -> list:
+        held, self.held = self.held, []
+        return held
+
+
+def _segments(blocks: Iterator[tuple[bytes, int]], held: _Held) -> Iterator[tuple[tuple[bytes, _Header, list], int]]:
+    """``((data lines, header in force, held warnings), first line)`` of each run of data lines.
+
+    Runs are cut at header lines; this is read ahead of the parsing, so each run carries its own header (a
+    header line changes a copy) and the read warnings before it. A block without header lines (most of them)
+    is one run, passed on without a copy.
+    """
+    header = _Header()
+    for block, line in blocks:
+        if block[:1] != b"#" and _next_header(block, 0) < 0:
+            yield (block, header, held.take()), line
+            continue
+        pos = 0
+        while pos < len(block):
+            if block[pos : pos + 1] == b"#":
+                end = block.find(b"\n", pos)
+                end = len(block) if end < 0 else end
+                header = replace(header)
+                header.line(block[pos:end])
+                line, pos = line + 1, end + 1
+                continue
+            nxt = _next_header(block, pos)
+            stop = len(block) if nxt < 0 else nxt + 1
+            segment = block[pos:stop]
+            yield (segment, header, held.take()), line
+            line, pos = line + count_lines(segment), stop
+
+
 @register
 class ZeekTsv(Source):
     name: ClassVar[str] = "zeek_tsv"
@@ -88,37 +132,34 @@ class ZeekTsv(Source):
         return head.lstrip(b"\xef\xbb\xbf").startswith(b"#separator")
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
-        header = _Header()
-        for block, first in read_blocks(stream, ctx):
-            yield from self._block(block, first, header, ctx)
+        from winnow.config import current
 
-    def _block(self, block: bytes, line: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
-        pos = 0
-        while pos < len(block):
-            if block[pos : pos + 1] == b"#":
-                end = block.find(b"\n", pos)
-                end = len(block) if end < 0 else end
-                header.line(block[pos:end])
-                line, pos = line + 1, end + 1
-                continue
-            nxt = _next_header(block, pos)
-            stop = len(block) if nxt < 0 else nxt + 1
-            segment = block[pos:stop]
-            n_lines = yield from self._segment(segment, line, header, ctx)
-            line, pos = line + n_lines, stop
+        held = _Held(ctx)
+        segments = _segments(read_blocks(stream, held), held)  # type: ignore[arg-type]
+        for (seg, header, warnings), first, table in ahead(segments, self._prepare,
+                                                           current().get("ingest.tsv_workers")):
+            for args, kwargs in warnings:
+                ctx.warn(*args, **kwargs)
+            yield from self._segment(seg, first, header, ctx, table)
+        for args, kwargs in held.take():
+            ctx.warn(*args, **kwargs)
 
-    def _segment(self, seg: bytes, first: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
-        """Batches of the data lines ``seg`` (no header among them); returns how many lines it has."""
+    def _prepare(self, item: tuple[bytes, _Header, list]) -> pa.Table | None:
+        """Arrow's parse of a run of data lines (on a worker thread, ahead): None when it does not apply."""
+        seg, header, _ = item
+        return self._fast(seg, header) if header.fields and header.path in ZEEK_LOGS else None
+
+    def _segment(self, seg: bytes, first: int, header: _Header, ctx: ParseContext,
+                 result: pa.Table | None) -> Iterator[Batch]:
+        """Batches of the data lines ``seg`` (no header among them), given Arrow's parse of them (None: failed)."""
         if not header.fields or header.path is None:
             for i, raw in enumerate(split_lines(seg)):
                 ctx.warn(first + i, "data line before the #fields/#path header", raw)
-            return count_lines(seg)
+            return
         if header.path not in ZEEK_LOGS:
-            n_lines = count_lines(seg)
-            ctx.skip_unsupported(f"zeek {header.path}", n_lines)
-            return n_lines
+            ctx.skip_unsupported(f"zeek {header.path}", count_lines(seg))
+            return
         abandon = None
-        result = self._fast(seg, header)
         # Arrow also ends a row at a lone CR: without one, a parse that succeeded has one row per line
         n_lines = result.num_rows if result is not None and b"\r" not in seg else count_lines(seg)
         if result is not None and result.num_rows == n_lines:
@@ -133,7 +174,6 @@ class ZeekTsv(Source):
                 yield batch
         if abandon is not None:
             raise abandon
-        return n_lines
 
     def _types(self, header: _Header) -> dict[str, pa.DataType]:
         mapping = ZEEK_LOGS[header.path or ""][1]

@@ -134,10 +134,11 @@ class ZeekTsv(Source):
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         from winnow.config import current
 
+        config = current()
         held = _Held(ctx)
-        segments = _segments(read_blocks(stream, held), held)  # type: ignore[arg-type]
-        for (seg, header, warnings), first, table in ahead(segments, self._prepare,
-                                                           current().get("ingest.tsv_workers")):
+        size = min(ctx.block_size or config.get("ingest.block_size"), config.get("ingest.tsv_block_size"))
+        segments = _segments(read_blocks(stream, held, size), held)  # type: ignore[arg-type]
+        for (seg, header, warnings), first, table in ahead(segments, self._prepare, config.get("ingest.tsv_workers")):
             for args, kwargs in warnings:
                 ctx.warn(*args, **kwargs)
             yield from self._segment(seg, first, header, ctx, table)
@@ -186,7 +187,7 @@ class ZeekTsv(Source):
     def _fast(self, seg: bytes, header: _Header) -> pa.Table | None:
         try:
             return pacsv.read_csv(
-                io.BytesIO(seg),
+                pa.BufferReader(pa.py_buffer(seg)),  # zero-copy, read without the GIL
                 read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20, use_threads=True),
                 parse_options=pacsv.ParseOptions(
                     delimiter=header.separator.decode("latin-1"), quote_char=False, escape_char=False,

@@ -182,8 +182,10 @@ def test_shared_zeek_rows_are_unchanged(tmp_path):
     _check("shared", tmp_path / "lake")
 
 
-def test_hostile_zeek_rows_and_warnings_are_unchanged(tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [0, 1, 3])
+def test_hostile_zeek_rows_and_warnings_are_unchanged(tmp_path, monkeypatch, workers):
     monkeypatch.setenv("WINNOW_INGEST_BLOCK_SIZE", str(256 << 10))  # several blocks, headers inside some
+    monkeypatch.setenv("WINNOW_INGEST_TSV_WORKERS", str(workers))  # parsed ahead on threads, or not
     ingest([hostile_log(tmp_path / "hostile.log")], tmp_path / "lake")
     _check("hostile", tmp_path / "lake")
 

@@ -26,6 +26,8 @@ _RANGES = {"port": (0, 65535, "a port (0-65535)"), "count": (0, None, "a count (
 
 def check_values(batch: Batch, ctx: ParseContext) -> Batch:
     """``batch`` with every invalid value of a checked column nulled, each reported to ``ctx``."""
+    if batch.checked:
+        return batch
     data = batch.data
     for column in get_table(batch.table).columns:
         if not column.check or column.name not in data.column_names:

@@ -22,6 +22,7 @@ from winnow.sources.ahead import ahead
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import count_lines, line_numbers, read_blocks, split_lines
 from winnow.sources.registry import register
+from winnow.sources.value_checks import check_values
 from winnow.sources.zeek_batch import to_batch
 from winnow.sources.zeek_fields import ZEEK_LOGS
 
@@ -77,12 +78,17 @@ class _Header:
             self.types = value.split(self.separator.decode("latin-1"))
 
 
-class _Held:
-    """Stands in for the :class:`ParseContext` of the block reader, which runs ahead of the parsing: its
-    warnings are held, then replayed when the parsing reaches the block, so they keep their place."""
+#: a run of data lines: its bytes, the header in force, the read warnings before it, its first line
+_Run = tuple[bytes, "_Header", list, int]
 
-    def __init__(self, ctx: ParseContext) -> None:
-        self.block_size, self.held = ctx.block_size, []
+
+class _Held:
+    """Stands in for the :class:`ParseContext` of work done ahead of the parsing (reading blocks, turning
+    them into rows on a worker): its warnings are held, then replayed when the parsing reaches the block,
+    so they keep their place (and a run of bad lines abandons the file where it did)."""
+
+    def __init__(self, block_size: int | None = None) -> None:
+        self.block_size, self.held = block_size, []
 
     def warn(self, *args, **kwargs) -> None:
         self.held.append((args, kwargs))
@@ -92,8 +98,8 @@ class _Held:
         return held
 
 
-def _segments(blocks: Iterator[tuple[bytes, int]], held: _Held) -> Iterator[tuple[tuple[bytes, _Header, list], int]]:
-    """``((data lines, header in force, held warnings), first line)`` of each run of data lines.
+def _segments(blocks: Iterator[tuple[bytes, int]], held: _Held) -> Iterator[tuple[_Run, int]]:
+    """``((data lines, header in force, held warnings, first line), first line)`` of each run of data lines.
 
     Runs are cut at header lines; this is read ahead of the parsing, so each run carries its own header (a
     header line changes a copy) and the read warnings before it. A block without header lines (most of them)
@@ -102,7 +108,7 @@ def _segments(blocks: Iterator[tuple[bytes, int]], held: _Held) -> Iterator[tupl
     header = _Header()
     for block, line in blocks:
         if block[:1] != b"#" and _next_header(block, 0) < 0:
-            yield (block, header, held.take()), line
+            yield (block, header, held.take(), line), line
             continue
         pos = 0
         while pos < len(block):
@@ -116,8 +122,13 @@ def _segments(blocks: Iterator[tuple[bytes, int]], held: _Held) -> Iterator[tupl
             nxt = _next_header(block, pos)
             stop = len(block) if nxt < 0 else nxt + 1
             segment = block[pos:stop]
-            yield (segment, header, held.take()), line
+            yield (segment, header, held.take(), line), line
             line, pos = line + count_lines(segment), stop
+
+
+def _replay(warnings: list, ctx: ParseContext) -> None:
+    for args, kwargs in warnings:
+        ctx.warn(*args, **kwargs)
 
 
 @register
@@ -135,24 +146,47 @@ class ZeekTsv(Source):
         from winnow.config import current
 
         config = current()
-        held = _Held(ctx)
         size = min(ctx.block_size or config.get("ingest.block_size"), config.get("ingest.tsv_block_size"))
+        held = _Held(size)
         segments = _segments(read_blocks(stream, held, size), held)  # type: ignore[arg-type]
-        for (seg, header, warnings), first, table in ahead(segments, self._prepare, config.get("ingest.tsv_workers")):
-            for args, kwargs in warnings:
-                ctx.warn(*args, **kwargs)
-            yield from self._segment(seg, first, header, ctx, table)
-        for args, kwargs in held.take():
-            ctx.warn(*args, **kwargs)
+        for (seg, header, warnings, _), first, ready in ahead(segments, self._prepare,
+                                                              config.get("ingest.tsv_workers")):
+            _replay(warnings, ctx)
+            if ready is not None:  # rows made ahead: their warnings go first, in order, as if made here
+                batch, made = ready
+                _replay(made, ctx)
+                if batch is not None:
+                    yield batch
+            else:
+                yield from self._segment(seg, first, header, ctx)
+        _replay(held.take(), ctx)
 
-    def _prepare(self, item: tuple[bytes, _Header, list]) -> pa.Table | None:
-        """Arrow's parse of a run of data lines (on a worker thread, ahead): None when it does not apply."""
-        seg, header, _ = item
-        return self._fast(seg, header) if header.fields and header.path in ZEEK_LOGS else None
+    def _prepare(self, run: _Run) -> tuple[Batch | None, list] | None:
+        """On a worker, ahead: the checked rows of a run of lines Arrow parses whole, and their warnings.
 
-    def _segment(self, seg: bytes, first: int, header: _Header, ctx: ParseContext,
-                 result: pa.Table | None) -> Iterator[Batch]:
-        """Batches of the data lines ``seg`` (no header among them), given Arrow's parse of them (None: failed)."""
+        None when Arrow cannot (a bad line, a header that does not say what the lines are): the parsing
+        thread then goes line by line.
+        """
+        seg, header, _, first = run
+        if not header.fields or header.path not in ZEEK_LOGS:
+            return None
+        result = self._fast(seg, header)
+        if result is None:
+            return None
+        # Arrow also ends a row at a lone CR: without one, a parse that succeeded has one row per line
+        if b"\r" in seg and result.num_rows != count_lines(seg):
+            return None
+        columns = {name: result.column(i) for i, name in enumerate(header.fields)}
+        columns = self._unescape(columns, header, seg)
+        made = _Held()
+        batch = to_batch(header.path, columns, line_numbers(first, result.num_rows), made,  # type: ignore[arg-type]
+                         header.set_separator)
+        if batch is not None:
+            batch = replace(check_values(batch, made), checked=True)  # type: ignore[arg-type]
+        return batch, made.take()
+
+    def _segment(self, seg: bytes, first: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
+        """Batches of the data lines ``seg`` (no header among them) that Arrow did not parse whole."""
         if not header.fields or header.path is None:
             for i, raw in enumerate(split_lines(seg)):
                 ctx.warn(first + i, "data line before the #fields/#path header", raw)
@@ -160,14 +194,7 @@ class ZeekTsv(Source):
         if header.path not in ZEEK_LOGS:
             ctx.skip_unsupported(f"zeek {header.path}", count_lines(seg))
             return
-        abandon = None
-        # Arrow also ends a row at a lone CR: without one, a parse that succeeded has one row per line
-        n_lines = result.num_rows if result is not None and b"\r" not in seg else count_lines(seg)
-        if result is not None and result.num_rows == n_lines:
-            columns = {name: result.column(i) for i, name in enumerate(header.fields)}
-            lines = line_numbers(first, n_lines)
-        else:
-            columns, lines, abandon = self._careful(seg, first, header, ctx)
+        columns, lines, abandon = self._careful(seg, first, header, ctx)
         if len(lines):
             columns = self._unescape(columns, header, seg)
             batch = to_batch(header.path, columns, lines, ctx, header.set_separator)

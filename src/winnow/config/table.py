@@ -172,6 +172,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.parse_workers", 0, "int", "threads that prepare the blocks of a log column-wise (Arrow's JSON "
             "reader, regular expressions) ahead of the block being turned into rows, each holding one more block "
             "in memory; 0: on the parsing thread (Windows JSON lines). Helps only with idle cores"),
+    Setting("ingest.tsv_block_size", 4 << 20, "int", "bytes of a Zeek TSV log parsed at a time, at most "
+            "ingest.block_size (smaller blocks reuse memory: less CPU and a lower peak than 16 MB)"),
+    Setting("ingest.tsv_workers", 1, "int", "threads that parse the next blocks of a Zeek TSV log (Arrow's CSV "
+            "reader) while the parsing thread turns the current one into rows, each holding one more block in "
+            "memory; 0: on the parsing thread"),
     Setting("ingest.compression", "snappy", "str", "Parquet compression of lake files (snappy, zstd, gzip, lz4, "
             "brotli, none)"),
     Setting("ingest.commit_rows", 10_000, "int", "a file of this many rows or more is published as soon as it is "

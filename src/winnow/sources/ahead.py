@@ -14,10 +14,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+B = TypeVar("B")  # a block: its bytes, or what a source reads ahead with them (Zeek TSV: the header in force)
 
 
-def ahead(blocks: Iterable[tuple[bytes, int]], work: Callable[[bytes], T], workers: int
-          ) -> Iterator[tuple[bytes, int, T]]:
+def ahead(blocks: Iterable[tuple[B, int]], work: Callable[[B], T], workers: int) -> Iterator[tuple[B, int, T]]:
     """``(block, first line, work(block))`` of every block, in order; ``work`` runs on ``workers`` threads
     (none: on the calling thread)."""
     if workers < 1:
@@ -25,7 +25,7 @@ def ahead(blocks: Iterable[tuple[bytes, int]], work: Callable[[bytes], T], worke
             yield block, first, work(block)
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="winnow-parse") as pool:
-        pending: deque[tuple[bytes, int, Future[T]]] = deque()
+        pending: deque[tuple[B, int, Future[T]]] = deque()
         for block, first in blocks:
             pending.append((block, first, pool.submit(work, block)))
             if len(pending) > workers:

@@ -111,6 +111,8 @@ class Batch:
 
     table: str
     data: pa.Table
+    #: its values were checked already (:func:`~winnow.sources.value_checks.check_values`, on a parse worker)
+    checked: bool = False
 
 
 class Source(ABC):

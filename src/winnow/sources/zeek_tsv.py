@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, ClassVar
 
 import numpy as np
@@ -18,9 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from winnow.sources.ahead import ahead
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import count_lines, line_numbers, read_blocks, split_lines
 from winnow.sources.registry import register
+from winnow.sources.value_checks import check_values
 from winnow.sources.zeek_batch import to_batch
 from winnow.sources.zeek_fields import ZEEK_LOGS
 
@@ -76,6 +78,59 @@ class _Header:
             self.types = value.split(self.separator.decode("latin-1"))
 
 
+#: a run of data lines: its bytes, the header in force, the read warnings before it, its first line
+_Run = tuple[bytes, "_Header", list, int]
+
+
+class _Held:
+    """Stands in for the :class:`ParseContext` of work done ahead of the parsing (reading blocks, turning
+    them into rows on a worker): its warnings are held, then replayed when the parsing reaches the block,
+    so they keep their place (and a run of bad lines abandons the file where it did)."""
+
+    def __init__(self, block_size: int | None = None) -> None:
+        self.block_size, self.held = block_size, []
+
+    def warn(self, *args, **kwargs) -> None:
+        self.held.append((args, kwargs))
+
+    def take(self) -> list:
+        held, self.held = self.held, []
+        return held
+
+
+def _segments(blocks: Iterator[tuple[bytes, int]], held: _Held) -> Iterator[tuple[_Run, int]]:
+    """``((data lines, header in force, held warnings, first line), first line)`` of each run of data lines.
+
+    Runs are cut at header lines; this is read ahead of the parsing, so each run carries its own header (a
+    header line changes a copy) and the read warnings before it. A block without header lines (most of them)
+    is one run, passed on without a copy.
+    """
+    header = _Header()
+    for block, line in blocks:
+        if block[:1] != b"#" and _next_header(block, 0) < 0:
+            yield (block, header, held.take(), line), line
+            continue
+        pos = 0
+        while pos < len(block):
+            if block[pos : pos + 1] == b"#":
+                end = block.find(b"\n", pos)
+                end = len(block) if end < 0 else end
+                header = replace(header)
+                header.line(block[pos:end])
+                line, pos = line + 1, end + 1
+                continue
+            nxt = _next_header(block, pos)
+            stop = len(block) if nxt < 0 else nxt + 1
+            segment = block[pos:stop]
+            yield (segment, header, held.take(), line), line
+            line, pos = line + count_lines(segment), stop
+
+
+def _replay(warnings: list, ctx: ParseContext) -> None:
+    for args, kwargs in warnings:
+        ctx.warn(*args, **kwargs)
+
+
 @register
 class ZeekTsv(Source):
     name: ClassVar[str] = "zeek_tsv"
@@ -88,41 +143,58 @@ class ZeekTsv(Source):
         return head.lstrip(b"\xef\xbb\xbf").startswith(b"#separator")
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
-        header = _Header()
-        for block, first in read_blocks(stream, ctx):
-            yield from self._block(block, first, header, ctx)
+        from winnow.config import current
 
-    def _block(self, block: bytes, line: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
-        pos = 0
-        while pos < len(block):
-            if block[pos : pos + 1] == b"#":
-                end = block.find(b"\n", pos)
-                end = len(block) if end < 0 else end
-                header.line(block[pos:end])
-                line, pos = line + 1, end + 1
-                continue
-            nxt = _next_header(block, pos)
-            stop = len(block) if nxt < 0 else nxt + 1
-            segment = block[pos:stop]
-            n_lines = count_lines(segment)
-            yield from self._segment(segment, line, n_lines, header, ctx)
-            line, pos = line + n_lines, stop
+        config = current()
+        size = min(ctx.block_size or config.get("ingest.block_size"), config.get("ingest.tsv_block_size"))
+        held = _Held(size)
+        segments = _segments(read_blocks(stream, held, size), held)  # type: ignore[arg-type]
+        for (seg, header, warnings, _), first, ready in ahead(segments, self._prepare,
+                                                              config.get("ingest.tsv_workers")):
+            _replay(warnings, ctx)
+            if ready is not None:  # rows made ahead: their warnings go first, in order, as if made here
+                batch, made = ready
+                _replay(made, ctx)
+                if batch is not None:
+                    yield batch
+            else:
+                yield from self._segment(seg, first, header, ctx)
+        _replay(held.take(), ctx)
 
-    def _segment(self, seg: bytes, first: int, n_lines: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
+    def _prepare(self, run: _Run) -> tuple[Batch | None, list] | None:
+        """On a worker, ahead: the checked rows of a run of lines Arrow parses whole, and their warnings.
+
+        None when Arrow cannot (a bad line, a header that does not say what the lines are): the parsing
+        thread then goes line by line.
+        """
+        seg, header, _, first = run
+        if not header.fields or header.path not in ZEEK_LOGS:
+            return None
+        result = self._fast(seg, header)
+        if result is None:
+            return None
+        # Arrow also ends a row at a lone CR: without one, a parse that succeeded has one row per line
+        if b"\r" in seg and result.num_rows != count_lines(seg):
+            return None
+        columns = {name: result.column(i) for i, name in enumerate(header.fields)}
+        columns = self._unescape(columns, header, seg)
+        made = _Held()
+        batch = to_batch(header.path, columns, line_numbers(first, result.num_rows), made,  # type: ignore[arg-type]
+                         header.set_separator)
+        if batch is not None:
+            batch = replace(check_values(batch, made), checked=True)  # type: ignore[arg-type]
+        return batch, made.take()
+
+    def _segment(self, seg: bytes, first: int, header: _Header, ctx: ParseContext) -> Iterator[Batch]:
+        """Batches of the data lines ``seg`` (no header among them) that Arrow did not parse whole."""
         if not header.fields or header.path is None:
             for i, raw in enumerate(split_lines(seg)):
                 ctx.warn(first + i, "data line before the #fields/#path header", raw)
             return
         if header.path not in ZEEK_LOGS:
-            ctx.skip_unsupported(f"zeek {header.path}", n_lines)
+            ctx.skip_unsupported(f"zeek {header.path}", count_lines(seg))
             return
-        abandon = None
-        result = self._fast(seg, header)
-        if result is not None and result.num_rows == n_lines:
-            columns = {name: result.column(i) for i, name in enumerate(header.fields)}
-            lines = line_numbers(first, n_lines)
-        else:
-            columns, lines, abandon = self._careful(seg, first, header, ctx)
+        columns, lines, abandon = self._careful(seg, first, header, ctx)
         if len(lines):
             columns = self._unescape(columns, header, seg)
             batch = to_batch(header.path, columns, lines, ctx, header.set_separator)
@@ -142,7 +214,7 @@ class ZeekTsv(Source):
     def _fast(self, seg: bytes, header: _Header) -> pa.Table | None:
         try:
             return pacsv.read_csv(
-                io.BytesIO(seg),
+                pa.BufferReader(pa.py_buffer(seg)),  # zero-copy, read without the GIL
                 read_options=pacsv.ReadOptions(column_names=header.fields, block_size=4 << 20, use_threads=True),
                 parse_options=pacsv.ParseOptions(
                     delimiter=header.separator.decode("latin-1"), quote_char=False, escape_char=False,
@@ -204,7 +276,9 @@ class ZeekTsv(Source):
     @staticmethod
     def _unescape(columns: dict[str, pa.Array], header: _Header, seg: bytes) -> dict[str, pa.Array]:
         """``(empty)`` means an empty string or set."""
-        if header.empty_field.encode() not in seg:
+        empty = header.empty_field.encode()
+        # its first byte ("(") is found with memchr, much faster than the whole marker: most blocks have none
+        if not empty or empty[:1] not in seg or empty not in seg:
             return columns
         out = {}
         for name, col in columns.items():

@@ -1,4 +1,4 @@
-"""winnow ingest PATH... [--lake DIR] [--format NAME] [--workers N]"""
+"""winnow ingest PATH... [--lake DIR] [--format NAME] [--workers N] [--engine spark[://MASTER]]"""
 
 from __future__ import annotations
 
@@ -21,8 +21,12 @@ from winnow.cli.progress import progress_bar
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Files parsed at once, each in a worker process (default: the ingest.workers setting, "
                    "one per core); 1 parses one file after another.")
+@click.option("--engine", "engine_url", default=None, metavar="URL",
+              help="Parse the files as Spark tasks: spark (local mode), local[N], spark://HOST:PORT, yarn or "
+                   "k8s://... (extra [spark]; the lake and the files on a filesystem every executor sees at the "
+                   "same paths). Default: worker processes on this machine (--workers).")
 def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, sensor: str | None,
-           report_fmt: str | None, all_files: bool, workers: int | None) -> None:
+           report_fmt: str | None, all_files: bool, workers: int | None, engine_url: str | None) -> None:
     """Ingest log files, folders, .gz/.bz2/.xz files and .zip/.tar/.tar.gz archives into the lake.
 
     Reads Zeek logs (TSV or JSON), NetFlow v5/v9 and IPFIX (export packets or pcap), Argus and
@@ -33,12 +37,14 @@ def ingest(paths: tuple[str, ...], lake: str | None, source_format: str | None, 
     re-running is safe. Bad lines, invalid values (stored as null), damaged compressed data and
     cut files are counted per file and listed by 'winnow warnings'; 'winnow lake' shows what the
     lake holds. Several files are parsed at once (--workers, one per core by default) and published
-    in the order they were found, so the lake is the same whatever the number of workers.
+    in the order they were found, so the lake is the same whatever the number of workers. With
+    --engine spark[://MASTER] the files are parsed as Spark tasks instead, into the same lake.
     """
     from winnow.pipeline.ingest import ingest as run_ingest
 
     with progress_bar("ingesting") as update:
-        report = run_ingest(list(paths), lake, source_format, sensor, on_progress=update, workers=workers)
+        report = run_ingest(list(paths), lake, source_format, sensor, on_progress=update, workers=workers,
+                            engine=engine_url)
     rows = [
         {"file": f.file, "status": f.status, "format": f.source_format, "rows": f.total_rows,
          "tables": f.rows, "warnings": f.warnings, "skipped": f.skipped, "message": f.message}

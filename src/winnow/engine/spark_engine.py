@@ -10,6 +10,9 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from winnow.config import current
 from winnow.engine.base import Engine, _utc
@@ -53,7 +56,6 @@ def spark_session(url: str = "spark"):
 def spark_conf(master: str):
     """A session's SparkConf, with ``spark.shuffle_partitions`` and ``spark.driver_memory`` from the configuration."""
     from pyspark import SparkConf
-
 
     config = current()
     return SparkConf().setMaster(master).setAppName("winnow").setAll([
@@ -155,3 +157,41 @@ class SparkEngine(Engine):
 
         result = frame.select(*keys, *values).groupBy(*keys).applyInPandas(per_group, ddl)
         return to_table(result.toArrow().to_pylist(), schema)
+
+
+def spark_cores(url: str = "spark") -> int:
+    """The tasks Spark runs at once for the session of master ``url`` (its default parallelism)."""
+    return max(1, spark_session(url).sparkContext.defaultParallelism)
+
+
+def map_in_order(url: str, batches: list, func) -> Iterator:
+    """``func(batch)`` for every batch, each a Spark task on the session of master ``url``, yielded in batch order.
+
+    ``func`` and the batches must pickle (cloudpickle: they go to the executors) and so must each
+    result (it comes back to the driver). Tasks run in waves of twice the session's parallelism;
+    the next wave runs while the caller consumes this one, so at most two waves of results are held
+    here. Closing the iterator early cancels the wave at work. (What ``winnow ingest --engine spark``
+    uses to parse files on a cluster: see ``winnow.ingest.run``.)
+    """
+    context = spark_session(url).sparkContext
+    size = 2 * max(1, context.defaultParallelism)
+    waves = [batches[i:i + size] for i in range(0, len(batches), size)]
+    group = f"winnow-ingest-{uuid.uuid4().hex[:8]}"
+
+    def run(wave: list) -> list:
+        context.setJobGroup(group, "winnow ingest", interruptOnCancel=True)
+        return context.parallelize(wave, len(wave)).map(func).collect()  # one batch per task
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="winnow-spark")
+    finished = False
+    try:
+        future = pool.submit(run, waves[0]) if waves else None
+        for i in range(len(waves)):
+            results = future.result()
+            future = pool.submit(run, waves[i + 1]) if i + 1 < len(waves) else None
+            yield from results
+        finished = True
+    finally:
+        if not finished:
+            context.cancelJobGroup(group)
+        pool.shutdown(wait=True, cancel_futures=True)

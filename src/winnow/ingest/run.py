@@ -14,17 +14,18 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 import pyarrow as pa
 
-from winnow.config import Config, ConfigError, current
+from winnow.config import Config, ConfigError, current, use
+from winnow.errors import WinnowError
 from winnow.ingest.discover import InputFile, discover
 from winnow.ingest.pending import PendingCommits
 from winnow.ingest.report import FileReport, IngestReport
-from winnow.ingest.workers import can_fork, cores, in_order
+from winnow.ingest.workers import can_fork, cores, in_order, in_turn, run_batch
 from winnow.lake import FileWriter, Lake, Manifest, ManifestEntry
 from winnow.lake.lock import LOCK
 from winnow.lake.state import read_state, stage_merged
@@ -70,6 +71,7 @@ def ingest_files(
     on_file: Callable[[FileReport], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    engine: str | None = None,
 ) -> IngestReport:
     """Ingest files and folders into the lake (derived tables are left as they are); re-ingesting adds nothing.
 
@@ -85,6 +87,9 @@ def ingest_files(
         on_progress: called with (bytes done, bytes total).
         workers: files parsed at once, each in a worker process (default: the ``ingest.workers``
             setting; 0 there: one per core); 1 parses them one after another in this process.
+        engine: a Spark master URL (``spark``, ``local[N]``, ``spark://HOST:PORT``, ...): files are
+            parsed as Spark tasks instead of worker processes (``workers`` is then unused); the lake
+            and the paths must be on a filesystem the driver and every executor see at the same paths.
     """
     files = list(discover(paths, exclude=lake.root))
     report = IngestReport(ingest_id=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8])
@@ -101,7 +106,8 @@ def ingest_files(
                _positive(config, "ingest.json_shape_rows"), config.get("ingest.auditd_column_events"),
                config.get("ingest.parse_workers"),
                templates)
-    with closing(_in_order(files, run, _workers(config, workers))) as results:  # closed: workers stopped
+    spark = _spark_url(engine)
+    with closing(_in_order(files, run, _workers(config, workers), spark)) as results:  # closed: workers stopped
         for number, result in results:
             report.files.append(result)
             done += files[number].size
@@ -134,33 +140,93 @@ def _workers(config: Config, given: int | None) -> int:
     return value or cores()
 
 
-def _in_order(files: list[InputFile], run: _Run, workers: int) -> Iterator[tuple[int, FileReport]]:
+def _spark_url(engine: str | None) -> str | None:
+    """The Spark master URL files are parsed on, or None: worker processes (``duckdb`` or no engine given)."""
+    if engine is None or engine.strip() == "duckdb":
+        return None
+    from winnow.engine.registry import engine_for
+
+    spec = engine_for(engine)  # an unknown URL is a user error listing the known ones
+    if spec.name != "spark":
+        raise WinnowError(f"--engine {engine}: ingest runs on worker processes or on Spark, not on {spec.name}")
+    spec.load()  # pyspark missing: a user error naming the extra
+    return engine.strip()
+
+
+def _in_order(files: list[InputFile], run: _Run, workers: int, spark: str | None = None,
+              ) -> Iterator[tuple[int, FileReport]]:
     """Every file's report, in discovery order; up to ``workers`` files parsed at once in worker processes.
 
     Workers parse a file and write its parts under ``_tmp``; this process records each file at its
     turn (same content seen before, warnings, manifest entry, commit groups), so the lake is the
     one a run on one process writes. NetFlow files (their templates carry over from file to file)
     and tar members (read from one stream of their archive) are parsed here, at their turn.
+    With ``spark`` (a master URL) Spark tasks do what workers do, on its executors (:func:`_on_spark`).
     """
     forced_netflow = run.forced is not None and run.forced.name == "netflow"  # every file parsed here anyway
-    batches = _batches(files, run, workers) if workers > 1 and can_fork() and not forced_netflow else []
-    if len(batches) < 2:  # one batch at most to parse: no worker to start
-        for number, item in enumerate(files):
-            yield number, _ingest_one(item, run, number)
-        return
-    sources()  # loaded once, before the workers are forked
+    if spark is not None and not forced_netflow:
+        results = _on_spark(files, run, spark)
+    else:
+        batches = _batches(files, run, workers) if workers > 1 and can_fork() and not forced_netflow else []
+        if len(batches) < 2:  # one batch at most to parse: no worker to start
+            for number, item in enumerate(files):
+                yield number, _ingest_one(item, run, number)
+            return
+        sources()  # loaded once, before the workers are forked
+        max_rows = run.pending.max_rows
 
-    def work(number: int) -> FileReport | _Parsed | None:  # in a worker process
-        parsed = _parse_one(files[number], run, number, in_order=False)
-        if isinstance(parsed, _Parsed):
-            parsed.detach(run.share_bytes, run.pending.max_rows)  # Parquet encoded here, unless shared
-        return parsed
+        def work(number: int) -> FileReport | _Parsed | None:  # in a worker process
+            return _parse_detached(files[number], run, number, max_rows)
 
-    for number, parsed in in_order(len(files), work, batches, min(workers, len(batches)), (run.lake.root / LOCK,)):
+        results = in_order(len(files), work, batches, min(workers, len(batches)), (run.lake.root / LOCK,))
+    for number, parsed in results:
         if parsed is None:  # not sent to a worker, or sent back (NetFlow)
             yield number, _ingest_one(files[number], run, number)
         else:
             yield number, parsed if isinstance(parsed, FileReport) else _record(parsed, run)
+
+
+def _parse_detached(item: InputFile, run: _Run, number: int, max_rows: int) -> FileReport | _Parsed | None:
+    """What a worker (process or Spark task) does with one file: parse it, encode its parts unless it is shared."""
+    parsed = _parse_one(item, run, number, in_order=False)
+    if isinstance(parsed, _Parsed):
+        parsed.detach(run.share_bytes, max_rows)  # Parquet encoded here, unless shared
+    return parsed
+
+
+def _on_spark(files: list[InputFile], run: _Run, url: str) -> Iterator[tuple[int, _Parsed | FileReport | None]]:
+    """``(number, parsed)`` in discovery order, the files of :func:`_batches` parsed by Spark tasks (one per batch).
+
+    A task gets its batch's files and :class:`_SparkTask` (the settings in force, the run without its
+    manifest), writes large files' parts under the lake's ``_tmp/<run>/`` itself and sends small
+    files' rows back as Arrow IPC, as a worker process does; None: parsed here at its turn.
+    """
+    if not _batches(files, run, 1):  # nothing to parse: no Spark session to start
+        yield from ((number, None) for number in range(len(files)))
+        return
+    from winnow.engine.spark_engine import map_in_order, spark_cores
+
+    batches = _batches(files, run, spark_cores(url))
+    task = _SparkTask(current(), replace(run, pending=None, templates=TemplateStore()), run.pending.max_rows)
+    results = map_in_order(url, [[(n, files[n]) for n in batch] for batch in batches], task)
+    yield from in_turn(len(files), batches, results)
+
+
+@dataclass(frozen=True)
+class _SparkTask:
+    """A Spark task's work on one batch of ``(number, file)``: sent to the executors (so it pickles, and is small)."""
+
+    config: Config
+    #: the run without its manifest and NetFlow templates (NetFlow files come back: parsed by the driver)
+    run: _Run
+    max_rows: int
+
+    def __call__(self, batch: list[tuple[int, InputFile]]) -> list:
+        items = dict(batch)
+        with use(self.config):
+            sources()
+            return run_batch(lambda number: _parse_detached(items[number], self.run, number, self.max_rows),
+                             [number for number, _ in batch])
 
 
 def _batches(files: list[InputFile], run: _Run, workers: int) -> list[list[int]]:

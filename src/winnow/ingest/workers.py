@@ -115,11 +115,37 @@ class _Raised:
     error: BaseException
 
 
+def in_turn(count: int, batches: list[list[int]], results: Iterator[list[Any]]) -> Iterator[tuple[int, Any]]:
+    """:func:`in_order`'s answer from batch results computed elsewhere (Spark tasks), arriving in batch order.
+
+    ``results`` yields each batch's list of results (:func:`run_batch`), in the order of ``batches``.
+    """
+    batch_of = {number: i for i, batch in enumerate(batches) for number in batch}
+    held: dict[int, Any] = {}
+    arrived = 0
+    for number in range(count):
+        if number not in batch_of:
+            yield number, None
+            continue
+        while number not in held:  # its batch starts at or before it: it arrives before any later one
+            held.update(zip(batches[arrived], next(results), strict=True))
+            arrived += 1
+        result = held.pop(number)
+        if isinstance(result, _Raised):
+            raise result.error
+        yield number, result
+
+
 def _call(key: int, batch: list[int]) -> list[Any]:
+    return run_batch(_WORK[key], batch)
+
+
+def run_batch(work: Callable[[int], Any], batch: list[int]) -> list[Any]:
+    """``work(number)`` for the items of a batch, in order; an exception is kept for its item's turn (in_order)."""
     out: list[Any] = []
     for number in batch:
         try:
-            out.append(_WORK[key](number))
+            out.append(work(number))
         except Exception as exc:
             exc.add_note("in an ingest worker process:\n" + "".join(traceback.format_exc()))
             try:

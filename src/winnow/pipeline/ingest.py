@@ -39,6 +39,7 @@ def ingest(
     on_file: Callable[[FileReport], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     workers: int | None = None,
+    engine: str | None = None,
 ) -> PipelineReport:
     """Ingest files and folders into the lake, then refresh derived tables; re-ingesting known content adds nothing.
 
@@ -50,10 +51,12 @@ def ingest(
         on_file: called with each file's report as soon as it is done.
         on_progress: called with (bytes done, bytes total).
         workers: files parsed at once in worker processes (default: the ``ingest.workers`` setting).
+        engine: a Spark master URL (``spark``, ``local[N]``, ``spark://HOST:PORT``, ...) to parse the
+            files as Spark tasks; None or ``duckdb``: worker processes on this machine.
     """
     lake = Lake.open(lake_path, create=True)
     with lake_lock(lake):
-        files = ingest_files(lake, paths, fmt, sensor, on_file, on_progress, workers)
+        files = ingest_files(lake, paths, fmt, sensor, on_file, on_progress, workers, engine)
         report = PipelineReport(files.ingest_id, files.files)
         report.derived = refresh_derived(lake, report.totals(), f"{len(report.files)} files ingested, but ")
     return report

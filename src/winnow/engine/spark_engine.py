@@ -164,7 +164,7 @@ def spark_cores(url: str = "spark") -> int:
     return max(1, spark_session(url).sparkContext.defaultParallelism)
 
 
-def map_in_order(url: str, batches: list, func) -> Iterator:
+def spark_map_in_order(url: str, batches: list, func) -> Iterator:
     """``func(batch)`` for every batch, each a Spark task on the session of master ``url``, yielded in batch order.
 
     ``func`` and the batches must pickle (cloudpickle: they go to the executors) and so must each

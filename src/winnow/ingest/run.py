@@ -204,11 +204,11 @@ def _on_spark(files: list[InputFile], run: _Run, url: str) -> Iterator[tuple[int
     if not _batches(files, run, 1):  # nothing to parse: no Spark session to start
         yield from ((number, None) for number in range(len(files)))
         return
-    from winnow.engine.spark_engine import map_in_order, spark_cores
+    from winnow.engine import spark_cores, spark_map_in_order
 
     batches = _batches(files, run, spark_cores(url))
     task = _SparkTask(current(), replace(run, pending=None, templates=TemplateStore()), run.pending.max_rows)
-    results = map_in_order(url, [[(n, files[n]) for n in batch] for batch in batches], task)
+    results = spark_map_in_order(url, [[(n, files[n]) for n in batch] for batch in batches], task)
     yield from in_turn(len(files), batches, results)
 
 

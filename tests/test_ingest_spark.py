@@ -85,3 +85,18 @@ def test_engine_flag(tmp_path: Path, mixed: Path) -> None:
     result = runner.invoke(cli, ["ingest", str(mixed / "conn"), "--lake", str(tmp_path / "b"), "--engine", "nope"])
     assert result.exit_code != 0 and "unknown engine 'nope'" in str(result.exception)
     assert not (tmp_path / "b" / "_manifest.jsonl").exists()
+
+
+def test_in_turn_orders_batch_results_and_raises_at_the_failing_items_turn() -> None:
+    from winnow.ingest.workers import in_turn, run_batch
+
+    def work(number: int) -> int:
+        if number == 5:
+            raise ValueError("item 5 is bad")
+        return number * 10
+
+    batches = [[0, 6], [1], [3, 4, 5]]  # item 2 stays with the caller; 6 waits for its turn
+    results = in_turn(7, batches, iter([run_batch(work, batch) for batch in batches]))
+    assert [next(results) for _ in range(5)] == [(0, 0), (1, 10), (2, None), (3, 30), (4, 40)]
+    with pytest.raises(ValueError, match="item 5 is bad"):
+        next(results)

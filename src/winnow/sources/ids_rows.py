@@ -49,10 +49,18 @@ def alert_batch(rows: list[dict], lines: list[int], ctx: ParseContext) -> Batch 
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
-    columns = {name: _array([row.get(name) for row in rows]) for name in names if name not in ("extra", "sensor")}
+    columns = {name: [row.get(name) for row in rows] for name in names if name not in ("extra", "sensor")}
     extra_keys: dict[str, None] = {}
     for row in rows:
         extra_keys.update(dict.fromkeys(row.get("extra") or {}))
-    extra = {key: _array([(row.get("extra") or {}).get(key) for row in rows]) for key in extra_keys}
-    sensor = _array([row.get("sensor") for row in rows]) if "sensor" in names else None
-    return table_batch("ids.alert", columns, np.asarray(lines, dtype=np.int64), ctx, extra, sensor)
+    extra = {key: [(row.get("extra") or {}).get(key) for row in rows] for key in extra_keys}
+    sensor = [row.get("sensor") for row in rows] if "sensor" in names else None
+    return column_batch(columns, extra, lines, ctx, sensor)
+
+
+def column_batch(columns: dict[str, list], extra: dict[str, list], lines: list[int] | np.ndarray,
+                 ctx: ParseContext, sensor: list | None = None) -> Batch | None:
+    """An ``ids.alert`` batch from Python value lists per column and per ``extra`` field."""
+    return table_batch("ids.alert", {name: _array(v) for name, v in columns.items()},
+                       np.asarray(lines, dtype=np.int64), ctx, {key: _array(v) for key, v in extra.items()},
+                       None if sensor is None else _array(sensor))

@@ -36,8 +36,9 @@ from typing import BinaryIO, ClassVar
 
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import read_blocks, split_lines
-from winnow.sources.ids_rows import alert_batch
+from winnow.sources.ids_rows import alert_batch, column_batch
 from winnow.sources.registry import register
+from winnow.sources.snort_json_columns import read_block
 from winnow.sources.syslog_header import YearGuess
 
 _TIME = re.compile(r"^(\d{2})/(\d{2})(?:/(\d{2}|\d{4}))?-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$")
@@ -161,28 +162,41 @@ class _LineAlerts(Source):
     def read_line(self, text: str, years: YearGuess) -> dict:
         """One alert line as an ``ids.alert`` row; BadAlert (or ValueError) when the line is not one."""
 
+    def read_columns(self, block: bytes, first: int, years: YearGuess, ctx: ParseContext) -> Batch | None | bool:
+        """A whole block read column-wise (its batch, or None when no row), or False: read it line by line."""
+        return False
+
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         years = YearGuess(dt.datetime.now(dt.UTC))
         for block, first in read_blocks(stream, ctx):
-            rows: list[dict] = []
-            lines: list[int] = []
-            abandon: AbandonFile | None = None
-            try:
-                for i, raw in enumerate(split_lines(block)):
-                    if not raw.strip():
-                        continue
-                    try:
-                        rows.append(self.read_line(raw.decode("utf-8", "replace"), years))
-                        lines.append(first + i)
-                    except (BadAlert, ValueError, TypeError, RecursionError) as exc:
-                        ctx.warn(first + i, f"not a {self.name} alert: {exc}", raw)
-            except AbandonFile as exc:
-                abandon = exc
-            batch = alert_batch(rows, lines, ctx)
-            if batch is not None:
-                yield batch
-            if abandon is not None:
-                raise abandon
+            fast = self.read_columns(block, first, years, ctx)
+            if fast is not False:
+                if fast is not None:
+                    yield fast
+                continue
+            yield from self.read_lines(block, first, years, ctx)
+
+    def read_lines(self, block: bytes, first: int, years: YearGuess, ctx: ParseContext) -> Iterator[Batch]:
+        """The block line by line: each line through ``read_line``; bad lines are located warnings."""
+        rows: list[dict] = []
+        lines: list[int] = []
+        abandon: AbandonFile | None = None
+        try:
+            for i, raw in enumerate(split_lines(block)):
+                if not raw.strip():
+                    continue
+                try:
+                    rows.append(self.read_line(raw.decode("utf-8", "replace"), years))
+                    lines.append(first + i)
+                except (BadAlert, ValueError, TypeError, RecursionError) as exc:
+                    ctx.warn(first + i, f"not a {self.name} alert: {exc}", raw)
+        except AbandonFile as exc:
+            abandon = exc
+        batch = alert_batch(rows, lines, ctx)
+        if batch is not None:
+            yield batch
+        if abandon is not None:
+            raise abandon
 
 
 @register
@@ -225,6 +239,18 @@ class SnortJson(_LineAlerts):
     def sniff(self, head: bytes, filename: str) -> bool:
         first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
         return first.startswith(b"{") and bool(_JSON_RULE.search(first)) and b'"event_type"' not in first
+
+    columnar: ClassVar[bool] = True
+
+    def read_columns(self, block: bytes, first: int, years: YearGuess, ctx: ParseContext) -> Batch | None | bool:
+        if not self.columnar:
+            return False
+        read = read_block(block, years, _row)
+        if read is None:
+            return False
+        columns, extra = read
+        n = len(columns["ts"])
+        return column_batch(columns, extra, range(first, first + n), ctx) if n else None
 
     def read_line(self, text: str, years: YearGuess) -> dict:
         obj = json.loads(text)

@@ -34,6 +34,25 @@ HOSTILE = [
     '\xef\xbb\xbf' + GOOD, '   ', '', GOOD + '\r', '{ "timestamp" : "12/31-23:59:59", "rule" : "1:2:3" }',
 ]
 
+#: lines Arrow reads that exercise every branch of the mapping (all taken column-wise)
+VARIANTS = [
+    '{ "timestamp" : "11/27-13:01:46.385814", "seconds" : 1511787706, "gid" : 1, "sid" : 2, "rev" : 0, '
+    '"src_ap" : "10.1.2.4:48620", "dst_ap" : "[2001:db8::1]:80", "src_port" : 5, "proto" : "TCP" }',
+    '{ "timestamp" : "11/27/2020-13:01:46", "rule" : "1:2:3", "msg" : "", "src_addr" : "", "dst_addr" : "9.9.9.9", '
+    '"src_ap" : ":7", "dst_ap" : "1.1.1.1", "dir" : "", "action" : "", "class" : "none", "service" : "http" }',
+    '{ "timestamp" : "20/01/02-01:02:03.5", "rule" : "bad", "gid" : 3, "sid" : 4, "src_addr" : "1.2.3.4", '
+    '"dst_addr" : "", "dst_ap" : "5.6.7.8:9", "proto" : "\u0130CMP", "iface" : "eth0", "pkt_gen" : "" }',
+    '{ "timestamp" : "01/02-00:00:00", "rule" : "1:9:1", "seconds" : -5, "priority" : 2, "msg" : "m" }',
+    '{ "timestamp" : "07/02-00:00:00", "rule" : "1:9:1", "service" : "" }',
+    '{ "timestamp" : "01/02-00:00:00", "rule" : "1:9:1", "pkt_num" : 0 }',
+]
+#: lines Arrow reads that the mapping refuses (the block goes line by line)
+REFUSED = [
+    '{ "timestamp" : "03/15-13:13:29", "rule" : "bad", "gid" : 1 }',
+    '{ "timestamp" : "03/15-13:13:29", "rule" : "1:2:3", "src_ap" : "1.2.3.4:http" }',
+    '{ "timestamp" : "3/15-13:13:29", "rule" : "1:2:3" }', '{ "timestamp" : "13/15-13:13:29", "rule" : "1:2:3" }',
+]
+
 
 def _read(raw: bytes, columnar: bool) -> tuple[list[dict], list[tuple], dict]:
     source = SnortJson()
@@ -75,5 +94,15 @@ def test_all_hostile_lines_in_one_block_and_the_year_carries():
 def test_the_column_wise_read_takes_clean_blocks_and_refuses_hostile_ones():
     years = YearGuess(dt.datetime.now(dt.UTC))
     columns, extra = read_block(((GOOD + "\n") * 4).encode(), years, _row)
-    assert len(columns["ts"]) == 4 and extra["pkt_num"] == ["1336"] * 4 and years.month == 3
+    assert len(columns["ts"]) == 4 and extra["pkt_num"].to_pylist() == ["1336"] * 4 and years.month == 3
     assert read_block((GOOD + "\n" + HOSTILE[4] + "\n").encode(), years, _row) is None
+
+
+def test_every_mapping_branch_reads_the_same_column_wise():
+    block = ("\n".join([GOOD, *VARIANTS]) + "\n").encode()
+    assert read_block(block, YearGuess(dt.datetime.now(dt.UTC)), _row) is not None
+    assert len(_same(block)) == len(VARIANTS) + 1
+    for line in REFUSED:
+        block = (GOOD + "\n" + line + "\n").encode()
+        assert read_block(block, YearGuess(dt.datetime.now(dt.UTC)), _row) is None
+        _same(block)

@@ -34,8 +34,10 @@ def metadata_text(metadata: object) -> str | None:
     return json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
-def _array(values: list) -> pa.Array:
+def _array(values: list | pa.Array) -> pa.Array:
     """Typed when the values agree, else text (a bad value is then reported by the type conversion)."""
+    if isinstance(values, pa.Array):
+        return values
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -58,9 +60,9 @@ def alert_batch(rows: list[dict], lines: list[int], ctx: ParseContext) -> Batch 
     return column_batch(columns, extra, lines, ctx, sensor)
 
 
-def column_batch(columns: dict[str, list], extra: dict[str, list], lines: list[int] | np.ndarray,
+def column_batch(columns: dict[str, list | pa.Array], extra: dict[str, list | pa.Array], lines: list[int] | np.ndarray,
                  ctx: ParseContext, sensor: list | None = None) -> Batch | None:
-    """An ``ids.alert`` batch from Python value lists per column and per ``extra`` field."""
+    """An ``ids.alert`` batch from the values (Python lists or arrays) per column and per ``extra`` field."""
     return table_batch("ids.alert", {name: _array(v) for name, v in columns.items()},
                        np.asarray(lines, dtype=np.int64), ctx, {key: _array(v) for key, v in extra.items()},
                        None if sensor is None else _array(sensor))

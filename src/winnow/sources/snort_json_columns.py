@@ -3,8 +3,8 @@ fields :func:`winnow.sources.snort_alerts._row` reads, then mapped one distinct 
 
 Anything the line-by-line path would warn about (a line Arrow rejects, a field of another type, a value
 the mapping refuses) makes :func:`read_block` answer None, and the caller reads that block line by line,
-so rows and warnings are the same either way. Control characters, a BOM, blank lines, carriage returns and
-escaped surrogates also send the block line by line (Arrow and Python's ``json`` could read them apart).
+so rows and warnings are the same either way. A BOM, blank lines, carriage returns and escaped surrogates also
+send the block line by line (Arrow and Python's ``json`` could read them apart).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import io
 import re
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from winnow.sources.syslog_header import YearGuess
@@ -28,14 +30,15 @@ READ_SCHEMA = pa.schema([
 ])
 _PARSE = pajson.ParseOptions(explicit_schema=READ_SCHEMA, unexpected_field_behavior="ignore")
 _READ = pajson.ReadOptions(block_size=4 << 20)
-_UNSURE = re.compile(rb"[\x00-\x09\x0b-\x1f]|\n\n|\\u[dD][89a-fA-F]|\xef\xbb\xbf")
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def read_block(block: bytes, years: YearGuess, row: Callable[[dict, YearGuess], dict]
-               ) -> tuple[dict[str, list], dict[str, list]] | None:
+               ) -> tuple[dict[str, pa.Array], dict[str, pa.Array]] | None:
     """The ids.alert columns and ``extra`` fields of a block of alert_json lines, or None (read it line by
     line). ``years`` advances only when the block is read here; ``row`` is the line-by-line mapping."""
-    if not block or block.startswith(b"\n") or b"\r" in block or _UNSURE.search(block):
+    if (not block or block.startswith(b"\n") or b"\r" in block or b"\n\n" in block or b"\xef\xbb\xbf" in block
+            or (b"\\u" in block and _SURROGATE.search(block))):
         return None
     try:
         table = pajson.read_json(io.BytesIO(block), read_options=_READ, parse_options=_PARSE)
@@ -53,45 +56,101 @@ def read_block(block: bytes, years: YearGuess, row: Callable[[dict, YearGuess], 
     return out
 
 
-def _map(t: pa.Table, years: YearGuess, row: Callable[[dict, YearGuess], dict]
-         ) -> tuple[dict[str, list], dict[str, list]]:
-    """Each row through the line-by-line mapping, once per distinct set of values but the time; times
-    once per distinct (text, year) after the year guess, which carries from line to line."""
-    from winnow.sources.snort_alerts import _TIME, BadAlert, snort_time
+def _each(arr: pa.Array, fn: Callable[[object], object], type_: pa.DataType) -> pa.Array:
+    """``fn`` of each value as an array of ``type_``, ``fn`` called once per distinct value."""
+    enc = arr.dictionary_encode()
+    values = [fn(v) for v in enc.dictionary.to_pylist()]
+    out = pa.array(values, type_).take(enc.indices)
+    if enc.null_count:
+        out = pc.if_else(enc.indices.is_null(), pa.scalar(fn(None), type_), out)
+    return out
 
-    keys = [k for k in READ_SCHEMA.names if k not in ("timestamp", "seconds")]
-    mapped: dict[tuple, dict] = {}
-    rows = []
-    for values in zip(*(t.column(k).to_pylist() for k in keys), strict=True):
-        r = mapped.get(values)
-        if r is None:
-            r = mapped[values] = row({**dict(zip(keys, values, strict=True)),
-                                      "timestamp": "01/01/2000-00:00:00"}, years)
-        rows.append(r)
-    times: dict[tuple, object] = {}
-    months: dict[str, int | None] = {}
-    ts = []
-    for text, sec in zip(t.column("timestamp").to_pylist(), t.column("seconds").to_pylist(), strict=True):
-        text = str(text or "")
-        if text not in months:
-            m = _TIME.match(text.strip())
-            if not m:
-                raise BadAlert("bad time stamp")
-            months[text] = int(m[1]) if m[3] is None else None
-        month = months[text]
-        year = None if month is None or (sec is not None and sec >= 0) else years(month)
-        key = (text, sec if year is None else None, year)
-        value = times.get(key)
-        if value is None:
-            value = times[key] = snort_time(text, _Fixed(year), sec)[0]
-        ts.append(value)
-    columns = {name: [r[name] for r in rows] for name in rows[0] if name != "extra"} if rows else {}
-    columns["ts"] = ts
-    extra_keys: dict[str, None] = {}
-    for r in rows:
-        extra_keys.update(dict.fromkeys(r["extra"]))
-    extra = {k: [r["extra"].get(k) for r in rows] for k in extra_keys}
-    return columns, extra
+
+def _blank_null(arr: pa.Array) -> pa.Array:
+    """Empty text as null (the line-by-line ``value or None``)."""
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, S), arr)
+
+
+def _map(t: pa.Table, years: YearGuess, row: Callable[[dict, YearGuess], dict]
+         ) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
+    """The mapping of :func:`winnow.sources.snort_alerts._row`, column by column: each field's distinct
+    values through the same helpers, then combined with Arrow. ``row`` is kept for the signature's
+    ``gid:sid:rev`` text of alerts without a message."""
+    from winnow.sources.snort_alerts import _TIME, BadAlert, _rule, split_address
+
+    col = {name: t.column(name).combine_chunks() for name in READ_SCHEMA.names}
+    n = t.num_rows
+    rules = _each(col["rule"], lambda v: dict(zip(("gid", "sid", "rev"), _rule(v) or (None,) * 3, strict=True)),
+                  pa.struct([("gid", I64), ("sid", I64), ("rev", I64)]))
+    parsed = pc.is_valid(pc.struct_field(rules, "sid"))
+    gid, sid, rev = (pc.if_else(parsed, pc.struct_field(rules, k), col[k]) for k in ("gid", "sid", "rev"))
+    if sid.null_count:
+        raise BadAlert("no rule (gid:sid:rev) in the alert")
+    ap = pa.struct([("ip", S), ("port", I64)])
+    src = _each(col["src_ap"], lambda v: dict(zip(("ip", "port"), split_address(v, None, ported=True),
+                                                   strict=True)), ap)
+    dst = _each(col["dst_ap"], lambda v: dict(zip(("ip", "port"), split_address(v, None, ported=True),
+                                                   strict=True)), ap)
+    has_src = pc.fill_null(pc.not_equal(col["src_addr"], ""), False)
+    has_dst = pc.and_(has_src, pc.fill_null(pc.not_equal(col["dst_addr"], ""), False))
+    msg = col["msg"]
+    no_msg = pc.fill_null(pc.equal(msg, ""), True)
+    if pc.any(no_msg).as_py():
+        signature = msg.to_pylist()
+        for i in pc.indices_nonzero(no_msg).to_pylist():
+            signature[i] = f"{gid[i].as_py()}:{sid[i].as_py()}:{rev[i].as_py()}"
+        msg = pa.array(signature, S)
+    columns = {
+        "ts": _times(col["timestamp"], col["seconds"], years, _TIME),
+        "engine": pa.array(["snort"] * n, S),
+        "src_ip": _blank_null(pc.if_else(has_src, col["src_addr"], pc.struct_field(src, "ip"))),
+        "src_port": pc.coalesce(col["src_port"], pc.struct_field(src, "port")),
+        "dst_ip": _blank_null(pc.if_else(has_dst, col["dst_addr"], pc.struct_field(dst, "ip"))),
+        "dst_port": pc.coalesce(col["dst_port"], pc.struct_field(dst, "port")),
+        "proto": _each(col["proto"], lambda v: str(v or "").lower() or None, S),
+        "app_proto": _each(col["service"], lambda v: None if v in (None, "", "unknown") else v, S),
+        "direction": _blank_null(col["dir"]), "gid": gid, "signature_id": sid, "rev": rev, "signature": msg,
+        "category": _each(col["class"], lambda v: None if v in (None, "", "none") else v, S),
+        "severity": col["priority"], "action": _blank_null(col["action"]),
+    }
+    extra = {"pkt_num": pc.cast(col["pkt_num"], S), "pkt_gen": _blank_null(col["pkt_gen"]),
+             "iface": _blank_null(col["iface"])}
+    return columns, {k: v for k, v in extra.items() if v.null_count < n}
+
+
+def _times(stamps: pa.Array, seconds: pa.Array, years: YearGuess, pattern: re.Pattern) -> pa.Array:
+    """Alert times: each distinct (text, year) once; the year from ``seconds`` or the year guess, which is
+    called once per run of one month (a repeated month leaves it as it is)."""
+    from winnow.sources.snort_alerts import snort_time
+
+    enc = pc.fill_null(stamps, "").dictionary_encode()
+    texts = enc.dictionary.to_pylist()
+    months = []
+    for text in texts:
+        m = pattern.match(text.strip())
+        months.append(int(m[1]) if m and m[3] is None else 0)  # 0: the text has its year (or is refused below)
+    idx = np.asarray(enc.indices, dtype=np.int64)
+    month = np.asarray(months, dtype=np.int64)[idx] if texts else np.zeros(len(idx), np.int64)
+    sec = np.asarray(pc.fill_null(seconds, -1), dtype=np.int64)
+    year = np.zeros(len(idx), np.int64)
+    by_seconds = sec >= 0
+    guessed = (month > 0) & ~by_seconds
+    rows = np.flatnonzero(guessed)
+    if len(rows):
+        m = month[rows]
+        starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]])
+        found = np.asarray([years(int(v)) for v in m[starts]], dtype=np.int64)
+        year[rows] = np.repeat(found, np.diff(np.r_[starts, len(rows)]))
+    keyed = np.where(by_seconds & (month > 0), -1 - sec, year)  # seconds name the year: key on them
+    keys = np.stack([idx, keyed], axis=1)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    values = []
+    for text_i, key in unique.tolist():
+        if key < 0:
+            values.append(snort_time(texts[text_i], _Fixed(None), -1 - key)[0])
+        else:
+            values.append(snort_time(texts[text_i], _Fixed(key or None), None)[0])
+    return pa.array(values, pa.timestamp("us", tz="UTC")).take(pa.array(inverse.reshape(-1)))
 
 
 class _Fixed(YearGuess):
@@ -101,5 +160,6 @@ class _Fixed(YearGuess):
         self.fixed = year
 
     def __call__(self, month: int) -> int:
-        assert self.fixed is not None
+        if self.fixed is None:
+            raise ValueError("no year")
         return self.fixed

@@ -31,6 +31,7 @@ HOSTILE = [
     '{ "timestamp" : "02/30-13:13:29.1", "rule" : "1:366:11" }', '{ "timestamp" : 5, "rule" : "1:366:11" }',
     '{ "timestamp" : "03/15-13:13:29.1", "gid" : 1, "sid" : 2, "rev" : 3, "seconds" : 1511787706 }',
     '{ "timestamp" : "03/15-13:13:29.1", "rule" : "1:366:11", "msg" : "x", "msg" : "y" }',  # a key twice
+    '{ "timestamp" : "03/15-13:13:29.1", "rule" : "1:366:11", "seconds" : 99999999999999 }',  # no real year
     '\xef\xbb\xbf' + GOOD, '   ', '', GOOD + '\r', '{ "timestamp" : "12/31-23:59:59", "rule" : "1:2:3" }',
 ]
 

@@ -29,6 +29,8 @@ READ_SCHEMA = pa.schema([
     ("msg", S), ("service", S), ("dir", S), ("class", S), ("priority", I64), ("action", S),
     ("pkt_num", I64), ("pkt_gen", S), ("iface", S),
 ])
+#: keys of distinct times: a year below _YEARS, else _YEARS + seconds (below _SECONDS)
+_YEARS, _SECONDS = 10_000, 1 << 39
 _PARSE = pajson.ParseOptions(explicit_schema=READ_SCHEMA, unexpected_field_behavior="ignore")
 _READ = pajson.ReadOptions(block_size=4 << 20)
 
@@ -120,7 +122,7 @@ def _map(t: pa.Table, years: YearGuess, row: Callable[[dict, YearGuess], dict]
 def _times(stamps: pa.Array, seconds: pa.Array, years: YearGuess, pattern: re.Pattern) -> pa.Array:
     """Alert times: each distinct (text, year) once; the year from ``seconds`` or the year guess, which is
     called once per run of one month (a repeated month leaves it as it is)."""
-    from winnow.sources.snort_alerts import snort_time
+    from winnow.sources.snort_alerts import BadAlert, snort_time
 
     enc = pc.fill_null(stamps, "").dictionary_encode()
     texts = enc.dictionary.to_pylist()
@@ -140,15 +142,17 @@ def _times(stamps: pa.Array, seconds: pa.Array, years: YearGuess, pattern: re.Pa
         starts = np.flatnonzero(np.r_[True, m[1:] != m[:-1]])
         found = np.asarray([years(int(v)) for v in m[starts]], dtype=np.int64)
         year[rows] = np.repeat(found, np.diff(np.r_[starts, len(rows)]))
-    keyed = np.where(by_seconds & (month > 0), -1 - sec, year)  # seconds name the year: key on them
-    keys = np.stack([idx, keyed], axis=1)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    if len(sec) and sec.max() >= _SECONDS:  # beyond any real time: the line-by-line path says how
+        raise BadAlert("seconds out of range")
+    keyed = np.where(by_seconds & (month > 0), sec + _YEARS, year)  # seconds name the year: key on them
+    unique, inverse = np.unique((idx << 40) | keyed, return_inverse=True)
     values = []
-    for text_i, key in unique.tolist():
-        if key < 0:
-            values.append(snort_time(texts[text_i], _Fixed(None), -1 - key)[0])
+    for key in unique.tolist():
+        text, rest = texts[key >> 40], key & ((1 << 40) - 1)
+        if rest >= _YEARS:
+            values.append(snort_time(text, _Fixed(None), rest - _YEARS)[0])
         else:
-            values.append(snort_time(texts[text_i], _Fixed(key or None), None)[0])
+            values.append(snort_time(text, _Fixed(rest or None), None)[0])
     return pa.array(values, pa.timestamp("us", tz="UTC")).take(pa.array(inverse.reshape(-1)))
 
 

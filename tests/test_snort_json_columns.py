@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from winnow.sources import ParseContext
-from winnow.sources.snort_alerts import SnortJson, _row
+from winnow.sources.snort_alerts import SnortJson
 from winnow.sources.snort_json_columns import read_block
 from winnow.sources.syslog_header import YearGuess
 
@@ -75,7 +75,7 @@ def _same(raw: bytes) -> list[dict]:
 @pytest.mark.parametrize("name", ["patel-aum_snort3_alert_json.txt", "snort3_demo_loggers-json_expected.txt"])
 def test_shared_samples_read_the_same(name):
     raw = (SHARED / name).read_bytes()
-    assert read_block(raw, YearGuess(dt.datetime.now(dt.UTC)), _row) is not None  # taken column-wise
+    assert read_block(raw, YearGuess(dt.datetime.now(dt.UTC))) is not None  # taken column-wise
     assert len(_same(raw)) == raw.count(b"\n")  # every line an alert
     assert len(_same(raw * 3)) == 3 * raw.count(b"\n")
 
@@ -94,16 +94,16 @@ def test_all_hostile_lines_in_one_block_and_the_year_carries():
 
 def test_the_column_wise_read_takes_clean_blocks_and_refuses_hostile_ones():
     years = YearGuess(dt.datetime.now(dt.UTC))
-    columns, extra = read_block(((GOOD + "\n") * 4).encode(), years, _row)
+    columns, extra = read_block(((GOOD + "\n") * 4).encode(), years)
     assert len(columns["ts"]) == 4 and extra["pkt_num"].to_pylist() == ["1336"] * 4 and years.month == 3
-    assert read_block((GOOD + "\n" + HOSTILE[4] + "\n").encode(), years, _row) is None
+    assert read_block((GOOD + "\n" + HOSTILE[4] + "\n").encode(), years) is None
 
 
 def test_every_mapping_branch_reads_the_same_column_wise():
     block = ("\n".join([GOOD, *VARIANTS]) + "\n").encode()
-    assert read_block(block, YearGuess(dt.datetime.now(dt.UTC)), _row) is not None
+    assert read_block(block, YearGuess(dt.datetime.now(dt.UTC))) is not None
     assert len(_same(block)) == len(VARIANTS) + 1
     for line in REFUSED:
         block = (GOOD + "\n" + line + "\n").encode()
-        assert read_block(block, YearGuess(dt.datetime.now(dt.UTC)), _row) is None
+        assert read_block(block, YearGuess(dt.datetime.now(dt.UTC))) is None
         _same(block)

@@ -22,6 +22,9 @@ comes from ``seconds`` when the record has it, else :class:`~winnow.sources.sysl
 (the current year, carried forward through the file). With ``-y``: ``MM/DD/YY-`` (Snort 2), ``YY/MM/DD-``
 (Snort 3, told apart when the first number is over 12) and ``MM/DD/YYYY-`` (Suricata fast.log, whose
 rows are marked engine ``suricata``). Lines that are not alerts are located warnings.
+
+alert_json blocks are read column-wise (:mod:`winnow.sources.snort_json_columns`, Arrow's JSON reader);
+a block it refuses is read line by line here, the same rows and warnings either way.
 """
 
 from __future__ import annotations
@@ -245,7 +248,7 @@ class SnortJson(_LineAlerts):
     def read_columns(self, block: bytes, first: int, years: YearGuess, ctx: ParseContext) -> Batch | None | bool:
         if not self.columnar:
             return False
-        read = read_block(block, years, _row)
+        read = read_block(block, years)
         if read is None:
             return False
         columns, extra = read

@@ -35,10 +35,9 @@ _PARSE = pajson.ParseOptions(explicit_schema=READ_SCHEMA, unexpected_field_behav
 _READ = pajson.ReadOptions(block_size=4 << 20)
 
 
-def read_block(block: bytes, years: YearGuess, row: Callable[[dict, YearGuess], dict]
-               ) -> tuple[dict[str, pa.Array], dict[str, pa.Array]] | None:
+def read_block(block: bytes, years: YearGuess) -> tuple[dict[str, pa.Array], dict[str, pa.Array]] | None:
     """The ids.alert columns and ``extra`` fields of a block of alert_json lines, or None (read it line by
-    line). ``years`` advances only when the block is read here; ``row`` is the line-by-line mapping."""
+    line). ``years`` advances only when the block is read here."""
     if not block or block.startswith((b"\n", b"\xef\xbb\xbf")) or b"\r" in block:
         return None
     try:
@@ -50,7 +49,7 @@ def read_block(block: bytes, years: YearGuess, row: Callable[[dict, YearGuess], 
         return None
     guess = copy.copy(years)
     try:
-        out = _map(table, guess, row)
+        out = _map(table, guess)
     except (ValueError, TypeError, RecursionError):
         return None
     years.__dict__.update(guess.__dict__)
@@ -72,11 +71,9 @@ def _blank_null(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, S), arr)
 
 
-def _map(t: pa.Table, years: YearGuess, row: Callable[[dict, YearGuess], dict]
-         ) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
+def _map(t: pa.Table, years: YearGuess) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
     """The mapping of :func:`winnow.sources.snort_alerts._row`, column by column: each field's distinct
-    values through the same helpers, then combined with Arrow. ``row`` is kept for the signature's
-    ``gid:sid:rev`` text of alerts without a message."""
+    values through the same helpers, then combined with Arrow."""
     from winnow.sources.snort_alerts import _TIME, BadAlert, _rule, split_address
 
     col = {name: t.column(name).combine_chunks() for name in READ_SCHEMA.names}

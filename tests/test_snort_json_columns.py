@@ -59,10 +59,7 @@ def _read(raw: bytes, columnar: bool) -> tuple[list[dict], list[tuple], dict]:
     source = SnortJson()
     source.columnar = columnar
     ctx = ParseContext("alert_json.txt")
-    try:
-        rows = [r for batch in source.parse(io.BytesIO(raw), ctx) for r in batch.data.to_pylist()]
-    except UnicodeEncodeError as exc:  # a lone surrogate escape (\\ud800): both paths stop alike (issue to file)
-        rows = [{"raised": type(exc).__name__}]
+    rows = [r for batch in source.parse(io.BytesIO(raw), ctx) for r in batch.data.to_pylist()]
     return rows, [(w.line, w.reason, w.snippet) for w in ctx.warnings], dict(ctx.unsupported)
 
 
@@ -107,3 +104,10 @@ def test_every_mapping_branch_reads_the_same_column_wise():
         block = (GOOD + "\n" + line + "\n").encode()
         assert read_block(block, YearGuess(dt.datetime.now(dt.UTC))) is None
         _same(block)
+
+
+def test_a_lone_surrogate_is_a_located_warning_not_a_crash():
+    line = '{ "timestamp" : "03/15-13:13:29.1", "rule" : "1:366:11", "msg" : "\\ud800" }'
+    rows, warnings, _ = _read(("\n".join([GOOD, line, GOOD]) + "\n").encode(), True)
+    assert len(rows) == 2
+    assert warnings == [(2, "not a snort_json alert: text holds a lone UTF-16 surrogate (\\ud800-\\udfff)", line)]

@@ -259,7 +259,14 @@ class SnortJson(_LineAlerts):
         obj = json.loads(text)
         if not isinstance(obj, dict):
             raise BadAlert("JSON value is not an object")
-        return _row(obj, years)
+        row = _row(obj, years)
+        for value in row.values():
+            if isinstance(value, str):
+                try:
+                    value.encode()
+                except UnicodeEncodeError:  # no UTF-8 text holds it, so no column can
+                    raise BadAlert("text holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
+        return row
 
 
 @register

@@ -284,6 +284,26 @@ def test_short_zeek_line_with_invalid_utf8_prints_no_exception(tmp_path: Path) -
     assert '"rows": 2' in result.stdout and '"warnings": 1' in result.stdout
 
 
+_SURROGATE_LINES = {
+    "zeek_json": ('{"ts":1700000000.0,"uid":"C1","id.orig_h":"10.0.0.1","id.orig_p":1,"id.resp_h":"10.0.0.2",'
+                  '"id.resp_p":2,"proto":"tcp","service":"%s"}'),
+    "snort_json": '{ "timestamp" : "03/15-13:13:29.1", "rule" : "1:366:11", "msg" : "%s" }',
+}
+
+
+@pytest.mark.parametrize("source", sorted(_SURROGATE_LINES))
+def test_a_lone_surrogate_escape_is_a_located_warning(tmp_path: Path, source: str) -> None:
+    """Valid JSON no UTF-8 text can hold (``\\ud800``): one warning naming the line, the other lines kept."""
+    line = _SURROGATE_LINES[source]
+    path = tmp_path / ("conn.log" if source == "zeek_json" else "alert_json.txt")  # Zeek JSON: the log from its name
+    path.write_text("\n".join([line % "ok", line % "\\ud800", line % "ok"]) + "\n")
+    report = ingest([path], tmp_path / "lake", fmt=source)
+    [file] = report.files
+    assert file.status == "ingested" and file.warnings == 1 and file.total_rows == 2
+    rows = pads.dataset(tmp_path / "lake" / "ingest_warnings").to_table()
+    assert rows["line"].to_pylist() == [2] and "lone UTF-16 surrogate" in rows["reason"][0].as_py()
+
+
 # ---------------------------------------------------------------- EVTX cut off mid-copy
 
 

@@ -4,24 +4,40 @@
 escapes, no spaces) gives for each value; :func:`as_text` what :func:`winnow.sources.windows_map.text` gives; and
 :func:`json_strings` the JSON literal of each text. Values are text, integers, booleans, nulls and objects of those
 (Arrow structs); text is escaped column-wise, and only text holding a rare control character goes through
-Python's ``json``, value by value.
+Python's ``json``, value by value. :func:`lone_surrogate` tells the JSON lines no column can hold (an escaped
+lone UTF-16 surrogate, ``\ud800``, is valid JSON but no UTF-8 text): every JSON-lines source warns on them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 _S = pa.string()
+_SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+#: the warning of a line holding a lone surrogate
+SURROGATE_REASON = "text holds a lone UTF-16 surrogate (\\ud800-\\udfff)"
 #: what Python's ``json`` escapes (ensure_ascii off): the quote, the backslash and the control characters
 _NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
 _SHORT_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\b", "\\b"),
                   ("\f", "\\f"))
 #: control characters without a short escape: written ``\u00XX``, left to Python's ``json``
 _OTHER_CONTROL = r"[\x00-\x07\x0b\x0e-\x1f]"
+
+
+def lone_surrogate(raw: bytes, value: object) -> bool:
+    """Whether ``value``, parsed from the JSON line ``raw``, holds a lone UTF-16 surrogate (no UTF-8 text can)."""
+    if not _SURROGATE.search(raw):  # the escape must be in the line: a cheap test first
+        return False
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def json_strings(values: pa.Array) -> pa.Array:

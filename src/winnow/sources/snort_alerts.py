@@ -40,6 +40,7 @@ from typing import BinaryIO, ClassVar
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import read_blocks, split_lines
 from winnow.sources.ids_rows import alert_batch, column_batch
+from winnow.sources.json_text import SURROGATE_REASON, lone_surrogate
 from winnow.sources.registry import register
 from winnow.sources.snort_json_columns import read_block
 from winnow.sources.syslog_header import YearGuess
@@ -259,14 +260,9 @@ class SnortJson(_LineAlerts):
         obj = json.loads(text)
         if not isinstance(obj, dict):
             raise BadAlert("JSON value is not an object")
-        row = _row(obj, years)
-        for value in row.values():
-            if isinstance(value, str):
-                try:
-                    value.encode()
-                except UnicodeEncodeError:  # no UTF-8 text holds it, so no column can
-                    raise BadAlert("text holds a lone UTF-16 surrogate (\\ud800-\\udfff)") from None
-        return row
+        if lone_surrogate(text.encode("utf-8", "replace"), obj):
+            raise BadAlert(SURROGATE_REASON)
+        return _row(obj, years)
 
 
 @register

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,15 +29,15 @@ from winnow.sources.ahead import ahead
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import count_lines, read_blocks, split_lines
 from winnow.sources.json_shapes import Shape, block_lines, shapes
+from winnow.sources.json_text import SURROGATE_REASON, lone_surrogate
 from winnow.sources.registry import register
 from winnow.sources.windows_columns import map_fields
 from winnow.sources.windows_events import KIND_BASE, KINDS, WINDOWS_TABLES, log_codes, map_event
 from winnow.sources.windows_json_keys import ENVELOPE, FLAT_HEADER, HEADER_KEYS, SHIPPER_VALUES, WINLOG_USED
 from winnow.sources.windows_json_shapes import HEADER_TYPES, ShapeEvents, shape_events
-from winnow.sources.windows_map import EventHeader, Mapping, compact_json, text, to_int
+from winnow.sources.windows_map import EventHeader, Mapping, text, to_int
 from winnow.sources.windows_rows import RowSink
 
-_SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 _SNIFF_KEYS = (b'"EventID"', b'"winlog"', b'"winlog.')
 
 
@@ -204,12 +203,9 @@ def _rows(raw: bytes, line: int, ctx: ParseContext) -> list:
     if not isinstance(obj, dict):
         ctx.warn(line, "JSON value is not an object", raw)
         return []
-    if _SURROGATE.search(raw):
-        try:
-            compact_json(obj).encode()
-        except UnicodeEncodeError:  # no UTF-8 text holds it, so no column can
-            ctx.warn(line, "text holds a lone UTF-16 surrogate (\\ud800-\\udfff)", raw)
-            return []
+    if lone_surrogate(raw, obj):
+        ctx.warn(line, SURROGATE_REASON, raw)
+        return []
     kind = _kind(obj)
     if kind is None:
         ctx.warn(line, "not a Windows event (no EventID/Channel or winlog fields)", raw)

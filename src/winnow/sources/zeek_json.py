@@ -20,6 +20,7 @@ import pyarrow.json as pajson
 
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import count_lines, read_blocks, split_lines
+from winnow.sources.json_text import SURROGATE_REASON, lone_surrogate
 from winnow.sources.registry import register
 from winnow.sources.zeek_batch import to_batch
 from winnow.sources.zeek_fields import PATH_FIELDS, ZEEK_LOGS, canonical_field, guess_path
@@ -86,6 +87,9 @@ class ZeekJson(Source):
                     continue
                 if not isinstance(obj, dict):
                     ctx.warn(first + i, "JSON value is not an object", raw)
+                    continue
+                if lone_surrogate(raw, obj):
+                    ctx.warn(first + i, SURROGATE_REASON, raw)
                     continue
                 try:
                     raw.decode("utf-8")

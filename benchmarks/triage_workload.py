@@ -25,7 +25,6 @@ the week's only intrusion (the items naming only other attacks left out), the ba
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import subprocess
 import sys
@@ -33,6 +32,9 @@ from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent))  # appended: benchmarks/evtx.py must not hide evtx
 from triage_learning import rate  # noqa: E402  (the same simulated expert)
+
+from winnow.sim.score_behaviour import planted_attacks as attacks  # noqa: E402
+from winnow.sim.score_behaviour import short  # noqa: E402
 
 
 def build(work: Path, hosts: int, days: int, seed: int) -> Path:
@@ -46,28 +48,6 @@ def build(work: Path, hosts: int, days: int, seed: int) -> Path:
         subprocess.run(cli + args, check=True, capture_output=True)
     (root / "done").write_text("ok\n")
     return root
-
-
-def short(name: str) -> str:
-    return name.lower().split(".", 1)[0] if not name.replace(".", "").isdigit() else name.lower()
-
-
-def attacks(root: Path) -> list[tuple[str, set[str]]]:
-    """(label, names it is recognised by) per planted attack."""
-    truth = json.loads((root / "logs" / "truth.json").read_text())
-    host_of = {h["ip"]: h["host"] for h in truth.get("endpoint", {}).get("hosts", [])}
-    out = []
-    for key in ("beacons", "c2_shapes", "fumblers", "scanners", "dns_tunnels", "large_uploads"):
-        for a in truth.get(key, []):
-            names = {a["src"]} | ({short(host_of[a["src"]])} if a["src"] in host_of else set())
-            out.append((f"{key}:{a['src']}", names))
-    for a in truth.get("identity", []):
-        names = {a["ip"], short(a["host"]), a["user"].lower()} | ({a["account"].lower()} if a.get("account") else set())
-        out.append((f"identity/{a['kind']}:{a['ip']}", names))
-    logons = json.loads((root / "logs" / "logons_truth.json").read_text())
-    for a in logons.get("planted", []):
-        out.append((f"logons/{a['kind']}:{a['key']}", {short(str(a["key"]))}))
-    return out
 
 
 LAST: dict[str, list[tuple[int, str]]] = {}
@@ -111,7 +91,7 @@ def main() -> None:
     from winnow.triage.model import ExpertModel
 
     root = build(args.work, args.hosts, args.days, args.seed)
-    planted = attacks(root)
+    planted = attacks(root / "logs")
     with FindingsStore(Lake.open(str(root / "lake")), read_only=True) as store:
         findings = store.query()
     with connect("duckdb", root / "lake") as engine:

@@ -112,3 +112,13 @@ def test_a_new_member_of_an_asset_group_is_judged_against_its_group(tmp_path, en
     assert new and not [f for f in grouped if f.src == "10.1.1.31"]  # the ordinary newcomer stays quiet
     assert "the usual of its workstations group (it has no history of its own)" in new[0].why
     assert "its workstations peers: 1.0 MB" in new[0].why
+
+
+def test_a_bad_peer_group_network_is_a_user_error_naming_the_setting(lake) -> None:
+    from winnow.config import load, use
+    from winnow.detections import get_detector
+    from winnow.errors import WinnowError
+
+    with use(load(sets=['profiles.peer_groups=[["kiosks", "10.0.0.0/99"]]'], env={})), \
+            connect("duckdb", lake) as engine, pytest.raises(WinnowError, match="profiles.peer_groups: group 'kiosks'"):
+        get_detector("baseline").find(engine, Window())

@@ -342,6 +342,12 @@ def _asset_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
     for record in current().get("profiles.peer_groups"):
         if len(record) < 2 or not all(isinstance(v, str) and v for v in record):
             raise WinnowError(f"profiles.peer_groups: {list(record)!r} is not [group name, pattern, ...] (text)")
+        for pattern in record[1:]:
+            if "/" in pattern:
+                try:
+                    ipaddress.ip_network(pattern, strict=False)
+                except ValueError as exc:
+                    raise WinnowError(f"profiles.peer_groups: group {record[0]!r}: {exc}") from None
         out.append((record[0], tuple(record[1:])))
     return tuple(out)
 

@@ -84,7 +84,7 @@ def plant(out: str | Path, seed: int = 0, quiet_days: int = 14) -> dict:
         _new_admin(w, fleet, rng, base, day["new_admin"], creator),
         _office_shell(out, rng, base, day["rare_parent_child"], office),
         _silence(out, start, days - 3, silent),
-        _drop(out, start, days - 2, dropped, rng),
+        _drop(out, start, days - 2, dropped),
         _drift(out, start, quiet_days // 2 + 7, drift),
     ]
     w.flush(out, days, suffix="planted")
@@ -192,7 +192,7 @@ def _silence(out: Path, start: dt.date, day: int, host: dict) -> dict:
     return {"kind": "silent_endpoint", "key": host["host"], "ip": host["ip"], "day": day, "since": cut.isoformat()}
 
 
-def _drop(out: Path, start: dt.date, day: int, host: dict, rng: np.random.Generator) -> dict:
+def _drop(out: Path, start: dt.date, day: int, host: dict) -> dict:
     first = (start + dt.timedelta(days=day)).isoformat()
     needle = f"node={host['host']} ".encode()
     keep = 10  # one event in ten survives

@@ -47,22 +47,28 @@ def names_of(finding: dict[str, Any]) -> set[str]:
     return out
 
 
-def other_attacks(out: Path) -> set[str]:
-    """Names of everything the simulator planted besides the behaviour plants."""
+def planted_attacks(out: Path) -> list[tuple[str, set[str]]]:
+    """(label, the names an analyst would recognise it by) of each attack the simulator planted in ``out``
+    (truth.json and logons_truth.json; not the behaviour plants)."""
     truth = json.loads((out / "truth.json").read_text())
     host_of = {h["ip"]: h["host"] for h in truth.get("endpoint", {}).get("hosts", [])}
-    names: set[str] = set()
+    attacks = []
     for key in ("beacons", "c2_shapes", "fumblers", "scanners", "dns_tunnels", "large_uploads"):
         for a in truth.get(key, []):
-            names |= {a["src"]} | ({short(host_of[a["src"]])} if a["src"] in host_of else set())
+            names = {a["src"]} | ({short(host_of[a["src"]])} if a["src"] in host_of else set())
+            attacks.append((f"{key}:{a['src']}", names))
     for a in truth.get("identity", []):
-        names |= {a["ip"], short(a["host"]), a["user"].lower()}
-        names |= {a["account"].lower()} if a.get("account") else set()
+        names = {a["ip"], short(a["host"]), a["user"].lower()} | ({a["account"].lower()} if a.get("account") else set())
+        attacks.append((f"identity/{a['kind']}:{a['ip']}", names))
     logons = out / "logons_truth.json"
-    if logons.exists():
-        names |= {short(str(a[k])) for a in json.loads(logons.read_text()).get("planted", []) for k in ("key", "host")
-                  if a.get(k)}
-    return names
+    for a in json.loads(logons.read_text()).get("planted", []) if logons.exists() else []:
+        attacks.append((f"logons/{a['kind']}:{a['key']}", {short(str(a[k])) for k in ("key", "host") if a.get(k)}))
+    return attacks
+
+
+def other_attacks(out: Path) -> set[str]:
+    """Names of everything the simulator planted besides the behaviour plants."""
+    return set().union(*(names for _, names in planted_attacks(out)))
 
 
 def entity_days(out: Path) -> int:

@@ -32,7 +32,7 @@ def _to_int(values: pa.Array) -> pa.Array | None:
     try:  # plain decimal text only; anything else (spaces, 0x, words) the helper reads value by value
         return pc.cast(values, _I)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+        return None  # None: the caller maps this column value by value (its warnings stay per row)
 
 
 def _nonempty(values: pa.Array) -> pa.Array | None:

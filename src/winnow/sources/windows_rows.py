@@ -130,6 +130,8 @@ def _in_line_order(declared: tuple, parts: list[tuple[dict[str, list | pa.Array]
                       else pa.array(v, kind) for v, (_, part_lines) in zip(values, parts, strict=True)]
             out[name] = pc.take(pa.concat_arrays(arrays), index)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            # a part whose values do not fit the declared type: the column becomes one Python list, and
+            # typed_batch converts it value by value (nulls with a located warning), as for rows one by one
             merged = [x for v, (_, part_lines) in zip(values, parts, strict=True)
                       for x in ([None] * len(part_lines) if v is None else v if isinstance(v, list) else v.to_pylist())]
             out[name] = [merged[i] for i in order.tolist()]

@@ -3,6 +3,10 @@
 Each contender runs as its own process (imports included); wall time, CPU time and peak RSS come from the OS
 (``wait4``). Runs alternate between the contenders (ours, peer, ours, peer ...) so a machine shared with other
 work slows both alike; the median of each is reported, with the ratio ours / peer.
+
+The children run as an installed package does: Python may cache compiled bytecode (``PYTHONDONTWRITEBYTECODE``
+is dropped from their environment; pip compiles an installed package's modules, while a development shell that
+sets it makes every run recompile ours, about 75 ms), and each contender runs once untimed first.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ def duckdb_json(path: Path) -> str:
 def run(cmd: list[str]) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds (user + system) and peak RSS in bytes of one child process."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -49,12 +54,14 @@ def compare(path: Path, contenders: dict[str, list[str]], work: Path, repeat: in
     """Run every contender ``repeat`` times, alternating; one result per contender (medians, peak of peaks)."""
     size = path.stat().st_size
     times: dict[str, list[tuple[float, float, int]]] = {name: [] for name in contenders}
-    for _ in range(repeat):
+    for turn in range(repeat + 1):
         for name, cmd in contenders.items():
             for leftover in ("lake", "peer.parquet"):
                 target = work / leftover
                 shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-            times[name].append(run(cmd))
+            timed = run(cmd)
+            if turn:  # the first turn warms the caches (bytecode, page cache) and is not counted
+                times[name].append(timed)
     results = []
     for name, runs in times.items():
         wall = statistics.median(r[0] for r in runs)

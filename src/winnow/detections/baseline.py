@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from winnow.addresses import is_address
 from winnow.detections._assets import in_assets
 from winnow.detections._networks import in_networks_py
 from winnow.detections.base import Detector
@@ -159,7 +160,7 @@ class Baseline(Detector):
         names = sorted(index, key=index.get)
         group_of: dict[str, str | None] = {}
         for n in names:
-            group_of[n] = next((g for g, patterns in groups if in_assets(n, patterns, _is_address(n))), None)
+            group_of[n] = next((g for g, patterns in groups if in_assets(n, patterns, is_address(n))), None)
         members = defaultdict(list)
         for n, g in group_of.items():
             if g:
@@ -324,7 +325,7 @@ class Baseline(Detector):
         column = hits[0]["column"]
         return Finding(
             detector=self.name, score=round(score, 6), entity=f"{entity} baseline {day:%Y-%m-%d}",
-            src=entity if _is_address(entity) else None, host=entity if column == "host" else None,
+            src=entity if is_address(entity) else None, host=entity if column == "host" else None,
             user=entity if column == "user" else None,
             first_seen=min(h["hour"] for h in hits), last_seen=max(h["hour"] for h in hits) + dt.timedelta(hours=1),
             components={f"z_{p}": z for p, z in per_profile.items()},
@@ -361,14 +362,6 @@ def _hours(hours: list[int]) -> str:
         else:
             runs.append([h, h])
     return ", ".join(f"{a:02d}:00–{(b + 1) % 24:02d}:00" for a, b in runs) or "none"
-
-
-def _is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return False
 
 
 def _fmt(value: float | None, unit: str) -> str:

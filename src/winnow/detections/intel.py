@@ -19,11 +19,11 @@ severity a feed's confidence earns is a setting.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
+from winnow.addresses import is_address
 from winnow.detections._intel_match import TABLES, indicator_table, matches
 from winnow.detections.base import Detector
 from winnow.detections.registry import register
@@ -135,20 +135,11 @@ class Intel(Detector):
         why = (f"{local} met {value} ({kind.replace('_', ' ')}"
                + (f": {about}" if about else "")
                + f"), listed by {named} with confidence {confidence:g}, in {total} row{'s' * (total != 1)}: {where}")
-        is_address = _is_address(local)
+        local_is_address = is_address(local)
         return Finding(
             detector=self.name, score=score, entity=f"{value} @ {local}", first_seen=first, last_seen=last,
             components={"confidence": score}, evidence=evidence, why=why,
-            src=local if is_address else None,
-            dst=value if is_address and kind == "ip" else None,
-            host=None if is_address else local, user=value if kind == "user" else None,
+            src=local if local_is_address else None,
+            dst=value if local_is_address and kind == "ip" else None,
+            host=None if local_is_address else local, user=value if kind == "user" else None,
         )
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import ipaddress
 import re
 from typing import TYPE_CHECKING
 
+from winnow.addresses import is_address
 from winnow.hunting.sql import ident, literal, window
 
 if TYPE_CHECKING:
@@ -48,7 +47,7 @@ def predicates(table: str, columns: dict[str, str], value: str) -> dict[str, str
     hunter types: an executable's file name, a domain's subdomains, a host's short name, an account
     without its domain."""
     text = literal(value)
-    address = _is_address(value)
+    address = is_address(value)
     out: dict[str, str] = {}
     for name, kind in columns.items():
         c = ident(name)
@@ -101,9 +100,3 @@ def locate(con: ReadOnlySQL, value: str, since: dt.datetime | None = None,
         conds = found[row["t"]]
         out += [(row["t"], column, conds[column], n) for column, n in zip(conds, row["n"], strict=True) if n]
     return out
-
-
-def _is_address(value: str) -> bool:
-    with contextlib.suppress(ValueError):
-        return bool(ipaddress.ip_address(value))
-    return False

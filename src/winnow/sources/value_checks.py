@@ -10,12 +10,11 @@ that are not dotted quads (IPv6 and the invalid ones).
 
 from __future__ import annotations
 
-import ipaddress
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from winnow.addresses import is_address
 from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext
 
@@ -68,15 +67,7 @@ def _address_invalid(values: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
     if pc.all(quad).as_py() is not False:  # nulls are skipped: null is not invalid
         return None
     others = pc.unique(pc.filter(candidates, pc.invert(quad)))  # filter drops the nulls
-    invalid = [v for v in others.to_pylist() if v is not None and not _is_address(v)]
+    invalid = [v for v in others.to_pylist() if v is not None and not is_address(v)]
     if not invalid:
         return None
     return np.asarray(pc.fill_null(pc.is_in(values, pa.array(invalid, values.type)), False))
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

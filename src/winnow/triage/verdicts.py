@@ -13,6 +13,7 @@ import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from winnow.addresses import is_address
 from winnow.errors import WinnowError
 from winnow.risk.entities import ENTITY_TYPES
 from winnow.triage.features import entity_features
@@ -67,7 +68,7 @@ def suppression_rule(kind: str, item: dict[str, Any]) -> dict[str, Any]:
         if name:
             return {"domain": name, "detectors": [item["detector"]]}
         for address in (item.get("dst"), item.get("src")):  # the destination, else the source (a host name is no rule)
-            if address and _is_address(address):
+            if address and is_address(address):
                 return {"cidr": _host_cidr(address), "detectors": [item["detector"]]}
     elif item["entity_type"] in ("ip", "external"):
         return {"cidr": _host_cidr(item["entity"])}
@@ -75,14 +76,6 @@ def suppression_rule(kind: str, item: dict[str, Any]) -> dict[str, Any]:
         return {"domain": item["entity"]}
     raise WinnowError("a suppression can name an address or a domain; this subject has neither "
                       "(the verdict can still be stored without --suppress)")
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _host_cidr(address: str) -> str:

@@ -3,7 +3,8 @@
     python benchmarks/ingest_zeek.py                      # simulate ~5 M conn rows, then measure
     python benchmarks/ingest_zeek.py --log path/conn.log  # measure an existing log
 
-Each contender runs in its own process; wall time and peak RSS come from the OS (wait4).
+Each contender runs in its own process, the runs alternating (winnow, zat, DuckDB, ... again), after one untimed
+warm-up run each; wall time, CPU time and peak RSS come from the OS (wait4; ``peer_runs.py``).
 Contenders:
   winnow   `winnow ingest` of the file into a fresh lake (TSV -> typed Parquet, day partitions, manifest)
   zat      zat's LogToDataFrame (TSV -> typed pandas DataFrame, in memory; the Python peer)
@@ -15,12 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ZEEK_TO_DUCKDB = {"time": "DOUBLE", "interval": "DOUBLE", "double": "DOUBLE", "port": "INTEGER",
@@ -56,7 +54,7 @@ def contenders(log: Path, work: Path) -> dict[str, list[str]]:
     py = sys.executable
     zat_code = ("import sys; from zat.log_to_dataframe import LogToDataFrame; "
                 "df = LogToDataFrame().create_dataframe(sys.argv[1]); print(len(df))")
-    copy_sql = f"COPY (SELECT * FROM {duckdb_read(log)}) TO '{work / 'duck.parquet'}' (FORMAT parquet)"
+    copy_sql = f"COPY (SELECT * FROM {duckdb_read(log)}) TO '{work / 'peer.parquet'}' (FORMAT parquet)"
     count_sql = f"SELECT count(*) FROM {duckdb_read(log)}"
     duck = ("import duckdb, sys; sql = sys.argv[1]; "
             "print(duckdb.sql(sql).fetchall() if 'COPY' not in sql else duckdb.execute(sql))")
@@ -66,17 +64,6 @@ def contenders(log: Path, work: Path) -> dict[str, list[str]]:
         "duckdb-copy": [py, "-c", duck, copy_sql],
         "duckdb-count": [py, "-c", duck, count_sql],
     }
-
-
-def run(cmd: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS in bytes, exit code of one child process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if status != 0 and proc.stderr is not None:
-        sys.stderr.write(proc.stderr.read().decode(errors="replace")[-2000:])
-    return wall, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status)
 
 
 def main() -> None:
@@ -96,34 +83,24 @@ def main() -> None:
 
             simulate(work / "sim", hosts=args.hosts, days=1, seed=1)
             log = next((work / "sim").rglob("conn.log"))
+        from peer_runs import compare
+
         rows, size = data_rows(log), log.stat().st_size
-        results = []
-        for name, cmd in contenders(log, work).items():
-            if name in args.skip:
-                continue
-            walls, peaks = [], []
-            for _ in range(args.repeat):
-                shutil.rmtree(work / "lake", ignore_errors=True)
-                wall, peak, code = run(cmd)
-                if code != 0:
-                    raise SystemExit(f"{name} failed with exit code {code}")
-                walls.append(wall)
-                peaks.append(peak)
-            wall = sorted(walls)[len(walls) // 2]
-            results.append({"contender": name, "seconds": round(wall, 2), "rows_per_s": round(rows / wall),
-                            "mb_per_s": round(size / wall / 1e6, 1), "peak_rss_mb": round(max(peaks) / 2**20)})
+        chosen = {k: v for k, v in contenders(log, work).items() if k not in args.skip}
+        results = compare(log, chosen, work, args.repeat)
         base = next((r["seconds"] for r in results if r["contender"] == "winnow"), None)
         for r in results:
-            r["winnow_speedup"] = round(r["seconds"] / base, 2) if base else None
+            r["rows_per_s"] = round(rows / r["seconds"])
+            r["time_vs_winnow"] = round(r["seconds"] / base, 2) if base else None
         if args.json:
             print(json.dumps({"rows": rows, "bytes": size, "results": results}, indent=2))
         else:
-            print(f"input: {log.name}, {rows:,} rows, {size / 1e6:.0f} MB, median of {args.repeat} runs")
-            print("| contender | seconds | rows/s | MB/s | peak RSS MB | time vs winnow |")
-            print("|---|---|---|---|---|---|")
+            print(f"input: {log.name}, {rows:,} rows, {size / 1e6:.0f} MB, median of {args.repeat} alternating runs")
+            print("| contender | seconds | CPU seconds | rows/s | MB/s | peak RSS MB | time vs winnow |")
+            print("|---|---|---|---|---|---|---|")
             for r in results:
-                print(f"| {r['contender']} | {r['seconds']} | {r['rows_per_s']:,} | {r['mb_per_s']} | "
-                      f"{r['peak_rss_mb']} | {r['winnow_speedup']}x |")
+                print(f"| {r['contender']} | {r['seconds']} | {r['cpu_seconds']} | {r['rows_per_s']:,} | "
+                      f"{r['mb_per_s']} | {r['peak_rss_mb']} | {r['time_vs_winnow']}x |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

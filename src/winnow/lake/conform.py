@@ -18,6 +18,8 @@ HIGH_CARDINALITY = frozenset({"uid", "query", "uri", "referrer", "cert_chain_fps
                               "data"})
 #: columns whose min/max statistics prune scans (time ranges, address and port look-ups)
 STATISTICS = frozenset({"ts", "src_ip", "dst_ip", "src_port", "dst_port", "proto", "query", "server_name", "host"})
+#: integer columns that rise (nearly) row by row, delta-encoded
+DELTA = frozenset({"_line", "ts"})
 #: the codecs Parquet (and every engine reading the lake) knows
 CODECS = ("snappy", "zstd", "gzip", "lz4", "brotli", "none")
 
@@ -27,8 +29,11 @@ def _encoding(schema: pa.Schema) -> dict:
     dictionary = [f.name for f in schema if pa.types.is_string(f.type) and f.name not in HIGH_CARDINALITY]
     dictionary += [f.name for f in schema if f.name in ("dst_port", "qtype", "rcode", "status")]
     # values go to the encoders 64 k at a time (Arrow's default: 1 k): about 5 % less CPU, the same pages
+    # line numbers and times mostly rise row by row: delta encoding stores them in a few bits a value
+    delta = {f.name: "DELTA_BINARY_PACKED" for f in schema if f.name in DELTA and pa.types.is_integer(f.type)
+             or f.name in DELTA and pa.types.is_timestamp(f.type)}
     return {"use_dictionary": dictionary, "write_statistics": [f.name for f in schema if f.name in STATISTICS],
-            "write_batch_size": 64 << 10}
+            "write_batch_size": 64 << 10, **({"column_encoding": delta} if delta else {})}
 
 
 _LAYOUTS: dict[str, tuple[object, pa.Schema, dict, str]] = {}

@@ -54,6 +54,7 @@ class FileWriter:
         self._writers: dict[tuple[str, str], tuple[pq.ParquetWriter, Path]] = {}
         self._buffers: dict[tuple[str, str], list[pa.Table]] = {}
         self._buffered: dict[tuple[str, str], int] = {}
+        self._total = 0  # sum of _buffered: kept, not summed on every append (a file may touch hundreds of days)
         self.rows: dict[str, int] = {}
 
     def _tmp_path(self, table: str, day: str) -> Path:
@@ -86,16 +87,17 @@ class FileWriter:
         key = (table_name, day)
         self._buffers.setdefault(key, []).append(data)
         self._buffered[key] = self._buffered.get(key, 0) + data.nbytes
+        self._total += data.nbytes
         if self._buffered[key] >= BUFFER_BYTES:
             self._flush(key)
-        elif sum(self._buffered.values()) >= TOTAL_BUFFER_BYTES:
+        elif self._total >= TOTAL_BUFFER_BYTES:
             for other in list(self._buffers):
                 self._flush(other)
 
     def _flush(self, key: tuple[str, str]) -> None:
         """Write the buffered rows of one (table, day) to its part (opened on first use)."""
         tables = self._buffers.pop(key, [])
-        self._buffered.pop(key, None)
+        self._total -= self._buffered.pop(key, 0)
         if not tables:
             return
         if key not in self._writers:
@@ -116,7 +118,7 @@ class FileWriter:
     @property
     def buffered(self) -> int:
         """Bytes of Arrow data held in memory, not yet written."""
-        return sum(self._buffered.values())
+        return self._total
 
     @property
     def in_memory(self) -> bool:
@@ -127,6 +129,7 @@ class FileWriter:
         """Hand over the buffered rows, by (table, day), to be written with other files' (:class:`SharedParts`)."""
         buffers, self._buffers = self._buffers, {}
         self._buffered.clear()
+        self._total = 0
         return buffers
 
     def close(self, sha256: str) -> list[tuple[Path, Path]]:
@@ -144,6 +147,7 @@ class FileWriter:
         """Drop what is buffered; close and delete every temporary part."""
         self._buffers.clear()
         self._buffered.clear()
+        self._total = 0
         for path, _ in self.close(""):
             path.unlink(missing_ok=True)
 
@@ -182,10 +186,12 @@ class SharedParts:
         folder = self.lake.tmp_dir / self.ingest_id
         folder.mkdir(parents=True, exist_ok=True)
         out = {}
+        options: dict[str, dict] = {}  # by table: the settings are read once per commit, not once per part
         for (table_name, day), tables in sorted(buffers.items()):
-            options = parquet_options(table_name)
+            if table_name not in options:
+                options[table_name] = parquet_options(table_name)
             tmp = folder / f"shared-{name}~{table_name}~{day}.parquet"
             data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-            pq.write_table(data, tmp, row_group_size=ROW_GROUP_ROWS, **options)
+            pq.write_table(data, tmp, row_group_size=ROW_GROUP_ROWS, **options[table_name])
             out[(table_name, day)] = (tmp, self.lake.partition(table_name, day) / f"{name}.parquet")
         return out

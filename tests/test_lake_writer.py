@@ -61,3 +61,30 @@ def test_take_hands_over_every_buffered_row_and_resets_the_count(tmp_path) -> No
     assert sorted(day for _, day in taken) == ["2016-07-08", "2016-07-09", "2016-07-10"]
     assert sum(t.num_rows for tables in taken.values() for t in tables) == 12
     assert writer.buffered == 0 and writer.take() == {}
+
+
+@pytest.mark.parametrize("buffer", ["0", "1"])
+def test_parts_are_the_same_bytes_whatever_the_write_buffer(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                           buffer: str) -> None:
+    """ingest.write_buffer_bytes only changes how the bytes reach the file (0: unbuffered; 1: a buffer smaller
+    than every write); a part left unflushed or cut short would differ."""
+    from winnow.lake.writer import SharedParts
+
+    def parts(name: str) -> dict[str, bytes]:
+        lake = Lake.open(tmp_path / name, create=True)
+        writer = FileWriter(lake, "part-000000", "run", "big.log", "test")
+        writer.write("net.conn", batch(0, 4, 3000))
+        writer._flush(("net.conn", "2016-07-09"))  # one part opened before close, written in two row groups
+        writer.write("net.conn", batch(1, 1, 500))
+        shared = SharedParts(lake, "run")
+        small = FileWriter(lake, "part-000001", "run", "small.log", "test")
+        small.write("net.conn", batch(2, 3, 7))
+        shared.add("cd" * 32, small.take())
+        moves = writer.close("ab" * 32) + list(shared.close().values())
+        return {final.relative_to(lake.root).as_posix(): tmp.read_bytes() for tmp, final in moves}
+
+    default = parts("default")
+    monkeypatch.setenv("WINNOW_INGEST_WRITE_BUFFER_BYTES", buffer)
+    other = parts("other")
+    assert len(default) == 7 and other == default
+    assert all(pq.read_metadata(pa.BufferReader(data)).num_rows for data in default.values())

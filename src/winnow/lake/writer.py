@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from winnow.config import current
 from winnow.lake.conform import conform, layout, parquet_options
 from winnow.lake.layout import Lake
 
@@ -50,8 +51,10 @@ class FileWriter:
         self.lake, self.part, self.ingest_id = lake, part, ingest_id
         self.source_file, self.source_format, self.sensor = source_file, source_format, sensor
         self._constants = {"_source_file": source_file, "_source_format": source_format, "_ingest_id": ingest_id}
-        self._compression = parquet_options()["compression"]
-        self._writers: dict[tuple[str, str], tuple[pq.ParquetWriter, Path]] = {}
+        config = current()
+        self._compression = parquet_options(config=config)["compression"]
+        self._buffer = config.get("ingest.write_buffer_bytes")
+        self._writers: dict[tuple[str, str], tuple[pq.ParquetWriter, pa.NativeFile, Path]] = {}
         self._buffers: dict[tuple[str, str], list[pa.Table]] = {}
         self._buffered: dict[tuple[str, str], int] = {}
         self._total = 0  # sum of _buffered: kept, not summed on every append (a file may touch hundreds of days)
@@ -107,11 +110,11 @@ class FileWriter:
                 FileWriter._made.add(path.parent)
             options = {**layout(key[0])[1], "compression": self._compression}
             try:
-                writer = pq.ParquetWriter(path, tables[0].schema, **options)
+                sink = pa.output_stream(str(path), buffer_size=self._buffer)
             except OSError:  # the folder was removed since it was made (recovery, a finished run of this id)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(path, tables[0].schema, **options)
-            self._writers[key] = (writer, path)
+                sink = pa.output_stream(str(path), buffer_size=self._buffer)
+            self._writers[key] = (pq.ParquetWriter(sink, tables[0].schema, **options), sink, path)
         data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         self._writers[key][0].write_table(data, row_group_size=ROW_GROUP_ROWS)
 
@@ -137,8 +140,9 @@ class FileWriter:
         for key in list(self._buffers):
             self._flush(key)
         moves = []
-        for (table_name, day), (writer, path) in sorted(self._writers.items()):
+        for (table_name, day), (writer, sink, path) in sorted(self._writers.items()):
             writer.close()
+            sink.close()  # the buffered end of the part (the Parquet writer does not close a stream it was given)
             moves.append((path, self.final_path(table_name, day, sha256)))
         self._writers.clear()
         return moves
@@ -186,12 +190,15 @@ class SharedParts:
         folder = self.lake.tmp_dir / self.ingest_id
         folder.mkdir(parents=True, exist_ok=True)
         out = {}
-        options: dict[str, dict] = {}  # by table: the settings are read once per commit, not once per part
+        config = current()  # read once per commit, not once per part
+        buffer = config.get("ingest.write_buffer_bytes")
+        options: dict[str, dict] = {}
         for (table_name, day), tables in sorted(buffers.items()):
             if table_name not in options:
-                options[table_name] = parquet_options(table_name)
+                options[table_name] = parquet_options(table_name, config)
             tmp = folder / f"shared-{name}~{table_name}~{day}.parquet"
             data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-            pq.write_table(data, tmp, row_group_size=ROW_GROUP_ROWS, **options[table_name])
+            with pa.output_stream(str(tmp), buffer_size=buffer) as sink:
+                pq.write_table(data, sink, row_group_size=ROW_GROUP_ROWS, **options[table_name])
             out[(table_name, day)] = (tmp, self.lake.partition(table_name, day) / f"{name}.parquet")
         return out

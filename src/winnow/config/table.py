@@ -186,6 +186,10 @@ SETTINGS: tuple[Setting, ...] = (
             "redoes at most this much work"),
     Setting("ingest.thread_bytes", 4 << 20, "int", "files of this many bytes or more are parsed on one thread while "
             "another writes Parquet; smaller ones use one thread"),
+    Setting("ingest.write_buffer_bytes", 64 << 10, "int", "bytes of a Parquet part gathered in memory before "
+            "they go to its file (one buffer per part being written, allocated whole): Arrow otherwise writes each "
+            "page and footer piece with its own system call, about 70 writes and 37 seeks for a part of 59 rows "
+            "(a sparse day of an EVTX file); the file's bytes are the same"),
     Setting("ingest.share_bytes", 16 << 20, "int", "a file whose rows fit in this many bytes of Arrow memory "
             "(and number fewer than ingest.commit_rows) shares Parquet parts with the other small files of its commit"),
     Setting("memory", "", "size", "DuckDB memory budget such as 4GB; empty: a quarter of physical memory. Work "

@@ -7,10 +7,15 @@ on who wrote it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from winnow.schema import get_table
+
+if TYPE_CHECKING:
+    from winnow.config import Config
 
 #: unique per row (or nearly): dictionary encoding would only be tried and abandoned. ``data`` is the
 #: win.event JSON text of each record's event data (record ids, times and GUIDs make it unique).
@@ -49,11 +54,14 @@ def layout(table_name: str) -> tuple[pa.Schema, dict, str]:
     return cached[1], cached[2], cached[3]
 
 
-def parquet_options(table_name: str | None = None) -> dict:
-    """Keyword arguments of a Parquet writer: the ``ingest.compression`` in force, and ``table_name``'s encoding."""
+def parquet_options(table_name: str | None = None, config: Config | None = None) -> dict:
+    """Keyword arguments of a Parquet writer: the ``ingest.compression`` in force, and ``table_name``'s encoding.
+
+    ``config``: the settings already read (default: those in force, read now).
+    """
     from winnow.config import ConfigError, current
 
-    config = current()
+    config = config or current()
     codec = str(config.get("ingest.compression")).lower()
     if codec not in CODECS:
         raise ConfigError(f"{config.origin('ingest.compression')}: ingest.compression: expected one of "

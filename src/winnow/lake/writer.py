@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from winnow.config import current
 from winnow.lake.conform import conform, layout, parquet_options
 from winnow.lake.layout import Lake
 
@@ -50,10 +51,13 @@ class FileWriter:
         self.lake, self.part, self.ingest_id = lake, part, ingest_id
         self.source_file, self.source_format, self.sensor = source_file, source_format, sensor
         self._constants = {"_source_file": source_file, "_source_format": source_format, "_ingest_id": ingest_id}
-        self._compression = parquet_options()["compression"]
-        self._writers: dict[tuple[str, str], tuple[pq.ParquetWriter, Path]] = {}
+        config = current()
+        self._compression = parquet_options(config=config)["compression"]
+        self._buffer = config.get("ingest.write_buffer_bytes")
+        self._writers: dict[tuple[str, str], tuple[pq.ParquetWriter, pa.NativeFile, Path]] = {}
         self._buffers: dict[tuple[str, str], list[pa.Table]] = {}
         self._buffered: dict[tuple[str, str], int] = {}
+        self._total = 0  # sum of _buffered: kept, not summed on every append (a file may touch hundreds of days)
         self.rows: dict[str, int] = {}
 
     def _tmp_path(self, table: str, day: str) -> Path:
@@ -86,16 +90,17 @@ class FileWriter:
         key = (table_name, day)
         self._buffers.setdefault(key, []).append(data)
         self._buffered[key] = self._buffered.get(key, 0) + data.nbytes
+        self._total += data.nbytes
         if self._buffered[key] >= BUFFER_BYTES:
             self._flush(key)
-        elif sum(self._buffered.values()) >= TOTAL_BUFFER_BYTES:
+        elif self._total >= TOTAL_BUFFER_BYTES:
             for other in list(self._buffers):
                 self._flush(other)
 
     def _flush(self, key: tuple[str, str]) -> None:
         """Write the buffered rows of one (table, day) to its part (opened on first use)."""
         tables = self._buffers.pop(key, [])
-        self._buffered.pop(key, None)
+        self._total -= self._buffered.pop(key, 0)
         if not tables:
             return
         if key not in self._writers:
@@ -105,18 +110,18 @@ class FileWriter:
                 FileWriter._made.add(path.parent)
             options = {**layout(key[0])[1], "compression": self._compression}
             try:
-                writer = pq.ParquetWriter(path, tables[0].schema, **options)
+                sink = pa.output_stream(str(path), buffer_size=self._buffer)
             except OSError:  # the folder was removed since it was made (recovery, a finished run of this id)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(path, tables[0].schema, **options)
-            self._writers[key] = (writer, path)
+                sink = pa.output_stream(str(path), buffer_size=self._buffer)
+            self._writers[key] = (pq.ParquetWriter(sink, tables[0].schema, **options), sink, path)
         data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         self._writers[key][0].write_table(data, row_group_size=ROW_GROUP_ROWS)
 
     @property
     def buffered(self) -> int:
         """Bytes of Arrow data held in memory, not yet written."""
-        return sum(self._buffered.values())
+        return self._total
 
     @property
     def in_memory(self) -> bool:
@@ -127,6 +132,7 @@ class FileWriter:
         """Hand over the buffered rows, by (table, day), to be written with other files' (:class:`SharedParts`)."""
         buffers, self._buffers = self._buffers, {}
         self._buffered.clear()
+        self._total = 0
         return buffers
 
     def close(self, sha256: str) -> list[tuple[Path, Path]]:
@@ -134,8 +140,9 @@ class FileWriter:
         for key in list(self._buffers):
             self._flush(key)
         moves = []
-        for (table_name, day), (writer, path) in sorted(self._writers.items()):
+        for (table_name, day), (writer, sink, path) in sorted(self._writers.items()):
             writer.close()
+            sink.close()  # the buffered end of the part (the Parquet writer does not close a stream it was given)
             moves.append((path, self.final_path(table_name, day, sha256)))
         self._writers.clear()
         return moves
@@ -144,6 +151,7 @@ class FileWriter:
         """Drop what is buffered; close and delete every temporary part."""
         self._buffers.clear()
         self._buffered.clear()
+        self._total = 0
         for path, _ in self.close(""):
             path.unlink(missing_ok=True)
 
@@ -182,10 +190,15 @@ class SharedParts:
         folder = self.lake.tmp_dir / self.ingest_id
         folder.mkdir(parents=True, exist_ok=True)
         out = {}
+        config = current()  # read once per commit, not once per part
+        buffer = config.get("ingest.write_buffer_bytes")
+        options: dict[str, dict] = {}
         for (table_name, day), tables in sorted(buffers.items()):
-            options = parquet_options(table_name)
+            if table_name not in options:
+                options[table_name] = parquet_options(table_name, config)
             tmp = folder / f"shared-{name}~{table_name}~{day}.parquet"
             data = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-            pq.write_table(data, tmp, row_group_size=ROW_GROUP_ROWS, **options)
+            with pa.output_stream(str(tmp), buffer_size=buffer) as sink:
+                pq.write_table(data, sink, row_group_size=ROW_GROUP_ROWS, **options[table_name])
             out[(table_name, day)] = (tmp, self.lake.partition(table_name, day) / f"{name}.parquet")
         return out

@@ -198,6 +198,20 @@ def test_workers_setting_and_flag(tmp_path: Path, mixed: Path) -> None:
     assert [f.status for f in report.files] == ["ingested"] * 8
 
 
+def test_one_per_core_starts_no_worker_for_a_small_input(mixed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ingest.workers 0: inputs under ingest.workers_min_bytes stay in this process; given counts are obeyed."""
+    from winnow.ingest.discover import discover
+    from winnow.ingest.run import _workers
+
+    monkeypatch.setattr("winnow.ingest.run.cores", lambda: 4)
+    files = list(discover([mixed / "conn"]))
+    size = sum(f.size for f in files)
+    assert _workers(load(sets=[f"ingest.workers_min_bytes={size + 1}"], env={}), None, files) == 1
+    assert _workers(load(sets=[f"ingest.workers_min_bytes={size}"], env={}), None, files) == 4
+    assert _workers(load(sets=[f"ingest.workers_min_bytes={size + 1}", "ingest.workers=2"], env={}), None, files) == 2
+    assert _workers(load(sets=[f"ingest.workers_min_bytes={size + 1}"], env={}), 3, files) == 3
+
+
 def _started(folder: Path, number: int) -> int:
     (folder / f"started-{number}").touch()
     if number == 5:

@@ -107,7 +107,7 @@ def ingest_files(
                config.get("ingest.parse_workers"),
                templates)
     spark = _spark_url(engine)
-    with closing(_in_order(files, run, _workers(config, workers), spark)) as results:  # closed: workers stopped
+    with closing(_in_order(files, run, _workers(config, workers, files), spark)) as results:  # closed: workers stopped
         for number, result in results:
             report.files.append(result)
             done += files[number].size
@@ -127,8 +127,9 @@ def _positive(config: Config, key: str) -> int:
     return value
 
 
-def _workers(config: Config, given: int | None) -> int:
-    """Worker processes asked for: ``given`` (``--workers``), else ``ingest.workers`` (0: one per core)."""
+def _workers(config: Config, given: int | None, files: list[InputFile]) -> int:
+    """Worker processes asked for: ``given`` (``--workers``), else ``ingest.workers`` (0: one per core, or none
+    for inputs under ``ingest.workers_min_bytes``: starting workers would cost more than they save)."""
     if given is not None:
         if given < 1:
             raise ConfigError(f"--workers: expected 1 or more, got {given}")
@@ -137,6 +138,8 @@ def _workers(config: Config, given: int | None) -> int:
     if value < 0:
         raise ConfigError(f"{config.origin('ingest.workers')}: ingest.workers: expected 0 (one per core) or more, "
                           f"got {value!r}")
+    if value == 0 and sum(f.size for f in files) < config.get("ingest.workers_min_bytes"):
+        return 1
     return value or cores()
 
 

@@ -58,7 +58,6 @@ abandoned). ``src_ip`` holds addresses only; a host name (``UseDNS``, PAM ``rhos
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -68,6 +67,7 @@ from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
 
+from winnow.addresses import is_address
 from winnow.schema import get_table
 from winnow.sources.base import Batch, ParseContext, Source
 from winnow.sources.blocks import read_blocks, split_lines
@@ -143,13 +143,8 @@ _SUDO_KEY = re.compile(r"(?P<key>[A-Z]{2,10})=(?P<value>.*)$", re.S)
 _SUDO_BAD_PASSWORD = re.compile(r"(?P<n>\d{1,6}) incorrect password attempts?")
 
 
-@lru_cache(maxsize=65_536)
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+#: whether a text is an address, remembered for the addresses a log repeats
+_is_ip = lru_cache(maxsize=65_536)(is_address)
 
 
 def _split_program(program: str) -> tuple[str, bool]:

@@ -90,8 +90,10 @@ class _Prepared:
 def _prepare(block: bytes, min_rows: int, known: KnownShapes) -> _Prepared:
     """The shapes of a block and their events (no warning, no row yet: this may run on a worker thread); ``known``:
     the shapes of the blocks before, updated."""
-    count = count_lines(block)
-    lines = block_lines(block) if count >= min_rows else None
+    lines = block_lines(block)  # its lines' count too (one pass for the newlines)
+    count = len(lines) if lines is not None else count_lines(block)
+    if count < min_rows:
+        lines = None
     found, rest = shapes(lines, min_rows, known) if lines is not None else ([], np.arange(count))
     taken: list[tuple[Shape, ShapeEvents]] = []
     one_by_one = [rest]

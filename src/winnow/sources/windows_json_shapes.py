@@ -123,9 +123,11 @@ def _piece(key: str, values: pa.Array) -> pa.Array:
 
 def _extra_pieces(items: list[tuple[str, pa.Array, Any]]) -> dict[str, pa.Array]:
     """The ``extra`` entry of each ``(key, values, mark)`` (its ``text()`` as a JSON string), null where the value
-    is null; an array (which every line of the shape has as it is, ``mark``) is rendered once."""
-    texts = [(key, as_text(values)) for key, values, mark in items if not isinstance(mark, list)]
-    quoted = dict(zip([key for key, _ in texts], json_strings_all([t for _, t in texts]), strict=True))
+    is null; an array (which every line of the shape has as it is, ``mark``) is rendered once, and each distinct
+    text once (the shipper's values repeat: host, tags ...)."""
+    texts = [(key, pc.dictionary_encode(as_text(values))) for key, values, mark in items if not isinstance(mark, list)]
+    distinct = json_strings_all([t.dictionary for _, t in texts])
+    quoted = {key: pc.take(d, t.indices) for (key, t), d in zip(texts, distinct, strict=True)}
     out = {}
     for key, values, mark in items:  # in the order of the items, as the row-by-row code fills ``extra``
         if isinstance(mark, list):

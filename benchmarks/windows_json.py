@@ -6,6 +6,7 @@
     python benchmarks/windows_json.py --hosts 400   # simulate a day (endpoint/<day>/sysmon.json), ingest vs DuckDB
     python benchmarks/windows_json.py --log F.json  # the same on an existing file
     python benchmarks/windows_json.py --log F.json --variant WINNOW_INGEST_PARSE_WORKERS=1  # one more contender
+    python benchmarks/windows_json.py --log F.json --parse-only  # the source alone on the file, CPU seconds
 
 With ``--hosts`` or ``--log``, each contender runs as its own process, alternating (see ``peer_runs.py``):
 ``duckdb`` is DuckDB's ``COPY (SELECT * FROM read_json(F)) TO parquet`` (every field, its own type inference),
@@ -79,6 +80,22 @@ def against_duckdb(log: Path | None, hosts: int, repeat: int, line_by_line: bool
         shutil.rmtree(work, ignore_errors=True)
 
 
+def parse_only(log: Path, repeat: int) -> None:
+    """The source alone on one file, streamed from disk: CPU (this process, every thread) and wall seconds."""
+    from winnow.sources import ParseContext, get_source
+
+    source = get_source("windows_json")
+    for _ in range(repeat):
+        rows: Counter = Counter()
+        cpu, wall = time.process_time(), time.perf_counter()
+        with log.open("rb") as stream:
+            for batch in source.parse(stream, ParseContext(log.name)):
+                rows[batch.table] += batch.data.num_rows
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(f"{log.stat().st_size / 1e6:.1f} MB, {rows['win.event']:,} records: {cpu:.2f} CPU s, {wall:.2f} s, "
+              f"load average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", type=Path, default=DEFAULT_DATA / "mordor", help="folder of zips")
@@ -91,7 +108,12 @@ def main() -> None:
                         "(ingest.json_shape_rows set past any block)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=VALUE", help="also time "
                         "winnow ingest with this environment variable set (repeatable)")
+    parser.add_argument("--parse-only", action="store_true", help="with --log: time the source alone on the file "
+                        "(every batch built, nothing written), CPU and wall seconds of each pass")
     args = parser.parse_args()
+    if args.log and args.parse_only:
+        parse_only(args.log, args.repeat)
+        return
     if args.log or args.hosts:
         against_duckdb(args.log, args.hosts or 0, args.repeat, args.line_by_line, args.variant)
         return

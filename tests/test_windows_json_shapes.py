@@ -267,3 +267,17 @@ def test_known_shapes_group_a_block_as_the_shape_pass() -> None:
         assert [s.keys for s in found] == [s.keys for s in expected]
         assert all(a.table.equals(b.table) for a, b in zip(found, expected, strict=True))
         assert rest.tolist() == expected_rest.tolist()
+
+
+def test_a_shape_too_large_for_a_pattern_takes_the_shape_pass() -> None:
+    event = {"EventID": 4624, "Channel": "Security", **{f"Field{i:05d}": "v" for i in range(20_000)}}
+    lines = block_lines(("\n".join([json.dumps(event, separators=(",", ":"))] * 3) + "\n").encode())
+    assert lines is not None
+    known = KnownShapes(4)
+    expected, _ = shapes(lines, 1, known)
+    assert len(known.patterns) == 1
+    with pytest.raises(pa.ArrowInvalid):  # RE2 refuses the pattern ...
+        pc.match_substring_regex(lines, known.patterns[0][1])
+    found, rest = shapes(lines, 1, known)  # ... and the lines are grouped all the same
+    assert [s.rows.tolist() for s in found] == [s.rows.tolist() for s in expected] == [[0, 1, 2]]
+    assert not len(rest)

@@ -115,7 +115,10 @@ def shapes(lines: pa.Array, min_rows: int, known: KnownShapes | None = None) -> 
     for signature, pattern in known.patterns if known is not None else ():
         if len(left) < min_rows:
             break
-        hit = np.asarray(pc.match_substring_regex(_subset(lines, left), pattern))
+        try:
+            hit = np.asarray(pc.match_substring_regex(_subset(lines, left), pattern))
+        except pa.ArrowInvalid:  # too large for RE2 (a shape of thousands of keys): its lines take the shape pass
+            continue
         if hit.any():
             group[left[hit]] = len(spelled)
             spelled.append(signature)

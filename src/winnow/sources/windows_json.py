@@ -162,7 +162,7 @@ def _shape_rows(shape: Shape, events: ShapeEvents, first: int, end: int, sink: R
             continue
         rows = np.flatnonzero(kinds == kind)
         index = pa.array(rows)
-        group = {name: pc.take(values, index) for name, values in fields.items()}
+        group = fields if len(rows) == len(kinds) else {name: pc.take(values, index) for name, values in fields.items()}
         mapped = map_fields(mapping, group, columns, rows)
         if mapped is None:  # a value the rules do not take column-wise: event by event, the same rules
             yield from _map_one_by_one(mapping, group, columns, rows, lines, sink)

@@ -5,10 +5,14 @@
     python benchmarks/windows_json.py --repeat 5
     python benchmarks/windows_json.py --hosts 400   # simulate a day (endpoint/<day>/sysmon.json), ingest vs DuckDB
     python benchmarks/windows_json.py --log F.json  # the same on an existing file
+    python benchmarks/windows_json.py --log F.json --variant WINNOW_INGEST_PARSE_WORKERS=1  # one more contender
+    python benchmarks/windows_json.py --log F.json --parse-only  # the source alone on the file, CPU seconds
 
 With ``--hosts`` or ``--log``, each contender runs as its own process, alternating (see ``peer_runs.py``):
 ``duckdb`` is DuckDB's ``COPY (SELECT * FROM read_json(F)) TO parquet`` (every field, its own type inference),
-``winnow`` is ``winnow ingest F`` into a fresh lake (typed ``win.event`` / ``proc.*`` tables, manifest).
+``winnow`` is ``winnow ingest F`` into a fresh lake (typed ``win.event`` / ``proc.*`` tables, manifest);
+``--variant NAME=VALUE`` adds ``winnow ingest F`` run with that environment variable (a setting, or
+``PYTHONPATH=OTHER/src`` for another source tree), ``--line-by-line`` the line-by-line path.
 
 The members are read from their zips into memory first (not timed); then the source parses each one
 (every batch built, nothing written), ``--repeat`` passes, best pass reported. Run it with two source trees
@@ -49,8 +53,10 @@ def members(root: Path) -> list[tuple[str, bytes]]:
     return out
 
 
-def against_duckdb(log: Path | None, hosts: int, repeat: int, line_by_line: bool) -> None:
+def against_duckdb(log: Path | None, hosts: int, repeat: int, line_by_line: bool, variants: list[str]) -> None:
     """``winnow ingest`` of a Sysmon JSON lines file against DuckDB's read_json -> Parquet (see the module text)."""
+    if str(REPO / "benchmarks") not in sys.path:  # run with -P
+        sys.path.insert(0, str(REPO / "benchmarks"))
     from peer_runs import compare, duckdb_copy, duckdb_json, table, winnow_ingest
 
     work = Path(tempfile.mkdtemp(prefix="winnow-bench-"))
@@ -63,11 +69,31 @@ def against_duckdb(log: Path | None, hosts: int, repeat: int, line_by_line: bool
         contenders = {"duckdb": duckdb_copy(duckdb_json(log), work / "peer.parquet"),
                       "winnow": winnow_ingest(log, work / "lake")}
         if line_by_line:  # the way of earlier versions, every line decoded and mapped on its own
-            contenders["winnow line by line"] = ["env", "WINNOW_INGEST_JSON_SHAPE_ROWS=1000000000",
-                                                 *winnow_ingest(log, work / "lake")]
-        print(table(log, compare(log, contenders, work, repeat), repeat))
+            variants = [*variants, "WINNOW_INGEST_JSON_SHAPE_ROWS=1000000000"]
+        for variant in variants:
+            contenders[f"winnow {variant}"] = ["env", variant, *winnow_ingest(log, work / "lake")]
+        before = os.getloadavg()[0]
+        results = compare(log, contenders, work, repeat)
+        print(table(log, results, repeat))
+        print(f"load average (1 min) {before:.1f} before, {os.getloadavg()[0]:.1f} after")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def parse_only(log: Path, repeat: int) -> None:
+    """The source alone on one file, streamed from disk: CPU (this process, every thread) and wall seconds."""
+    from winnow.sources import ParseContext, get_source
+
+    source = get_source("windows_json")
+    for _ in range(repeat):
+        rows: Counter = Counter()
+        cpu, wall = time.process_time(), time.perf_counter()
+        with log.open("rb") as stream:
+            for batch in source.parse(stream, ParseContext(log.name)):
+                rows[batch.table] += batch.data.num_rows
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(f"{log.stat().st_size / 1e6:.1f} MB, {rows['win.event']:,} records: {cpu:.2f} CPU s, {wall:.2f} s, "
+              f"load average {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
@@ -80,9 +106,16 @@ def main() -> None:
                         "against DuckDB")
     parser.add_argument("--line-by-line", action="store_true", help="also time the line-by-line path "
                         "(ingest.json_shape_rows set past any block)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=VALUE", help="also time "
+                        "winnow ingest with this environment variable set (repeatable)")
+    parser.add_argument("--parse-only", action="store_true", help="with --log: time the source alone on the file "
+                        "(every batch built, nothing written), CPU and wall seconds of each pass")
     args = parser.parse_args()
+    if args.log and args.parse_only:
+        parse_only(args.log, args.repeat)
+        return
     if args.log or args.hosts:
-        against_duckdb(args.log, args.hosts or 0, args.repeat, args.line_by_line)
+        against_duckdb(args.log, args.hosts or 0, args.repeat, args.line_by_line, args.variant)
         return
     from winnow.sources import ParseContext, get_source
 

@@ -1,8 +1,10 @@
 """Windows JSON lines read column-wise (by shape) give exactly the rows and warnings of the line-by-line path.
 
 ``ingest.json_shape_rows`` picks the path: 1 reads every shape column-wise, a huge value reads every line one by
-one (the way of earlier versions). Both run on the shared Mordor exports, on a simulated endpoint day and on
-hostile lines; tables (sorted by line), warnings and the error that abandons a file must be identical.
+one (the way of earlier versions); column-wise, ``ingest.json_known_shapes`` 0 sends every line through the shape
+pass, more matches a block's lines against the shapes of the block before first. The paths run on the shared
+Mordor exports, on a simulated endpoint day and on hostile lines; tables (sorted by line), warnings and the error
+that abandons a file must be identical.
 """
 
 from __future__ import annotations
@@ -14,19 +16,20 @@ import zipfile
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from winnow.sources import AbandonFile, ParseContext, get_source
-from winnow.sources.json_shapes import block_lines, shapes
+from winnow.sources.json_shapes import _SHAPE_PASSES, KnownShapes, block_lines, shape_pattern, shapes
 from winnow.sources.windows_json_shapes import shape_events
 
 LINE_BY_LINE = 10**9
 
 
-def _parse(data: bytes, shape_rows: int, block_size: int = 16 << 20, workers: int = 0
+def _parse(data: bytes, shape_rows: int, block_size: int = 16 << 20, workers: int = 0, known: int = 4
            ) -> tuple[dict, list, str | None]:
     ctx = ParseContext("f.json", json_shape_rows=shape_rows, block_size=block_size, max_consecutive_bad=20,
-                       parse_workers=workers)
+                       parse_workers=workers, json_known_shapes=known)
     parts: dict[str, list[pa.Table]] = {}
     error = None
     try:
@@ -40,14 +43,15 @@ def _parse(data: bytes, shape_rows: int, block_size: int = 16 << 20, workers: in
 
 
 def _same(data: bytes, block_size: int = 16 << 20, workers: int = 0) -> dict[str, pa.Table]:
-    shaped, warned, error = _parse(data, 1, block_size, workers)
     tables, warnings, expected_error = _parse(data, LINE_BY_LINE, block_size)
-    assert sorted(shaped) == sorted(tables)
-    for name, table in tables.items():
-        assert shaped[name].schema == table.schema, name
-        assert shaped[name].to_pylist() == table.to_pylist(), name
-    assert warned == warnings
-    assert error == expected_error
+    for known in (0, 4):  # every line through the shape pass; the shapes of the block before matched first
+        shaped, warned, error = _parse(data, 1, block_size, workers, known)
+        assert sorted(shaped) == sorted(tables)
+        for name, table in tables.items():
+            assert shaped[name].schema == table.schema, name
+            assert shaped[name].to_pylist() == table.to_pylist(), name
+        assert warned == warnings
+        assert error == expected_error
     return tables
 
 
@@ -206,8 +210,8 @@ def _random_event(r: random.Random) -> dict:
                        "event_data": plain}}
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_random_lines_give_the_same_rows_and_warnings(seed: int) -> None:
+def _seeded_lines(seed: int) -> tuple[list[str], random.Random]:
+    """300 lines of six random events, some values changed, some with spaces, some cut short; and the generator."""
     r = random.Random(seed)
     kinds = [_random_event(r) for _ in range(6)]
     lines = []
@@ -218,4 +222,62 @@ def test_random_lines_give_the_same_rows_and_warnings(seed: int) -> None:
                 event[key] = "".join(r.choice(_PIECES) for _ in range(5))
         text = json.dumps(event, ensure_ascii=False, separators=(",", ":")) if r.random() < 0.85 else json.dumps(event)
         lines.append(text if r.random() < 0.95 else text[: -r.randint(1, 5)])
+    return lines, r
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_lines_give_the_same_rows_and_warnings(seed: int) -> None:
+    lines, r = _seeded_lines(seed)
     _same(("\r\n" if seed % 3 == 0 else "\n").join(lines).encode() + b"\n", block_size=r.choice([4096, 1 << 20]))
+
+
+def _signatures(lines: pa.Array) -> list[str]:
+    """Each line's shape, by the shape pass itself."""
+    signature = pc.utf8_rtrim(lines, "\r\n")
+    for pattern, replacement in _SHAPE_PASSES:
+        signature = pc.replace_substring_regex(signature, pattern, replacement)
+    return pc.replace_substring(signature, ":null", ":").to_pylist()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_known_shape_matches_exactly_the_lines_of_that_shape(seed: int) -> None:
+    lines = block_lines(("\n".join(_hostile_lines() + _seeded_lines(seed)[0]) + "\n").encode())
+    assert lines is not None
+    signatures = _signatures(lines)
+    found, _ = shapes(lines, 1)
+    assert len(found) > 10
+    for shape in found:
+        spelled = signatures[int(shape.rows[0])]
+        hits = pc.match_substring_regex(lines, shape_pattern(spelled)).to_pylist()
+        assert [i for i, hit in enumerate(hits) if hit] == shape.rows.tolist(), spelled
+        assert [i for i, s in enumerate(signatures) if s == spelled] == shape.rows.tolist()
+
+
+def test_known_shapes_group_a_block_as_the_shape_pass() -> None:
+    text = "\n".join(_hostile_lines() + _seeded_lines(7)[0]) + "\n"
+    lines = block_lines(text.encode())
+    assert lines is not None
+    expected, expected_rest = shapes(lines, 2)
+    known = KnownShapes(3)
+    shapes(lines, 2, known)
+    assert len(known.patterns) == 3  # the three shapes of most lines
+    for _ in range(2):  # with the shapes known (and again, with those they left known)
+        found, rest = shapes(lines, 2, known)
+        assert [s.rows.tolist() for s in found] == [s.rows.tolist() for s in expected]
+        assert [s.keys for s in found] == [s.keys for s in expected]
+        assert all(a.table.equals(b.table) for a, b in zip(found, expected, strict=True))
+        assert rest.tolist() == expected_rest.tolist()
+
+
+def test_a_shape_too_large_for_a_pattern_takes_the_shape_pass() -> None:
+    event = {"EventID": 4624, "Channel": "Security", **{f"Field{i:05d}": "v" for i in range(20_000)}}
+    lines = block_lines(("\n".join([json.dumps(event, separators=(",", ":"))] * 3) + "\n").encode())
+    assert lines is not None
+    known = KnownShapes(4)
+    expected, _ = shapes(lines, 1, known)
+    assert len(known.patterns) == 1
+    with pytest.raises(pa.ArrowInvalid):  # RE2 refuses the pattern ...
+        pc.match_substring_regex(lines, known.patterns[0][1])
+    found, rest = shapes(lines, 1, known)  # ... and the lines are grouped all the same
+    assert [s.rows.tolist() for s in found] == [s.rows.tolist() for s in expected] == [[0, 1, 2]]
+    assert not len(rest)

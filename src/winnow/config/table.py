@@ -170,6 +170,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.json_shape_rows", 64, "int", "JSON lines of one shape (the same keys in the same order, values "
             "of the same types) read and mapped column-wise when a block holds at least this many of them; fewer are "
             "read one by one (Windows JSON lines; a very large value reads every line one by one)"),
+    Setting("ingest.json_known_shapes", 4, "int", "shapes of a JSON lines block's predecessor (most lines first) "
+            "its lines are matched against, one regular expression each, before the shape pass that the other lines "
+            "take (cheaper when the shapes repeat; the same rows either way); 0: every line takes the shape pass"),
     Setting("ingest.auditd_column_events", 16_384, "int", "auditd socket events (SYSCALL + SOCKADDR + PROCTITLE) "
             "gathered and mapped column-wise at a time (bounds memory per file); 0: every event record by record"),
     Setting("ingest.parse_workers", 0, "int", "threads that prepare the blocks of a log column-wise (Arrow's JSON "

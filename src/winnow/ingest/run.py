@@ -57,6 +57,7 @@ class _Run:
     max_consecutive_bad: int
     block_size: int
     json_shape_rows: int
+    json_known_shapes: int
     auditd_column_events: int
     parse_workers: int
     #: NetFlow v9/IPFIX templates, carried from file to file in order and published with the files
@@ -103,7 +104,8 @@ def ingest_files(
     run = _Run(lake, pending, get_source(fmt) if fmt else None, sensor, report.ingest_id,
                config.get("ingest.thread_bytes"), config.get("ingest.share_bytes"),
                _positive(config, "ingest.max_consecutive_bad"), _positive(config, "ingest.block_size"),
-               _positive(config, "ingest.json_shape_rows"), config.get("ingest.auditd_column_events"),
+               _positive(config, "ingest.json_shape_rows"), config.get("ingest.json_known_shapes"),
+               config.get("ingest.auditd_column_events"),
                config.get("ingest.parse_workers"),
                templates)
     spark = _spark_url(engine)
@@ -345,7 +347,8 @@ def _parse_one(item: InputFile, run: _Run, number: int, in_order: bool = True) -
     if name == "netflow" and not in_order:
         return None
     ctx = ParseContext(item.name, max_consecutive_bad=run.max_consecutive_bad, block_size=run.block_size,
-                       json_shape_rows=run.json_shape_rows, auditd_column_events=run.auditd_column_events,
+                       json_shape_rows=run.json_shape_rows, json_known_shapes=run.json_known_shapes,
+                       auditd_column_events=run.auditd_column_events,
                        parse_workers=run.parse_workers,
                        netflow_templates=run.templates)
     if run.templates.problem and name == "netflow":

@@ -44,6 +44,8 @@ class ParseContext:
         block_size: bytes of a line-oriented log read and parsed at a time (default: ``ingest.block_size``).
         json_shape_rows: JSON lines of one shape read column-wise from this many in a block (default:
             ``ingest.json_shape_rows``).
+        json_known_shapes: shapes of the block before that a JSON lines block is matched against first
+            (default: ``ingest.json_known_shapes``).
         auditd_column_events: auditd socket events gathered and mapped column-wise at a time; 0: every event
             record by record (default: ``ingest.auditd_column_events``).
         parse_workers: threads preparing blocks ahead of the one being turned into rows (default:
@@ -57,6 +59,7 @@ class ParseContext:
     max_consecutive_bad: int | None = None
     block_size: int | None = None
     json_shape_rows: int | None = None
+    json_known_shapes: int | None = None
     auditd_column_events: int | None = None
     parse_workers: int | None = None
     netflow_templates: Any = None
@@ -66,8 +69,8 @@ class ParseContext:
     _run: int = 0
 
     def __post_init__(self) -> None:
-        if None in (self.max_consecutive_bad, self.block_size, self.json_shape_rows, self.auditd_column_events,
-                    self.parse_workers):
+        if None in (self.max_consecutive_bad, self.block_size, self.json_shape_rows, self.json_known_shapes,
+                    self.auditd_column_events, self.parse_workers):
             from winnow.config import current
 
             config = current()
@@ -77,6 +80,8 @@ class ParseContext:
                 self.block_size = config.get("ingest.block_size")
             if self.json_shape_rows is None:
                 self.json_shape_rows = config.get("ingest.json_shape_rows")
+            if self.json_known_shapes is None:
+                self.json_known_shapes = config.get("ingest.json_known_shapes")
             if self.auditd_column_events is None:
                 self.auditd_column_events = config.get("ingest.auditd_column_events")
             if self.parse_workers is None:

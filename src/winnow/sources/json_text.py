@@ -2,10 +2,11 @@
 
 :func:`json_values` gives what :data:`winnow.sources.windows_map.compact_json` (Python's ``json`` without ASCII
 escapes, no spaces) gives for each value; :func:`as_text` what :func:`winnow.sources.windows_map.text` gives; and
-:func:`json_strings` the JSON literal of each text. Values are text, integers, booleans, nulls and objects of those
-(Arrow structs); text is escaped column-wise, and only text holding a rare control character goes through
-Python's ``json``, value by value. :func:`lone_surrogate` tells the JSON lines no column can hold (an escaped
-lone UTF-16 surrogate, ``\ud800``, is valid JSON but no UTF-8 text): every JSON-lines source warns on them.
+:func:`json_strings` the JSON literal of each text (:func:`json_strings_distinct`: of each distinct text once).
+Values are text, integers, booleans, nulls and objects of those (Arrow structs); text is escaped column-wise, and
+only text holding a rare control character goes through Python's ``json``, value by value.
+:func:`lone_surrogate` tells the JSON lines no column can hold (an escaped lone UTF-16 surrogate, ``\ud800``, is
+valid JSON but no UTF-8 text): every JSON-lines source warns on them.
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ def json_strings_all(arrays: list[pa.Array]) -> list[pa.Array]:
         out.append(quoted.slice(start, len(a)))
         start += len(a)
     return out
+
+
+def json_strings_distinct(arrays: list[pa.Array]) -> list[pa.Array]:
+    """:func:`json_strings_all`, each distinct text quoted once (dictionary-encoded): cheaper where values repeat
+    (host names, paths, user names ...)."""
+    encoded = [pc.dictionary_encode(a) for a in arrays]
+    quoted = json_strings_all([e.dictionary for e in encoded])
+    return [pc.take(q, e.indices) for q, e in zip(quoted, encoded, strict=True)]
 
 
 def json_values(values: pa.Array) -> pa.Array:

@@ -173,13 +173,19 @@ def map_fields(mapping: Mapping, fields: dict[str, pa.Array], columns: dict[str,
     """
     n = len(rows)
     index = pa.array(rows)
+
+    whole = n == len(columns["host"]) and bool(np.all(rows == np.arange(n)))  # the group is the whole block
+
+    def take(values: pa.Array) -> pa.Array:
+        return values if whole else pc.take(values, index)
+
     types = {c.name: _S if pa.types.is_timestamp(c.type) else c.type for c in get_table(mapping.table).columns}
     absent: Unique = ([None], np.zeros(n, np.int32))
     inputs: dict[str, Unique] = {}
 
     def value(name: str) -> Unique:
         if name not in inputs:
-            inputs[name] = unique(pc.take(columns[HEADER_INPUTS[name][1]], index)) if name in HEADER_INPUTS \
+            inputs[name] = unique(take(columns[HEADER_INPUTS[name][1]])) if name in HEADER_INPUTS \
                 else unique(fields[name]) if name in fields else absent
         return inputs[name]
 
@@ -195,7 +201,7 @@ def map_fields(mapping: Mapping, fields: dict[str, pa.Array], columns: dict[str,
     except (TypeError, ValueError, OverflowError):  # a value the rules or the column type do not take
         return None
     for name in ("host", "event_id", "record_id"):
-        out[name] = pc.take(columns[name], index)
+        out[name] = take(columns[name])
     pieces = []
     for key, array in fields.items():
         if key not in mapping.used:

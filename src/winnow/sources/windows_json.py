@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from winnow.sources.ahead import ahead
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
 from winnow.sources.blocks import count_lines, read_blocks, split_lines
-from winnow.sources.json_shapes import Shape, block_lines, shapes
+from winnow.sources.json_shapes import KnownShapes, Shape, block_lines, shapes
 from winnow.sources.json_text import SURROGATE_REASON, lone_surrogate
 from winnow.sources.registry import register
 from winnow.sources.windows_columns import map_fields
@@ -67,8 +67,9 @@ class WindowsJson(Source):
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
         sink = RowSink(ctx)
         min_rows = ctx.json_shape_rows or 1
+        known = KnownShapes(ctx.json_known_shapes or 0)
         try:
-            for block, first, prepared in ahead(read_blocks(stream, ctx), lambda b: _prepare(b, min_rows),
+            for block, first, prepared in ahead(read_blocks(stream, ctx), lambda b: _prepare(b, min_rows, known),
                                                 ctx.parse_workers or 0):
                 yield from _block(block, first, prepared, ctx, sink)
         except AbandonFile:
@@ -86,11 +87,14 @@ class _Prepared:
     lines: int
 
 
-def _prepare(block: bytes, min_rows: int) -> _Prepared:
-    """The shapes of a block and their events (no warning, no row yet: this may run on a worker thread)."""
-    count = count_lines(block)
-    lines = block_lines(block) if count >= min_rows else None
-    found, rest = shapes(lines, min_rows) if lines is not None else ([], np.arange(count))
+def _prepare(block: bytes, min_rows: int, known: KnownShapes) -> _Prepared:
+    """The shapes of a block and their events (no warning, no row yet: this may run on a worker thread); ``known``:
+    the shapes of the blocks before, updated."""
+    lines = block_lines(block)  # its lines' count too (one pass for the newlines)
+    count = len(lines) if lines is not None else count_lines(block)
+    if count < min_rows:
+        lines = None
+    found, rest = shapes(lines, min_rows, known) if lines is not None else ([], np.arange(count))
     taken: list[tuple[Shape, ShapeEvents]] = []
     one_by_one = [rest]
     for shape in found:
@@ -158,7 +162,7 @@ def _shape_rows(shape: Shape, events: ShapeEvents, first: int, end: int, sink: R
             continue
         rows = np.flatnonzero(kinds == kind)
         index = pa.array(rows)
-        group = {name: pc.take(values, index) for name, values in fields.items()}
+        group = fields if len(rows) == len(kinds) else {name: pc.take(values, index) for name, values in fields.items()}
         mapped = map_fields(mapping, group, columns, rows)
         if mapped is None:  # a value the rules do not take column-wise: event by event, the same rules
             yield from _map_one_by_one(mapping, group, columns, rows, lines, sink)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from winnow.sources.json_shapes import Shape
-from winnow.sources.json_text import as_text, json_strings, json_strings_all, json_values
+from winnow.sources.json_text import as_text, json_strings, json_strings_distinct, json_values
 from winnow.sources.windows_columns import join_object, unique
 from winnow.sources.windows_json_keys import ENVELOPE, FLAT_HEADER, HEADER_KEYS, SHIPPER_VALUES, WINLOG_USED
 from winnow.sources.windows_map import compact_json, to_int
@@ -123,9 +123,10 @@ def _piece(key: str, values: pa.Array) -> pa.Array:
 
 def _extra_pieces(items: list[tuple[str, pa.Array, Any]]) -> dict[str, pa.Array]:
     """The ``extra`` entry of each ``(key, values, mark)`` (its ``text()`` as a JSON string), null where the value
-    is null; an array (which every line of the shape has as it is, ``mark``) is rendered once."""
+    is null; an array (which every line of the shape has as it is, ``mark``) is rendered once, and each distinct
+    text once (the shipper's values repeat: host, tags ...)."""
     texts = [(key, as_text(values)) for key, values, mark in items if not isinstance(mark, list)]
-    quoted = dict(zip([key for key, _ in texts], json_strings_all([t for _, t in texts]), strict=True))
+    quoted = dict(zip([key for key, _ in texts], json_strings_distinct([t for _, t in texts]), strict=True))
     out = {}
     for key, values, mark in items:  # in the order of the items, as the row-by-row code fills ``extra``
         if isinstance(mark, list):
@@ -139,7 +140,7 @@ def _data(fields: dict[str, pa.Array], n: int, absent: dict[str, pa.Array] | Non
     """The event data as compact JSON text (null when no field is present); ``absent``: per field, the rows that
     do not have it (a shipper's value, which went to ``extra``)."""
     texts = [key for key, values in fields.items() if pa.types.is_string(values.type)]
-    quoted = dict(zip(texts, json_strings_all([fields[key] for key in texts]), strict=True))
+    quoted = dict(zip(texts, json_strings_distinct([fields[key] for key in texts]), strict=True))
     pieces = []
     for key, values in fields.items():
         piece = _piece(key, pc.fill_null(quoted[key], "null") if key in quoted else json_values(values))

@@ -116,8 +116,9 @@ def _in_line_order(declared: tuple, parts: list[tuple[dict[str, list | pa.Array]
     exactly as rows given one by one are.
     """
     lines = np.concatenate([part_lines for _, part_lines in parts])
-    order = np.argsort(lines, kind="stable")
-    index = pa.array(order)
+    ordered = bool(np.all(lines[1:] >= lines[:-1]))  # parts one after another: nothing to reorder
+    order = np.arange(len(lines)) if ordered else np.argsort(lines, kind="stable")
+    index = None if ordered else pa.array(order)
     kinds = {col.name: pa.string() if pa.types.is_timestamp(col.type) else col.type for col in declared}
     kinds["extra"] = pa.string()
     out: dict[str, list | pa.Array] = {}
@@ -128,7 +129,8 @@ def _in_line_order(declared: tuple, parts: list[tuple[dict[str, list | pa.Array]
         try:
             arrays = [pa.nulls(len(part_lines), kind) if v is None else v.cast(kind) if isinstance(v, pa.Array)
                       else pa.array(v, kind) for v, (_, part_lines) in zip(values, parts, strict=True)]
-            out[name] = pc.take(pa.concat_arrays(arrays), index)
+            joined = pa.concat_arrays(arrays)
+            out[name] = joined if index is None else pc.take(joined, index)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
             # a part whose values do not fit the declared type: the column becomes one Python list, and
             # typed_batch converts it value by value (nulls with a located warning), as for rows one by one

@@ -18,6 +18,7 @@ process, alternating (``peer_runs.py``).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,8 @@ from pathlib import Path
 import duckdb
 
 from winnow.ingest import ingest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # peer_runs.py beside this file, also under -P
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ids" / "suricata-eve"
 

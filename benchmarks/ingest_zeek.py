@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # peer_runs.py beside this file, also under -P
+
 ZEEK_TO_DUCKDB = {"time": "DOUBLE", "interval": "DOUBLE", "double": "DOUBLE", "port": "INTEGER",
                   "count": "UBIGINT", "int": "BIGINT", "bool": "VARCHAR"}
 

@@ -49,13 +49,20 @@ _KEY = r"[A-Za-z_][A-Za-z0-9_.\-\[\]]*"
 #: a value: printable ASCII without space, ``=`` or ``"`` quoted, or unquoted and without ``'`` or braces either
 _VALUE = r'(?:"[\x21\x23-\x3c\x3e-\x7e]*"|[\x21\x23-\x26\x28-\x3c\x3e-\x7a\x7c\x7e]*)'
 _PLAIN_BODY = rf"^ *(?:{_KEY}={_VALUE}(?: +{_KEY}={_VALUE})*)? *$"
+#: SYSCALL fields read for a proc.net row
+_WANTED = ("success", "exit", "ppid", "pid", "auid", "uid", "gid", "euid", "comm", "exe", "tty", "key")
+#: the kernel's own SYSCALL layout, every value plain: one pass of RE2 reads the wanted fields of such a body (no key
+#: can repeat and each value is one token, so they are what :func:`plain_fields` would find)
+_LAYOUT = ("arch syscall success exit a0 a1 a2 a3 items ppid pid auid uid gid euid suid fsuid egid sgid fsgid tty "
+           "ses comm exe subj? key").split()
+_TEMPLATE = "^" + " ".join(
+    f"(?: {k[:-1]}={_VALUE})?" if k.endswith("?") else f"{k}=(?P<{k}>[A-Za-z0-9_]+)" if k in ("arch", "syscall")
+    else f"{k}=(?P<{k}>{_VALUE})" if k in _WANTED else f"{k}={_VALUE}" for k in _LAYOUT).replace(" (?: ", "(?: ") + "$"
 #: enriched keys the record-by-record code reads before their raw twins
 _ENRICHED = r"(?:^| )(?:UID|AUID|ARCH|SYSCALL)="
 _SYSCALL_ID = r"(?:^| )arch=(?P<arch>[A-Za-z0-9_]+) syscall=(?P<number>[A-Za-z0-9_]+)(?: |$)"
 _SADDR = r"^saddr=(?P<v>[0-9A-F]+)$"
 _TITLE = r'^proctitle=(?P<v>"[\x20\x21\x23-\x7e]*"|[0-9A-F]*)$'
-#: SYSCALL fields read for a proc.net row
-_WANTED = ("success", "exit", "ppid", "pid", "auid", "uid", "gid", "euid", "comm", "exe", "tty", "key")
 _FAMILIES = ("inet", "inet6", "unix")
 
 
@@ -111,13 +118,8 @@ def net_rows(events: list[list[Record]], types: dict[str, pa.DataType]) -> tuple
         addrs.append(addr)
         titles.append(title)
     body = pa.array([r.body for r in calls], _S)
-    ok = pc.match_substring_regex(body, _PLAIN_BODY)
-    ok = pc.and_(ok, pc.invert(pc.match_substring_regex(body, _ENRICHED)))
-    ok = pc.and_(ok, pc.equal(pc.count_substring(body, "arch="), 1))
-    ok = pc.and_(ok, pc.equal(pc.count_substring(body, "syscall="), 1))
+    ok, found, arch, numbers = syscall_fields(body, _WANTED)
     ok = pc.and_(ok, pc.match_substring_regex(pa.array([r.stamp for r in calls], _S), _STAMP))
-    ids = pc.extract_regex(body, _SYSCALL_ID)
-    arch, numbers = pc.struct_field(ids, "arch"), pc.struct_field(ids, "number")
     name = _per_value(pc.binary_join_element_wise(arch, numbers, " "), _call, _S)
     ok = pc.and_(ok, pc.is_in(name, pa.array(list(NET_CALLS))))
     raw_addr = pc.struct_field(pc.extract_regex(pa.array([r.body for r in addrs], _S), _SADDR), "v")
@@ -132,15 +134,51 @@ def net_rows(events: list[list[Record]], types: dict[str, pa.DataType]) -> tuple
         return None, declined
     take = pa.array(np.flatnonzero(keep))
     calls = [calls[i] for i in take.to_pylist()]
-    body, arch, numbers, name, raw_addr, raw_title = (
-        a.take(take) for a in (body, arch, numbers, name, raw_addr, raw_title))
-    return _table(calls, body, arch, numbers, name, raw_addr, raw_title, [events[i][0].line for i in take.to_pylist()],
+    found = {key: values.take(take) for key, values in found.items()}
+    arch, name, raw_addr, raw_title = (a.take(take) for a in (arch, name, raw_addr, raw_title))
+    return _table(calls, found, arch, name, raw_addr, raw_title, [events[i][0].line for i in take.to_pylist()],
                   types), declined
 
 
-def _table(calls: list[Record], body: pa.Array, arch: pa.Array, numbers: pa.Array, name: pa.Array, raw_addr: pa.Array,
+def syscall_fields(body: pa.Array, keys: tuple[str, ...]) -> tuple[pa.Array, dict[str, pa.Array], pa.Array, pa.Array]:
+    """Which SYSCALL bodies can be read column-wise, the values of ``keys`` (null when absent), ``arch``, ``syscall``.
+
+    Bodies of the kernel's layout (:data:`_TEMPLATE`) are read in one pass; the others are split into tokens
+    (:func:`plain_fields`) when they are a plain run of ``key=value`` tokens without enriched keys, and declined
+    (False) otherwise.
+    """
+    layout = pc.extract_regex(body, _TEMPLATE)
+    miss = np.flatnonzero(np.asarray(pc.is_null(layout)))
+    hit = pc.is_valid(layout)
+    found = {key: pc.struct_field(layout, key) for key in keys}
+    arch, numbers = pc.struct_field(layout, "arch"), pc.struct_field(layout, "syscall")
+    if len(miss) == 0:
+        return hit, found, arch, numbers
+    other = body.take(pa.array(miss))
+    ok = pc.match_substring_regex(other, _PLAIN_BODY)
+    ok = pc.and_(ok, pc.invert(pc.match_substring_regex(other, _ENRICHED)))
+    ok = pc.and_(ok, pc.equal(pc.count_substring(other, "arch="), 1))
+    ok = pc.and_(ok, pc.equal(pc.count_substring(other, "syscall="), 1))
+    ids = pc.extract_regex(other, _SYSCALL_ID)
+    plain = np.asarray(ok.fill_null(False), dtype=bool)
+    at = np.cumsum(plain) - 1  # each plain body's place among the plain ones (others: null)
+    spread = pa.array(at, mask=~plain)
+    slow = {key: values.take(spread) for key, values in plain_fields(other.filter(pa.array(plain)), keys).items()}
+    slow.update(arch=pc.struct_field(ids, "arch"), syscall=pc.struct_field(ids, "number"))
+    # rows of the layout first, then the others: put each back at its place
+    order = np.concatenate([np.flatnonzero(np.asarray(hit)), miss])
+    back = pa.array(np.argsort(order))
+    where = pa.array(np.flatnonzero(np.asarray(hit)))
+
+    def merge(fast: pa.Array, other_: pa.Array) -> pa.Array:
+        return pa.concat_arrays([fast.take(where), other_.cast(fast.type)]).take(back)
+
+    found = {key: merge(values, slow[key]) for key, values in found.items()}
+    return (merge(hit, ok), found, merge(arch, slow["arch"]), merge(numbers, slow["syscall"]))
+
+
+def _table(calls: list[Record], found: dict[str, pa.Array], arch: pa.Array, name: pa.Array, raw_addr: pa.Array,
            raw_title: pa.Array, lines: list[int], types: dict[str, pa.DataType]) -> pa.Table:
-    found = plain_fields(body, _WANTED)
     stamp = pc.extract_regex(pa.array([r.stamp for r in calls], _S), _STAMP)
     seconds = pc.struct_field(stamp, "s")
     micros = pc.utf8_rpad(pc.struct_field(stamp, "f"), 6, "0")

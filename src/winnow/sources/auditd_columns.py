@@ -66,46 +66,26 @@ _TITLE = r'^proctitle=(?P<v>"[\x20\x21\x23-\x7e]*"|[0-9A-F]*)$'
 _FAMILIES = ("inet", "inet6", "unix")
 
 
+#: what is kept of a gathered socket event: the SYSCALL's body, time, node and line, the SOCKADDR's and PROCTITLE's
+#: bodies and lines (None without PROCTITLE), and the line of its first record
+PARTS = ("call", "stamp", "node", "call_line", "addr", "addr_line", "title", "title_line", "line")
+
+
 class NetColumns:
-    """Socket events gathered by :meth:`take` and mapped column-wise by :meth:`batch`."""
+    """Socket events gathered by :meth:`take` (as records) or :meth:`extend` (as columns), mapped by :meth:`batch`."""
 
     def __init__(self, mapper: Mapper) -> None:
         self.mapper = mapper
-        self.events: list[list[Record]] = []
+        self.parts: dict[str, list] = {name: [] for name in PARTS}
         self.types = {c.name: c.type for c in get_table("proc.net").columns}
 
     def __len__(self) -> int:
-        return len(self.events)
+        return len(self.parts["line"])
 
     def take(self, event: list[Record]) -> bool:
         """Keep an event of the column-wise shape (True); False: the caller maps it record by record."""
-        if len(event) == 3:
-            a, b, c = event
-            if (a.kind, b.kind, c.kind) in SHAPES and not (a.interpreted or b.interpreted or c.interpreted):
-                self.events.append(event)
-                return True
-        elif len(event) == 2:
-            a, b = event
-            if (a.kind, b.kind) in SHAPES and not (a.interpreted or b.interpreted):
-                self.events.append(event)
-                return True
-        return False
-
-    def batch(self) -> Batch | None:
-        """The gathered events' proc.net rows (None when none); events declined are mapped one by one."""
-        events, self.events = self.events, []
-        if not events:
-            return None
-        table, declined = net_rows(events, self.types)
-        for i in declined:
-            self.mapper.add(events[i])
-        return None if table is None else Batch("proc.net", table)
-
-
-def net_rows(events: list[list[Record]], types: dict[str, pa.DataType]) -> tuple[pa.Table | None, list[int]]:
-    """The proc.net rows of the events taken, and the indexes of the events to map one by one."""
-    calls, addrs, titles = [], [], []
-    for event in events:
+        if len(event) not in (2, 3) or tuple(r.kind for r in event) not in SHAPES or any(r.interpreted for r in event):
+            return False
         title = None
         for record in event:
             if record.kind == "SYSCALL":
@@ -114,18 +94,60 @@ def net_rows(events: list[list[Record]], types: dict[str, pa.DataType]) -> tuple
                 addr = record
             else:
                 title = record
-        calls.append(call)
-        addrs.append(addr)
-        titles.append(title)
-    body = pa.array([r.body for r in calls], _S)
+        for name, value in zip(PARTS, (call.body, call.stamp, call.node, call.line, addr.body, addr.line,
+                                       None if title is None else title.body, None if title is None else title.line,
+                                       event[0].line), strict=True):
+            self.parts[name].append(value)
+        return True
+
+    def extend(self, nodes: tuple[str, ...], stamps: tuple[str, ...], bodies: tuple[str, ...], lines: np.ndarray,
+               rows: dict[str, np.ndarray]) -> None:
+        """Keep socket events given as the rows of their SYSCALL, SOCKADDR and PROCTITLE (-1: none) and first line."""
+        calls, addrs, titles = (rows[kind].tolist() for kind in ("SYSCALL", "SOCKADDR", "PROCTITLE"))
+        parts = self.parts
+        parts["call"] += [bodies[r] for r in calls]
+        parts["stamp"] += [stamps[r] for r in calls]
+        parts["node"] += [nodes[r] or None for r in calls]
+        parts["call_line"] += lines[rows["SYSCALL"]].tolist()
+        parts["addr"] += [bodies[r] for r in addrs]
+        parts["addr_line"] += lines[rows["SOCKADDR"]].tolist()
+        parts["title"] += [None if r < 0 else bodies[r] for r in titles]
+        parts["title_line"] += [None if r < 0 else int(lines[r]) for r in titles]
+        parts["line"] += rows["line"].tolist()
+
+    def batch(self) -> Batch | None:
+        """The gathered events' proc.net rows (None when none); events declined are mapped one by one."""
+        parts, self.parts = self.parts, {name: [] for name in PARTS}
+        if not parts["line"]:
+            return None
+        table, declined = net_rows(parts, self.types)
+        for i in declined:
+            self.mapper.add(_event(parts, i))
+        return None if table is None else Batch("proc.net", table)
+
+
+def _event(parts: dict[str, list], i: int) -> list[Record]:
+    """Gathered event ``i`` as records, in file order."""
+    stamp, node = parts["stamp"][i], parts["node"][i]
+    records = [Record("SYSCALL", stamp, node, parts["call"][i], parts["call_line"][i]),
+               Record("SOCKADDR", stamp, node, parts["addr"][i], parts["addr_line"][i])]
+    if parts["title"][i] is not None:
+        records.append(Record("PROCTITLE", stamp, node, parts["title"][i], parts["title_line"][i]))
+    return sorted(records, key=lambda r: r.line)
+
+
+def net_rows(parts: dict[str, list], types: dict[str, pa.DataType]) -> tuple[pa.Table | None, list[int]]:
+    """The proc.net rows of the events gathered (:data:`PARTS`), and the indexes of the events to map one by one."""
+    body = pa.array(parts["call"], _S)
+    stamps = pa.array(parts["stamp"], _S)
     ok, found, arch, numbers = syscall_fields(body, _WANTED)
-    ok = pc.and_(ok, pc.match_substring_regex(pa.array([r.stamp for r in calls], _S), _STAMP))
+    ok = pc.and_(ok, pc.match_substring_regex(stamps, _STAMP))
     name = _per_value(pc.binary_join_element_wise(arch, numbers, " "), _call, _S)
     ok = pc.and_(ok, pc.is_in(name, pa.array(list(NET_CALLS))))
-    raw_addr = pc.struct_field(pc.extract_regex(pa.array([r.body for r in addrs], _S), _SADDR), "v")
+    raw_addr = pc.struct_field(pc.extract_regex(pa.array(parts["addr"], _S), _SADDR), "v")
     family = _per_value(raw_addr, lambda v: _addr(v, "family"), _S)
     ok = pc.and_(ok, pc.is_in(family, pa.array(_FAMILIES)))
-    title_body = pa.array([None if r is None else r.body for r in titles], _S)
+    title_body = pa.array(parts["title"], _S)
     raw_title = pc.struct_field(pc.extract_regex(title_body, _TITLE), "v")
     ok = pc.and_(ok, pc.or_(pc.is_null(title_body), pc.is_valid(raw_title)))
     keep = np.asarray(ok.fill_null(False), dtype=bool)
@@ -133,11 +155,10 @@ def net_rows(events: list[list[Record]], types: dict[str, pa.DataType]) -> tuple
     if not keep.any():
         return None, declined
     take = pa.array(np.flatnonzero(keep))
-    calls = [calls[i] for i in take.to_pylist()]
     found = {key: values.take(take) for key, values in found.items()}
-    arch, name, raw_addr, raw_title = (a.take(take) for a in (arch, name, raw_addr, raw_title))
-    return _table(calls, found, arch, name, raw_addr, raw_title, [events[i][0].line for i in take.to_pylist()],
-                  types), declined
+    arch, name, raw_addr, raw_title, stamps = (a.take(take) for a in (arch, name, raw_addr, raw_title, stamps))
+    return _table(stamps, pa.array(parts["node"], _S).take(take), found, arch, name, raw_addr, raw_title,
+                  pa.array(parts["line"], _I).take(take), types), declined
 
 
 def syscall_fields(body: pa.Array, keys: tuple[str, ...]) -> tuple[pa.Array, dict[str, pa.Array], pa.Array, pa.Array]:
@@ -177,9 +198,9 @@ def syscall_fields(body: pa.Array, keys: tuple[str, ...]) -> tuple[pa.Array, dic
     return (merge(hit, ok), found, merge(arch, slow["arch"]), merge(numbers, slow["syscall"]))
 
 
-def _table(calls: list[Record], found: dict[str, pa.Array], arch: pa.Array, name: pa.Array, raw_addr: pa.Array,
-           raw_title: pa.Array, lines: list[int], types: dict[str, pa.DataType]) -> pa.Table:
-    stamp = pc.extract_regex(pa.array([r.stamp for r in calls], _S), _STAMP)
+def _table(stamps: pa.Array, nodes: pa.Array, found: dict[str, pa.Array], arch: pa.Array, name: pa.Array,
+           raw_addr: pa.Array, raw_title: pa.Array, lines: pa.Array, types: dict[str, pa.DataType]) -> pa.Table:
+    stamp = pc.extract_regex(stamps, _STAMP)
     seconds = pc.struct_field(stamp, "s")
     micros = pc.utf8_rpad(pc.struct_field(stamp, "f"), 6, "0")
     action = _per_value(name, lambda v: NET_CALLS[v][0], _S)
@@ -187,7 +208,7 @@ def _table(calls: list[Record], found: dict[str, pa.Array], arch: pa.Array, name
     code = _per_value(found["exit"], exit_code, _I)
     values: dict[str, pa.Array] = {
         "ts": pc.add(pc.multiply(pc.cast(seconds, _I), 1_000_000), pc.cast(micros, _I)).cast(_TS),
-        "host": pa.array([r.node for r in calls], _S),
+        "host": nodes,
         "record_id": pc.cast(pc.struct_field(stamp, "n"), _I),
         "pid": _per_value(found["pid"], number, _I),
         "image": _per_value(found["exe"], text, _S),
@@ -213,7 +234,7 @@ def _table(calls: list[Record], found: dict[str, pa.Array], arch: pa.Array, name
     ]
     out = {column: values[column].cast(kind) for column, kind in types.items() if column in values}
     out["extra"] = _json(extra)
-    out["_line"] = pa.array(lines, _I)
+    out["_line"] = lines
     return pa.table(out)
 
 

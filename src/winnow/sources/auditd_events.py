@@ -134,28 +134,39 @@ def read_events(stream: BinaryIO, ctx: ParseContext, window: int = WINDOW) -> It
     records (``ausearch -i`` text, separators, damaged lines) take the slow path.
     """
     assembler = Assembler(ctx, window)
-    add = assembler.add
-    for block, first in read_blocks(stream, ctx, min(MAX_BLOCK, ctx.block_size)):
-        for offset, (node, kind, stamp, body, other) in enumerate(BLOCK_LINES.findall(_text(block, first, ctx))):
-            if kind:
-                if stamp[12:13] == "." and int(stamp[:12]) > MAX_EPOCH:  # only 12-digit seconds can be
-                    ctx.warn(first + offset, "timestamp out of range", body)
-                    continue
-                done = add(Record(kind, stamp, node or None, body, first + offset))
-            elif not other or other.startswith(SEPARATORS) or other.isspace():
-                continue
-            else:
-                try:
-                    done = add(parse_header(other, first + offset))
-                except NoTime:
-                    ctx.skip_unsupported("auditd record without time", 1)
-                    continue
-                except BadRecord as exc:
-                    ctx.warn(first + offset, str(exc), other)
-                    continue
-            if done:
-                yield from done
+    for lines, first in read_lines(stream, ctx):
+        yield from line_events(assembler, lines, first)
     yield from assembler.drain()
+
+
+def read_lines(stream: BinaryIO, ctx: ParseContext) -> Iterator[tuple[list[tuple[str, ...]], int]]:
+    """Each block's lines split by :data:`BLOCK_LINES` (node, kind, stamp, body, other), and its first line number."""
+    for block, first in read_blocks(stream, ctx, min(MAX_BLOCK, ctx.block_size)):
+        yield BLOCK_LINES.findall(_text(block, first, ctx)), first
+
+
+def line_events(assembler: Assembler, lines: list[tuple[str, ...]], first: int) -> Iterator[list[Record]]:
+    """The events one block's lines complete, added record by record (bad lines warned about or counted)."""
+    ctx, add = assembler.ctx, assembler.add
+    for offset, (node, kind, stamp, body, other) in enumerate(lines):
+        if kind:
+            if stamp[12:13] == "." and int(stamp[:12]) > MAX_EPOCH:  # only 12-digit seconds can be
+                ctx.warn(first + offset, "timestamp out of range", body)
+                continue
+            done = add(Record(kind, stamp, node or None, body, first + offset))
+        elif not other or other.startswith(SEPARATORS) or other.isspace():
+            continue
+        else:
+            try:
+                done = add(parse_header(other, first + offset))
+            except NoTime:
+                ctx.skip_unsupported("auditd record without time", 1)
+                continue
+            except BadRecord as exc:
+                ctx.warn(first + offset, str(exc), other)
+                continue
+        if done:
+            yield from done
 
 
 def _text(block: bytes, first: int, ctx: ParseContext) -> str:
@@ -174,6 +185,11 @@ def _text(block: bytes, first: int, ctx: ParseContext) -> str:
     return text_.replace("\r\n", "\n") if "\r" in text_ else text_
 
 
+def skip_label(kind: str) -> str:
+    """The label an event of this first record kind is counted under when no table takes it (bounded text)."""
+    return kind if _KIND.fullmatch(kind) else "other"
+
+
 class Mapper:
     """Turn events into rows: ``add(event)`` appends to ``rows[table]`` via the ``emit`` callback."""
 
@@ -188,7 +204,7 @@ class Mapper:
             return
         syscall = next((r for r in event if r.kind == "SYSCALL"), None)
         if syscall is None:
-            self._skip(first.kind if _KIND.fullmatch(first.kind) else "other")
+            self._skip(skip_label(first.kind))
             return
         name = quick_syscall(syscall.body)
         if name in EXEC_CALLS or (name is None and any(r.kind == "EXECVE" for r in event)):

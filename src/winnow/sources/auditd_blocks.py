@@ -57,10 +57,10 @@ class Block:
 
     def records(self, i: int) -> list[Record]:
         """Event ``i`` as records."""
-        return [self.record(r) for r in self.rows[self.start[i]:self.start[i] + self.count[i]].tolist()]
-
-    def record(self, r: int) -> Record:
-        return Record(self.kinds[r], self.stamps[r], self.nodes[r] or None, self.bodies[r], int(self.lines[r]))
+        kinds, stamps, nodes, bodies = self.kinds, self.stamps, self.nodes, self.bodies
+        rows = self.rows[self.start[i]:self.start[i] + self.count[i]]
+        return [Record(kinds[r], stamps[r], nodes[r] or None, bodies[r], line)
+                for r, line in zip(rows.tolist(), self.lines[rows].tolist(), strict=True)]
 
 
 def assemble(lines: list[tuple[str, ...]], first: int, assembler: Assembler) -> Block | None:

@@ -321,7 +321,7 @@ def quick_syscall(body: str) -> str | None:
 
     Cheap enough to run on every SYSCALL record; :func:`syscall_name` gives the same answer from fields.
     """
-    m = _SYSCALL_ENRICHED.search(body)
+    m = _SYSCALL_ENRICHED.search(body) if "SYSCALL=" in body else None
     if m is not None:
         name = m.group(1)
     else:

@@ -310,8 +310,9 @@ class Mapper:
             self._skip(f"{name} without PATH")
             return
         title = next((proctitle(first_field(r, "proctitle")) for r in event if r.kind == "PROCTITLE"), None)
+        shared_values, shared_extra = self._process(syscall, found)
         for kind, path in paths:
-            values, extra = self._process(syscall, found)
+            values, extra = shared_values.copy(), shared_extra.copy()
             if not path.startswith("/") and cwd:
                 extra["relative_path"] = path
                 path = cwd.rstrip("/") + "/" + path

@@ -203,6 +203,9 @@ def execve_args(record: Record, into: dict[int, dict[int, bytes] | str]) -> list
     """
     broken = []
     for index, chunk, quoted, raw in _EXECVE_ARG.findall(record.body):
+        if quoted and not chunk:  # the common case, in short
+            into[int(index)] = quoted[1:-1] if len(quoted) > 1 and quoted[-1] == '"' else quoted[1:]
+            continue
         if quoted:
             value: str | bytes = quoted[1:-1] if len(quoted) > 1 and quoted[-1] == '"' else quoted[1:]
         elif record.interpreted or not raw:

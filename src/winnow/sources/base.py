@@ -44,8 +44,9 @@ class ParseContext:
         block_size: bytes of a line-oriented log read and parsed at a time (default: ``ingest.block_size``).
         json_shape_rows: JSON lines of one shape read column-wise from this many in a block (default:
             ``ingest.json_shape_rows``).
-        auditd_column_events: auditd socket events gathered and mapped column-wise at a time; 0: every event
-            record by record (default: ``ingest.auditd_column_events``).
+        auditd_column_events: auditd socket events gathered and mapped column-wise at a time (blocks of plain raw
+            records assembled column-wise); 0: every record and event one by one (default:
+            ``ingest.auditd_column_events``).
         parse_workers: threads preparing blocks ahead of the one being turned into rows (default:
             ``ingest.parse_workers``).
         netflow_templates: the NetFlow v9/IPFIX template store (a

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 
 from winnow.schema import get_table
-from winnow.sources import AbandonFile, ParseContext, auditd, auditd_blocks
+from winnow.sources import AbandonFile, ParseContext, auditd, auditd_blocks, auditd_exec
 from winnow.sources.auditd import Auditd
 from winnow.sources.auditd_columns import NetColumns, net_rows
 from winnow.sources.auditd_events import MAX_EVENT_RECORDS, WINDOW, Mapper, read_events
@@ -253,3 +253,54 @@ def test_an_event_past_the_record_limit_is_warned_about_as_record_by_record(asse
     _, warnings, _, _ = _parse(data, 1, 4096)
     assert [w[1] for w in warnings] == [f"event has more than {MAX_EVENT_RECORDS} records; the rest dropped"]
     assert assembled["assembled"] > 0 and assembled["declined"] > 0
+
+
+def _hostile_execs() -> list[str]:
+    """Exec events with odd values in every field the column-wise path reads, beside shapes it must decline."""
+    r = random.Random(11)
+    lines = []
+    for i in range(500):
+        stamp = f"{1_700_000_000 + i}.{r.choice(['1', '123', '123456'])}:{5000 + i}"
+        node = r.choice(["", "node=h1 ", "node= "])
+        body = _SYSCALL.format(call=r.choice(["59", "59", "322", "42", "x"]), ok=r.choice(["yes", "yes", "no"]),
+                               exit="0", pid=r.choice(["100", "4294967295", "x", '"7"']),
+                               auid=r.choice(["1000", "4294967295"]), ses=r.choice(["3", "4294967295", "(none)", "x"]),
+                               comm=r.choice(_odd(r)), exe=r.choice(_odd(r) + ['""', "(null)"]),
+                               key=r.choice(_odd(r)))
+        if r.random() < 0.1:
+            body += " ses=9"
+        args = r.choice(['argc=2 a0="ls" a1="-l"', 'argc=3 a0="ls" a1="-l"', "argc=2 a0=6C73 a1=2D6C20",
+                         "argc=1 a0=ZZ", 'argc=1 a0_len=4 a0[0]="ab" a0[1]="cd"', "argc=0", 'argc=1 a0=""',
+                         'argc=2 a0="a b" a1=C3A9FF', 'a0="x"'])
+        records = [("SYSCALL", body), ("EXECVE", args)]
+        if r.random() < 0.8:
+            records.append(("CWD", "cwd=" + r.choice(['"/tmp"', "2F746D7020", "(null)", '""', '"/a b"'])))
+        for item in range(r.choice([0, 1, 2])):
+            name = r.choice(['"/bin/ls"', "(null)", "2F78"])
+            records.append(("PATH", f"item={item} name={name} nametype=NORMAL"))
+        if r.random() < 0.7:
+            records.append(("PROCTITLE", "proctitle=" + r.choice(["6C73002D6C", '"ls -l"', "6C7300", '"ls"'])))
+        if r.random() < 0.05:
+            records.append(r.choice([("BPRM_FCAPS", "fver=0"), ("EXECVE", 'argc=1 a0="y"'), ("CWD", 'cwd="/"')]))
+        r.shuffle(records)
+        lines.extend(f"{node}type={kind} msg=audit({stamp}): {rest}" for kind, rest in records)
+        if r.random() < 0.5:
+            lines.append(f"{node}type=EOE msg=audit({stamp}): ")
+    return lines
+
+
+def test_hostile_exec_events_give_the_same_rows_and_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    mapped = {"rows": 0, "declined": 0}
+
+    def counting(*args):
+        table, declined = auditd_exec.exec_rows(*args)
+        mapped["rows"] += 0 if table is None else len(table)
+        mapped["declined"] += len(declined)
+        return table, declined
+
+    monkeypatch.setattr(auditd_blocks, "exec_rows", counting)
+    data = ("\n".join(_hostile_execs()) + "\n").encode("utf-8")
+    digests = _same(data)
+    _same(data, block_size=2048)
+    assert int(digests["proc.exec"].partition(":")[0]) > 150
+    assert mapped["rows"] > 50 and mapped["declined"] > 50, mapped

@@ -138,6 +138,7 @@ class Auditd(Source):
                     mapper.add(event)
 
         assembler = Assembler(ctx, self.window)
+        started: list[pa.Table] = []  # proc.exec rows mapped column-wise
         abandon = None
         try:
             blocks = read_lines(stream, ctx)
@@ -155,16 +156,23 @@ class Auditd(Source):
                             ctx.skip_unsupported(label, count)
                         if routed.net:
                             net.extend(block.nodes, block.stamps, block.bodies, block.lines, routed.net)
+                        if routed.exec is not None:
+                            started.append(routed.exec)
                         one_by_one(routed.events)
                     del lines, block
                 if net is not None and len(net) >= gather:
                     yield from _columns(net)
+                if sum(len(table) for table in started) >= BATCH_ROWS:
+                    yield Batch("proc.exec", pa.concat_tables(started))
+                    started.clear()
                 yield from _flush(rows, full_only=True)
             one_by_one(assembler.drain())
         except AbandonFile as exc:
             abandon = exc
         if net is not None:
             yield from _columns(net)
+        if started:
+            yield Batch("proc.exec", pa.concat_tables(started))
         yield from _flush(rows, full_only=False)
         if abandon is not None:
             raise abandon  # after the rows read before the run of bad lines

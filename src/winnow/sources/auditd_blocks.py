@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from winnow.schema import get_table
 from winnow.sources.auditd_events import (
     AUTH_ACTIONS,
     EXEC_CALLS,
@@ -34,6 +35,7 @@ from winnow.sources.auditd_events import (
     Assembler,
     skip_label,
 )
+from winnow.sources.auditd_exec import exec_rows
 from winnow.sources.auditd_records import Record, quick_syscall
 
 _MAPPED = EXEC_CALLS | set(FILE_CALLS) | set(NET_CALLS)
@@ -156,6 +158,7 @@ class Routed:
 
     skipped: dict[str, int]
     net: dict[str, np.ndarray]
+    exec: pa.Table | None
     events: Iterator[list[Record]]
 
 
@@ -190,15 +193,26 @@ def route(block: Block) -> Routed:
         label = "auditd " + skip_label(kind_names[code])
         skipped[label] = skipped.get(label, 0) + int(n)
     maybe = ~net & ~unsupported & ~auth & (syscalls == 1)
+    started = np.zeros(len(start), dtype=bool)
     if maybe.any():
         call_rows = rows[_first_of(k == code_of.get("SYSCALL", -1), start, ends)]
+        # exec events of the common shape: one SYSCALL and EXECVE, at most one CWD and PROCTITLE, PATHs
+        cwds, paths = per_event(is_kind("CWD")), per_event(is_kind("PATH"))
+        shaped = (execs == 1) & (cwds <= 1) & (titles <= 1) & (count == 2 + cwds + titles + paths)
         for j in np.flatnonzero(maybe).tolist():
             name = quick_syscall(bodies[call_rows[j]])
-            if name not in _MAPPED and not (name is None and execs[j]):
+            if name in EXEC_CALLS and shaped[j]:
+                started[j] = True
+            elif name not in _MAPPED and not (name is None and execs[j]):
                 skipped["auditd SYSCALL"] = skipped.get("auditd SYSCALL", 0) + 1
                 unsupported[j] = True
     columns = _net_columns(block, np.flatnonzero(net), k, code_of) if net.any() else {}
-    return Routed(skipped, columns, (block.records(i) for i in np.flatnonzero(~net & ~unsupported).tolist()))
+    table = None
+    if started.any():
+        table, declined = _exec_table(block, np.flatnonzero(started), k, code_of)
+        started[np.flatnonzero(started)[declined]] = False
+    one_by_one = np.flatnonzero(~net & ~unsupported & ~started).tolist()
+    return Routed(skipped, columns, table, (block.records(i) for i in one_by_one))
 
 
 def _first_of(flags: np.ndarray, start: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -209,6 +223,28 @@ def _first_of(flags: np.ndarray, start: np.ndarray, ends: np.ndarray) -> np.ndar
     at = np.searchsorted(where, start)
     found = where[np.minimum(at, len(where) - 1)]
     return np.where((at < len(where)) & (found < ends), found, start)
+
+
+def _exec_table(block: Block, events: np.ndarray, k: np.ndarray,
+                code_of: dict[str, int]) -> tuple[pa.Table | None, np.ndarray]:
+    """proc.exec rows of exec events of the common shape, and the positions (in ``events``) of those declined."""
+    start, count, rows = block.start[events], block.count[events], block.rows
+    bodies = block.bodies
+    parts = {}
+    for kind in ("SYSCALL", "EXECVE", "CWD", "PROCTITLE"):
+        code = code_of.get(kind, -1)
+        at = _first_of(k == code, start, start + count)
+        parts[kind] = [bodies[r] if found else None
+                       for r, found in zip(rows[at].tolist(), (k[at] == code).tolist(), strict=True)]
+    first = rows[start].tolist()
+    table, declined = exec_rows([block.stamps[r] for r in first], [block.nodes[r] or None for r in first],
+                                parts["SYSCALL"], parts["EXECVE"], parts["CWD"], parts["PROCTITLE"],
+                                block.lines[rows[start]].tolist(), _types("proc.exec"))
+    return table, np.array(declined, dtype=np.int64)
+
+
+def _types(table: str) -> dict[str, pa.DataType]:
+    return {c.name: c.type for c in get_table(table).columns}
 
 
 def _net_columns(block: Block, events: np.ndarray, k: np.ndarray, code_of: dict[str, int]) -> dict[str, np.ndarray]:

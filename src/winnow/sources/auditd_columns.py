@@ -44,7 +44,7 @@ _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 #: the record kinds (in any order) of the events taken column-wise
 SHAPES = frozenset(permutations(("SYSCALL", "SOCKADDR"))) | frozenset(
     permutations(("SYSCALL", "SOCKADDR", "PROCTITLE")))
-_STAMP = r"^(?P<s>[0-9]+)\.(?P<f>[0-9]+):(?P<n>[0-9]+)$"
+STAMP = r"^(?P<s>[0-9]+)\.(?P<f>[0-9]+):(?P<n>[0-9]+)$"
 _KEY = r"[A-Za-z_][A-Za-z0-9_.\-\[\]]*"
 #: a value: printable ASCII without space, ``=`` or ``"`` quoted, or unquoted and without ``'`` or braces either
 _VALUE = r'(?:"[\x21\x23-\x3c\x3e-\x7e]*"|[\x21\x23-\x26\x28-\x3c\x3e-\x7a\x7c\x7e]*)'
@@ -55,9 +55,12 @@ _WANTED = ("success", "exit", "ppid", "pid", "auid", "uid", "gid", "euid", "comm
 #: can repeat and each value is one token, so they are what :func:`plain_fields` would find)
 _LAYOUT = ("arch syscall success exit a0 a1 a2 a3 items ppid pid auid uid gid euid suid fsuid egid sgid fsgid tty "
            "ses comm exe subj? key").split()
+#: the fields of that layout captured (those proc.net and proc.exec rows read)
+_CAPTURED = frozenset(_WANTED) | {"ses"}
 _TEMPLATE = "^" + " ".join(
     f"(?: {k[:-1]}={_VALUE})?" if k.endswith("?") else f"{k}=(?P<{k}>[A-Za-z0-9_]+)" if k in ("arch", "syscall")
-    else f"{k}=(?P<{k}>{_VALUE})" if k in _WANTED else f"{k}={_VALUE}" for k in _LAYOUT).replace(" (?: ", "(?: ") + "$"
+    else f"{k}=(?P<{k}>{_VALUE})" if k in _CAPTURED else f"{k}={_VALUE}"
+    for k in _LAYOUT).replace(" (?: ", "(?: ") + "$"
 #: enriched keys the record-by-record code reads before their raw twins
 _ENRICHED = r"(?:^| )(?:UID|AUID|ARCH|SYSCALL)="
 _SYSCALL_ID = r"(?:^| )arch=(?P<arch>[A-Za-z0-9_]+) syscall=(?P<number>[A-Za-z0-9_]+)(?: |$)"
@@ -141,11 +144,11 @@ def net_rows(parts: dict[str, list], types: dict[str, pa.DataType]) -> tuple[pa.
     body = pa.array(parts["call"], _S)
     stamps = pa.array(parts["stamp"], _S)
     ok, found, arch, numbers = syscall_fields(body, _WANTED)
-    ok = pc.and_(ok, pc.match_substring_regex(stamps, _STAMP))
-    name = _per_value(pc.binary_join_element_wise(arch, numbers, " "), _call, _S)
+    ok = pc.and_(ok, pc.match_substring_regex(stamps, STAMP))
+    name = per_value(pc.binary_join_element_wise(arch, numbers, " "), call_name, _S)
     ok = pc.and_(ok, pc.is_in(name, pa.array(list(NET_CALLS))))
     raw_addr = pc.struct_field(pc.extract_regex(pa.array(parts["addr"], _S), _SADDR), "v")
-    family = _per_value(raw_addr, lambda v: _addr(v, "family"), _S)
+    family = per_value(raw_addr, lambda v: _addr(v, "family"), _S)
     ok = pc.and_(ok, pc.is_in(family, pa.array(_FAMILIES)))
     title_body = pa.array(parts["title"], _S)
     raw_title = pc.struct_field(pc.extract_regex(title_body, _TITLE), "v")
@@ -200,42 +203,58 @@ def syscall_fields(body: pa.Array, keys: tuple[str, ...]) -> tuple[pa.Array, dic
 
 def _table(stamps: pa.Array, nodes: pa.Array, found: dict[str, pa.Array], arch: pa.Array, name: pa.Array,
            raw_addr: pa.Array, raw_title: pa.Array, lines: pa.Array, types: dict[str, pa.DataType]) -> pa.Table:
-    stamp = pc.extract_regex(stamps, _STAMP)
-    seconds = pc.struct_field(stamp, "s")
-    micros = pc.utf8_rpad(pc.struct_field(stamp, "f"), 6, "0")
-    action = _per_value(name, lambda v: NET_CALLS[v][0], _S)
+    action = per_value(name, lambda v: NET_CALLS[v][0], _S)
     accept = pc.equal(action, "accept")
-    code = _per_value(found["exit"], exit_code, _I)
-    values: dict[str, pa.Array] = {
-        "ts": pc.add(pc.multiply(pc.cast(seconds, _I), 1_000_000), pc.cast(micros, _I)).cast(_TS),
-        "host": nodes,
-        "record_id": pc.cast(pc.struct_field(stamp, "n"), _I),
-        "pid": _per_value(found["pid"], number, _I),
-        "image": _per_value(found["exe"], text, _S),
-        "user": _per_value(found["uid"], _user, _S),
-        "action": action,
-        "direction": _per_value(name, lambda v: NET_CALLS[v][1], _S),
-        "family": _per_value(raw_addr, lambda v: _addr(v, "family"), _S),
-        "success": pc.or_(pc.fill_null(pc.equal(found["success"], "yes"), False),
-                          pc.fill_null(pc.and_(pc.equal(action, "connect"), pc.equal(code, EINPROGRESS)), False)),
-    }
-    ip = _per_value(raw_addr, lambda v: _addr(v, "ip"), _S)
-    port = _per_value(raw_addr, lambda v: _addr(v, "port"), _I)
+    code = per_value(found["exit"], exit_code, _I)
+    values = process_columns(stamps, nodes, found)
+    values.update(
+        action=action, direction=per_value(name, lambda v: NET_CALLS[v][1], _S),
+        family=per_value(raw_addr, lambda v: _addr(v, "family"), _S),
+        success=pc.or_(pc.fill_null(pc.equal(found["success"], "yes"), False),
+                       pc.fill_null(pc.and_(pc.equal(action, "connect"), pc.equal(code, EINPROGRESS)), False)),
+    )
+    ip = per_value(raw_addr, lambda v: _addr(v, "ip"), _S)
+    port = per_value(raw_addr, lambda v: _addr(v, "port"), _I)
     for side, where in (("src", accept), ("dst", pc.invert(accept))):
         if pc.any(where).as_py():
             values[f"{side}_ip"] = pc.if_else(where, ip, pa.nulls(len(ip), _S))
             values[f"{side}_port"] = pc.if_else(where, port, pa.nulls(len(port), _I))
-    extra = [
-        ("comm", found["comm"], text), ("tty", found["tty"], _plain), ("key", found["key"], _key),
-        ("syscall", name, None), ("arch", arch, lambda v: ARCHES.get(v, v)), ("euid", found["euid"], None),
-        ("gid", found["gid"], None), ("ppid", found["ppid"], None), ("uid", found["uid"], None),
-        ("auid", found["auid"], None), ("exit", found["exit"], None),
-        ("path", raw_addr, lambda v: _addr(v, "path")), ("proctitle", raw_title, proctitle),
+    extra = process_extra(found, name, arch) + [
+        ("ppid", found["ppid"], None), ("uid", found["uid"], None), ("auid", found["auid"], None),
+        ("exit", found["exit"], None), ("path", raw_addr, lambda v: _addr(v, "path")),
+        ("proctitle", raw_title, proctitle),
     ]
     out = {column: values[column].cast(kind) for column, kind in types.items() if column in values}
-    out["extra"] = _json(extra)
+    out["extra"] = json_objects(extra)
     out["_line"] = lines
     return pa.table(out)
+
+
+def process_columns(stamps: pa.Array, nodes: pa.Array, found: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """The columns every SYSCALL-based row shares (``Mapper._process``): time, host, serial, pid, image, user."""
+    stamp = pc.extract_regex(stamps, STAMP)
+    seconds = pc.struct_field(stamp, "s")
+    micros = pc.utf8_rpad(pc.struct_field(stamp, "f"), 6, "0")
+    return {
+        "ts": pc.add(pc.multiply(pc.cast(seconds, _I), 1_000_000), pc.cast(micros, _I)).cast(_TS),
+        "host": nodes,
+        "record_id": pc.cast(pc.struct_field(stamp, "n"), _I),
+        "pid": per_value(found["pid"], number, _I),
+        "image": per_value(found["exe"], text, _S),
+        "user": per_value(found["uid"], _user, _S),
+    }
+
+
+Extra = list[tuple[str, pa.Array, Callable | None]]
+
+
+def process_extra(found: dict[str, pa.Array], name: pa.Array, arch: pa.Array) -> Extra:
+    """The extra fields every SYSCALL-based row shares, in their order (for :func:`json_objects`)."""
+    return [
+        ("comm", found["comm"], text), ("tty", found["tty"], _plain), ("key", found["key"], _key),
+        ("syscall", name, None), ("arch", arch, lambda v: ARCHES.get(v, v)), ("euid", found["euid"], None),
+        ("gid", found["gid"], None),
+    ]
 
 
 def plain_fields(body: pa.Array, keys: tuple[str, ...]) -> dict[str, pa.Array]:
@@ -260,29 +279,29 @@ def plain_fields(body: pa.Array, keys: tuple[str, ...]) -> dict[str, pa.Array]:
     return out
 
 
-def _json(fields: list[tuple[str, pa.Array, Callable | None]]) -> pa.Array:
+def json_objects(fields: list[tuple[str, pa.Array, Callable | None]]) -> pa.Array:
     """Each row's fields that are not None as compact JSON text (None when none), keys in the given order."""
     pieces = []
     for key, values, decode in fields:
         prefix = f'"{key}":'
         if decode is None:
-            pieces.append(_per_value(values, lambda v, p=prefix: p + _compact(v), _S))
+            pieces.append(per_value(values, lambda v, p=prefix: p + _compact(v), _S))
         else:
-            pieces.append(_per_value(values, lambda v, p=prefix, d=decode: None if (x := d(v)) is None
+            pieces.append(per_value(values, lambda v, p=prefix, d=decode: None if (x := d(v)) is None
                                      else p + _compact(x), _S))
     joined = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
     return pc.if_else(pc.equal(joined, ""), pa.nulls(len(joined), _S),
                       pc.binary_join_element_wise("{", joined, "}", ""))
 
 
-def _per_value(values: pa.Array, decode: Callable, kind: pa.DataType) -> pa.Array:
+def per_value(values: pa.Array, decode: Callable, kind: pa.DataType) -> pa.Array:
     """``decode`` applied to each distinct value once (nulls stay null)."""
     encoded = pc.dictionary_encode(values)
     decoded = pa.array([None if v is None else decode(v) for v in encoded.dictionary.to_pylist()], kind)
     return decoded.take(encoded.indices)
 
 
-def _call(pair: str) -> str | None:
+def call_name(pair: str) -> str | None:
     """The syscall's name from ``"ARCH NUMBER"`` as :func:`~winnow.sources.auditd_records.quick_syscall` reads it."""
     arch, _, number_ = pair.partition(" ")
     if not number_.isdigit():

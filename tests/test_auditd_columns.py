@@ -235,12 +235,26 @@ def _interleaved(seed: int, count: int, keys: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def _garbled(data: bytes, seed: int) -> bytes:
+    """Some lines given invalid UTF-8, NUL and other control bytes, Unicode spaces in node or kind, CR, or cut short."""
+    r = random.Random(seed)
+    lines = data.split(b"\n")
+    for i in r.sample(range(len(lines) - 1), len(lines) // 50):
+        lines[i] = r.choice([
+            lines[i] + b" x=\xff\xfe", lines[i].replace(b"=", b"=\x00", 1),
+            lines[i].replace(b"type=", b"node=h\xc2\x85x type="), lines[i].replace(b"type=", b"type=A\xe2\x80\xa8"),
+            lines[i] + b"\r", lines[i][: len(lines[i]) // 2],
+            lines[i].replace(b"msg=audit(", b"msg=audit(99999999999"), b"", b"\x1d" + lines[i]])
+    return b"\n".join(lines)
+
+
 def test_interleaved_events_are_assembled_as_record_by_record(assembled: dict[str, int]) -> None:
     for seed, count, keys, window in ((1, 6000, 400, 100), (2, 6000, 60, 30), (3, 3000, 2000, 2000)):
         data = _interleaved(seed, count, keys)
         for block_size in (1024, 16384, 16 << 20):
             digests = _same(data, block_size=block_size, gather=16, window=window)
         assert sum(int(d.partition(":")[0]) for d in digests.values()) > count // 20
+        _same(_garbled(data, seed), block_size=4096, gather=16, window=window)
     assert assembled["assembled"] > 500
 
 

@@ -1,7 +1,9 @@
 """Linux auditd logs (``/var/log/audit/audit.log``): process starts, socket calls and PAM/login/sudo records.
 
 Reads raw, ``log_format=ENRICHED`` and ``ausearch -i`` text (see :mod:`winnow.sources.auditd_records`),
-assembles multi-record events (:mod:`winnow.sources.auditd_events` documents the rule) and maps:
+assembles multi-record events (:mod:`winnow.sources.auditd_events` documents the rule; blocks of plain raw records
+are assembled column-wise by :mod:`winnow.sources.auditd_blocks`, socket and exec events mapped column-wise by
+:mod:`winnow.sources.auditd_columns` and :mod:`winnow.sources.auditd_exec`, with the same rows) and maps:
 
 * ``execve``/``execveat`` SYSCALL + EXECVE/CWD/PATH/PROCTITLE -> ``proc.exec`` (action ``start``):
   ``image`` is ``exe`` (else PATH item 0), ``command_line`` the decoded EXECVE arguments joined by spaces

@@ -2,16 +2,19 @@
 
 :func:`assemble` applies :class:`~winnow.sources.auditd_events.Assembler`'s rule (events keyed by node, time and
 serial; complete at their ``EOE``, after ``window`` records checked every ``EXPIRE_EVERY``, or at the end of the file;
-userspace records alone) to a whole block with numpy: records are grouped by key, an event ends where its ``EOE``
-was, or where a check found it older than the window; what is still open at the end of the block goes back to the
-assembler as :class:`~winnow.sources.auditd_records.Record` lists, so the next block, read either way, goes on from
-there. It declines (None) a block with any line that is not a plain raw record, a 12-digit time, or an event
-reaching ``MAX_EVENT_RECORDS``: such blocks go record by record, warnings and all.
+userspace records alone) to a whole block with numpy: the records of events still open from earlier blocks go first,
+records are grouped by key, and an event ends where its ``EOE`` was or where a check found it older than the window.
+What is still open at the end of the block goes back to the assembler as
+:class:`~winnow.sources.auditd_records.Record` lists, so the next block, read either way, goes on from there. It
+declines (None) a block with any line that is not a plain raw record, a 12-digit time, an event reaching
+``MAX_EVENT_RECORDS``, or open ``ausearch -i`` records: such blocks go record by record, warnings and all.
 
 :func:`route` then counts the events no table takes (userspace kinds without a mapping, events without SYSCALL,
-SYSCALLs of calls not mapped), hands socket events of the common shape to :class:`NetColumns` as columns, and
-builds records only for the others (exec, file opens, logons), which :class:`~winnow.sources.auditd_events.Mapper`
-maps one by one, in the order the assembler would have completed them.
+SYSCALLs of calls not mapped), hands socket events of the common shape to
+:class:`~winnow.sources.auditd_columns.NetColumns` as columns, maps exec events of the common shape with
+:func:`~winnow.sources.auditd_exec.exec_rows`, and builds records only for the others (file opens, logons, what those
+decline), which :class:`~winnow.sources.auditd_events.Mapper` maps one by one, in the order the assembler would have
+completed them.
 """
 
 from __future__ import annotations

@@ -1,16 +1,20 @@
 """auditd socket events column-wise: ``connect``/``accept``/``bind`` SYSCALL + SOCKADDR (+ PROCTITLE) -> ``proc.net``.
 
-Most events of a busy host are socket calls of three records. :class:`NetColumns` gathers such events (as
-:mod:`winnow.sources.auditd_events` assembles them, so the assembly rule is unchanged) and maps a batch of them
-with Arrow kernels instead of one dict per event; the per-value decoding (hex strings, socket addresses, ids)
-runs the record-by-record functions once per distinct value, so it decodes exactly as they do.
+Most events of a busy host are socket calls of three records. :class:`NetColumns` gathers such events (as records
+from :mod:`winnow.sources.auditd_events`, or as columns from :mod:`winnow.sources.auditd_blocks`, both under the same
+assembly rule) and maps a batch of them with Arrow kernels instead of one dict per event; the per-value decoding (hex
+strings, socket addresses, ids) runs the record-by-record functions once per distinct value, so it decodes exactly as
+they do. The columns every SYSCALL-based row shares (:func:`process_columns`, :func:`process_extra`) serve
+:mod:`winnow.sources.auditd_exec` too.
 
 The ``key=value`` fields of a SYSCALL body are read with RE2, which has no look-behind: a body is taken only when
 it is a plain run of ``key=value`` tokens (printable ASCII, values quoted without ``=`` or unquoted without quotes,
 ``=``, braces or ``'``), where a key can only start a token and the last of a repeated key wins as in
-:func:`~winnow.sources.auditd_records.fields`. Any other event (enriched or ``ausearch -i`` text, i386
-``socketcall``, a SOCKADDR that is not plain hex, a family the table does not take, an exec or open with these
-records) goes to :class:`~winnow.sources.auditd_events.Mapper` one by one: same rows, warnings and counts.
+:func:`~winnow.sources.auditd_records.fields`. Bodies of the kernel's own layout are read by one pattern
+(:data:`_TEMPLATE`), the other plain ones split into tokens (:func:`plain_fields`). Any other event (enriched or
+``ausearch -i`` text, i386 ``socketcall``, a SOCKADDR that is not plain hex, a family the table does not take, an exec
+or open with these records) goes to :class:`~winnow.sources.auditd_events.Mapper` one by one: same rows, warnings and
+counts.
 """
 
 from __future__ import annotations

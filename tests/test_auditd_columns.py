@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 
 from winnow.schema import get_table
-from winnow.sources import AbandonFile, ParseContext, auditd, auditd_blocks, auditd_exec
+from winnow.sources import AbandonFile, ParseContext, auditd, auditd_blocks, auditd_exec, auditd_files
 from winnow.sources.auditd import Auditd
 from winnow.sources.auditd_columns import NetColumns, net_rows
 from winnow.sources.auditd_events import MAX_EVENT_RECORDS, WINDOW, Mapper, read_events
@@ -317,4 +317,53 @@ def test_hostile_exec_events_give_the_same_rows_and_warnings(monkeypatch: pytest
     digests = _same(data)
     _same(data, block_size=2048)
     assert int(digests["proc.exec"].partition(":")[0]) > 150
+    assert mapped["rows"] > 50 and mapped["declined"] > 50, mapped
+
+
+def _hostile_opens() -> list[str]:
+    """Watched file opens with odd PATH items, directories and titles, beside shapes the column-wise path declines."""
+    r = random.Random(13)
+    lines = []
+    for i in range(500):
+        stamp = f"{1_700_100_000 + i}.{r.choice(['1', '123', '123456'])}:{9000 + i}"
+        node = r.choice(["", "node=h1 "])
+        body = _SYSCALL.format(call=r.choice(["257", "2", "85", "437", "59"]), ok=r.choice(["yes", "no"]),
+                               exit=r.choice(["3", "-13", "-2(x)"]), pid=r.choice(["100", "x"]),
+                               auid=r.choice(["1000", "4294967295"]), ses="3", comm=r.choice(_odd(r)),
+                               exe=r.choice(_odd(r)), key=r.choice(_odd(r)))
+        records = [("SYSCALL", body)]
+        for item in range(r.choice([0, 1, 2, 3])):
+            name = r.choice(['"/etc/shadow"', '"rel/x"', '"x"', "(null)", '""', "2F746D702F6120", "612062", '"a b"',
+                             "C3A9FF"])
+            kind = r.choice(["NORMAL", "CREATE", "PARENT", "UNKNOWN", "DELETE", None, '"NORMAL"'])
+            tail = "" if kind is None else f" nametype={kind}"
+            extra = r.choice(["", "", " obj=system_u:object_r:shadow_t:s0", " name=\"/x\"", "\x1dOUID=\"root\""])
+            records.append(("PATH", f"item={item} name={name} inode=1 dev=08:02{tail}{extra}"))
+        if r.random() < 0.8:
+            records.append(("CWD", "cwd=" + r.choice(['"/"', '"/home/u/"', '"/tmp"', '""', "(null)", "2F612062"])))
+        if r.random() < 0.7:
+            records.append(("PROCTITLE", "proctitle=" + r.choice(["636174002F6574632F736861646F77", '"cat"'])))
+        if r.random() < 0.05:
+            records.append(r.choice([("AVC", "avc: denied { read }"), ("CWD", 'cwd="/"')]))
+        r.shuffle(records)
+        lines.extend(f"{node}type={kind} msg=audit({stamp}): {rest}" for kind, rest in records)
+        if r.random() < 0.5:
+            lines.append(f"{node}type=EOE msg=audit({stamp}): ")
+    return lines
+
+
+def test_hostile_file_opens_give_the_same_rows_and_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    mapped = {"rows": 0, "declined": 0}
+
+    def counting(*args):
+        table, declined = auditd_files.file_rows(*args)
+        mapped["rows"] += 0 if table is None else len(table)
+        mapped["declined"] += len(declined)
+        return table, declined
+
+    monkeypatch.setattr(auditd_blocks, "file_rows", counting)
+    data = ("\n".join(_hostile_opens()) + "\n").encode("utf-8")
+    digests = _same(data)
+    _same(data, block_size=2048)
+    assert int(digests["proc.file"].partition(":")[0]) > 150
     assert mapped["rows"] > 50 and mapped["declined"] > 50, mapped

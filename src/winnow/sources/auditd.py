@@ -140,7 +140,7 @@ class Auditd(Source):
                     mapper.add(event)
 
         assembler = Assembler(ctx, self.window)
-        started: list[pa.Table] = []  # proc.exec rows mapped column-wise
+        mapped: dict[str, list[pa.Table]] = {}  # rows mapped column-wise, by table
         abandon = None
         try:
             blocks = read_lines(stream, ctx)
@@ -158,23 +158,20 @@ class Auditd(Source):
                             ctx.skip_unsupported(label, count)
                         if routed.net:
                             net.extend(block.nodes, block.stamps, block.bodies, block.lines, routed.net)
-                        if routed.exec is not None:
-                            started.append(routed.exec)
+                        for table, data in routed.tables.items():
+                            mapped.setdefault(table, []).append(data)
                         one_by_one(routed.events)
                     del lines, block
                 if net is not None and len(net) >= gather:
                     yield from _columns(net)
-                if sum(len(table) for table in started) >= BATCH_ROWS:
-                    yield Batch("proc.exec", pa.concat_tables(started))
-                    started.clear()
+                yield from _mapped(mapped, full_only=True)
                 yield from _flush(rows, full_only=True)
             one_by_one(assembler.drain())
         except AbandonFile as exc:
             abandon = exc
         if net is not None:
             yield from _columns(net)
-        if started:
-            yield Batch("proc.exec", pa.concat_tables(started))
+        yield from _mapped(mapped, full_only=False)
         yield from _flush(rows, full_only=False)
         if abandon is not None:
             raise abandon  # after the rows read before the run of bad lines
@@ -184,6 +181,13 @@ def _columns(net: NetColumns) -> Iterator[Batch]:
     batch = net.batch()
     if batch is not None:
         yield batch
+
+
+def _mapped(mapped: dict[str, list[pa.Table]], full_only: bool) -> Iterator[Batch]:
+    for table, parts in mapped.items():
+        if parts and (not full_only or sum(len(part) for part in parts) >= BATCH_ROWS):
+            yield Batch(table, pa.concat_tables(parts))
+            parts.clear()
 
 
 def _flush(rows: dict[str, Rows], full_only: bool) -> Iterator[Batch]:

@@ -39,6 +39,7 @@ from winnow.sources.auditd_events import (
     skip_label,
 )
 from winnow.sources.auditd_exec import exec_rows
+from winnow.sources.auditd_files import file_rows
 from winnow.sources.auditd_records import Record, quick_syscall
 
 _MAPPED = EXEC_CALLS | set(FILE_CALLS) | set(NET_CALLS)
@@ -157,11 +158,12 @@ def assemble(lines: list[tuple[str, ...]], first: int, assembler: Assembler) -> 
 
 @dataclass
 class Routed:
-    """A block's events by what maps them: counts of unsupported kinds, socket rows, records to map one by one."""
+    """A block's events by what maps them: counts of unsupported kinds, socket rows to gather, rows mapped column-wise
+    by table, records to map one by one."""
 
     skipped: dict[str, int]
     net: dict[str, np.ndarray]
-    exec: pa.Table | None
+    tables: dict[str, pa.Table]
     events: Iterator[list[Record]]
 
 
@@ -196,26 +198,31 @@ def route(block: Block) -> Routed:
         label = "auditd " + skip_label(kind_names[code])
         skipped[label] = skipped.get(label, 0) + int(n)
     maybe = ~net & ~unsupported & ~auth & (syscalls == 1)
-    started = np.zeros(len(start), dtype=bool)
+    started, opened = np.zeros(len(start), dtype=bool), np.zeros(len(start), dtype=bool)
     if maybe.any():
         call_rows = rows[_first_of(k == code_of.get("SYSCALL", -1), start, ends)]
         # exec events of the common shape: one SYSCALL and EXECVE, at most one CWD and PROCTITLE, PATHs
         cwds, paths = per_event(is_kind("CWD")), per_event(is_kind("PATH"))
-        shaped = (execs == 1) & (cwds <= 1) & (titles <= 1) & (count == 2 + cwds + titles + paths)
+        shaped = (cwds <= 1) & (titles <= 1) & (count == 1 + execs + cwds + titles + paths)
         for j in np.flatnonzero(maybe).tolist():
             name = quick_syscall(bodies[call_rows[j]])
-            if name in EXEC_CALLS and shaped[j]:
+            if name in EXEC_CALLS and shaped[j] and execs[j] == 1:
                 started[j] = True
+            elif name in FILE_CALLS and shaped[j] and execs[j] == 0 and paths[j]:
+                opened[j] = True
             elif name not in _MAPPED and not (name is None and execs[j]):
                 skipped["auditd SYSCALL"] = skipped.get("auditd SYSCALL", 0) + 1
                 unsupported[j] = True
     columns = _net_columns(block, np.flatnonzero(net), k, code_of) if net.any() else {}
-    table = None
-    if started.any():
-        table, declined = _exec_table(block, np.flatnonzero(started), k, code_of)
-        started[np.flatnonzero(started)[declined]] = False
-    one_by_one = np.flatnonzero(~net & ~unsupported & ~started).tolist()
-    return Routed(skipped, columns, table, (block.records(i) for i in one_by_one))
+    tables = {}
+    for name, chosen, mapping in (("proc.exec", started, _exec_table), ("proc.file", opened, _file_table)):
+        if chosen.any():
+            table, declined = mapping(block, np.flatnonzero(chosen), k, code_of)
+            chosen[np.flatnonzero(chosen)[declined]] = False
+            if table is not None:
+                tables[name] = table
+    one_by_one = np.flatnonzero(~net & ~unsupported & ~started & ~opened).tolist()
+    return Routed(skipped, columns, tables, (block.records(i) for i in one_by_one))
 
 
 def _first_of(flags: np.ndarray, start: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -243,6 +250,28 @@ def _exec_table(block: Block, events: np.ndarray, k: np.ndarray,
     table, declined = exec_rows([block.stamps[r] for r in first], [block.nodes[r] or None for r in first],
                                 parts["SYSCALL"], parts["EXECVE"], parts["CWD"], parts["PROCTITLE"],
                                 block.lines[rows[start]].tolist(), _types("proc.exec"))
+    return table, np.array(declined, dtype=np.int64)
+
+
+def _file_table(block: Block, events: np.ndarray, k: np.ndarray,
+                code_of: dict[str, int]) -> tuple[pa.Table | None, np.ndarray]:
+    """proc.file rows of open events of the common shape, and the positions (in ``events``) of those declined."""
+    start, count, rows = block.start[events], block.count[events], block.rows
+    bodies = block.bodies
+    parts = {}
+    for kind in ("SYSCALL", "CWD", "PROCTITLE"):
+        code = code_of.get(kind, -1)
+        at = _first_of(k == code, start, start + count)
+        parts[kind] = [bodies[r] if found else None
+                       for r, found in zip(rows[at].tolist(), (k[at] == code).tolist(), strict=True)]
+    first = rows[start].tolist()
+    where = np.repeat(np.arange(len(events)), count)  # each position of these events' rows: its event
+    positions = np.concatenate([np.arange(a, a + n) for a, n in zip(start.tolist(), count.tolist(), strict=True)])
+    is_path = k[positions] == code_of["PATH"]
+    table, declined = file_rows([block.stamps[r] for r in first], [block.nodes[r] or None for r in first],
+                                parts["SYSCALL"], parts["CWD"], parts["PROCTITLE"], block.lines[rows[start]].tolist(),
+                                where[is_path], [bodies[r] for r in rows[positions[is_path]].tolist()],
+                                _types("proc.file"))
     return table, np.array(declined, dtype=np.int64)
 
 

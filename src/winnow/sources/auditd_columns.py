@@ -35,6 +35,7 @@ from winnow.sources.auditd_records import (
     UNSET,
     Record,
     exit_code,
+    first_field,
     number,
     proctitle,
     sockaddr,
@@ -52,7 +53,7 @@ STAMP = r"^(?P<s>[0-9]+)\.(?P<f>[0-9]+):(?P<n>[0-9]+)$"
 _KEY = r"[A-Za-z_][A-Za-z0-9_.\-\[\]]*"
 #: a value: printable ASCII without space, ``=`` or ``"`` quoted, or unquoted and without ``'`` or braces either
 _VALUE = r'(?:"[\x21\x23-\x3c\x3e-\x7e]*"|[\x21\x23-\x26\x28-\x3c\x3e-\x7a\x7c\x7e]*)'
-_PLAIN_BODY = rf"^ *(?:{_KEY}={_VALUE}(?: +{_KEY}={_VALUE})*)? *$"
+PLAIN_BODY = rf"^ *(?:{_KEY}={_VALUE}(?: +{_KEY}={_VALUE})*)? *$"
 #: SYSCALL fields read for a proc.net row
 _WANTED = ("success", "exit", "ppid", "pid", "auid", "uid", "gid", "euid", "comm", "exe", "tty", "key")
 #: the kernel's own SYSCALL layout, every value plain: one pass of RE2 reads the wanted fields of such a body (no key
@@ -183,7 +184,7 @@ def syscall_fields(body: pa.Array, keys: tuple[str, ...]) -> tuple[pa.Array, dic
     if len(miss) == 0:
         return hit, found, arch, numbers
     other = body.take(pa.array(miss))
-    ok = pc.match_substring_regex(other, _PLAIN_BODY)
+    ok = pc.match_substring_regex(other, PLAIN_BODY)
     ok = pc.and_(ok, pc.invert(pc.match_substring_regex(other, _ENRICHED)))
     ok = pc.and_(ok, pc.equal(pc.count_substring(other, "arch="), 1))
     ok = pc.and_(ok, pc.equal(pc.count_substring(other, "syscall="), 1))
@@ -261,8 +262,18 @@ def process_extra(found: dict[str, pa.Array], name: pa.Array, arch: pa.Array) ->
     ]
 
 
+def cwd_text(body: str) -> str | None:
+    """A CWD record's directory, decoded as ``Mapper`` does."""
+    return text(first_field(Record("CWD", "", None, body, 0), "cwd"))
+
+
+def title_text(body: str) -> str | None:
+    """A PROCTITLE record's command line, decoded as ``Mapper`` does."""
+    return proctitle(first_field(Record("PROCTITLE", "", None, body, 0), "proctitle"))
+
+
 def plain_fields(body: pa.Array, keys: tuple[str, ...]) -> dict[str, pa.Array]:
-    """The values of ``keys`` in bodies that match :data:`_PLAIN_BODY` (null when absent; the last when repeated)."""
+    """The values of ``keys`` in bodies that match :data:`PLAIN_BODY` (null when absent; the last when repeated)."""
     tokens = pc.split_pattern(body, " ")
     flat = pc.list_flatten(tokens)
     parents = np.asarray(pc.list_parent_indices(tokens))

@@ -17,14 +17,16 @@ import pyarrow.compute as pc
 from winnow.sources.auditd_columns import (
     STAMP,
     call_name,
+    cwd_text,
     json_objects,
     per_value,
     process_columns,
     process_extra,
     syscall_fields,
+    title_text,
 )
 from winnow.sources.auditd_events import EXEC_CALLS
-from winnow.sources.auditd_records import Record, argc, execve_args, first_field, join_args, number, proctitle, text
+from winnow.sources.auditd_records import Record, argc, execve_args, join_args, number, text
 
 _S, _I = pa.string(), pa.int64()
 #: SYSCALL fields read for a proc.exec row
@@ -66,8 +68,7 @@ def exec_rows(stamps: list[str], nodes: list[str | None], calls: list[str], exec
     arch, name, image, execve, stamp_array = (a.take(take) for a in (arch, name, image, execve, stamp_array))
     nodes_ = pa.array(nodes, _S).take(take)
     argv = per_value(execve, lambda v: " ".join(args(v)[0]) if args(v)[0] else None, _S)
-    title = per_value(pa.array(titles, _S).take(take), lambda v: proctitle(first_field(
-        Record("PROCTITLE", "", None, v, 0), "proctitle")), _S)
+    title = per_value(pa.array(titles, _S).take(take), title_text, _S)
     command_line = pc.coalesce(argv, title)
     count = per_value(execve, lambda v: args(v)[1], _S)
     length = per_value(execve, lambda v: str(len(args(v)[0])), _S)
@@ -80,8 +81,7 @@ def exec_rows(stamps: list[str], nodes: list[str | None], calls: list[str], exec
     ses = per_value(found["ses"], number, _I)
     values.update(
         image=image, action=pa.array(["start"] * len(take), _S), command_line=command_line,
-        cwd=per_value(pa.array(cwds, _S).take(take), lambda v: text(first_field(Record("CWD", "", None, v, 0), "cwd")),
-                      _S),
+        cwd=per_value(pa.array(cwds, _S).take(take), cwd_text, _S),
         ppid=per_value(found["ppid"], number, _I), uid=per_value(found["uid"], number, _I),
         auid=per_value(found["auid"], number, _I), process_guid=guid, logon_id=pc.cast(ses, _S),
     )

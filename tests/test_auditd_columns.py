@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 
 from winnow.schema import get_table
-from winnow.sources import AbandonFile, ParseContext, auditd, auditd_blocks, auditd_exec, auditd_files
+from winnow.sources import AbandonFile, ParseContext, auditd, auditd_blocks, auditd_exec, auditd_files, auditd_logons
 from winnow.sources.auditd import Auditd
 from winnow.sources.auditd_columns import NetColumns, net_rows
 from winnow.sources.auditd_events import MAX_EVENT_RECORDS, WINDOW, Mapper, read_events
@@ -367,3 +367,68 @@ def test_hostile_file_opens_give_the_same_rows_and_warnings(monkeypatch: pytest.
     _same(data, block_size=2048)
     assert int(digests["proc.file"].partition(":")[0]) > 150
     assert mapped["rows"] > 50 and mapped["declined"] > 50, mapped
+
+
+def _hostile_logons() -> list[str]:
+    """Userspace logon records with odd fields inside and around ``msg='...'``, beside layouts declined."""
+    r = random.Random(17)
+    lines = []
+    kinds = ["USER_AUTH", "USER_LOGIN", "USER_ERR", "USER_LOGOUT", "USER_START", "USER_END", "CRED_ACQ", "USER_CMD",
+             "USER_ACCT", "CRED_DISP"]
+    for i in range(800):
+        stamp = f"{1_700_200_000 + i // 3}.{r.choice(['1', '123'])}:{12000 + i // 3}"
+        node = r.choice(["", "node=h1 "])
+        inner = [f"op={r.choice(['PAM:authentication', 'login', 'PAM:session_open', 'pubkey', 'password', '?'])}"]
+        if r.random() < 0.8:
+            inner.append("acct=" + r.choice(['"root"', '"bob"', "626F62", "(unknown)", '"a b"', "?"]))
+        else:
+            inner.append("id=" + r.choice(["0", "1000", "4294967295", "x", '"7"']))
+        inner.append("exe=" + r.choice(['"/usr/sbin/sshd"', '"/usr/bin/sudo"', '"/usr/sbin/cron"', "2F62696E2F7375",
+                                        "(null)"]))
+        inner.append("hostname=" + r.choice(["?", "10.0.0.9", "host.example", "::1"]))
+        inner.append("addr=" + r.choice(["?", "10.0.0.9", "::1", "fe80::1%eth0", "999.1.1.1", "host"]))
+        inner.append("terminal=" + r.choice(["ssh", "/dev/pts/0", "tty1", "cron", "?", "sshd"]))
+        if r.random() < 0.3:
+            inner.append(f"rport={r.choice(['22', '70000', 'x'])} laddr={r.choice(['10.0.0.1', '?'])} lport=22")
+        if r.random() < 0.3:
+            inner.append("cwd=" + r.choice(['"/root"', "2F746D70"]) + " cmd=" + r.choice(["6C73202D6C", '"id"']))
+        if r.random() < 0.2:
+            inner.append("grantors=pam_unix,pam_permit")
+        inner.append("res=" + r.choice(["success", "failed", "yes", "no", "1", "0", "odd", "SUCCESS"]))
+        msg = " ".join(inner)
+        head = (f"pid={r.choice(['100', 'x', '4294967295'])} uid={r.choice(['0', '1000', 'x'])} "
+                f"auid={r.choice(['1000', '4294967295', 'unset', '0'])} ses={r.choice(['3', '4294967295', 'x'])}")
+        form = r.random()
+        if form < 0.1:
+            body = f"{head} msg='op=login acct=root : exe=\"/bin/login\" (hostname=?, addr=?, terminal=tty1 res=ok)'"
+        elif form < 0.15:
+            body = f"{head} msg='{msg}"  # no closing quote
+        elif form < 0.2:
+            body = f"{head} msg='{msg}'\x1dUID=\"root\" AUID=\"bob\""
+        elif form < 0.25:
+            body = f"{head} subj=a:b msg='{msg} x=\"q'\"' tail=1"
+        elif form < 0.3:
+            body = head  # no msg at all
+        elif form < 0.35:
+            body = f"{head} msg='{msg}' grantors=\"a'\""  # the last quote closes msg=
+        else:
+            body = f"{head} subj=unconfined msg='{msg}'"
+        lines.append(f"{node}type={r.choice(kinds)} msg=audit({stamp}): {body}")
+    return lines
+
+
+def test_hostile_logons_give_the_same_rows_and_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    mapped = {"rows": 0, "declined": 0}
+
+    def counting(*args):
+        table, declined = auditd_logons.logon_rows(*args)
+        mapped["rows"] += 0 if table is None else len(table)
+        mapped["declined"] += len(declined)
+        return table, declined
+
+    monkeypatch.setattr(auditd_blocks, "logon_rows", counting)
+    data = ("\n".join(_hostile_logons()) + "\n").encode("utf-8")
+    digests = _same(data)
+    _same(data, block_size=2048)
+    assert int(digests["auth.logon"].partition(":")[0]) > 400
+    assert mapped["rows"] > 300 and mapped["declined"] > 50, mapped

@@ -186,7 +186,7 @@ def _columns(net: NetColumns) -> Iterator[Batch]:
 def _mapped(mapped: dict[str, list[pa.Table]], full_only: bool) -> Iterator[Batch]:
     for table, parts in mapped.items():
         if parts and (not full_only or sum(len(part) for part in parts) >= BATCH_ROWS):
-            yield Batch(table, pa.concat_tables(parts))
+            yield Batch(table, pa.concat_tables(parts, promote_options="default"))  # columns some blocks lack: null
             parts.clear()
 
 

@@ -40,6 +40,7 @@ from winnow.sources.auditd_events import (
 )
 from winnow.sources.auditd_exec import exec_rows
 from winnow.sources.auditd_files import file_rows
+from winnow.sources.auditd_logons import logon_rows
 from winnow.sources.auditd_records import Record, quick_syscall
 
 _MAPPED = EXEC_CALLS | set(FILE_CALLS) | set(NET_CALLS)
@@ -215,13 +216,15 @@ def route(block: Block) -> Routed:
                 unsupported[j] = True
     columns = _net_columns(block, np.flatnonzero(net), k, code_of) if net.any() else {}
     tables = {}
-    for name, chosen, mapping in (("proc.exec", started, _exec_table), ("proc.file", opened, _file_table)):
+    logons = auth.copy()
+    for name, chosen, mapping in (("proc.exec", started, _exec_table), ("proc.file", opened, _file_table),
+                                  ("auth.logon", logons, _logon_table)):
         if chosen.any():
             table, declined = mapping(block, np.flatnonzero(chosen), k, code_of)
             chosen[np.flatnonzero(chosen)[declined]] = False
             if table is not None:
                 tables[name] = table
-    one_by_one = np.flatnonzero(~net & ~unsupported & ~started & ~opened).tolist()
+    one_by_one = np.flatnonzero(~net & ~unsupported & ~started & ~opened & ~logons).tolist()
     return Routed(skipped, columns, tables, (block.records(i) for i in one_by_one))
 
 
@@ -272,6 +275,16 @@ def _file_table(block: Block, events: np.ndarray, k: np.ndarray,
                                 parts["SYSCALL"], parts["CWD"], parts["PROCTITLE"], block.lines[rows[start]].tolist(),
                                 where[is_path], [bodies[r] for r in rows[positions[is_path]].tolist()],
                                 _types("proc.file"))
+    return table, np.array(declined, dtype=np.int64)
+
+
+def _logon_table(block: Block, events: np.ndarray, k: np.ndarray,
+                 code_of: dict[str, int]) -> tuple[pa.Table | None, np.ndarray]:
+    """auth.logon rows of userspace records, and the positions (in ``events``) of those declined."""
+    rows = block.rows[block.start[events]].tolist()
+    table, declined = logon_rows([block.kinds[r] for r in rows], [block.stamps[r] for r in rows],
+                                 [block.nodes[r] or None for r in rows], [block.bodies[r] for r in rows],
+                                 block.lines[block.rows[block.start[events]]].tolist(), _types("auth.logon"))
     return table, np.array(declined, dtype=np.int64)
 
 

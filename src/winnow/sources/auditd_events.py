@@ -350,42 +350,51 @@ class Mapper:
 
     def _auth(self, record: Record) -> None:
         found = fields(record)
-        kind = record.kind
-        encoded = not record.interpreted
-        op = text(found.get("op"), False)
-        exe = text(found.get("exe"), encoded)
-        process = exe.rsplit("/", 1)[-1] if exe else None
-        terminal = text(found.get("terminal"), encoded)
-        addr = text(found.get("addr"), False)
-        hostname = text(found.get("hostname"), False)
-        res = text(found.get("res"), False)
-        user = text(found.get("acct"), encoded)
-        if user is None and kind != "USER_CMD":
-            user = name_or_number(found, "id")
-        subject = name_or_number(found, "auid") or (name_or_number(found, "uid") if kind == "USER_CMD" else None)
-        values = {
-            "ts": record.ts_us, "host": record.node, "record_id": record.serial, "action": AUTH_ACTIONS[kind],
-            "outcome": _OUTCOMES.get((res or "").lower(), "unknown"), "user": user, "src_ip": _ip(addr),
-            "src_port": _port(found.get("rport")), "dst_ip": _ip(text(found.get("laddr"), False)),
-            "dst_port": _port(found.get("lport")), "logon_type": _logon_type(process, terminal),
-            "method": _method(op), "subject_user": subject, "process": process, "pid": number(found.get("pid")),
-            "attempts": 1,
-        }
+        values, extra = logon_fields(record.kind, found, not record.interpreted)
+        values.update(ts=record.ts_us, host=record.node, record_id=record.serial, pid=number(found.get("pid")))
         ses = number(found.get("ses"))
         if ses is not None:
             values["logon_id"] = str(ses)
-        if kind == "USER_ERR":
-            values["reason"] = op.removeprefix("PAM:") if op else None
-        if kind == "USER_CMD":
-            values["command"] = text(found.get("cmd"), encoded)
-        extra = {
-            "type": kind, "op": op, "terminal": terminal, "exe": exe, "uid": found.get("uid"),
-            "hostname": hostname if hostname not in (None, addr) else None, "grantors": found.get("grantors"),
-            "cwd": text(found.get("cwd"), encoded), "res": res if values["outcome"] == "unknown" else None,
-        }
-        if values["src_ip"] is None and addr is not None:
-            extra["addr"] = addr
         self.emit("auth.logon", values, extra, record.line)
+
+
+#: the fields :func:`logon_fields` reads (``pid`` and ``ses`` are read by the caller)
+LOGON_KEYS = ("op", "exe", "terminal", "addr", "hostname", "res", "acct", "id", "ID", "auid", "AUID", "uid", "UID",
+              "rport", "laddr", "lport", "cmd", "grantors", "cwd")
+
+
+def logon_fields(kind: str, found: dict[str, str], encoded: bool) -> tuple[dict, dict]:
+    """An auth.logon row's columns and extra fields from a userspace record's fields (:data:`LOGON_KEYS`), all but
+    those of the record itself (time, host, serial, pid, session)."""
+    op = text(found.get("op"), False)
+    exe = text(found.get("exe"), encoded)
+    process = exe.rsplit("/", 1)[-1] if exe else None
+    terminal = text(found.get("terminal"), encoded)
+    addr = text(found.get("addr"), False)
+    hostname = text(found.get("hostname"), False)
+    res = text(found.get("res"), False)
+    user = text(found.get("acct"), encoded)
+    if user is None and kind != "USER_CMD":
+        user = name_or_number(found, "id")
+    subject = name_or_number(found, "auid") or (name_or_number(found, "uid") if kind == "USER_CMD" else None)
+    values = {
+        "action": AUTH_ACTIONS[kind], "outcome": _OUTCOMES.get((res or "").lower(), "unknown"), "user": user,
+        "src_ip": _ip(addr), "src_port": _port(found.get("rport")), "dst_ip": _ip(text(found.get("laddr"), False)),
+        "dst_port": _port(found.get("lport")), "logon_type": _logon_type(process, terminal), "method": _method(op),
+        "subject_user": subject, "process": process, "attempts": 1,
+    }
+    if kind == "USER_ERR":
+        values["reason"] = op.removeprefix("PAM:") if op else None
+    if kind == "USER_CMD":
+        values["command"] = text(found.get("cmd"), encoded)
+    extra = {
+        "type": kind, "op": op, "terminal": terminal, "exe": exe, "uid": found.get("uid"),
+        "hostname": hostname if hostname not in (None, addr) else None, "grantors": found.get("grantors"),
+        "cwd": text(found.get("cwd"), encoded), "res": res if values["outcome"] == "unknown" else None,
+    }
+    if values["src_ip"] is None and addr is not None:
+        extra["addr"] = addr
+    return values, extra
 
 
 def _ip(value: str | None) -> str | None:

@@ -221,7 +221,7 @@ def route(block: Block) -> Routed:
                                   ("auth.logon", logons, _logon_table)):
         if chosen.any():
             table, declined = mapping(block, np.flatnonzero(chosen), k, code_of)
-            chosen[np.flatnonzero(chosen)[declined]] = False
+            chosen[np.flatnonzero(chosen)[np.array(declined, dtype=np.int64)]] = False
             if table is not None:
                 tables[name] = table
     one_by_one = np.flatnonzero(~net & ~unsupported & ~started & ~opened & ~logons).tolist()
@@ -238,54 +238,51 @@ def _first_of(flags: np.ndarray, start: np.ndarray, ends: np.ndarray) -> np.ndar
     return np.where((at < len(where)) & (found < ends), found, start)
 
 
-def _exec_table(block: Block, events: np.ndarray, k: np.ndarray,
-                code_of: dict[str, int]) -> tuple[pa.Table | None, np.ndarray]:
-    """proc.exec rows of exec events of the common shape, and the positions (in ``events``) of those declined."""
+def _bodies(block: Block, events: np.ndarray, k: np.ndarray, code_of: dict[str, int],
+            kinds: tuple[str, ...]) -> tuple[dict[str, list], dict[str, list[str | None]]]:
+    """Of each event: its time, node and first line (the event's key and place), and the body of its first record of
+    each of ``kinds`` (None when it has none)."""
     start, count, rows = block.start[events], block.count[events], block.rows
-    bodies = block.bodies
-    parts = {}
-    for kind in ("SYSCALL", "EXECVE", "CWD", "PROCTITLE"):
+    first = rows[start].tolist()
+    key = {"stamps": [block.stamps[r] for r in first], "nodes": [block.nodes[r] or None for r in first],
+           "lines": block.lines[rows[start]].tolist()}
+    bodies = {}
+    for kind in kinds:
         code = code_of.get(kind, -1)
         at = _first_of(k == code, start, start + count)
-        parts[kind] = [bodies[r] if found else None
-                       for r, found in zip(rows[at].tolist(), (k[at] == code).tolist(), strict=True)]
-    first = rows[start].tolist()
-    table, declined = exec_rows([block.stamps[r] for r in first], [block.nodes[r] or None for r in first],
-                                parts["SYSCALL"], parts["EXECVE"], parts["CWD"], parts["PROCTITLE"],
-                                block.lines[rows[start]].tolist(), _types("proc.exec"))
-    return table, np.array(declined, dtype=np.int64)
+        bodies[kind] = [block.bodies[r] if found else None
+                        for r, found in zip(rows[at].tolist(), (k[at] == code).tolist(), strict=True)]
+    return key, bodies
+
+
+def _exec_table(block: Block, events: np.ndarray, k: np.ndarray,
+                code_of: dict[str, int]) -> tuple[pa.Table | None, list[int]]:
+    """proc.exec rows of exec events of the common shape, and the positions (in ``events``) of those declined."""
+    key, bodies = _bodies(block, events, k, code_of, ("SYSCALL", "EXECVE", "CWD", "PROCTITLE"))
+    return exec_rows(key["stamps"], key["nodes"], bodies["SYSCALL"], bodies["EXECVE"], bodies["CWD"],
+                     bodies["PROCTITLE"], key["lines"], _types("proc.exec"))
 
 
 def _file_table(block: Block, events: np.ndarray, k: np.ndarray,
-                code_of: dict[str, int]) -> tuple[pa.Table | None, np.ndarray]:
+                code_of: dict[str, int]) -> tuple[pa.Table | None, list[int]]:
     """proc.file rows of open events of the common shape, and the positions (in ``events``) of those declined."""
-    start, count, rows = block.start[events], block.count[events], block.rows
-    bodies = block.bodies
-    parts = {}
-    for kind in ("SYSCALL", "CWD", "PROCTITLE"):
-        code = code_of.get(kind, -1)
-        at = _first_of(k == code, start, start + count)
-        parts[kind] = [bodies[r] if found else None
-                       for r, found in zip(rows[at].tolist(), (k[at] == code).tolist(), strict=True)]
-    first = rows[start].tolist()
+    key, bodies = _bodies(block, events, k, code_of, ("SYSCALL", "CWD", "PROCTITLE"))
+    start, count = block.start[events], block.count[events]
     where = np.repeat(np.arange(len(events)), count)  # each position of these events' rows: its event
     positions = np.concatenate([np.arange(a, a + n) for a, n in zip(start.tolist(), count.tolist(), strict=True)])
     is_path = k[positions] == code_of["PATH"]
-    table, declined = file_rows([block.stamps[r] for r in first], [block.nodes[r] or None for r in first],
-                                parts["SYSCALL"], parts["CWD"], parts["PROCTITLE"], block.lines[rows[start]].tolist(),
-                                where[is_path], [bodies[r] for r in rows[positions[is_path]].tolist()],
-                                _types("proc.file"))
-    return table, np.array(declined, dtype=np.int64)
+    return file_rows(key["stamps"], key["nodes"], bodies["SYSCALL"], bodies["CWD"], bodies["PROCTITLE"], key["lines"],
+                     where[is_path], [block.bodies[r] for r in block.rows[positions[is_path]].tolist()],
+                     _types("proc.file"))
 
 
 def _logon_table(block: Block, events: np.ndarray, k: np.ndarray,
-                 code_of: dict[str, int]) -> tuple[pa.Table | None, np.ndarray]:
+                 code_of: dict[str, int]) -> tuple[pa.Table | None, list[int]]:
     """auth.logon rows of userspace records, and the positions (in ``events``) of those declined."""
+    key, _ = _bodies(block, events, k, code_of, ())
     rows = block.rows[block.start[events]].tolist()
-    table, declined = logon_rows([block.kinds[r] for r in rows], [block.stamps[r] for r in rows],
-                                 [block.nodes[r] or None for r in rows], [block.bodies[r] for r in rows],
-                                 block.lines[block.rows[block.start[events]]].tolist(), _types("auth.logon"))
-    return table, np.array(declined, dtype=np.int64)
+    return logon_rows([block.kinds[r] for r in rows], key["stamps"], key["nodes"], [block.bodies[r] for r in rows],
+                      key["lines"], _types("auth.logon"))
 
 
 def _types(table: str) -> dict[str, pa.DataType]:

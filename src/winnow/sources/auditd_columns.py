@@ -20,7 +20,7 @@ counts.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import permutations
 
 import numpy as np
@@ -146,12 +146,8 @@ def _event(parts: dict[str, list], i: int) -> list[Record]:
 
 def net_rows(parts: dict[str, list], types: dict[str, pa.DataType]) -> tuple[pa.Table | None, list[int]]:
     """The proc.net rows of the events gathered (:data:`PARTS`), and the indexes of the events to map one by one."""
-    body = pa.array(parts["call"], _S)
     stamps = pa.array(parts["stamp"], _S)
-    ok, found, arch, numbers = syscall_fields(body, _WANTED)
-    ok = pc.and_(ok, pc.match_substring_regex(stamps, STAMP))
-    name = per_value(pc.binary_join_element_wise(arch, numbers, " "), call_name, _S)
-    ok = pc.and_(ok, pc.is_in(name, pa.array(list(NET_CALLS))))
+    ok, found, arch, name = read_syscalls(pa.array(parts["call"], _S), stamps, _WANTED, NET_CALLS)
     raw_addr = pc.struct_field(pc.extract_regex(pa.array(parts["addr"], _S), _SADDR), "v")
     family = per_value(raw_addr, lambda v: _addr(v, "family"), _S)
     ok = pc.and_(ok, pc.is_in(family, pa.array(_FAMILIES)))
@@ -167,6 +163,16 @@ def net_rows(parts: dict[str, list], types: dict[str, pa.DataType]) -> tuple[pa.
     arch, name, raw_addr, raw_title, stamps = (a.take(take) for a in (arch, name, raw_addr, raw_title, stamps))
     return _table(stamps, pa.array(parts["node"], _S).take(take), found, arch, name, raw_addr, raw_title,
                   pa.array(parts["line"], _I).take(take), types), declined
+
+
+def read_syscalls(body: pa.Array, stamps: pa.Array, keys: tuple[str, ...],
+                  calls: Iterable[str]) -> tuple[pa.Array, dict[str, pa.Array], pa.Array, pa.Array]:
+    """Which SYSCALL records can be mapped column-wise (fields read as :func:`syscall_fields` does, a time of the
+    raw form, a call among ``calls``), the values of ``keys``, ``arch`` and the call's name."""
+    ok, found, arch, numbers = syscall_fields(body, keys)
+    ok = pc.and_(ok, pc.match_substring_regex(stamps, STAMP))
+    name = per_value(pc.binary_join_element_wise(arch, numbers, " "), call_name, _S)
+    return pc.and_(ok, pc.is_in(name, pa.array(sorted(calls)))), found, arch, name
 
 
 def syscall_fields(body: pa.Array, keys: tuple[str, ...]) -> tuple[pa.Array, dict[str, pa.Array], pa.Array, pa.Array]:

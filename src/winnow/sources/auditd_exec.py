@@ -2,7 +2,7 @@
 
 :func:`exec_rows` maps a block's exec events of the common shape (one SYSCALL, one EXECVE, at most one CWD and one
 PROCTITLE, any PATH records) with Arrow kernels, as :mod:`winnow.sources.auditd_columns` does socket events: the
-SYSCALL's fields come from :func:`~winnow.sources.auditd_columns.syscall_fields`, and each distinct EXECVE, CWD and
+SYSCALL's fields come from :func:`~winnow.sources.auditd_columns.read_syscalls`, and each distinct EXECVE, CWD and
 PROCTITLE body is decoded once by the record-by-record functions. It declines (for
 :class:`~winnow.sources.auditd_events.Mapper`) failed execs, SYSCALLs it cannot read column-wise or without a
 readable ``exe`` (the image then comes from PATH item 0), and EXECVE arguments the record-by-record code warns about.
@@ -16,13 +16,12 @@ import pyarrow.compute as pc
 
 from winnow.sources.auditd_columns import (
     STAMP,
-    call_name,
     cwd_text,
     json_objects,
     per_value,
     process_columns,
     process_extra,
-    syscall_fields,
+    read_syscalls,
     title_text,
 )
 from winnow.sources.auditd_events import EXEC_CALLS
@@ -38,12 +37,8 @@ def exec_rows(stamps: list[str], nodes: list[str | None], calls: list[str], exec
               types: dict[str, pa.DataType]) -> tuple[pa.Table | None, list[int]]:
     """proc.exec rows of exec events given by their SYSCALL, EXECVE, CWD and PROCTITLE bodies (None: no such record),
     and the indexes of the events to map one by one."""
-    body = pa.array(calls, _S)
     stamp_array = pa.array(stamps, _S)
-    ok, found, arch, numbers = syscall_fields(body, _WANTED)
-    ok = pc.and_(ok, pc.match_substring_regex(stamp_array, STAMP))
-    name = per_value(pc.binary_join_element_wise(arch, numbers, " "), call_name, _S)
-    ok = pc.and_(ok, pc.is_in(name, pa.array(sorted(EXEC_CALLS))))
+    ok, found, arch, name = read_syscalls(pa.array(calls, _S), stamp_array, _WANTED, EXEC_CALLS)
     ok = pc.and_(ok, pc.not_equal(found["success"], "no"))  # a failed exec is counted, record by record
     image = per_value(found["exe"], text, _S)
     ok = pc.and_(ok, pc.not_equal(image, ""))  # no image: it comes from PATH item 0, record by record

@@ -3,7 +3,7 @@
 
 :func:`file_rows` maps a block's open events of the common shape (one SYSCALL, PATH records, at most one CWD and one
 PROCTITLE) with Arrow kernels, as :mod:`winnow.sources.auditd_exec` does process starts: the SYSCALL's fields from
-:func:`~winnow.sources.auditd_columns.syscall_fields`, the PATH items' ``name`` and ``nametype`` split as tokens
+:func:`~winnow.sources.auditd_columns.read_syscalls`, the PATH items' ``name`` and ``nametype`` split as tokens
 (:func:`~winnow.sources.auditd_columns.plain_fields`) when the record is a plain run of ``key=value`` tokens, each
 distinct value decoded once by the record-by-record functions. It declines (for
 :class:`~winnow.sources.auditd_events.Mapper`) events whose SYSCALL or any PATH it cannot read so, and events with no
@@ -18,15 +18,13 @@ import pyarrow.compute as pc
 
 from winnow.sources.auditd_columns import (
     PLAIN_BODY,
-    STAMP,
-    call_name,
     cwd_text,
     json_objects,
     per_value,
     plain_fields,
     process_columns,
     process_extra,
-    syscall_fields,
+    read_syscalls,
     title_text,
 )
 from winnow.sources.auditd_events import FILE_CALLS
@@ -46,10 +44,7 @@ def file_rows(stamps: list[str], nodes: list[str | None], calls: list[str], cwds
     PATH bodies (``path_event``: the event of each, in file order), and the indexes of the events to map one by one."""
     events = len(calls)
     stamp_array = pa.array(stamps, _S)
-    ok, found, arch, numbers = syscall_fields(pa.array(calls, _S), _WANTED)
-    ok = pc.and_(ok, pc.match_substring_regex(stamp_array, STAMP))
-    name = per_value(pc.binary_join_element_wise(arch, numbers, " "), call_name, _S)
-    ok = pc.and_(ok, pc.is_in(name, pa.array(sorted(FILE_CALLS))))
+    ok, found, arch, name = read_syscalls(pa.array(calls, _S), stamp_array, _WANTED, FILE_CALLS)
     path_body = pa.array(paths, _S)
     plain = np.asarray(pc.match_substring_regex(path_body, PLAIN_BODY), dtype=bool)
     event_ok = np.asarray(ok.fill_null(False), dtype=bool)

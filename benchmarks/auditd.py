@@ -26,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("WINNOW_TEST_DATA") or REPO.parent / "shared" / "data") / "auditd"
-_HEAD = re.compile(r"msg=audit\(\d+\.\d+:\d+\)")
+_HEAD = re.compile(r"msg=audit\(\d+\.\d+:\d+\):?")  # with its colon: the new stamp brings one
 
 
 def sample_events() -> list[list[str]]:

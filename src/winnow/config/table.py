@@ -174,7 +174,8 @@ SETTINGS: tuple[Setting, ...] = (
             "its lines are matched against, one regular expression each, before the shape pass that the other lines "
             "take (cheaper when the shapes repeat; the same rows either way); 0: every line takes the shape pass"),
     Setting("ingest.auditd_column_events", 16_384, "int", "auditd socket events (SYSCALL + SOCKADDR + PROCTITLE) "
-            "gathered and mapped column-wise at a time (bounds memory per file); 0: every event record by record"),
+            "gathered and mapped column-wise at a time (bounds memory per file), blocks of plain raw records being "
+            "assembled into events column-wise; 0: every record assembled and every event mapped one by one"),
     Setting("ingest.parse_workers", 0, "int", "threads that prepare the blocks of a log column-wise (Arrow's JSON "
             "reader, regular expressions) ahead of the block being turned into rows, each holding one more block "
             "in memory; 0: on the parsing thread (Windows JSON lines). Helps only with idle cores"),

@@ -1,7 +1,9 @@
 """Linux auditd logs (``/var/log/audit/audit.log``): process starts, socket calls and PAM/login/sudo records.
 
 Reads raw, ``log_format=ENRICHED`` and ``ausearch -i`` text (see :mod:`winnow.sources.auditd_records`),
-assembles multi-record events (:mod:`winnow.sources.auditd_events` documents the rule) and maps:
+assembles multi-record events (:mod:`winnow.sources.auditd_events` documents the rule; blocks of plain raw records
+are assembled column-wise by :mod:`winnow.sources.auditd_blocks`, socket and exec events mapped column-wise by
+:mod:`winnow.sources.auditd_columns` and :mod:`winnow.sources.auditd_exec`, with the same rows) and maps:
 
 * ``execve``/``execveat`` SYSCALL + EXECVE/CWD/PATH/PROCTITLE -> ``proc.exec`` (action ``start``):
   ``image`` is ``exe`` (else PATH item 0), ``command_line`` the decoded EXECVE arguments joined by spaces
@@ -35,16 +37,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from operator import methodcaller
 from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
 
 from winnow.schema import get_table
+from winnow.sources.auditd_blocks import assemble, route
 from winnow.sources.auditd_columns import NetColumns
-from winnow.sources.auditd_events import WINDOW, Mapper, read_events
+from winnow.sources.auditd_events import WINDOW, Assembler, Mapper, line_events, read_lines
+from winnow.sources.auditd_records import Record
 from winnow.sources.base import AbandonFile, Batch, ParseContext, Source
+from winnow.sources.blocks import collection_paused
 from winnow.sources.registry import register
 
 BATCH_ROWS = 16_384
@@ -121,25 +126,52 @@ class Auditd(Source):
         return False
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[Batch]:
-        """Socket events of the common shape are mapped column-wise (:mod:`winnow.sources.auditd_columns`), in
-        batches of ``ctx.auditd_column_events``; with 0 every event is mapped record by record."""
+        """Blocks of plain raw records are assembled column-wise (:mod:`winnow.sources.auditd_blocks`) and their socket
+        events of the common shape mapped column-wise (:mod:`winnow.sources.auditd_columns`), in batches of
+        ``ctx.auditd_column_events``; with 0 every record is assembled and every event mapped one by one."""
         rows = {table: Rows(table) for table in self.tables}
         mapper = Mapper(ctx, lambda table, values, extra, line: rows[table].add(values, extra, line))
         gather = ctx.auditd_column_events or 0
         net = NetColumns(mapper) if gather > 0 else None
-        abandon = None
-        try:
-            for count, event in enumerate(read_events(stream, ctx, self.window)):
+
+        def one_by_one(events: Iterable[list[Record]]) -> None:
+            for event in events:
                 if net is None or not net.take(event):
                     mapper.add(event)
-                if count % 4096 == 4095:
-                    if net is not None and len(net) >= gather:
-                        yield from _columns(net)
-                    yield from _flush(rows, full_only=True)
+
+        assembler = Assembler(ctx, self.window)
+        mapped: dict[str, list[pa.Table]] = {}  # rows mapped column-wise, by table
+        abandon = None
+        try:
+            blocks = read_lines(stream, ctx)
+            while True:
+                with collection_paused():
+                    lines, first = next(blocks, (None, 0))
+                    if lines is None:
+                        break
+                    block = assemble(lines, first, assembler) if net is not None else None
+                    if block is None:
+                        one_by_one(line_events(assembler, lines, first))
+                    else:
+                        routed = route(block)
+                        for label, count in routed.skipped.items():
+                            ctx.skip_unsupported(label, count)
+                        if routed.net:
+                            net.extend(block.nodes, block.stamps, block.bodies, block.lines, routed.net)
+                        for table, data in routed.tables.items():
+                            mapped.setdefault(table, []).append(data)
+                        one_by_one(routed.events)
+                    del lines, block
+                if net is not None and len(net) >= gather:
+                    yield from _columns(net)
+                yield from _mapped(mapped, full_only=True)
+                yield from _flush(rows, full_only=True)
+            one_by_one(assembler.drain())
         except AbandonFile as exc:
             abandon = exc
         if net is not None:
             yield from _columns(net)
+        yield from _mapped(mapped, full_only=False)
         yield from _flush(rows, full_only=False)
         if abandon is not None:
             raise abandon  # after the rows read before the run of bad lines
@@ -149,6 +181,13 @@ def _columns(net: NetColumns) -> Iterator[Batch]:
     batch = net.batch()
     if batch is not None:
         yield batch
+
+
+def _mapped(mapped: dict[str, list[pa.Table]], full_only: bool) -> Iterator[Batch]:
+    for table, parts in mapped.items():
+        if parts and (not full_only or sum(len(part) for part in parts) >= BATCH_ROWS):
+            yield Batch(table, pa.concat_tables(parts, promote_options="default"))  # columns some blocks lack: null
+            parts.clear()
 
 
 def _flush(rows: dict[str, Rows], full_only: bool) -> Iterator[Batch]:

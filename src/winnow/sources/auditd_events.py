@@ -134,28 +134,39 @@ def read_events(stream: BinaryIO, ctx: ParseContext, window: int = WINDOW) -> It
     records (``ausearch -i`` text, separators, damaged lines) take the slow path.
     """
     assembler = Assembler(ctx, window)
-    add = assembler.add
-    for block, first in read_blocks(stream, ctx, min(MAX_BLOCK, ctx.block_size)):
-        for offset, (node, kind, stamp, body, other) in enumerate(BLOCK_LINES.findall(_text(block, first, ctx))):
-            if kind:
-                if stamp[12:13] == "." and int(stamp[:12]) > MAX_EPOCH:  # only 12-digit seconds can be
-                    ctx.warn(first + offset, "timestamp out of range", body)
-                    continue
-                done = add(Record(kind, stamp, node or None, body, first + offset))
-            elif not other or other.startswith(SEPARATORS) or other.isspace():
-                continue
-            else:
-                try:
-                    done = add(parse_header(other, first + offset))
-                except NoTime:
-                    ctx.skip_unsupported("auditd record without time", 1)
-                    continue
-                except BadRecord as exc:
-                    ctx.warn(first + offset, str(exc), other)
-                    continue
-            if done:
-                yield from done
+    for lines, first in read_lines(stream, ctx):
+        yield from line_events(assembler, lines, first)
     yield from assembler.drain()
+
+
+def read_lines(stream: BinaryIO, ctx: ParseContext) -> Iterator[tuple[list[tuple[str, ...]], int]]:
+    """Each block's lines split by :data:`BLOCK_LINES` (node, kind, stamp, body, other), and its first line number."""
+    for block, first in read_blocks(stream, ctx, min(MAX_BLOCK, ctx.block_size)):
+        yield BLOCK_LINES.findall(_text(block, first, ctx)), first
+
+
+def line_events(assembler: Assembler, lines: list[tuple[str, ...]], first: int) -> Iterator[list[Record]]:
+    """The events one block's lines complete, added record by record (bad lines warned about or counted)."""
+    ctx, add = assembler.ctx, assembler.add
+    for offset, (node, kind, stamp, body, other) in enumerate(lines):
+        if kind:
+            if stamp[12:13] == "." and int(stamp[:12]) > MAX_EPOCH:  # only 12-digit seconds can be
+                ctx.warn(first + offset, "timestamp out of range", body)
+                continue
+            done = add(Record(kind, stamp, node or None, body, first + offset))
+        elif not other or other.startswith(SEPARATORS) or other.isspace():
+            continue
+        else:
+            try:
+                done = add(parse_header(other, first + offset))
+            except NoTime:
+                ctx.skip_unsupported("auditd record without time", 1)
+                continue
+            except BadRecord as exc:
+                ctx.warn(first + offset, str(exc), other)
+                continue
+        if done:
+            yield from done
 
 
 def _text(block: bytes, first: int, ctx: ParseContext) -> str:
@@ -174,6 +185,11 @@ def _text(block: bytes, first: int, ctx: ParseContext) -> str:
     return text_.replace("\r\n", "\n") if "\r" in text_ else text_
 
 
+def skip_label(kind: str) -> str:
+    """The label an event of this first record kind is counted under when no table takes it (bounded text)."""
+    return kind if _KIND.fullmatch(kind) else "other"
+
+
 class Mapper:
     """Turn events into rows: ``add(event)`` appends to ``rows[table]`` via the ``emit`` callback."""
 
@@ -188,7 +204,7 @@ class Mapper:
             return
         syscall = next((r for r in event if r.kind == "SYSCALL"), None)
         if syscall is None:
-            self._skip(first.kind if _KIND.fullmatch(first.kind) else "other")
+            self._skip(skip_label(first.kind))
             return
         name = quick_syscall(syscall.body)
         if name in EXEC_CALLS or (name is None and any(r.kind == "EXECVE" for r in event)):
@@ -294,8 +310,9 @@ class Mapper:
             self._skip(f"{name} without PATH")
             return
         title = next((proctitle(first_field(r, "proctitle")) for r in event if r.kind == "PROCTITLE"), None)
+        shared_values, shared_extra = self._process(syscall, found)
         for kind, path in paths:
-            values, extra = self._process(syscall, found)
+            values, extra = shared_values.copy(), shared_extra.copy()
             if not path.startswith("/") and cwd:
                 extra["relative_path"] = path
                 path = cwd.rstrip("/") + "/" + path
@@ -333,42 +350,51 @@ class Mapper:
 
     def _auth(self, record: Record) -> None:
         found = fields(record)
-        kind = record.kind
-        encoded = not record.interpreted
-        op = text(found.get("op"), False)
-        exe = text(found.get("exe"), encoded)
-        process = exe.rsplit("/", 1)[-1] if exe else None
-        terminal = text(found.get("terminal"), encoded)
-        addr = text(found.get("addr"), False)
-        hostname = text(found.get("hostname"), False)
-        res = text(found.get("res"), False)
-        user = text(found.get("acct"), encoded)
-        if user is None and kind != "USER_CMD":
-            user = name_or_number(found, "id")
-        subject = name_or_number(found, "auid") or (name_or_number(found, "uid") if kind == "USER_CMD" else None)
-        values = {
-            "ts": record.ts_us, "host": record.node, "record_id": record.serial, "action": AUTH_ACTIONS[kind],
-            "outcome": _OUTCOMES.get((res or "").lower(), "unknown"), "user": user, "src_ip": _ip(addr),
-            "src_port": _port(found.get("rport")), "dst_ip": _ip(text(found.get("laddr"), False)),
-            "dst_port": _port(found.get("lport")), "logon_type": _logon_type(process, terminal),
-            "method": _method(op), "subject_user": subject, "process": process, "pid": number(found.get("pid")),
-            "attempts": 1,
-        }
+        values, extra = logon_fields(record.kind, found, not record.interpreted)
+        values.update(ts=record.ts_us, host=record.node, record_id=record.serial, pid=number(found.get("pid")))
         ses = number(found.get("ses"))
         if ses is not None:
             values["logon_id"] = str(ses)
-        if kind == "USER_ERR":
-            values["reason"] = op.removeprefix("PAM:") if op else None
-        if kind == "USER_CMD":
-            values["command"] = text(found.get("cmd"), encoded)
-        extra = {
-            "type": kind, "op": op, "terminal": terminal, "exe": exe, "uid": found.get("uid"),
-            "hostname": hostname if hostname not in (None, addr) else None, "grantors": found.get("grantors"),
-            "cwd": text(found.get("cwd"), encoded), "res": res if values["outcome"] == "unknown" else None,
-        }
-        if values["src_ip"] is None and addr is not None:
-            extra["addr"] = addr
         self.emit("auth.logon", values, extra, record.line)
+
+
+#: the fields :func:`logon_fields` reads (``pid`` and ``ses`` are read by the caller)
+LOGON_KEYS = ("op", "exe", "terminal", "addr", "hostname", "res", "acct", "id", "ID", "auid", "AUID", "uid", "UID",
+              "rport", "laddr", "lport", "cmd", "grantors", "cwd")
+
+
+def logon_fields(kind: str, found: dict[str, str], encoded: bool) -> tuple[dict, dict]:
+    """An auth.logon row's columns and extra fields from a userspace record's fields (:data:`LOGON_KEYS`), all but
+    those of the record itself (time, host, serial, pid, session)."""
+    op = text(found.get("op"), False)
+    exe = text(found.get("exe"), encoded)
+    process = exe.rsplit("/", 1)[-1] if exe else None
+    terminal = text(found.get("terminal"), encoded)
+    addr = text(found.get("addr"), False)
+    hostname = text(found.get("hostname"), False)
+    res = text(found.get("res"), False)
+    user = text(found.get("acct"), encoded)
+    if user is None and kind != "USER_CMD":
+        user = name_or_number(found, "id")
+    subject = name_or_number(found, "auid") or (name_or_number(found, "uid") if kind == "USER_CMD" else None)
+    values = {
+        "action": AUTH_ACTIONS[kind], "outcome": _OUTCOMES.get((res or "").lower(), "unknown"), "user": user,
+        "src_ip": _ip(addr), "src_port": _port(found.get("rport")), "dst_ip": _ip(text(found.get("laddr"), False)),
+        "dst_port": _port(found.get("lport")), "logon_type": _logon_type(process, terminal), "method": _method(op),
+        "subject_user": subject, "process": process, "attempts": 1,
+    }
+    if kind == "USER_ERR":
+        values["reason"] = op.removeprefix("PAM:") if op else None
+    if kind == "USER_CMD":
+        values["command"] = text(found.get("cmd"), encoded)
+    extra = {
+        "type": kind, "op": op, "terminal": terminal, "exe": exe, "uid": found.get("uid"),
+        "hostname": hostname if hostname not in (None, addr) else None, "grantors": found.get("grantors"),
+        "cwd": text(found.get("cwd"), encoded), "res": res if values["outcome"] == "unknown" else None,
+    }
+    if values["src_ip"] is None and addr is not None:
+        extra["addr"] = addr
+    return values, extra
 
 
 def _ip(value: str | None) -> str | None:

@@ -203,6 +203,9 @@ def execve_args(record: Record, into: dict[int, dict[int, bytes] | str]) -> list
     """
     broken = []
     for index, chunk, quoted, raw in _EXECVE_ARG.findall(record.body):
+        if quoted and not chunk:  # the common case, in short
+            into[int(index)] = quoted[1:-1] if len(quoted) > 1 and quoted[-1] == '"' else quoted[1:]
+            continue
         if quoted:
             value: str | bytes = quoted[1:-1] if len(quoted) > 1 and quoted[-1] == '"' else quoted[1:]
         elif record.interpreted or not raw:
@@ -321,7 +324,7 @@ def quick_syscall(body: str) -> str | None:
 
     Cheap enough to run on every SYSCALL record; :func:`syscall_name` gives the same answer from fields.
     """
-    m = _SYSCALL_ENRICHED.search(body)
+    m = _SYSCALL_ENRICHED.search(body) if "SYSCALL=" in body else None
     if m is not None:
         name = m.group(1)
     else:

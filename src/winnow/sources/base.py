@@ -46,8 +46,9 @@ class ParseContext:
             ``ingest.json_shape_rows``).
         json_known_shapes: shapes of the block before that a JSON lines block is matched against first
             (default: ``ingest.json_known_shapes``).
-        auditd_column_events: auditd socket events gathered and mapped column-wise at a time; 0: every event
-            record by record (default: ``ingest.auditd_column_events``).
+        auditd_column_events: auditd socket events gathered and mapped column-wise at a time (blocks of plain raw
+            records assembled column-wise); 0: every record and event one by one (default:
+            ``ingest.auditd_column_events``).
         parse_workers: threads preparing blocks ahead of the one being turned into rows (default:
             ``ingest.parse_workers``).
         netflow_templates: the NetFlow v9/IPFIX template store (a

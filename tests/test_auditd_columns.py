@@ -78,6 +78,20 @@ def assembled(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
+def _counted(monkeypatch: pytest.MonkeyPatch, rows_of) -> dict[str, int]:
+    """Counts of the rows a column-wise map of auditd_blocks made and of the events it declined."""
+    mapped = {"rows": 0, "declined": 0}
+
+    def counting(*args):
+        table, declined = rows_of(*args)
+        mapped["rows"] += 0 if table is None else len(table)
+        mapped["declined"] += len(declined)
+        return table, declined
+
+    monkeypatch.setattr(auditd_blocks, rows_of.__name__, counting)
+    return mapped
+
+
 def _column_wise_share(data: bytes) -> float:
     """Share of the gathered socket events that the column-wise path maps itself."""
     ctx = ParseContext("audit.log")
@@ -304,15 +318,7 @@ def _hostile_execs() -> list[str]:
 
 
 def test_hostile_exec_events_give_the_same_rows_and_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    mapped = {"rows": 0, "declined": 0}
-
-    def counting(*args):
-        table, declined = auditd_exec.exec_rows(*args)
-        mapped["rows"] += 0 if table is None else len(table)
-        mapped["declined"] += len(declined)
-        return table, declined
-
-    monkeypatch.setattr(auditd_blocks, "exec_rows", counting)
+    mapped = _counted(monkeypatch, auditd_exec.exec_rows)
     data = ("\n".join(_hostile_execs()) + "\n").encode("utf-8")
     digests = _same(data)
     _same(data, block_size=2048)
@@ -353,15 +359,7 @@ def _hostile_opens() -> list[str]:
 
 
 def test_hostile_file_opens_give_the_same_rows_and_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    mapped = {"rows": 0, "declined": 0}
-
-    def counting(*args):
-        table, declined = auditd_files.file_rows(*args)
-        mapped["rows"] += 0 if table is None else len(table)
-        mapped["declined"] += len(declined)
-        return table, declined
-
-    monkeypatch.setattr(auditd_blocks, "file_rows", counting)
+    mapped = _counted(monkeypatch, auditd_files.file_rows)
     data = ("\n".join(_hostile_opens()) + "\n").encode("utf-8")
     digests = _same(data)
     _same(data, block_size=2048)
@@ -418,15 +416,7 @@ def _hostile_logons() -> list[str]:
 
 
 def test_hostile_logons_give_the_same_rows_and_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
-    mapped = {"rows": 0, "declined": 0}
-
-    def counting(*args):
-        table, declined = auditd_logons.logon_rows(*args)
-        mapped["rows"] += 0 if table is None else len(table)
-        mapped["declined"] += len(declined)
-        return table, declined
-
-    monkeypatch.setattr(auditd_blocks, "logon_rows", counting)
+    mapped = _counted(monkeypatch, auditd_logons.logon_rows)
     data = ("\n".join(_hostile_logons()) + "\n").encode("utf-8")
     digests = _same(data)
     _same(data, block_size=2048)

@@ -154,15 +154,21 @@ def net_rows(parts: dict[str, list], types: dict[str, pa.DataType]) -> tuple[pa.
     title_body = pa.array(parts["title"], _S)
     raw_title = pc.struct_field(pc.extract_regex(title_body, _TITLE), "v")
     ok = pc.and_(ok, pc.or_(pc.is_null(title_body), pc.is_valid(raw_title)))
-    keep = np.asarray(ok.fill_null(False), dtype=bool)
-    declined = np.flatnonzero(~keep).tolist()
-    if not keep.any():
+    take, declined = kept(ok)
+    if take is None:
         return None, declined
-    take = pa.array(np.flatnonzero(keep))
     found = {key: values.take(take) for key, values in found.items()}
     arch, name, raw_addr, raw_title, stamps = (a.take(take) for a in (arch, name, raw_addr, raw_title, stamps))
     return _table(stamps, pa.array(parts["node"], _S).take(take), found, arch, name, raw_addr, raw_title,
                   pa.array(parts["line"], _I).take(take), types), declined
+
+
+def kept(ok: pa.Array) -> tuple[pa.Array | None, list[int]]:
+    """The positions of the events a column-wise map takes (None: none) and of those it declines (they go
+    record by record): ``ok`` true, or null or false."""
+    keep = np.asarray(ok.fill_null(False), dtype=bool)
+    declined = np.flatnonzero(~keep).tolist()
+    return (pa.array(np.flatnonzero(keep), pa.int64()) if keep.any() else None), declined
 
 
 def read_syscalls(body: pa.Array, stamps: pa.Array, keys: tuple[str, ...],

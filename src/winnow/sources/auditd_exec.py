@@ -10,7 +10,6 @@ readable ``exe`` (the image then comes from PATH item 0), and EXECVE arguments t
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,6 +17,7 @@ from winnow.sources.auditd_columns import (
     STAMP,
     cwd_text,
     json_objects,
+    kept,
     per_value,
     process_columns,
     process_extra,
@@ -54,11 +54,9 @@ def exec_rows(stamps: list[str], nodes: list[str | None], calls: list[str], exec
 
     execve = pa.array(execs, _S)
     ok = pc.and_(ok, per_value(execve, lambda v: args(v) is not None, pa.bool_()))
-    keep = np.asarray(ok.fill_null(False), dtype=bool)
-    declined = np.flatnonzero(~keep).tolist()
-    if not keep.any():
+    take, declined = kept(ok)
+    if take is None:
         return None, declined
-    take = pa.array(np.flatnonzero(keep))
     found = {key: values.take(take) for key, values in found.items()}
     arch, name, image, execve, stamp_array = (a.take(take) for a in (arch, name, image, execve, stamp_array))
     nodes_ = pa.array(nodes, _S).take(take)

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from winnow.sources.auditd_columns import PLAIN_BODY, STAMP, per_value, plain_fields
+from winnow.sources.auditd_columns import PLAIN_BODY, STAMP, kept, per_value, plain_fields
 from winnow.sources.auditd_events import LOGON_KEYS, logon_fields
 from winnow.sources.auditd_records import number
 
@@ -42,11 +41,9 @@ def logon_rows(kinds: list[str], stamps: list[str], nodes: list[str | None], bod
     whole = pc.binary_join_element_wise(head, inner, tail, " ")
     ok = pc.and_(ok, pc.invert(pc.match_substring(whole, "SADDR={")))
     ok = pc.and_(ok, pc.match_substring_regex(whole, PLAIN_BODY))
-    keep = np.asarray(ok.fill_null(False), dtype=bool)
-    declined = np.flatnonzero(~keep).tolist()
-    if not keep.any():
+    take, declined = kept(ok)
+    if take is None:
         return None, declined
-    take = pa.array(np.flatnonzero(keep), _I)
     found = plain_fields(whole.take(take), (*LOGON_KEYS, "pid", "ses"))
     kept_kinds = [kinds[i] for i in take.to_pylist()]
     keys = list(zip(kept_kinds, *(found[key].to_pylist() for key in LOGON_KEYS), strict=True))
@@ -57,8 +54,8 @@ def logon_rows(kinds: list[str], stamps: list[str], nodes: list[str | None], bod
         if row is None:
             values, extra = logon_fields(key[0], {k: v for k, v in zip(LOGON_KEYS, key[1:], strict=True)
                                                   if v is not None}, True)
-            kept = {k: v for k, v in extra.items() if v is not None}
-            row = mapped[key] = (values, _compact(kept) if kept else None)
+            given = {k: v for k, v in extra.items() if v is not None}
+            row = mapped[key] = (values, _compact(given) if given else None)
         rows.append(row)
     stamp = pc.extract_regex(stamp_array.take(take), STAMP)
     micros = pc.utf8_rpad(pc.struct_field(stamp, "f"), 6, "0")

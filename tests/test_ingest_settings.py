@@ -44,6 +44,21 @@ def test_compression_reaches_every_part_of_the_lake(zeek_fixtures: Path, tmp_pat
         ingest_cli(str(zeek_fixtures), "--lake", str(tmp_path / "other"), "--set", "ingest.compression=lzma")
 
 
+def test_arrow_memory_pool_is_the_one_in_force_while_ingesting(zeek_fixtures: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    before = pa.default_memory_pool()
+    try:
+        for i, name in enumerate(("mimalloc", "system")):
+            assert ingest_cli(str(zeek_fixtures), "--lake", str(tmp_path / f"l{i}"), "--set",
+                              f"ingest.arrow_memory_pool={name}")["valid_conn.log"]["status"] == "ingested"
+            assert pa.default_memory_pool().backend_name == name
+        with pytest.raises(ConfigError, match=r"ingest.arrow_memory_pool: expected one of system, mimalloc"):
+            ingest_cli(str(zeek_fixtures), "--lake", str(tmp_path / "x"), "--set", "ingest.arrow_memory_pool=tcmalloc")
+    finally:
+        pa.set_memory_pool(before)
+
+
 def test_block_size_is_what_sources_read_at_a_time(zeek_fixtures: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import winnow.sources.blocks as blocks

@@ -184,6 +184,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.tsv_workers", 1, "int", "threads that parse the next blocks of a Zeek TSV log (Arrow's CSV "
             "reader) while the parsing thread turns the current one into rows, each holding one more block in "
             "memory; 0: on the parsing thread"),
+    Setting("ingest.arrow_memory_pool", "system", "str", "Arrow's memory pool while an ingest runs, set process-wide "
+            "(system, mimalloc, jemalloc; empty: Arrow's own default or $ARROW_DEFAULT_MEMORY_POOL). mimalloc hands "
+            "the blocks' buffers back to the system and faults them in again: with the system allocator (5 alternating "
+            "runs) a Sysmon JSON ingest took 7.5 % less CPU and 110 MB less memory, auditd 11 % and 84 MB, Zeek TSV "
+            "2 % (79 MB more)"),
     Setting("ingest.compression", "snappy", "str", "Parquet compression of lake files (snappy, zstd, gzip, lz4, "
             "brotli, none)"),
     Setting("ingest.commit_rows", 10_000, "int", "a file of this many rows or more is published as soon as it is "

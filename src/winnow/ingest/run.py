@@ -92,6 +92,7 @@ def ingest_files(
             parsed as Spark tasks instead of worker processes (``workers`` is then unused); the lake
             and the paths must be on a filesystem the driver and every executor see at the same paths.
     """
+    _use_memory_pool(current())
     files = list(discover(paths, exclude=lake.root))
     report = IngestReport(ingest_id=dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8])
     total = sum(f.size for f in files)
@@ -120,6 +121,27 @@ def ingest_files(
     pending.flush()
     shutil.rmtree(lake.tmp_dir / report.ingest_id, ignore_errors=True)  # only empty folders are left
     return report
+
+
+#: the Arrow memory pools ingest.arrow_memory_pool can name
+_POOLS = {"system": "system_memory_pool", "mimalloc": "mimalloc_memory_pool", "jemalloc": "jemalloc_memory_pool"}
+
+
+def _use_memory_pool(config: Config) -> None:
+    """Make ``ingest.arrow_memory_pool`` Arrow's default pool in this process (and the workers it forks)."""
+    name = str(config.get("ingest.arrow_memory_pool")).strip().lower()
+    if not name:
+        return
+    if name not in _POOLS:
+        raise ConfigError(f"{config.origin('ingest.arrow_memory_pool')}: ingest.arrow_memory_pool: expected one of "
+                          f"{', '.join(_POOLS)} or nothing, got {name!r}")
+    try:
+        pool = getattr(pa, _POOLS[name])()
+    except NotImplementedError as exc:  # an Arrow built without it (jemalloc on some platforms)
+        raise ConfigError(f"{config.origin('ingest.arrow_memory_pool')}: ingest.arrow_memory_pool: {name} is not "
+                          f"in this build of Arrow ({exc})") from None
+    if pa.default_memory_pool().backend_name != pool.backend_name:
+        pa.set_memory_pool(pool)
 
 
 def _positive(config: Config, key: str) -> int:

@@ -283,6 +283,13 @@ def test_an_event_past_the_record_limit_is_warned_about_as_record_by_record(asse
     assert assembled["assembled"] > 0 and assembled["declined"] > 0
 
 
+def _event_lines(r: random.Random, node: str, stamp: str, records: list[tuple[str, str]]) -> list[str]:
+    """One event's records as raw lines, in a random order, half the time closed by an EOE record."""
+    r.shuffle(records)
+    out = [f"{node}type={kind} msg=audit({stamp}): {rest}" for kind, rest in records]
+    return out + [f"{node}type=EOE msg=audit({stamp}): "] if r.random() < 0.5 else out
+
+
 def _hostile_execs() -> list[str]:
     """Exec events with odd values in every field the column-wise path reads, beside shapes it must decline."""
     r = random.Random(11)
@@ -310,10 +317,7 @@ def _hostile_execs() -> list[str]:
             records.append(("PROCTITLE", "proctitle=" + r.choice(["6C73002D6C", '"ls -l"', "6C7300", '"ls"'])))
         if r.random() < 0.05:
             records.append(r.choice([("BPRM_FCAPS", "fver=0"), ("EXECVE", 'argc=1 a0="y"'), ("CWD", 'cwd="/"')]))
-        r.shuffle(records)
-        lines.extend(f"{node}type={kind} msg=audit({stamp}): {rest}" for kind, rest in records)
-        if r.random() < 0.5:
-            lines.append(f"{node}type=EOE msg=audit({stamp}): ")
+        lines.extend(_event_lines(r, node, stamp, records))
     return lines
 
 
@@ -342,10 +346,7 @@ def _hostile_opens() -> list[str]:
             records.append(("PROCTITLE", "proctitle=" + r.choice(["636174002F6574632F736861646F77", '"cat"'])))
         if r.random() < 0.05:
             records.append(r.choice([("AVC", "avc: denied { read }"), ("CWD", 'cwd="/"')]))
-        r.shuffle(records)
-        lines.extend(f"{node}type={kind} msg=audit({stamp}): {rest}" for kind, rest in records)
-        if r.random() < 0.5:
-            lines.append(f"{node}type=EOE msg=audit({stamp}): ")
+        lines.extend(_event_lines(r, node, stamp, records))
     return lines
 
 

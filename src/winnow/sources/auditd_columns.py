@@ -42,6 +42,7 @@ from winnow.sources.auditd_records import (
     text,
 )
 from winnow.sources.base import Batch
+from winnow.sources.coerce import per_value
 
 _S, _I = pa.string(), pa.int64()
 _TS = pa.timestamp("us", tz="UTC")
@@ -319,13 +320,6 @@ def json_objects(fields: list[tuple[str, pa.Array, Callable | None]]) -> pa.Arra
     joined = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")
     return pc.if_else(pc.equal(joined, ""), pa.nulls(len(joined), _S),
                       pc.binary_join_element_wise("{", joined, "}", ""))
-
-
-def per_value(values: pa.Array, decode: Callable, kind: pa.DataType) -> pa.Array:
-    """``decode`` applied to each distinct value once (nulls stay null)."""
-    encoded = pc.dictionary_encode(values)
-    decoded = pa.array([None if v is None else decode(v) for v in encoded.dictionary.to_pylist()], kind)
-    return decoded.take(encoded.indices)
 
 
 def call_name(pair: str) -> str | None:

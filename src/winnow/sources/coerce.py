@@ -13,6 +13,8 @@ import contextlib
 import datetime as dt
 import json
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +22,17 @@ import pyarrow.compute as pc
 
 _TRUE = {"t", "true", "1", "yes", "y"}
 _FALSE = {"f", "false", "0", "no", "n"}
+
+
+def per_value(values: pa.Array, decode: Callable[[Any], Any], kind: pa.DataType, decode_null: bool = False) -> pa.Array:
+    """``decode`` of each value as an array of ``kind``, called once per distinct value: the row-by-row helper of a
+    column, column-wise. Nulls stay null, or become ``decode(None)`` with ``decode_null``."""
+    encoded = pc.dictionary_encode(values)
+    decoded = pa.array([None if v is None else decode(v) for v in encoded.dictionary.to_pylist()], kind)
+    out = decoded.take(encoded.indices)
+    if decode_null and encoded.null_count:
+        out = pc.if_else(encoded.indices.is_null(), pa.scalar(decode(None), kind), out)
+    return out
 
 
 def epoch_to_ts(arr: pa.Array) -> pa.Array:

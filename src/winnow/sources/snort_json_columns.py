@@ -13,13 +13,14 @@ from __future__ import annotations
 import copy
 import io
 import re
-from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from winnow.sources.blocks import count_lines
+from winnow.sources.coerce import per_value
 from winnow.sources.syslog_header import YearGuess
 
 S, I64 = pa.string(), pa.int64()
@@ -44,8 +45,7 @@ def read_block(block: bytes, years: YearGuess) -> tuple[dict[str, pa.Array], dic
         table = pajson.read_json(io.BytesIO(block), read_options=_READ, parse_options=_PARSE)
     except (pa.ArrowInvalid, ValueError):
         return None
-    n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-    if table.num_rows != n:
+    if table.num_rows != count_lines(block):
         return None
     guess = copy.copy(years)
     try:
@@ -53,16 +53,6 @@ def read_block(block: bytes, years: YearGuess) -> tuple[dict[str, pa.Array], dic
     except (ValueError, TypeError, RecursionError):
         return None
     years.__dict__.update(guess.__dict__)
-    return out
-
-
-def _each(arr: pa.Array, fn: Callable[[object], object], type_: pa.DataType) -> pa.Array:
-    """``fn`` of each value as an array of ``type_``, ``fn`` called once per distinct value."""
-    enc = arr.dictionary_encode()
-    values = [fn(v) for v in enc.dictionary.to_pylist()]
-    out = pa.array(values, type_).take(enc.indices)
-    if enc.null_count:
-        out = pc.if_else(enc.indices.is_null(), pa.scalar(fn(None), type_), out)
     return out
 
 
@@ -78,17 +68,17 @@ def _map(t: pa.Table, years: YearGuess) -> tuple[dict[str, pa.Array], dict[str, 
 
     col = {name: t.column(name).combine_chunks() for name in READ_SCHEMA.names}
     n = t.num_rows
-    rules = _each(col["rule"], lambda v: dict(zip(("gid", "sid", "rev"), _rule(v) or (None,) * 3, strict=True)),
-                  pa.struct([("gid", I64), ("sid", I64), ("rev", I64)]))
+    rules = per_value(col["rule"], lambda v: dict(zip(("gid", "sid", "rev"), _rule(v) or (None,) * 3, strict=True)),
+                  pa.struct([("gid", I64), ("sid", I64), ("rev", I64)]), decode_null=True)
     parsed = pc.is_valid(pc.struct_field(rules, "sid"))
     gid, sid, rev = (pc.if_else(parsed, pc.struct_field(rules, k), col[k]) for k in ("gid", "sid", "rev"))
     if sid.null_count:
         raise BadAlert("no rule (gid:sid:rev) in the alert")
     ap = pa.struct([("ip", S), ("port", I64)])
-    src = _each(col["src_ap"], lambda v: dict(zip(("ip", "port"), split_address(v, None, ported=True),
-                                                   strict=True)), ap)
-    dst = _each(col["dst_ap"], lambda v: dict(zip(("ip", "port"), split_address(v, None, ported=True),
-                                                   strict=True)), ap)
+    src = per_value(col["src_ap"], lambda v: dict(zip(("ip", "port"), split_address(v, None, ported=True),
+                                                   strict=True)), ap, decode_null=True)
+    dst = per_value(col["dst_ap"], lambda v: dict(zip(("ip", "port"), split_address(v, None, ported=True),
+                                                   strict=True)), ap, decode_null=True)
     has_src = pc.fill_null(pc.not_equal(col["src_addr"], ""), False)
     has_dst = pc.and_(has_src, pc.fill_null(pc.not_equal(col["dst_addr"], ""), False))
     msg = col["msg"]
@@ -105,10 +95,11 @@ def _map(t: pa.Table, years: YearGuess) -> tuple[dict[str, pa.Array], dict[str, 
         "src_port": pc.coalesce(col["src_port"], pc.struct_field(src, "port")),
         "dst_ip": _blank_null(pc.if_else(has_dst, col["dst_addr"], pc.struct_field(dst, "ip"))),
         "dst_port": pc.coalesce(col["dst_port"], pc.struct_field(dst, "port")),
-        "proto": _each(col["proto"], lambda v: str(v or "").lower() or None, S),
-        "app_proto": _each(col["service"], lambda v: None if v in (None, "", "unknown") else v, S),
+        "proto": per_value(col["proto"], lambda v: str(v or "").lower() or None, S, decode_null=True),
+        "app_proto": per_value(col["service"], lambda v: None if v in (None, "", "unknown") else v, S,
+                               decode_null=True),
         "direction": _blank_null(col["dir"]), "gid": gid, "signature_id": sid, "rev": rev, "signature": msg,
-        "category": _each(col["class"], lambda v: None if v in (None, "", "none") else v, S),
+        "category": per_value(col["class"], lambda v: None if v in (None, "", "none") else v, S, decode_null=True),
         "severity": col["priority"], "action": _blank_null(col["action"]),
     }
     extra = {"pkt_num": pc.cast(col["pkt_num"], S), "pkt_gen": _blank_null(col["pkt_gen"]),

@@ -49,6 +49,8 @@ _SSH = {
     "auth_success": "outcome", "auth_attempts": "attempts",
 }
 
+#: the tables the Zeek sources (TSV and JSON) fill
+ZEEK_TABLES = ("net.conn", "net.open_conn", "net.dns", "net.http", "net.tls", "auth.logon")
 #: Zeek log path -> (table, {zeek field: column})
 ZEEK_LOGS: dict[str, tuple[str, dict[str, str]]] = {
     "conn": ("net.conn", {**_ENDPOINTS, **_CONN}),

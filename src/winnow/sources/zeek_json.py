@@ -23,7 +23,7 @@ from winnow.sources.blocks import count_lines, read_blocks, split_lines
 from winnow.sources.json_text import SURROGATE_REASON, lone_surrogate
 from winnow.sources.registry import register
 from winnow.sources.zeek_batch import to_batch
-from winnow.sources.zeek_fields import PATH_FIELDS, ZEEK_LOGS, canonical_field, guess_path
+from winnow.sources.zeek_fields import PATH_FIELDS, ZEEK_LOGS, ZEEK_TABLES, canonical_field, guess_path
 
 _KEYS = (b'"ts"', b'"uid"', b'"id.orig_h"', b'"id_orig_h"')
 _PATH_KEYS = tuple(f'"{name}"'.encode() for name in PATH_FIELDS)
@@ -35,7 +35,7 @@ class ZeekJson(Source):
     description: ClassVar[str] = (
         "Zeek JSON logs (one object per line, dotted or underscored keys): conn, open_conn, dns, http, ssl, ssh"
     )
-    tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.open_conn", "net.dns", "net.http", "net.tls", "auth.logon")
+    tables: ClassVar[tuple[str, ...]] = ZEEK_TABLES
 
     def sniff(self, head: bytes, filename: str) -> bool:
         first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]

@@ -24,7 +24,7 @@ from winnow.sources.blocks import count_lines, line_numbers, read_blocks, split_
 from winnow.sources.registry import register
 from winnow.sources.value_checks import check_values
 from winnow.sources.zeek_batch import to_batch
-from winnow.sources.zeek_fields import ZEEK_LOGS
+from winnow.sources.zeek_fields import ZEEK_LOGS, ZEEK_TABLES
 
 _ZEEK_TYPES: dict[str, pa.DataType] = {
     "time": pa.float64(), "interval": pa.float64(), "double": pa.float64(),
@@ -137,7 +137,7 @@ class ZeekTsv(Source):
     description: ClassVar[str] = (
         "Zeek ASCII logs (TSV with #fields/#types headers): conn, open_conn, dns, http, ssl, ssh"
     )
-    tables: ClassVar[tuple[str, ...]] = ("net.conn", "net.open_conn", "net.dns", "net.http", "net.tls", "auth.logon")
+    tables: ClassVar[tuple[str, ...]] = ZEEK_TABLES
 
     def sniff(self, head: bytes, filename: str) -> bool:
         return head.lstrip(b"\xef\xbb\xbf").startswith(b"#separator")

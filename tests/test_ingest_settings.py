@@ -120,3 +120,15 @@ def test_ingest_is_the_pipeline_and_leaves_derived_tables_alone_without_their_in
     assert ingest is winnow.pipeline.ingest.ingest
     report = ingest([zeek_fixtures / "valid_conn.log"], tmp_path / "lake")
     assert report.totals() == {"net.conn": 5} and report.derived == {} and report.conn_proc is None
+
+
+def test_a_setting_below_its_minimum_is_a_user_error(zeek_fixtures: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A negative buffer or count names the setting and where it was set, before anything is read."""
+    with pytest.raises(ConfigError, match=r"--set ingest.write_buffer_bytes=-5: ingest.write_buffer_bytes: "
+                                          r"expected 0 or more, got -5"):
+        ingest_cli(str(zeek_fixtures), "--lake", str(tmp_path / "a"), "--set", "ingest.write_buffer_bytes=-5")
+    monkeypatch.setenv("WINNOW_INGEST_TSV_BLOCK_SIZE", "0")
+    with pytest.raises(ConfigError, match=r"\$WINNOW_INGEST_TSV_BLOCK_SIZE: ingest.tsv_block_size: expected 1 or more"):
+        ingest_cli(str(zeek_fixtures), "--lake", str(tmp_path / "b"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -86,14 +86,12 @@ def coerce(setting: Setting, value: Any, where: str) -> Any:
         if isinstance(value, bool):
             return value
         raise bad("true or false")
-    if kind == "int":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise bad("an integer")
-    if kind == "float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise bad("a number")
+    if kind in ("int", "float"):
+        if not isinstance(value, int if kind == "int" else (int, float)) or isinstance(value, bool):
+            raise bad("an integer" if kind == "int" else "a number")
+        if setting.minimum is not None and value < setting.minimum:
+            raise bad(f"{setting.minimum} or more")
+        return value if kind == "int" else float(value)
     if kind in ("str", "path"):
         if isinstance(value, str):
             return value

@@ -29,6 +29,7 @@ class Setting:
 
     ``env`` is the environment variable that sets it; empty means the derived name
     ``WINNOW_<NAME>`` with dots as underscores (``ingest.block_size`` -> ``WINNOW_INGEST_BLOCK_SIZE``).
+    ``minimum``: the least value a number may take (a smaller one is a user error naming where it was set).
     """
 
     name: str
@@ -36,6 +37,7 @@ class Setting:
     type: str
     meaning: str
     env: str = ""
+    minimum: int | float | None = None
 
     @property
     def env_var(self) -> str:
@@ -163,7 +165,7 @@ SETTINGS: tuple[Setting, ...] = (
             "overrides it"),
     Setting("ingest.workers_min_bytes", 32 << 20, "int", "with ingest.workers 0 (one per core), inputs of fewer "
             "bytes than this are parsed in the ingest's own process: starting workers would cost more than they save "
-            "(3 EVTX files of 8 MB: 0.37 CPU-s a pass with 2 workers, 0.31 with none)"),
+            "(3 EVTX files of 8 MB: 0.37 CPU-s a pass with 2 workers, 0.31 with none)", minimum=0),
     Setting("ingest.max_consecutive_bad", 20, "int", "bad lines in a row after which a file is abandoned"),
     Setting("ingest.block_size", 16 << 20, "int", "bytes of a line-oriented log read and parsed at a time (bounds "
             "memory per file)"),
@@ -172,18 +174,20 @@ SETTINGS: tuple[Setting, ...] = (
             "read one by one (Windows JSON lines; a very large value reads every line one by one)"),
     Setting("ingest.json_known_shapes", 4, "int", "shapes of a JSON lines block's predecessor (most lines first) "
             "its lines are matched against, one regular expression each, before the shape pass that the other lines "
-            "take (cheaper when the shapes repeat; the same rows either way); 0: every line takes the shape pass"),
+            "take (cheaper when the shapes repeat; the same rows either way); 0: every line takes the shape pass",
+            minimum=0),
     Setting("ingest.auditd_column_events", 16_384, "int", "auditd socket events (SYSCALL + SOCKADDR + PROCTITLE) "
             "gathered and mapped column-wise at a time (bounds memory per file), blocks of plain raw records being "
-            "assembled into events column-wise; 0: every record assembled and every event mapped one by one"),
+            "assembled into events column-wise; 0: every record assembled and every event mapped one by one",
+            minimum=0),
     Setting("ingest.parse_workers", 0, "int", "threads that prepare the blocks of a log column-wise (Arrow's JSON "
             "reader, regular expressions) ahead of the block being turned into rows, each holding one more block "
-            "in memory; 0: on the parsing thread (Windows JSON lines). Helps only with idle cores"),
+            "in memory; 0: on the parsing thread (Windows JSON lines). Helps only with idle cores", minimum=0),
     Setting("ingest.tsv_block_size", 4 << 20, "int", "bytes of a Zeek TSV log parsed at a time, at most "
-            "ingest.block_size (smaller blocks reuse memory: less CPU and a lower peak than 16 MB)"),
+            "ingest.block_size (smaller blocks reuse memory: less CPU and a lower peak than 16 MB)", minimum=1),
     Setting("ingest.tsv_workers", 1, "int", "threads that parse the next blocks of a Zeek TSV log (Arrow's CSV "
             "reader) while the parsing thread turns the current one into rows, each holding one more block in "
-            "memory; 0: on the parsing thread"),
+            "memory; 0: on the parsing thread", minimum=0),
     Setting("ingest.arrow_memory_pool", "system", "str", "Arrow's memory pool while an ingest runs, set process-wide "
             "(system, mimalloc, jemalloc; empty: Arrow's own default or $ARROW_DEFAULT_MEMORY_POOL). mimalloc hands "
             "the blocks' buffers back to the system and faults them in again: with the system allocator (5 alternating "
@@ -201,7 +205,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ingest.write_buffer_bytes", 64 << 10, "int", "bytes of a Parquet part gathered in memory before "
             "they go to its file (one buffer per part being written, allocated whole): Arrow otherwise writes each "
             "page and footer piece with its own system call, about 70 writes and 37 seeks for a part of 59 rows "
-            "(a sparse day of an EVTX file); the file's bytes are the same"),
+            "(a sparse day of an EVTX file); the file's bytes are the same", minimum=0),
     Setting("ingest.share_bytes", 16 << 20, "int", "a file whose rows fit in this many bytes of Arrow memory "
             "(and number fewer than ingest.commit_rows) shares Parquet parts with the other small files of its commit"),
     Setting("memory", "", "size", "DuckDB memory budget such as 4GB; empty: a quarter of physical memory. Work "
